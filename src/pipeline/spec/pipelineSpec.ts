@@ -1,0 +1,133 @@
+import { z } from 'zod';
+import { parseDuration } from '../../domain/duration.js';
+import { TIME_FEATURES } from '../../domain/timeFeatures.js';
+
+/** A duration written as `30s`, `5m`, `2h`, `1d`, `1w`; parsed to milliseconds. */
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${text}" is not a duration: write a positive number and a unit, e.g. 30s, 5m, 2h, 1d, 1w`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const topicName = z
+  .string()
+  .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: 1-249 characters of a-z A-Z 0-9 . _ -');
+
+const quantileLevel = z.number().gt(0, 'a quantile level is in (0, 1)').lt(1, 'a quantile level is in (0, 1)');
+
+export const AGGREGATES = ['mean', 'last', 'sum', 'max', 'min'] as const;
+export const IMPUTE_STRATEGIES = ['model', 'ffill', 'linear', 'seasonal', 'zero'] as const;
+export const CODECS = ['json', 'influx-line'] as const;
+
+export const pipelineSpecSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes, starting with a letter or digit'),
+    input: z
+      .object({
+        topic: topicName,
+        codec: z.enum(CODECS).prefault('json'),
+      })
+      .strict(),
+    output: z.object({ topic: topicName }).strict(),
+    deadLetter: z.object({ topic: topicName }).strict().prefault({ topic: 'streamcast.dlq' }),
+    window: z
+      .object({
+        step: duration,
+        aggregate: z.enum(AGGREGATES).prefault('mean'),
+        lateness: duration.optional(),
+        idleClose: duration.optional(),
+        /**
+         * How far past a series' watermark one record may jump before it needs a second record
+         * to confirm it (guards against a single future-stamped record).
+         */
+        maxJump: duration.prefault('1d'),
+      })
+      .strict(),
+    impute: z
+      .object({
+        strategy: z.enum(IMPUTE_STRATEGIES).prefault('ffill'),
+        maxGap: duration.prefault('1d'),
+        /** The season of the `seasonal` strategy; defaults to the baseline's season. */
+        season: duration.optional(),
+      })
+      .strict()
+      .prefault({ strategy: 'ffill', maxGap: '1d' }),
+    normalize: z
+      .object({
+        method: z.enum(['zscore']).prefault('zscore'),
+        halfLife: duration.prefault('1d'),
+      })
+      .strict()
+      .prefault({ method: 'zscore', halfLife: '1d' }),
+    model: z
+      .object({
+        type: z.enum(['gru', 'baseline']).prefault('gru'),
+        hidden: z.number().int().min(1).max(1024).prefault(64),
+        context: z.number().int().min(2).max(10_000).prefault(96),
+        horizon: z.number().int().min(1).max(1000).prefault(12),
+        quantiles: z
+          .array(quantileLevel)
+          .min(1)
+          .prefault([0.1, 0.5, 0.9])
+          .refine((qs) => qs.every((q, i) => i === 0 || q > qs[i - 1]!), 'list quantiles in increasing order without repeats'),
+        timeFeatures: z.array(z.enum(TIME_FEATURES)).prefault(['hourOfDay', 'dayOfWeek']),
+      })
+      .strict(),
+    baseline: z
+      .object({
+        type: z.enum(['seasonal-naive', 'last-value']).prefault('seasonal-naive'),
+        season: duration.prefault('1d'),
+      })
+      .strict()
+      .prefault({ type: 'seasonal-naive', season: '1d' }),
+    retrain: z
+      .object({
+        every: duration.prefault('1h'),
+        minHistory: z.number().int().min(1).prefault(500),
+        epochs: z.number().int().min(1).max(1000).prefault(5),
+        promote: z
+          .object({ mustBeat: z.enum(['baseline', 'current', 'both']).prefault('both') })
+          .strict()
+          .prefault({ mustBeat: 'both' }),
+      })
+      .strict()
+      .prefault({ every: '1h', minHistory: 500, epochs: 5, promote: { mustBeat: 'both' } }),
+    batch: z
+      .object({
+        maxSize: z.number().int().min(1).max(100_000).prefault(1024),
+        maxWait: duration.prefault('20ms'),
+      })
+      .strict()
+      .prefault({ maxSize: 1024, maxWait: '20ms' }),
+    guarantee: z.enum(['exactly-once', 'at-least-once']).prefault('at-least-once'),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    const step = spec.window.step;
+    const multiple = (path: (string | number)[], ms: number, what: string) => {
+      if (ms % step !== 0) {
+        ctx.addIssue({ code: 'custom', path, message: `${what} must be a whole number of steps (window.step = ${step} ms)` });
+      }
+    };
+    multiple(['baseline', 'season'], spec.baseline.season, 'baseline.season');
+    if (spec.impute.season !== undefined) multiple(['impute', 'season'], spec.impute.season, 'impute.season');
+    if (spec.impute.maxGap < step) {
+      ctx.addIssue({ code: 'custom', path: ['impute', 'maxGap'], message: 'impute.maxGap must be at least one window.step' });
+    }
+  });
+
+type RawSpec = z.output<typeof pipelineSpecSchema>;
+
+/** A validated pipeline spec with every duration in milliseconds and every default applied. */
+export interface PipelineSpec extends Omit<RawSpec, 'window' | 'impute'> {
+  readonly window: RawSpec['window'] & { readonly lateness: number; readonly idleClose: number };
+  readonly impute: RawSpec['impute'] & { readonly season: number };
+}
