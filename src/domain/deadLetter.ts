@@ -11,6 +11,7 @@ export const DEAD_LETTER_REASONS = [
   'missing_value',
   'invalid_value',
   'future_timestamp',
+  'late',
   'too_large',
 ] as const;
 

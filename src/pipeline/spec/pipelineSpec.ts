@@ -119,6 +119,9 @@ export const pipelineSpecSchema = z
     };
     multiple(['baseline', 'season'], spec.baseline.season, 'baseline.season');
     if (spec.impute.season !== undefined) multiple(['impute', 'season'], spec.impute.season, 'impute.season');
+    if (spec.window.maxJump < step) {
+      ctx.addIssue({ code: 'custom', path: ['window', 'maxJump'], message: 'window.maxJump must be at least one window.step (a sparse series would otherwise look like a jump at every step)' });
+    }
     if (spec.impute.maxGap < step) {
       ctx.addIssue({ code: 'custom', path: ['impute', 'maxGap'], message: 'impute.maxGap must be at least one window.step' });
     }

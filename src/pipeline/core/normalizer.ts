@@ -1,0 +1,144 @@
+import { ConfigError, StreamcastError } from '../../domain/errors.js';
+import type { EpochMs, SeriesId } from '../../domain/point.js';
+import type { ImputedStep, NormalizedStep, Scale } from '../../domain/step.js';
+
+export interface NormalizerOptions {
+  readonly stepMs: number;
+  /** Event time after which an observation's weight has halved. */
+  readonly halfLifeMs: number;
+}
+
+/** |z| never exceeds this: one wild value must not saturate or destabilise the model. */
+export const Z_CLIP = 50;
+/** std floor relative to |mean|: a constant series has var 0, yet z must stay finite. */
+export const STD_FLOOR_REL = 1e-3;
+/** Absolute std floor, for constant series at (or near) 0. */
+export const STD_FLOOR_ABS = 1e-6;
+
+interface SeriesState {
+  /** Sum of the decayed weights of the observations so far. */
+  w: number;
+  mean: number;
+  /** Decayed weighted sum of squared deviations from the mean (West's algorithm). */
+  m2: number;
+  /** Event time of the last update; decay runs on event time, holes included. */
+  lastTs: EpochMs;
+}
+
+export interface NormalizerSnapshot {
+  readonly v: 1;
+  readonly w: number;
+  readonly mean: number;
+  readonly m2: number;
+  readonly lastTs: number;
+}
+
+/** Inverts the normalization: the value in the series' own units. */
+export function denormalize(z: number, scale: Scale): number {
+  return z * scale.std + scale.mean;
+}
+
+/** The std actually used: the EW std, floored (see STD_FLOOR_REL / STD_FLOOR_ABS). */
+export function flooredStd(variance: number, mean: number): number {
+  const std = Math.sqrt(Math.max(0, variance));
+  return Math.max(std, STD_FLOOR_REL * Math.abs(mean), STD_FLOOR_ABS);
+}
+
+/**
+ * Online per-series z-score with exponentially weighted mean and variance.
+ *
+ * - Each observation's weight decays by 2^(−Δt/halfLife) with event time, i.e. by
+ *   2^(−stepMs/halfLife) per grid step. Mean and variance are the weighted ones divided by the
+ *   sum of weights, which is the bias correction for the start: the first observation is the
+ *   mean with full weight rather than a fraction of a zero prior.
+ * - Only observed values update the stats; imputed values are scaled with the current stats.
+ *   Otherwise a long ffill run would shrink the variance and inflate z when data returns.
+ * - Stats include the current observation before it is scaled: the first value has z = 0 and
+ *   early z values are bounded by the few observations seen, rather than divided by a near-zero
+ *   variance.
+ * - std is floored at max(1e-3·|mean|, 1e-6) so that a constant start gives finite z; z is
+ *   clipped to ±Z_CLIP. `scale` is the (mean, floored std) actually used, so
+ *   denormalize(z, scale) returns the value whenever z was not clipped.
+ * - `reset` steps (after a gap longer than maxGap) keep the stats: the level and spread before
+ *   the gap remain the best guess, and the time decay over the gap already down-weights them so
+ *   that new observations take over quickly. Starting from nothing would give z = 0 then wild z.
+ */
+export class Normalizer {
+  private readonly opts: NormalizerOptions;
+  private readonly states = new Map<SeriesId, SeriesState>();
+
+  constructor(opts: NormalizerOptions) {
+    if (!Number.isInteger(opts.stepMs) || opts.stepMs <= 0) {
+      throw new ConfigError(`normalize: step must be a positive whole number of ms (got ${opts.stepMs})`);
+    }
+    if (!Number.isFinite(opts.halfLifeMs) || opts.halfLifeMs <= 0) {
+      throw new ConfigError(`normalize: halfLife must be > 0 ms, e.g. 1d (got ${opts.halfLifeMs})`);
+    }
+    this.opts = { ...opts };
+  }
+
+  get size(): number {
+    return this.states.size;
+  }
+
+  push(step: ImputedStep): NormalizedStep {
+    let st = this.states.get(step.series);
+    if (step.observed) {
+      if (st === undefined) {
+        st = { w: 0, mean: 0, m2: 0, lastTs: step.ts };
+        this.states.set(step.series, st);
+      }
+      this.update(st, step.ts, step.value);
+    }
+    // An imputed step before any observation (only after a drop/restore mismatch): scale on itself.
+    const mean = st?.mean ?? step.value;
+    const variance = st !== undefined && st.w > 0 ? st.m2 / st.w : 0;
+    const std = flooredStd(variance, mean);
+    const raw = (step.value - mean) / std;
+    const z = Number.isNaN(raw) ? 0 : Math.min(Z_CLIP, Math.max(-Z_CLIP, raw));
+    return { ...step, z, scale: { mean, std } };
+  }
+
+  snapshot(series: SeriesId): NormalizerSnapshot | undefined {
+    const st = this.states.get(series);
+    return st === undefined ? undefined : { v: 1, w: st.w, mean: st.mean, m2: st.m2, lastTs: st.lastTs };
+  }
+
+  restore(series: SeriesId, snap: unknown): void {
+    const o = snap as Record<string, unknown> | null;
+    const ok =
+      typeof o === 'object' &&
+      o !== null &&
+      o['v'] === 1 &&
+      (['w', 'mean', 'm2', 'lastTs'] as const).every((k) => typeof o[k] === 'number' && Number.isFinite(o[k]));
+    if (!ok) {
+      // Operator action: incompatible or corrupt stored state; drop the series' changelog entry.
+      throw new StreamcastError('fatal', 'normalizer snapshot is invalid');
+    }
+    const s = snap as NormalizerSnapshot;
+    this.states.set(series, { w: s.w, mean: s.mean, m2: s.m2, lastTs: s.lastTs });
+  }
+
+  drop(series: SeriesId): void {
+    this.states.delete(series);
+  }
+
+  private update(st: SeriesState, ts: EpochMs, x: number): void {
+    const decay = st.w > 0 ? Math.pow(2, -Math.max(0, ts - st.lastTs) / this.opts.halfLifeMs) : 0;
+    const w = st.w * decay + 1;
+    const delta = x - st.mean;
+    const mean = st.mean + delta / w;
+    const m2 = st.m2 * decay + delta * (x - mean);
+    st.lastTs = ts;
+    if (Number.isFinite(mean) && Number.isFinite(m2) && Number.isFinite(w)) {
+      st.w = w;
+      st.mean = mean;
+      st.m2 = Math.max(0, m2);
+    } else {
+      // Only reachable with values near ±Number.MAX_VALUE: restart from this value, stay finite.
+      st.w = 1;
+      st.mean = x;
+      st.m2 = 0;
+    }
+  }
+}

@@ -1,0 +1,53 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { ClosedStep, ImputedStep } from '../../domain/step.js';
+import { Imputer, type ImputeMethod, type ImputerOptions } from '../core/imputer.js';
+
+export type ImputeOptions = ImputerOptions;
+
+export interface ImputeContext {
+  /** `n` steps were invented by `strategy` (the method actually used, e.g. model → seasonal). */
+  readonly onImputed?: (strategy: string, n: number) => void;
+  /** A missing run longer than maxGap: no values were invented and the next step has reset. */
+  readonly onGapReset?: () => void;
+}
+
+const METHODS: readonly ImputeMethod[] = ['model', 'ffill', 'linear', 'seasonal', 'zero'];
+
+/**
+ * Closed steps → gap-free imputed steps (see `Imputer`). One imputer per subscription; flushes on
+ * completion (which only matters to the non-causal `linear` strategy).
+ */
+export function impute(opts: ImputeOptions, ctx: ImputeContext = {}): OperatorFunction<ClosedStep, ImputedStep> {
+  // A raw Observable rather than concatMap(): completion must flush the imputer.
+  return (source) =>
+    new Observable<ImputedStep>((subscriber) => {
+      const imputer = new Imputer(opts);
+      const report = () => {
+        const s = imputer.takeStats();
+        if (ctx.onImputed !== undefined) {
+          for (const m of METHODS) if (s.imputed[m] > 0) ctx.onImputed(m, s.imputed[m]);
+        }
+        if (ctx.onGapReset !== undefined) for (let i = 0; i < s.gapResets; i += 1) ctx.onGapReset();
+      };
+      const run = (produce: () => ImputedStep[]): boolean => {
+        try {
+          const out = produce();
+          report();
+          for (const s of out) subscriber.next(s);
+          return true;
+        } catch (err) {
+          subscriber.error(err);
+          return false;
+        }
+      };
+      return source.subscribe({
+        next: (step) => {
+          run(() => imputer.push(step));
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => {
+          if (run(() => imputer.flush())) subscriber.complete();
+        },
+      });
+    });
+}
