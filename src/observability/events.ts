@@ -1,4 +1,8 @@
 import type { DeadLetterReason } from '../domain/deadLetter.js';
+import type { ModelKind } from '../domain/forecast.js';
+
+/** How a retraining run ended; a stable code that dashboards and alerts key on. */
+export type TrainingOutcome = 'promoted' | 'rejected' | 'failed';
 
 /**
  * Typed events that subsystems emit; one adapter maps them to Prometheus metrics, another to
@@ -14,7 +18,38 @@ export type PipelineEvent =
   | { readonly type: 'forecasts_out'; readonly count: number }
   | { readonly type: 'batch'; readonly size: number; readonly durationMs: number; readonly backend: string }
   | { readonly type: 'latency'; readonly seconds: number }
-  | { readonly type: 'active_series'; readonly count: number };
+  | { readonly type: 'active_series'; readonly count: number }
+  /** Messages between this consumer's position and the partition's high watermark. */
+  | { readonly type: 'consumer_lag'; readonly topic: string; readonly partition: number; readonly lag: number }
+  /** Partitions this instance no longer owns; their lag series are removed rather than left stale. */
+  | { readonly type: 'partitions_revoked'; readonly topic: string; readonly partitions: readonly number[] }
+  /** The model now serving; replaces whatever was announced before. */
+  | { readonly type: 'model_info'; readonly version: number; readonly kind: ModelKind; readonly backend: string }
+  | { readonly type: 'training_run'; readonly outcome: TrainingOutcome; readonly durationSeconds: number }
+  /**
+   * Live prequential error, aggregated by the emitter (e.g. per micro-batch): `count` forecast
+   * cells of `model` at `horizon` steps ahead were scored as their actuals arrived, with summed
+   * absolute error `absErrorSum`. `model` is a model name such as `gru` or `seasonal-naive-1d`.
+   */
+  | {
+      readonly type: 'forecast_error';
+      readonly model: string;
+      readonly horizon: number;
+      readonly absErrorSum: number;
+      readonly count: number;
+    }
+  /** `hits` of `total` actuals fell inside `model`'s `interval` (e.g. "0.1-0.9"). */
+  | {
+      readonly type: 'interval_coverage';
+      readonly model: string;
+      readonly interval: string;
+      readonly hits: number;
+      readonly total: number;
+    }
+  | { readonly type: 'state_restore'; readonly seconds: number }
+  | { readonly type: 'checkpoint'; readonly seconds: number }
+  /** History points discarded rather than kept for retraining (e.g. a memory cap was reached). */
+  | { readonly type: 'dropped_history_points'; readonly count: number };
 
 export type EventListener = (event: PipelineEvent) => void;
 

@@ -1,0 +1,127 @@
+import { concatMap, defer, finalize, Subscription } from 'rxjs';
+import type { Clock } from '../domain/clock.js';
+import type { DeadLetter } from '../domain/deadLetter.js';
+import type { Forecast } from '../domain/forecast.js';
+import type { NormalizedStep } from '../domain/step.js';
+import type { Sink } from '../connectors/sink.js';
+import type { Source } from '../connectors/source.js';
+import type { Forecaster } from '../forecasting/forecaster.js';
+import type { EventListener } from '../observability/events.js';
+import { buildStepPipeline, type StepBatch } from '../pipeline/build.js';
+import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
+
+export interface RunnerOptions {
+  readonly spec: PipelineSpec;
+  readonly source: Source;
+  readonly forecaster: Forecaster;
+  readonly forecastSink: Sink<Forecast>;
+  readonly deadLetterSink: Sink<DeadLetter>;
+  readonly clock: Clock;
+  readonly events: EventListener;
+  /** Called after a batch's forecasts are written, before its positions are committed. */
+  readonly onBatch?: (steps: readonly NormalizedStep[], forecasts: readonly Forecast[]) => void;
+  /** Pause the source when this many batches wait to be written; resume below half of it. */
+  readonly maxInFlightBatches?: number;
+}
+
+export interface RunSummary {
+  readonly batches: number;
+  readonly steps: number;
+  readonly forecasts: number;
+  readonly deadLetters: number;
+  readonly stoppedEarly: boolean;
+}
+
+/**
+ * Drives one pipeline: source → step pipeline → forecaster → sinks → commit, in that order for
+ * every batch, so a committed position never runs ahead of the outputs derived from it.
+ * `run()` resolves when a finite source is exhausted or after `stop()`; both are idempotent.
+ */
+export class PipelineRunner {
+  private running?: Promise<RunSummary>;
+  private stopping?: Promise<void>;
+  private subscription?: Subscription;
+  private stoppedEarly = false;
+
+  constructor(private readonly opts: RunnerOptions) {}
+
+  run(): Promise<RunSummary> {
+    this.running ??= this.execute();
+    return this.running;
+  }
+
+  /** Stops fetching, lets in-flight batches finish and the sinks flush; resolves when done. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.stoppedEarly = true;
+      await this.opts.source.stop();
+      if (this.running) await this.running.catch(() => undefined);
+    })();
+    return this.stopping;
+  }
+
+  private async execute(): Promise<RunSummary> {
+    const { spec, source, forecaster, forecastSink, deadLetterSink, clock, events, onBatch } = this.opts;
+    const maxInFlight = this.opts.maxInFlightBatches ?? 8;
+    let pendingDead: DeadLetter[] = [];
+    let inFlight = 0;
+    let paused = false;
+    const totals = { batches: 0, steps: 0, forecasts: 0, deadLetters: 0 };
+
+    const flushDeadLetters = async () => {
+      if (pendingDead.length === 0) return;
+      const letters = pendingDead;
+      pendingDead = [];
+      totals.deadLetters += letters.length;
+      await deadLetterSink.write(letters);
+    };
+
+    const handle = async (batch: StepBatch) => {
+      const forecasts = forecaster.step(batch.steps);
+      totals.batches++;
+      totals.steps += batch.steps.length;
+      totals.forecasts += forecasts.length;
+      events({ type: 'active_series', count: forecaster.size });
+      await forecastSink.write(forecasts);
+      events({ type: 'forecasts_out', count: forecasts.length });
+      onBatch?.(batch.steps, forecasts);
+      await flushDeadLetters();
+      await source.commit(batch.positions);
+    };
+
+    await source.start();
+    await new Promise<void>((resolve, reject) => {
+      this.subscription = defer(() => source.records())
+        .pipe(
+          buildStepPipeline(spec, {
+            clock,
+            events,
+            onDeadLetter: (letters) => {
+              pendingDead.push(...letters);
+            },
+          }),
+          concatMap(async (batch) => {
+            // Backpressure: a slow sink or model pauses the source instead of buffering.
+            if (++inFlight >= maxInFlight && !paused) {
+              paused = true;
+              source.pause();
+            }
+            try {
+              await handle(batch);
+            } finally {
+              if (--inFlight <= maxInFlight / 2 && paused) {
+                paused = false;
+                source.resume();
+              }
+            }
+          }),
+          finalize(() => undefined),
+        )
+        .subscribe({ error: reject, complete: resolve });
+    });
+    await flushDeadLetters();
+    await forecastSink.flush();
+    await deadLetterSink.flush();
+    return { ...totals, stoppedEarly: this.stoppedEarly };
+  }
+}
