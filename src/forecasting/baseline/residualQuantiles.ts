@@ -1,0 +1,246 @@
+import { ConfigError, StreamcastError } from '../../domain/errors.js';
+import { normalQuantile } from '../../domain/quantiles.js';
+
+export const DEFAULT_RESIDUAL_WINDOW = 100;
+export const DEFAULT_MIN_RESIDUALS = 10;
+
+/** The largest finite float32: residuals are stored as float32 and must not overflow to ±Infinity. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+export interface ResidualQuantileOptions {
+  readonly horizon: number;
+  readonly stepMs: number;
+  /** Sorted ascending, each in (0, 1). */
+  readonly quantiles: readonly number[];
+  /** R: the most recent residuals kept per horizon (default 100, at most 65535). */
+  readonly window?: number;
+  /** Below this many residuals a horizon uses the Gaussian fallback band (default 10). */
+  readonly minResiduals?: number;
+}
+
+/** Settings shared by every series' `ResidualQuantiles`; validated once. */
+export class ResidualQuantileConfig {
+  readonly horizon: number;
+  readonly stepMs: number;
+  readonly window: number;
+  readonly minResiduals: number;
+  readonly levels: Float64Array;
+  /** Φ⁻¹(level) per level, for the fallback band. */
+  readonly z: Float64Array;
+  /** √h per horizon index: the fallback band widens like a random walk's. */
+  readonly sqrtH: Float64Array;
+
+  constructor(opts: ResidualQuantileOptions) {
+    const window = opts.window ?? DEFAULT_RESIDUAL_WINDOW;
+    const minResiduals = opts.minResiduals ?? DEFAULT_MIN_RESIDUALS;
+    if (!Number.isInteger(opts.horizon) || opts.horizon < 1) throw new ConfigError(`horizon must be a positive integer, got ${opts.horizon}`);
+    if (!Number.isFinite(opts.stepMs) || opts.stepMs <= 0) throw new ConfigError(`stepMs must be positive, got ${opts.stepMs}`);
+    if (!Number.isInteger(window) || window < 2 || window > 65_535) {
+      throw new ConfigError(`residual window must be an integer in [2, 65535], got ${window}`);
+    }
+    if (!Number.isInteger(minResiduals) || minResiduals < 1 || minResiduals > window) {
+      throw new ConfigError(`minResiduals must be an integer in [1, window=${window}], got ${minResiduals}`);
+    }
+    opts.quantiles.forEach((q, i) => {
+      if (!(q > 0 && q < 1)) throw new ConfigError(`quantile levels must be in (0, 1), got ${q}`);
+      if (i > 0 && !(q > opts.quantiles[i - 1]!)) throw new ConfigError('list quantile levels in increasing order without repeats');
+    });
+    this.horizon = opts.horizon;
+    this.stepMs = opts.stepMs;
+    this.window = window;
+    this.minResiduals = minResiduals;
+    this.levels = Float64Array.from(opts.quantiles);
+    this.z = Float64Array.from(opts.quantiles, normalQuantile);
+    this.sqrtH = Float64Array.from({ length: opts.horizon }, (_, i) => Math.sqrt(i + 1));
+  }
+
+  /** Bytes `ResidualQuantiles.write` produces. */
+  get byteLength(): number {
+    const H = this.horizon;
+    return 8 * H + 8 * H * H + H * (4 + 4 + 4 * this.window);
+  }
+}
+
+function mod(a: number, n: number): number {
+  const r = a % n;
+  return r < 0 ? r + n : r;
+}
+
+/**
+ * One series' empirical forecast-error distribution per horizon.
+ *
+ * It keeps the point forecasts made at the last H origins (an H×H ring, slot = grid index of the
+ * origin mod H, with the origin's ts stored to detect stale slots) and, per horizon, the most
+ * recent R residuals `actual − forecast made h steps earlier` in a float32 ring plus a sorted
+ * float32 copy maintained incrementally (binary search + one memmove per insert/evict), so a
+ * quantile is an O(1) lookup instead of a sort per step. Memory: 8H + 8H² + H(8 + 8R) bytes
+ * (≈ 11 KiB for H = 12, R = 100).
+ */
+export class ResidualQuantiles {
+  private readonly originTs: Float64Array;
+  private readonly points: Float64Array;
+  private readonly ring: Float32Array;
+  private readonly sorted: Float32Array;
+  private readonly counts: Uint32Array;
+  private readonly heads: Uint32Array;
+
+  constructor(private readonly cfg: ResidualQuantileConfig) {
+    const H = cfg.horizon;
+    this.originTs = new Float64Array(H).fill(Number.NaN);
+    this.points = new Float64Array(H * H);
+    this.ring = new Float32Array(H * cfg.window);
+    this.sorted = new Float32Array(H * cfg.window);
+    this.counts = new Uint32Array(H);
+    this.heads = new Uint32Array(H);
+  }
+
+  /** Forgets everything (a reset: nothing from before the gap may be scored or used). */
+  clear(): void {
+    this.originTs.fill(Number.NaN);
+    this.points.fill(0);
+    this.ring.fill(0);
+    this.counts.fill(0);
+    this.heads.fill(0);
+  }
+
+  /** Residuals currently held for horizon index `hi` (0-based). */
+  count(hi: number): number {
+    return this.counts[hi] ?? 0;
+  }
+
+  /**
+   * Scores an observed actual at `ts` against every stored forecast that targeted it
+   * (made at ts − h·step for h = 1..H). Call before `record` for the same step.
+   */
+  score(ts: number, actual: number): void {
+    const { horizon: H, stepMs } = this.cfg;
+    const k = Math.round(ts / stepMs);
+    for (let h = 1; h <= H; h++) {
+      const slot = mod(k - h, H);
+      if (this.originTs[slot] !== ts - h * stepMs) continue;
+      let r = actual - this.points[slot * H + h - 1]!;
+      if (!Number.isFinite(r)) continue;
+      if (r > FLOAT32_MAX) r = FLOAT32_MAX;
+      else if (r < -FLOAT32_MAX) r = -FLOAT32_MAX;
+      this.push(h - 1, r);
+    }
+  }
+
+  /** Remembers the point forecasts `points[h−1]` made at origin `ts`. */
+  record(ts: number, points: Float64Array): void {
+    const H = this.cfg.horizon;
+    const slot = mod(Math.round(ts / this.cfg.stepMs), H);
+    this.originTs[slot] = ts;
+    this.points.set(points.subarray(0, H), slot * H);
+  }
+
+  /**
+   * Writes, for horizon index `hi`, the offset to add to the point forecast for each level:
+   * the type-7 (linear interpolation) empirical quantile of the residuals once there are at
+   * least `minResiduals`, else z_q · std · √h. Offsets are non-decreasing in the level.
+   */
+  offsets(hi: number, std: number, out: Float64Array): void {
+    const { levels, z, minResiduals, window: R } = this.cfg;
+    const n = this.counts[hi]!;
+    const L = levels.length;
+    if (n >= minResiduals) {
+      const base = hi * R;
+      for (let j = 0; j < L; j++) {
+        const pos = levels[j]! * (n - 1);
+        const lo = Math.floor(pos);
+        const a = this.sorted[base + lo]!;
+        out[j] = lo + 1 < n ? a + (this.sorted[base + lo + 1]! - a) * (pos - lo) : a;
+      }
+      return;
+    }
+    const s = Number.isFinite(std) && std > 0 ? std * this.cfg.sqrtH[hi]! : 0;
+    // `+ 0` turns −0 (z < 0 times a zero band) into 0.
+    for (let j = 0; j < L; j++) out[j] = z[j]! * s + 0;
+  }
+
+  private push(hi: number, residual: number): void {
+    const R = this.cfg.window;
+    const base = hi * R;
+    // float32 and no negative zero, so that the ring and the sorted copy compare exactly and a
+    // restored instance (which re-sorts the ring) holds bit-identical values.
+    const r = Math.fround(residual) || 0;
+    const n = this.counts[hi]!;
+    const head = this.heads[hi]!;
+    const sorted = this.sorted;
+    let len = n;
+    if (n === R) {
+      const old = this.ring[base + head]!;
+      const i = lowerBound(sorted, base, base + len, old);
+      sorted.copyWithin(i, i + 1, base + len);
+      len--;
+    }
+    this.ring[base + head] = r;
+    this.heads[hi] = head + 1 === R ? 0 : head + 1;
+    const j = upperBound(sorted, base, base + len, r);
+    sorted.copyWithin(j + 1, j, base + len);
+    sorted[j] = r;
+    this.counts[hi] = len + 1;
+  }
+
+  /** Writes the state at `offset` (little-endian); returns the offset after it. */
+  write(view: DataView, offset: number): number {
+    const { horizon: H, window: R } = this.cfg;
+    let o = offset;
+    for (let i = 0; i < H; i++, o += 8) view.setFloat64(o, this.originTs[i]!, true);
+    for (let i = 0; i < H * H; i++, o += 8) view.setFloat64(o, this.points[i]!, true);
+    for (let hi = 0; hi < H; hi++) {
+      view.setUint32(o, this.counts[hi]!, true);
+      view.setUint32(o + 4, this.heads[hi]!, true);
+      o += 8;
+      for (let i = 0; i < R; i++, o += 4) view.setFloat32(o, this.ring[hi * R + i]!, true);
+    }
+    return o;
+  }
+
+  /** Replaces the state with one written by `write` under the same config. */
+  read(view: DataView, offset: number): number {
+    const { horizon: H, window: R } = this.cfg;
+    let o = offset;
+    for (let i = 0; i < H; i++, o += 8) this.originTs[i] = view.getFloat64(o, true);
+    for (let i = 0; i < H * H; i++, o += 8) this.points[i] = view.getFloat64(o, true);
+    for (let hi = 0; hi < H; hi++) {
+      const n = view.getUint32(o, true);
+      const head = view.getUint32(o + 4, true);
+      o += 8;
+      if (n > R || head >= R || (n < R && head !== n)) {
+        throw new StreamcastError('fatal', `corrupt residual snapshot: horizon ${hi + 1} has count ${n}, head ${head}, window ${R}`);
+      }
+      this.counts[hi] = n;
+      this.heads[hi] = head;
+      for (let i = 0; i < R; i++, o += 4) {
+        const v = view.getFloat32(o, true);
+        this.ring[hi * R + i] = Number.isFinite(v) ? v || 0 : 0;
+      }
+      // The sorted copy is a function of the multiset alone, so re-sorting reproduces it exactly.
+      const sortedPart = this.sorted.subarray(hi * R, hi * R + n);
+      sortedPart.set(this.ring.subarray(hi * R, hi * R + n));
+      sortedPart.sort();
+    }
+    return o;
+  }
+}
+
+/** First index in [lo, hi) whose value is ≥ x. */
+function lowerBound(a: Float32Array, lo: number, hi: number, x: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index in [lo, hi) whose value is > x. */
+function upperBound(a: Float32Array, lo: number, hi: number, x: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
