@@ -1,0 +1,22 @@
+/**
+ * `npm run bench [-- <name>…]`: runs the benchmarks (all by default) and prints a table each.
+ * Benchmarks measure; they do not pass or fail. Figures are recorded in docs/benchmarks.md.
+ */
+import { benchBaselines } from './baselineThroughput.js';
+import { benchReplay } from './replayThroughput.js';
+
+const benches: Record<string, () => Promise<Record<string, unknown>[]>> = {
+  replay: benchReplay,
+  baseline: benchBaselines,
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+for (const name of wanted.length ? wanted : Object.keys(benches)) {
+  const bench = benches[name];
+  if (!bench) {
+    process.stderr.write(`unknown benchmark "${name}"; choose from: ${Object.keys(benches).join(', ')}\n`);
+    process.exit(2);
+  }
+  process.stdout.write(`\n## ${name}  (node ${process.version}, ${new Date().toISOString()})\n`);
+  console.table(await bench());
+}

@@ -1,0 +1,92 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { DeadLetter } from '../../domain/deadLetter.js';
+import type { Forecast } from '../../domain/forecast.js';
+import { formatDuration } from '../../domain/duration.js';
+import { ConfigError } from '../../domain/errors.js';
+import { createBaseline } from '../../forecasting/baseline/createBaseline.js';
+import type { Forecaster } from '../../forecasting/forecaster.js';
+import { PrequentialScorer } from '../../evaluation/prequentialScorer.js';
+import { formatTable } from '../../evaluation/formatTable.js';
+import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
+import { DiscardSink, describeRun, replayParts, runReplay, type ReplayFlags } from './replay.js';
+
+export interface BacktestFlags extends ReplayFlags {
+  json?: boolean;
+  report?: string;
+  warmup?: number;
+}
+
+const DAY = 86_400_000;
+
+/**
+ * The baselines every model is judged against, on the same cells: last value, and seasonal
+ * naive at one day and one week wherever the step divides the season.
+ */
+export function baselineSet(spec: PipelineSpec): Map<string, Forecaster> {
+  const opts = { name: spec.name, stepMs: spec.window.step, horizon: spec.model.horizon, quantiles: spec.model.quantiles };
+  const set = new Map<string, Forecaster>([['last-value', createBaseline({ type: 'last-value', seasonMs: spec.window.step }, opts)]]);
+  for (const season of [DAY, 7 * DAY]) {
+    const steps = season / spec.window.step;
+    if (Number.isInteger(steps) && steps >= 2 && steps <= 20_000) {
+      set.set(`seasonal-naive-${formatDuration(season)}`, createBaseline({ type: 'seasonal-naive', seasonMs: season }, opts));
+    }
+  }
+  return set;
+}
+
+/**
+ * Prequential backtest: every model sees each step, forecasts from it, and is scored only on
+ * later observed values; all models are scored on exactly the same cells.
+ */
+export async function backtestCommand(specPath: string, flags: BacktestFlags): Promise<number> {
+  const parts = replayParts(specPath, flags);
+  const { spec } = parts;
+  const models = baselineSet(spec);
+  // The pipeline's own model joins the comparison once it is more than one of the baselines.
+  const primaryName = parts.forecaster.info.kind === 'gru' ? 'gru' : undefined;
+  const longestSeason = Math.max(...[...models.keys()].map((k) => (k.startsWith('seasonal-naive-') ? seasonSteps(k, spec) : 1)));
+  const warmupSteps = flags.warmup ?? 2 * longestSeason;
+  if (!Number.isInteger(warmupSteps) || warmupSteps < 0) throw new ConfigError('--warmup must be a whole number of steps ≥ 0');
+  const scorer = new PrequentialScorer({
+    models: [...(primaryName ? [primaryName] : []), ...models.keys()],
+    horizon: spec.model.horizon,
+    stepMs: spec.window.step,
+    quantiles: [...spec.model.quantiles],
+    warmupSteps,
+  });
+
+  const { elapsedMs } = await runReplay(
+    parts,
+    { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() },
+    {
+      label: 'backtest',
+      quiet: flags.quiet,
+      onBatch: (steps, primary) => {
+        const outputs = [...models].map(([name, m]) => [name, m.step(steps)] as const);
+        steps.forEach((step, i) => {
+          scorer.addActual(step);
+          if (primaryName) scorer.addForecasts(primaryName, [primary[i]!]);
+          for (const [name, out] of outputs) scorer.addForecasts(name, [out[i]!]);
+        });
+      },
+    },
+  );
+
+  const summary = scorer.summary({ input: (flags.input ?? []).map((p) => basename(p)).join(','), pipeline: spec.name });
+  if (flags.report) {
+    mkdirSync(flags.report, { recursive: true });
+    writeFileSync(join(flags.report, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  }
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } else {
+    process.stdout.write(`${formatTable(summary)}\n`);
+  }
+  if (!flags.quiet) process.stderr.write(`done: ${describeRun(parts.stats, elapsedMs)}\n`);
+  return 0;
+}
+
+function seasonSteps(name: string, spec: PipelineSpec): number {
+  return name.endsWith('1w') ? (7 * DAY) / spec.window.step : DAY / spec.window.step;
+}

@@ -1,0 +1,133 @@
+import type { DeadLetter } from '../../domain/deadLetter.js';
+import type { Forecast } from '../../domain/forecast.js';
+import { ManualClock } from '../../domain/clock.js';
+import type { Sink } from '../../connectors/sink.js';
+import type { Source } from '../../connectors/source.js';
+import { FileReplaySource } from '../../connectors/replay/fileReplaySource.js';
+import { withEventTimeClock } from '../../connectors/replay/eventTimeSource.js';
+import { JsonlFileSink } from '../../connectors/replay/jsonlFileSink.js';
+import { JsonlSink } from '../../connectors/stdout/jsonlSink.js';
+import { createForecaster } from '../../forecasting/createForecaster.js';
+import type { Forecaster } from '../../forecasting/forecaster.js';
+import { fanOut, type EventListener } from '../../observability/events.js';
+import { RunStats } from '../../observability/runStats.js';
+import { loadSpec } from '../../pipeline/spec/loadSpec.js';
+import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
+import { PipelineRunner, type RunnerOptions } from '../../runtime/pipelineRunner.js';
+import { onShutdown } from '../../runtime/shutdown.js';
+import { createProgress } from '../progress.js';
+import { requireInputFiles } from '../options.js';
+import { faultsFromFlags, type FaultFlags } from '../faultFlags.js';
+
+export interface ReplayFlags extends FaultFlags {
+  input?: string[];
+  out?: string;
+  deadLetters?: string;
+  speed?: number;
+  rate?: number;
+  limit?: number;
+  quiet?: boolean;
+}
+
+/** A sink that discards (dead letters are still counted by reason through the events). */
+export class DiscardSink<T> implements Sink<T> {
+  readonly name = 'discard';
+  async write(): Promise<void> {}
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+export interface ReplayParts {
+  readonly spec: PipelineSpec;
+  readonly source: Source;
+  readonly forecaster: Forecaster;
+  readonly stats: RunStats;
+}
+
+/** Builds what a replay-like command (replay, backtest, demo) shares: spec, source, model. */
+export function replayParts(specPath: string, flags: ReplayFlags): ReplayParts {
+  const spec = loadSpec(specPath);
+  const paths = requireInputFiles(flags.input);
+  const source = new FileReplaySource({
+    paths,
+    ...(flags.speed !== undefined ? { speed: flags.speed } : {}),
+    ...(flags.rate !== undefined ? { rate: flags.rate } : {}),
+    ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
+    ...faultsFromFlags(flags),
+  });
+  return { spec, source, forecaster: createForecaster(spec), stats: new RunStats() };
+}
+
+/**
+ * Runs a replay-like pipeline with progress on stderr and graceful SIGINT/SIGTERM, then closes
+ * the sinks. Event time drives the windowing clock, so idle close follows the data, not the wall.
+ */
+export async function runReplay(
+  parts: ReplayParts,
+  sinks: { forecasts: Sink<Forecast>; deadLetters: Sink<DeadLetter> },
+  opts: { label: string; quiet?: boolean; events?: EventListener; onBatch?: RunnerOptions['onBatch'] },
+): Promise<{ elapsedMs: number; stoppedEarly: boolean }> {
+  const clock = new ManualClock(0);
+  const { stats, source } = parts;
+  const listener = fanOut(stats.listener, opts.events ?? (() => undefined));
+  const runner = new PipelineRunner({
+    spec: parts.spec,
+    source: withEventTimeClock(source, clock),
+    forecaster: parts.forecaster,
+    forecastSink: sinks.forecasts,
+    deadLetterSink: sinks.deadLetters,
+    clock,
+    events: listener,
+    ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
+  });
+  const progress = createProgress(opts.label, { quiet: opts.quiet });
+  const timer = setInterval(() => {
+    progress.update(source.progress?.() ?? 0, { points: stats.points, forecasts: stats.forecasts });
+  }, 200);
+  const started = performance.now();
+  const done = (async () => {
+    try {
+      const summary = await runner.run();
+      progress.update(source.progress?.() ?? 1, { points: stats.points, forecasts: stats.forecasts });
+      return { elapsedMs: performance.now() - started, stoppedEarly: summary.stoppedEarly };
+    } finally {
+      clearInterval(timer);
+      progress.stop();
+      await sinks.forecasts.close();
+      await sinks.deadLetters.close();
+    }
+  })();
+  // A signal stops fetching; the process exits only once the sinks hold everything processed.
+  const dispose = onShutdown(
+    async () => {
+      await runner.stop();
+      await done;
+    },
+    { timeoutMs: 30_000 },
+  );
+  try {
+    return await done;
+  } finally {
+    dispose();
+  }
+}
+
+export function describeRun(stats: RunStats, elapsedMs: number): string {
+  const pps = stats.points / Math.max(elapsedMs / 1000, 1e-9);
+  const invalid = [...stats.invalid].map(([r, n]) => `${r}=${n}`).join(' ') || 'none';
+  const imputed = [...stats.imputed].map(([s, n]) => `${s}=${n}`).join(' ') || 'none';
+  return (
+    `records ${stats.records}, points ${stats.points}, forecasts ${stats.forecasts}, ` +
+    `dead letters: ${invalid}, late ${stats.late}, imputed: ${imputed}, gap resets ${stats.gapResets}; ` +
+    `${(elapsedMs / 1000).toFixed(2)} s, ${Math.round(pps).toLocaleString('en-US')} points/s`
+  );
+}
+
+export async function replayCommand(specPath: string, flags: ReplayFlags): Promise<number> {
+  const parts = replayParts(specPath, flags);
+  const forecasts: Sink<Forecast> = flags.out ? new JsonlFileSink<Forecast>(flags.out) : new JsonlSink<Forecast>(process.stdout);
+  const deadLetters: Sink<DeadLetter> = flags.deadLetters ? new JsonlFileSink<DeadLetter>(flags.deadLetters) : new DiscardSink<DeadLetter>();
+  const { elapsedMs, stoppedEarly } = await runReplay(parts, { forecasts, deadLetters }, { label: 'replay', quiet: flags.quiet });
+  process.stderr.write(`${stoppedEarly ? 'stopped: ' : 'done: '}${describeRun(parts.stats, elapsedMs)}\n`);
+  return 0;
+}

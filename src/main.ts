@@ -1,0 +1,43 @@
+import { CommanderError } from 'commander';
+import { buildProgram } from './cli/program.js';
+import { exitCodeFor, isStreamcastError } from './domain/errors.js';
+
+/**
+ * Composition root of the `streamcast` CLI. Exit codes: 0 success, 2 bad usage, spec or config
+ * (the message says how to fix it), 1 anything else.
+ */
+async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  if (argv.length <= 2) {
+    program.outputHelp();
+    return 2;
+  }
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are not errors; everything else commander rejects is bad usage.
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 2;
+    }
+    if (isStreamcastError(err)) {
+      process.stderr.write(`streamcast: ${err.message}\n`);
+    } else {
+      process.stderr.write(`streamcast: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    }
+    return exitCodeFor(err);
+  }
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`streamcast: ${String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
