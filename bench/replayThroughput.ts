@@ -19,6 +19,7 @@ import type { Sink } from '../src/connectors/sink.js';
 import { createForecaster } from '../src/forecasting/createForecaster.js';
 import { loadSpec } from '../src/pipeline/spec/loadSpec.js';
 import { PipelineRunner } from '../src/runtime/pipelineRunner.js';
+import { encodeForecast } from '../src/codecs/forecastJson.js';
 import { JsonlFileSink } from '../src/connectors/replay/jsonlFileSink.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -71,7 +72,7 @@ async function fullPipeline(specPath: string, paths: string[], out?: string): Pr
   const spec = loadSpec(join(root, specPath));
   const clock = new ManualClock(0);
   const source = new FileReplaySource({ paths });
-  const sink: Sink<Forecast> = out ? new JsonlFileSink<Forecast>(out) : new CountingSink<Forecast>();
+  const sink: Sink<Forecast> = out ? new JsonlFileSink<Forecast>(out, { serialize: encodeForecast }) : new CountingSink<Forecast>();
   let points = 0;
   let forecasts = 0;
   const runner = new PipelineRunner({

@@ -7,6 +7,7 @@ import { FileReplaySource } from '../../connectors/replay/fileReplaySource.js';
 import { withEventTimeClock } from '../../connectors/replay/eventTimeSource.js';
 import { JsonlFileSink } from '../../connectors/replay/jsonlFileSink.js';
 import { JsonlSink } from '../../connectors/stdout/jsonlSink.js';
+import { encodeForecast } from '../../codecs/forecastJson.js';
 import { createForecaster } from '../../forecasting/createForecaster.js';
 import type { Forecaster } from '../../forecasting/forecaster.js';
 import { fanOut, type EventListener } from '../../observability/events.js';
@@ -125,7 +126,7 @@ export function describeRun(stats: RunStats, elapsedMs: number): string {
 
 export async function replayCommand(specPath: string, flags: ReplayFlags): Promise<number> {
   const parts = replayParts(specPath, flags);
-  const forecasts: Sink<Forecast> = flags.out ? new JsonlFileSink<Forecast>(flags.out) : new JsonlSink<Forecast>(process.stdout);
+  const forecasts: Sink<Forecast> = flags.out ? new JsonlFileSink<Forecast>(flags.out, { serialize: encodeForecast }) : new JsonlSink<Forecast>(process.stdout, { serialize: encodeForecast });
   const deadLetters: Sink<DeadLetter> = flags.deadLetters ? new JsonlFileSink<DeadLetter>(flags.deadLetters) : new DiscardSink<DeadLetter>();
   const { elapsedMs, stoppedEarly } = await runReplay(parts, { forecasts, deadLetters }, { label: 'replay', quiet: flags.quiet });
   process.stderr.write(`${stoppedEarly ? 'stopped: ' : 'done: '}${describeRun(parts.stats, elapsedMs)}\n`);

@@ -14,6 +14,7 @@ const HIGH_WATER_CHARS = 1 << 20;
  */
 export class JsonlFileSink<T> implements Sink<T> {
   readonly name: string;
+  private readonly serialize: (item: T) => string;
   private handle?: Promise<FileHandle>;
   private buffer: string[] = [];
   private buffered = 0;
@@ -23,15 +24,16 @@ export class JsonlFileSink<T> implements Sink<T> {
 
   constructor(
     readonly path: string,
-    private readonly opts: { fsync?: boolean } = {},
+    private readonly opts: { fsync?: boolean; serialize?: (item: T) => string } = {},
   ) {
+    this.serialize = opts.serialize ?? JSON.stringify;
     this.name = `jsonl-file:${path}`;
   }
 
   async write(items: readonly T[]): Promise<void> {
     if (this.closing) throw new StreamcastError('fatal', `sink ${this.name}: write after close`);
     for (const item of items) {
-      const line = `${JSON.stringify(item)}\n`;
+      const line = `${this.serialize(item)}\n`;
       this.buffer.push(line);
       this.buffered += line.length;
     }

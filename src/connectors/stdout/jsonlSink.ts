@@ -14,11 +14,13 @@ export class JsonlSink<T> implements Sink<T> {
   private failure: Error | undefined;
   private closing?: Promise<void>;
   private readonly end: boolean;
+  private readonly serialize: (item: T) => string;
 
   constructor(
     private readonly out: Writable = process.stdout,
-    opts: { name?: string; end?: boolean } = {},
+    opts: { name?: string; end?: boolean; serialize?: (item: T) => string } = {},
   ) {
+    this.serialize = opts.serialize ?? JSON.stringify;
     this.name = opts.name ?? 'jsonl-stream';
     this.end = opts.end ?? false;
     out.on('error', this.onError);
@@ -29,7 +31,7 @@ export class JsonlSink<T> implements Sink<T> {
     if (this.closing) throw new StreamcastError('fatal', `sink ${this.name}: write after close`);
     if (items.length === 0) return;
     let chunk = '';
-    for (const item of items) chunk += `${JSON.stringify(item)}\n`;
+    for (const item of items) chunk += `${this.serialize(item)}\n`;
     if (!this.out.write(chunk)) await this.drained();
     this.throwIfFailed();
   }
