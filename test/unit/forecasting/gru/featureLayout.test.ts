@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import type { NormalizedStep } from '../../../../src/domain/step.js';
+import { featureLayout, inputNames, inputSize, writeInput } from '../../../../src/forecasting/gru/featureLayout.js';
+
+function step(over: Partial<NormalizedStep> = {}): NormalizedStep {
+  return { series: 's', ts: Date.UTC(2024, 0, 1, 6), value: 5, observed: true, imputed: false, sinceObserved: 0, reset: false, z: 0.5, scale: { mean: 4, std: 2 }, ...over };
+}
+
+describe('featureLayout', () => {
+  const layout = featureLayout(['hourOfDay', 'dayOfWeek'], 24);
+
+  it('sizes and names the input vector', () => {
+    expect(inputSize(layout.timeFeatures)).toBe(7);
+    expect(inputNames(layout)).toEqual(['z', 'observed', 'sinceObserved', 'hourOfDay.sin', 'hourOfDay.cos', 'dayOfWeek.sin', 'dayOfWeek.cos']);
+  });
+
+  it('writes z, mask, scaled gap and time features at the offset', () => {
+    const out = new Float32Array(2 + 7).fill(99);
+    const end = writeInput(step({ observed: false, imputed: true, sinceObserved: 3 }), layout, out, 2);
+    expect(end).toBe(9);
+    expect(out[0]).toBe(99);
+    expect(out[2]).toBeCloseTo(0.5, 6);
+    expect(out[3]).toBe(0);
+    expect(out[4]).toBeCloseTo(Math.log1p(3) / Math.log1p(24), 6);
+    // 06:00 UTC is a quarter of the day: sin = 1, cos = 0. 2024-01-01 is a Monday: phase 0.
+    expect(out[5]).toBeCloseTo(1, 6);
+    expect(out[6]).toBeCloseTo(0, 6);
+    expect(out[8]).toBeCloseTo(Math.cos((2 * Math.PI * 0.25) / 7), 6);
+  });
+
+  it('clips z and the gap scale, and maps a non-finite z to 0', () => {
+    const out = new Float32Array(7);
+    writeInput(step({ z: 1e9, sinceObserved: 10_000 }), layout, out, 0);
+    expect(out[0]).toBe(layout.zClip);
+    expect(out[2]).toBe(1);
+    writeInput(step({ z: -Infinity }), layout, out, 0);
+    expect(out[0]).toBe(-layout.zClip);
+    writeInput(step({ z: NaN }), layout, out, 0);
+    expect(out[0]).toBe(0);
+    expect(out[1]).toBe(1);
+  });
+
+  it('rejects a bad layout with a fix-it message', () => {
+    expect(() => featureLayout(['hourOfDay'], 0)).toThrow(/maxGapSteps/);
+    expect(() => featureLayout(['fortnight' as 'hourOfDay'], 3)).toThrow(/unknown time feature/);
+  });
+});
