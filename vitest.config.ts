@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Tests share one machine with 2 cores; more workers only thrash.
     maxWorkers: 2,
+    // CI also writes machine-readable results, from which .ci/run prints a plain closing line.
+    reporters: process.env.CI ? ['default', ['json', { outputFile: '.cache/vitest-results.json' }]] : ['default'],
   },
 });
