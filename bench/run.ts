@@ -8,6 +8,11 @@ import { benchReplay } from './replayThroughput.js';
 const benches: Record<string, () => Promise<Record<string, unknown>[]>> = {
   replay: benchReplay,
   baseline: benchBaselines,
+  // Prints its own tables (kernels × batch sizes, stateful vs window re-run).
+  gru: async () => {
+    await import('./gruStep.bench.js');
+    return [];
+  },
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -18,5 +23,6 @@ for (const name of wanted.length ? wanted : Object.keys(benches)) {
     process.exit(2);
   }
   process.stdout.write(`\n## ${name}  (node ${process.version}, ${new Date().toISOString()})\n`);
-  console.table(await bench());
+  const rows = await bench();
+  if (rows.length) console.table(rows);
 }

@@ -11,6 +11,7 @@ function withReplayInput(cmd: Command): Command {
     .option('--speed <factor>', 'replay at this multiple of event time (default: as fast as possible)', positiveNumber)
     .option('--rate <n>', 'at most n input records per second', positiveNumber)
     .option('--limit <n>', 'stop after n input records', nonNegativeInt)
+    .option('--series <id>', 'only this series (repeat for several), e.g. --series OT', collect)
     .option('--drop <fraction>', 'fault injection: drop this fraction of points at random', fraction)
     .option('--hole <start/duration>', 'fault injection: drop every point in [start, start+duration), e.g. 2014-10-01T00:00:00Z/12h')
     .option('--seed <n>', 'seed of --drop', nonNegativeInt, 1)

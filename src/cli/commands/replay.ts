@@ -3,6 +3,7 @@ import type { Forecast } from '../../domain/forecast.js';
 import { ManualClock } from '../../domain/clock.js';
 import type { Sink } from '../../connectors/sink.js';
 import type { Source } from '../../connectors/source.js';
+import { onlySeries } from '../../connectors/mapSource.js';
 import { FileReplaySource } from '../../connectors/replay/fileReplaySource.js';
 import { withEventTimeClock } from '../../connectors/replay/eventTimeSource.js';
 import { JsonlFileSink } from '../../connectors/replay/jsonlFileSink.js';
@@ -28,6 +29,7 @@ export interface ReplayFlags extends FaultFlags {
   rate?: number;
   limit?: number;
   quiet?: boolean;
+  series?: string[];
 }
 
 /** A sink that discards (dead letters are still counted by reason through the events). */
@@ -49,13 +51,14 @@ export interface ReplayParts {
 export function replayParts(specPath: string, flags: ReplayFlags): ReplayParts {
   const spec = loadSpec(specPath);
   const paths = requireInputFiles(flags.input);
-  const source = new FileReplaySource({
+  const replay = new FileReplaySource({
     paths,
     ...(flags.speed !== undefined ? { speed: flags.speed } : {}),
     ...(flags.rate !== undefined ? { rate: flags.rate } : {}),
     ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
     ...faultsFromFlags(flags),
   });
+  const source = flags.series?.length ? onlySeries(replay, flags.series) : replay;
   return { spec, source, forecaster: createForecaster(spec), stats: new RunStats() };
 }
 

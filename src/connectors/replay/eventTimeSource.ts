@@ -1,5 +1,6 @@
 import { tap } from 'rxjs';
 import type { ManualClock } from '../../domain/clock.js';
+import { pipeSource } from '../mapSource.js';
 import type { Source } from '../source.js';
 
 /**
@@ -8,19 +9,10 @@ import type { Source } from '../source.js';
  * at full speed would otherwise never see a series go idle).
  */
 export function withEventTimeClock(source: Source, clock: ManualClock): Source {
-  return {
-    name: source.name,
-    start: () => source.start(),
-    stop: () => source.stop(),
-    pause: () => source.pause(),
-    resume: () => source.resume(),
-    commit: (positions) => source.commit(positions),
-    progress: () => source.progress?.(),
-    records: () =>
-      source.records().pipe(
-        tap((rec) => {
-          for (const p of rec.points) if (p.ts > clock.now()) clock.set(p.ts);
-        }),
-      ),
-  };
+  return pipeSource(
+    source,
+    tap((rec) => {
+      for (const p of rec.points) if (p.ts > clock.now()) clock.set(p.ts);
+    }),
+  );
 }

@@ -1,0 +1,28 @@
+import { map, type OperatorFunction } from 'rxjs';
+import type { Ingested, Source } from './source.js';
+
+/** A source whose records pass through `operator`; lifecycle and commits go to the inner one. */
+export function pipeSource(source: Source, operator: OperatorFunction<Ingested, Ingested>): Source {
+  return {
+    name: source.name,
+    start: () => source.start(),
+    stop: () => source.stop(),
+    pause: () => source.pause(),
+    resume: () => source.resume(),
+    commit: (positions) => source.commit(positions),
+    progress: () => source.progress?.(),
+    records: () => source.records().pipe(operator),
+  };
+}
+
+/**
+ * Keeps only the points of the named series (e.g. ETTh1's target `OT`); records stay, so
+ * positions still advance and commits stay correct.
+ */
+export function onlySeries(source: Source, ids: readonly string[]): Source {
+  const keep = new Set(ids);
+  return pipeSource(
+    source,
+    map((rec) => (rec.points.every((p) => keep.has(p.series)) ? rec : { ...rec, points: rec.points.filter((p) => keep.has(p.series)) })),
+  );
+}
