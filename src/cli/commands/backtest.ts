@@ -8,6 +8,8 @@ import { createBaseline } from '../../forecasting/baseline/createBaseline.js';
 import type { Forecaster } from '../../forecasting/forecaster.js';
 import { PrequentialScorer } from '../../evaluation/prequentialScorer.js';
 import { formatTable } from '../../evaluation/formatTable.js';
+import { renderHtmlReport } from '../../evaluation/htmlReport.js';
+import { ReportTrace } from '../../evaluation/reportTrace.js';
 import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
 import { DiscardSink, describeRun, replayParts, runReplay, type ReplayFlags } from './replay.js';
 
@@ -56,6 +58,7 @@ export async function backtestCommand(specPath: string, flags: BacktestFlags): P
     warmupSteps,
   });
 
+  const trace = flags.report ? new ReportTrace(1) : undefined;
   const { elapsedMs } = await runReplay(
     parts,
     { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() },
@@ -66,8 +69,15 @@ export async function backtestCommand(specPath: string, flags: BacktestFlags): P
         const outputs = [...models].map(([name, m]) => [name, m.step(steps)] as const);
         steps.forEach((step, i) => {
           scorer.addActual(step);
-          if (primaryName) scorer.addForecasts(primaryName, [primary[i]!]);
-          for (const [name, out] of outputs) scorer.addForecasts(name, [out[i]!]);
+          trace?.addActual(step);
+          if (primaryName) {
+            scorer.addForecasts(primaryName, [primary[i]!]);
+            trace?.addForecast(primaryName, primary[i]!);
+          }
+          for (const [name, out] of outputs) {
+            scorer.addForecasts(name, [out[i]!]);
+            trace?.addForecast(name, out[i]!);
+          }
         });
       },
     },
@@ -77,6 +87,14 @@ export async function backtestCommand(specPath: string, flags: BacktestFlags): P
   if (flags.report) {
     mkdirSync(flags.report, { recursive: true });
     writeFileSync(join(flags.report, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    const plotted = [...(primaryName ? [primaryName] : []), ...(summary.best_baseline ? [summary.best_baseline] : [])];
+    const html = renderHtmlReport(summary, {
+      ...(trace?.tracedSeries !== undefined ? { series: trace.tracedSeries } : {}),
+      h: trace?.horizon ?? 1,
+      points: trace?.toArray() ?? [],
+      models: plotted,
+    });
+    writeFileSync(join(flags.report, 'index.html'), html);
   }
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
