@@ -1,8 +1,11 @@
 import { Command, Option } from 'commander';
 import { backtestCommand } from './commands/backtest.js';
 import { demoCommand } from './commands/demo.js';
+import { produceCommand } from './commands/produce.js';
 import { replayCommand } from './commands/replay.js';
-import { collect, fraction, nonNegativeInt, nonNegativeNumber, port, positiveNumber } from './options.js';
+import { trainCommand } from './commands/train.js';
+import { runCommand } from './commands/run.js';
+import { collect, fraction, nonNegativeInt, nonNegativeNumber, port, positiveInt, positiveNumber } from './options.js';
 
 /** Options shared by the commands that replay a file through a pipeline. */
 function withReplayInput(cmd: Command): Command {
@@ -55,6 +58,52 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('--report <dir>', 'write summary.json into this directory')
     .addOption(new Option('--warmup <steps>', 'steps per series before scoring starts (default: two of the longest season)').argParser(nonNegativeInt))
     .action(async (spec, flags) => onExitCode(await backtestCommand(spec, flags)));
+
+  program
+    .command('run')
+    .description('the stream processor: consume each pipeline\'s input topic, forecast, produce forecasts and dead letters (Kafka: KAFKA_BROKERS, KAFKA_GROUP_ID, KAFKA_SSL*, KAFKA_SASL_*)')
+    .argument('<spec...>', 'pipeline specs, e.g. pipelines/demo.yaml')
+    .option('--brokers <list>', 'host:port[,host:port…] (default: KAFKA_BROKERS or 127.0.0.1:9092)')
+    .option('--group <id>', 'consumer group (default: KAFKA_GROUP_ID or streamcast-<pipeline>)')
+    .addOption(new Option('--from-beginning', 'a new group starts at the earliest offset (default; KAFKA_FROM_BEGINNING)'))
+    .addOption(new Option('--from-latest', 'a new group starts at the latest offset').conflicts('fromBeginning'))
+    .option('--port <port>', 'HTTP port for /metrics, /healthz, /readyz, /series/:id (0 = any free port)', port, 9464)
+    .option('--host <address>', 'address to serve HTTP on (0.0.0.0 in a container)', '127.0.0.1')
+    .option('--no-http', 'do not serve HTTP')
+    .option('--shutdown-timeout <ms>', 'graceful shutdown budget before exiting 1', positiveInt, 30_000)
+    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .action(async (specs: string[], flags) => {
+      const { fromLatest, fromBeginning, ...rest } = flags as { fromLatest?: boolean; fromBeginning?: boolean } & Record<string, unknown>;
+      const from = fromLatest === true ? { fromBeginning: false } : fromBeginning === true ? { fromBeginning: true } : {};
+      onExitCode(await runCommand(specs, { ...rest, ...from }));
+    });
+
+  program
+    .command('produce')
+    .description('load a data set into a Kafka topic as input points keyed by series (demo producer)')
+    .requiredOption('-t, --topic <topic>', 'topic to write to (created if absent)')
+    .requiredOption('-i, --input <file>', 'CSV or JSONL points, as replay reads them; repeat to merge files by time', collect)
+    .option('--rate <n>', 'at most n input records per second', positiveNumber)
+    .option('--speed <factor>', 'replay at this multiple of event time', positiveNumber)
+    .option('--limit <n>', 'stop after n input records', nonNegativeInt)
+    .option('--series <id>', 'only this series (repeat for several)', collect)
+    .option('--partitions <n>', 'partitions of the topic if it is created (default KAFKA_TOPIC_PARTITIONS or 1)', positiveInt)
+    .option('--brokers <list>', 'host:port[,host:port…] (default: KAFKA_BROKERS or 127.0.0.1:9092)')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (flags) => onExitCode(await produceCommand(flags)));
+
+  program
+    .command('train')
+    .description('replay files through the pipeline, train the GRU in a worker thread, write models/<pipeline>/<version>/; current moves only if it beats retrain.promote.mustBeat')
+    .argument('<spec>', 'pipeline spec, e.g. pipelines/nyc-taxi.yaml')
+    .requiredOption('-i, --input <file>', 'CSV or JSONL input; repeat to merge files by time', collect)
+    .option('--epochs <n>', 'epochs (default retrain.epochs)', nonNegativeInt)
+    .option('-o, --out <dir>', 'models folder', 'models')
+    .option('--history <steps>', 'steps kept per series (default 20000)', nonNegativeInt)
+    .option('--seed <n>', 'seed', nonNegativeInt)
+    .option('--force', 'point current at the new model even if it does not beat the bar')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (spec, flags) => onExitCode(await trainCommand(spec, flags)));
 
   return program;
 }

@@ -1,0 +1,227 @@
+import { ConfigError } from '../domain/errors.js';
+import type { EpochMs, SeriesId } from '../domain/point.js';
+import type { NormalizedStep } from '../domain/step.js';
+import type { FeatureLayout } from '../forecasting/gru/featureLayout.js';
+import { inputSize, writeInput } from '../forecasting/gru/featureLayout.js';
+import type { SeriesWindow } from './seriesHistory.js';
+
+/**
+ * Training data for truncated BPTT, as flat typed arrays (transferable to the trainer worker).
+ *
+ * A *lane* is a run of consecutive steps of one series, cut into `chunks` non-overlapping chunks
+ * of `context` steps; lanes are processed side by side in batches, chunk after chunk, with each
+ * lane's hidden state carried from one chunk into the next (and h₀ = 0 at the lane's start), so
+ * every step trains once per epoch. Lane-major layout, local step t of lane l at index
+ * l·T + t with T = chunks·context; the tail past a lane's end is padding (zero input, no loss).
+ *
+ * The cell (origin t, horizon h) has target (value[t+h] − mean[t]) / std[t]: the value h steps
+ * later in the scale in force at the origin, which is what serving denormalizes the forecast
+ * with. It counts in the loss iff lossMask[t] (origin belongs to this set: not padding, not
+ * burn-in) and targetOk[t+h] (observed, and its step belongs to this set's targets).
+ */
+export interface TbpttDataset {
+  readonly inputSize: number;
+  readonly horizon: number;
+  readonly context: number;
+  readonly lanes: number;
+  readonly chunks: number;
+  /** lanes × T × inputSize. */
+  readonly x: Float32Array;
+  /** lanes × (T + horizon): the value in the series' units (imputed where not observed). */
+  readonly value: Float64Array;
+  /** lanes × T: the origin scale. */
+  readonly mean: Float64Array;
+  readonly std: Float64Array;
+  /** lanes × T. */
+  readonly lossMask: Uint8Array;
+  /** lanes × (T + horizon). */
+  readonly targetOk: Uint8Array;
+  /** Number of (origin, horizon) cells in the loss. */
+  readonly cells: number;
+}
+
+export interface DatasetOptions {
+  readonly layout: FeatureLayout;
+  readonly horizon: number;
+  /** TBPTT chunk length: the spec's model.context. */
+  readonly context: number;
+  /** Newest fraction of each series' steps whose values are held out (default 0.15). */
+  readonly valFraction?: number;
+  /**
+   * A series with more training steps than this is split into several lanes of about this
+   * length (default 8 × context), so one long series still fills a batch. Default 8·context.
+   */
+  readonly laneSteps?: number;
+  /**
+   * A lane that starts mid-series first runs this many earlier steps without loss, so its state
+   * is warm when its loss starts (default context / 2). Serving never starts mid-series.
+   */
+  readonly burnIn?: number;
+  /** Steps run before the validation origins to warm the state (default 2 × context). */
+  readonly valWarmup?: number;
+}
+
+export interface DatasetInfo {
+  readonly series: number;
+  readonly steps: number;
+  readonly firstTs: EpochMs | undefined;
+  readonly lastTs: EpochMs | undefined;
+}
+
+export interface Datasets {
+  readonly train: TbpttDataset;
+  readonly validation: TbpttDataset;
+  readonly info: DatasetInfo;
+}
+
+/** Index of a window's first held-out step: values at or after it are validation targets. */
+export function splitIndex(length: number, valFraction: number): number {
+  return length - Math.floor(length * valFraction);
+}
+
+interface LaneSpec {
+  readonly w: SeriesWindow;
+  /** Window index of the lane's first input step. */
+  readonly start: number;
+  /** Window index after its last input step. */
+  readonly end: number;
+  /** Origins in [lossFrom, end) count. */
+  readonly lossFrom: number;
+  /** Targets at window indices in [targetFrom, targetTo) count. */
+  readonly targetFrom: number;
+  readonly targetTo: number;
+}
+
+/**
+ * Training and validation sets from per-series windows. Validation cells are those whose target
+ * lies in the newest `valFraction` of the series; training cells have targets before it, so no
+ * training cell ever sees a held-out value.
+ */
+export function buildDatasets(windows: Iterable<SeriesWindow>, opts: DatasetOptions): Datasets {
+  const { horizon: H, context } = opts;
+  const valFraction = opts.valFraction ?? 0.15;
+  const laneSteps = opts.laneSteps ?? 8 * context;
+  const burnIn = opts.burnIn ?? Math.floor(context / 2);
+  const valWarmup = opts.valWarmup ?? 2 * context;
+  if (!Number.isInteger(H) || H < 1) throw new ConfigError(`horizon is ${H}; use a positive integer`);
+  if (!Number.isInteger(context) || context < 1) throw new ConfigError(`context is ${context}; use a positive integer`);
+  if (!(valFraction >= 0 && valFraction < 1)) throw new ConfigError(`valFraction is ${valFraction}; use a fraction in [0, 1)`);
+  if (!Number.isInteger(laneSteps) || laneSteps < context) throw new ConfigError(`laneSteps is ${laneSteps}; use a whole number ≥ context (${context})`);
+  const trainLanes: LaneSpec[] = [];
+  const valLanes: LaneSpec[] = [];
+  let series = 0;
+  let steps = 0;
+  let firstTs: number | undefined;
+  let lastTs: number | undefined;
+  for (const w of windows) {
+    const n = w.length;
+    if (n < 2) continue;
+    series++;
+    steps += n;
+    firstTs = Math.min(firstTs ?? w.firstTs, w.firstTs);
+    lastTs = Math.max(lastTs ?? -Infinity, w.firstTs + (n - 1) * w.stepMs);
+    const split = splitIndex(n, valFraction);
+    // Training: origins in [0, split − 1) (the last one has no target before the split).
+    const k = Math.max(1, Math.floor(split / laneSteps));
+    for (let j = 0; j < k; j++) {
+      const lossFrom = Math.floor((j * split) / k);
+      const end = Math.floor(((j + 1) * split) / k);
+      const start = Math.max(0, lossFrom - burnIn);
+      if (end - lossFrom >= 1) trainLanes.push({ w, start, end, lossFrom, targetFrom: 0, targetTo: split });
+    }
+    if (split < n) {
+      const lossFrom = Math.max(0, split - H);
+      valLanes.push({ w, start: Math.max(0, lossFrom - valWarmup), end: n, lossFrom, targetFrom: split, targetTo: n });
+    }
+  }
+  return {
+    train: assemble(trainLanes, opts.layout, H, context),
+    validation: assemble(valLanes, opts.layout, H, context),
+    info: { series, steps, firstTs, lastTs },
+  };
+}
+
+function assemble(lanes: readonly LaneSpec[], layout: FeatureLayout, H: number, context: number): TbpttDataset {
+  const I = inputSize(layout.timeFeatures);
+  const chunks = lanes.reduce((c, l) => Math.max(c, Math.ceil((l.end - l.start) / context)), 0);
+  const T = chunks * context;
+  const L = lanes.length;
+  const x = new Float32Array(L * T * I);
+  const value = new Float64Array(L * (T + H));
+  const mean = new Float64Array(L * T);
+  const std = new Float64Array(L * T).fill(1);
+  const lossMask = new Uint8Array(L * T);
+  const targetOk = new Uint8Array(L * (T + H));
+  const scratch = scratchStep();
+  let cells = 0;
+  lanes.forEach((lane, l) => {
+    const w = lane.w;
+    for (let t = 0; t < lane.end - lane.start; t++) {
+      const i = lane.start + t;
+      scratch.ts = w.firstTs + i * w.stepMs;
+      scratch.z = w.z[i]!;
+      scratch.observed = w.observed[i] === 1;
+      scratch.sinceObserved = w.sinceObserved[i]!;
+      writeInput(scratch as NormalizedStep, layout, x, (l * T + t) * I);
+      mean[l * T + t] = w.mean[i]!;
+      std[l * T + t] = w.std[i]!;
+      lossMask[l * T + t] = i >= lane.lossFrom ? 1 : 0;
+    }
+    // Target values run up to H steps past the lane's inputs (into the next lane's steps).
+    for (let t = 0; t < T + H; t++) {
+      const i = lane.start + t;
+      if (i >= w.length) break;
+      const v = w.z[i]! * w.std[i]! + w.mean[i]!;
+      value[l * (T + H) + t] = v;
+      targetOk[l * (T + H) + t] = w.observed[i] === 1 && i >= lane.targetFrom && i < lane.targetTo && Number.isFinite(v) ? 1 : 0;
+    }
+    for (let t = 0; t < T; t++) {
+      if (!lossMask[l * T + t]) continue;
+      for (let h = 1; h <= H; h++) cells += targetOk[l * (T + H) + t + h]!;
+    }
+  });
+  return { inputSize: I, horizon: H, context, lanes: L, chunks, x, value, mean, std, lossMask, targetOk, cells };
+}
+
+function scratchStep(): { series: SeriesId; ts: number; z: number; observed: boolean; sinceObserved: number } {
+  return { series: '', ts: 0, z: 0, observed: true, sinceObserved: 0 };
+}
+
+/**
+ * Copies chunk `chunk` of the given lanes into `x` (B × context × I), and their targets and
+ * target weights into `target`/`weight` (B × context × horizon; weight 1 where the cell counts,
+ * target 0 where it does not). Returns the number of counted cells.
+ */
+export function chunkBatch(ds: TbpttDataset, lanes: ArrayLike<number>, chunk: number, x: Float32Array, target: Float32Array, weight: Float32Array): number {
+  const { inputSize: I, horizon: H, context: C } = ds;
+  const T = ds.chunks * C;
+  const B = lanes.length;
+  let cells = 0;
+  for (let b = 0; b < B; b++) {
+    const l = lanes[b]!;
+    x.set(ds.x.subarray((l * T + chunk * C) * I, (l * T + (chunk + 1) * C) * I), b * C * I);
+    for (let c = 0; c < C; c++) {
+      const t = chunk * C + c;
+      const o = (b * C + c) * H;
+      if (!ds.lossMask[l * T + t]) {
+        target.fill(0, o, o + H);
+        weight.fill(0, o, o + H);
+        continue;
+      }
+      const mu = ds.mean[l * T + t]!;
+      const sd = ds.std[l * T + t]!;
+      const vb = l * (T + H) + t;
+      for (let h = 1; h <= H; h++) {
+        if (ds.targetOk[vb + h]) {
+          target[o + h - 1] = (ds.value[vb + h]! - mu) / sd;
+          weight[o + h - 1] = 1;
+          cells++;
+        } else {
+          target[o + h - 1] = 0;
+          weight[o + h - 1] = 0;
+        }
+      }
+    }
+  }
+  return cells;
+}

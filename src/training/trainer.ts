@@ -1,0 +1,194 @@
+import { Worker } from 'node:worker_threads';
+import { ConfigError, StreamcastError } from '../domain/errors.js';
+import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
+import type { EpochReport } from './trainLoop.js';
+import type { FromWorker, ToWorker, TrainRequest, WorkerInit } from './trainerProtocol.js';
+import { datasetBuffers } from './trainerProtocol.js';
+
+export type { TrainRequest } from './trainerProtocol.js';
+
+export interface TrainProgress {
+  /** 1-based epoch under way. */
+  readonly epoch: number;
+  /** Fraction of the planned work done, in [0, 1]. */
+  readonly fraction: number;
+  /** Set at the end of each epoch. */
+  readonly report?: EpochReport;
+}
+
+export interface TrainResult {
+  readonly status: 'done';
+  /** Best weights by validation loss. */
+  readonly weights: GruModelWeights;
+  /** Mean pinball loss per cell and level (normalized units) on the validation set; undefined without one. */
+  readonly valLoss: number | undefined;
+  readonly initialValLoss: number | undefined;
+  /** Validation loss of `request.current` on the same cells; undefined when not given. */
+  readonly currentValLoss: number | undefined;
+  readonly bestEpoch: number;
+  /** Epochs run (fewer than asked when early stopping fired). */
+  readonly epochs: number;
+  readonly history: readonly EpochReport[];
+  readonly durationMs: number;
+  /** tfjs backend the worker trained on. */
+  readonly backend: string;
+}
+
+export interface TrainCancelled {
+  readonly status: 'cancelled';
+  readonly epochs: number;
+  readonly durationMs: number;
+}
+
+export interface TrainerOptions {
+  /**
+   * Backend candidates for the worker, in order (default tensorflow, wasm, cpu: tfjs-node-gpu is
+   * left out because it fails to initialise in a second thread).
+   */
+  readonly prefer?: readonly string[];
+}
+
+interface Job {
+  readonly id: number;
+  readonly resolve: (r: TrainResult | TrainCancelled) => void;
+  readonly reject: (e: unknown) => void;
+  readonly onProgress: ((p: TrainProgress) => void) | undefined;
+}
+
+/**
+ * Runs training jobs in one long-lived worker thread (started on the first job, reused after), so
+ * the caller's event loop stays free while tfjs works. One job at a time.
+ *
+ * `train` transfers the datasets' typed arrays to the worker: the caller's dataset arrays are
+ * detached (length 0) afterwards; weights (`init`, `current`) are copied. It resolves with the result or, after `cancel()`,
+ * with `{ status: 'cancelled' }`; it rejects with a StreamcastError when training fails or the
+ * worker dies (the next job starts a fresh worker). `close()` terminates the worker; idempotent.
+ */
+export class Trainer {
+  readonly #prefer: readonly string[];
+  readonly #cancel = new SharedArrayBuffer(4);
+  #worker: Worker | undefined;
+  #job: Job | undefined;
+  #nextId = 1;
+  #closed = false;
+
+  constructor(opts: TrainerOptions = {}) {
+    this.#prefer = opts.prefer ?? ['tensorflow', 'wasm', 'cpu'];
+  }
+
+  get busy(): boolean {
+    return this.#job !== undefined;
+  }
+
+  train(request: TrainRequest, onProgress?: (p: TrainProgress) => void): Promise<TrainResult | TrainCancelled> {
+    if (this.#closed) return Promise.reject(new StreamcastError('fatal', 'Trainer used after close()'));
+    if (this.#job !== undefined) return Promise.reject(new StreamcastError('retriable', 'a training job is already running; wait for it or cancel() it'));
+    const worker = this.#ensureWorker();
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      worker.ref();
+      const settle = <T,>(f: (v: T) => void) => (v: T): void => {
+        worker.unref();
+        f(v);
+      };
+      this.#job = { id, resolve: settle(resolve), reject: settle(reject), onProgress };
+      const msg: ToWorker = { type: 'train', id, request };
+      // Weights are copied, not transferred: `current` is usually the model still serving.
+      const transfer = [...datasetBuffers(request.train), ...datasetBuffers(request.validation)];
+      try {
+        worker.postMessage(msg, [...new Set(transfer)]);
+      } catch (err) {
+        this.#job = undefined;
+        reject(new ConfigError('training request could not be sent to the worker (are the dataset arrays views of shared or already-transferred buffers?)', { cause: err }));
+      }
+    });
+  }
+
+  /** Asks the running job to stop at its next chunk; it then resolves as cancelled. */
+  cancel(): void {
+    if (this.#job !== undefined) Atomics.store(new Int32Array(this.#cancel), 0, this.#job.id);
+  }
+
+  /** Terminates the worker; a running job resolves as cancelled. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const w = this.#worker;
+    this.#worker = undefined;
+    const job = this.#job;
+    this.#job = undefined;
+    job?.resolve({ status: 'cancelled', epochs: 0, durationMs: 0 });
+    if (w !== undefined) await w.terminate();
+  }
+
+  #ensureWorker(): Worker {
+    if (this.#worker !== undefined) return this.#worker;
+    const workerData: WorkerInit = { cancel: this.#cancel, prefer: this.#prefer };
+    const w = spawnTrainerWorker(workerData);
+    w.on('message', (m: FromWorker) => this.#onMessage(m));
+    w.on('error', (err) => this.#onDeath(w, new StreamcastError('fatal', `trainer worker failed: ${err.message}`, { cause: err })));
+    w.on('exit', (code) => this.#onDeath(w, new StreamcastError('fatal', `trainer worker exited with code ${code}`)));
+    // An idle worker must not keep the process alive; a running job does (see train()).
+    w.unref();
+    this.#worker = w;
+    return w;
+  }
+
+  #onDeath(w: Worker, err: StreamcastError): void {
+    if (this.#worker !== w) return;
+    this.#worker = undefined;
+    const job = this.#job;
+    this.#job = undefined;
+    job?.reject(err);
+  }
+
+  #onMessage(m: FromWorker): void {
+    const job = this.#job;
+    if (job === undefined || m.id !== job.id) return;
+    switch (m.type) {
+      case 'progress':
+        job.onProgress?.({ epoch: m.epoch, fraction: m.fraction });
+        return;
+      case 'epoch':
+        job.onProgress?.({ epoch: m.report.epoch, fraction: m.report.epoch / m.report.epochs, report: m.report });
+        return;
+      case 'result':
+        this.#job = undefined;
+        job.resolve({
+          status: 'done',
+          weights: m.weights,
+          valLoss: m.valLoss,
+          initialValLoss: m.initialValLoss,
+          currentValLoss: m.currentValLoss,
+          bestEpoch: m.bestEpoch,
+          epochs: m.epochs,
+          history: m.history,
+          durationMs: m.durationMs,
+          backend: m.backend,
+        });
+        return;
+      case 'cancelled':
+        this.#job = undefined;
+        job.resolve({ status: 'cancelled', epochs: m.epochs, durationMs: m.durationMs });
+        return;
+      case 'failed':
+        this.#job = undefined;
+        job.reject(new StreamcastError(m.kind, `training failed: ${m.message}`));
+        return;
+    }
+  }
+}
+
+/**
+ * Starts trainerWorker beside this module: the compiled `.js` directly, the `.ts` source (tsx,
+ * vitest, `node bin/streamcast.js`) through a small bootstrap that registers tsx's loader in the
+ * worker first — a worker does not inherit the parent's module hooks, and `execArgv: ['--import',
+ * 'tsx']` does not take effect in Node 20 workers.
+ */
+function spawnTrainerWorker(workerData: WorkerInit): Worker {
+  const ext = new URL(import.meta.url).pathname.endsWith('.ts') ? '.ts' : '.js';
+  const target = new URL(`./trainerWorker${ext}`, import.meta.url);
+  if (ext === '.js') return new Worker(target, { workerData });
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(target.href)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}

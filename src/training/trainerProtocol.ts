@@ -1,0 +1,55 @@
+import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
+import type { TbpttDataset } from './datasetBuilder.js';
+import type { EpochReport, TrainLoopOptions } from './trainLoop.js';
+
+/** What the trainer worker is asked to do. Typed arrays travel as transferables. */
+export interface TrainRequest {
+  readonly train: TbpttDataset;
+  readonly validation: TbpttDataset;
+  /** Starting weights (fine-tuning the current model, or a seeded init); they fix the dims. */
+  readonly init: GruModelWeights;
+  readonly options: TrainLoopOptions;
+  /**
+   * The model now in service, if any: its validation loss on the same cells comes back as
+   * `currentValLoss`, so promotion compares like with like without tf work on the caller's thread.
+   */
+  readonly current?: GruModelWeights;
+}
+
+export type ToWorker = { readonly type: 'train'; readonly id: number; readonly request: TrainRequest };
+
+export type FromWorker =
+  | { readonly type: 'progress'; readonly id: number; readonly epoch: number; readonly fraction: number }
+  | { readonly type: 'epoch'; readonly id: number; readonly report: EpochReport }
+  | {
+      readonly type: 'result';
+      readonly id: number;
+      readonly weights: GruModelWeights;
+      readonly valLoss: number | undefined;
+      readonly initialValLoss: number | undefined;
+      readonly currentValLoss: number | undefined;
+      readonly bestEpoch: number;
+      readonly epochs: number;
+      readonly history: readonly EpochReport[];
+      readonly durationMs: number;
+      readonly backend: string;
+    }
+  | { readonly type: 'cancelled'; readonly id: number; readonly epochs: number; readonly durationMs: number }
+  | { readonly type: 'failed'; readonly id: number; readonly message: string; readonly kind: 'config' | 'retriable' | 'fatal' };
+
+/** Passed as workerData. */
+export interface WorkerInit {
+  /** Int32 slot 0: the id of the job to cancel (checked between chunks). */
+  readonly cancel: SharedArrayBuffer;
+  /** Backend candidates in order of preference. */
+  readonly prefer: readonly string[];
+}
+
+/** The ArrayBuffers of a dataset, for the transfer list. */
+export function datasetBuffers(ds: TbpttDataset): ArrayBuffer[] {
+  return [ds.x, ds.value, ds.mean, ds.std, ds.lossMask, ds.targetOk].map((a) => a.buffer as ArrayBuffer);
+}
+
+export function weightBuffers(w: GruModelWeights): ArrayBuffer[] {
+  return [w.cell.kernel, w.cell.recurrentKernel, w.cell.bias, w.head.kernel, w.head.bias].map((a) => a.buffer as ArrayBuffer);
+}

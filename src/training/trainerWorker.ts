@@ -1,0 +1,78 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { isStreamcastError } from '../domain/errors.js';
+import { selectBackend } from '../forecasting/gru/backend.js';
+import type { FromWorker, ToWorker, WorkerInit } from './trainerProtocol.js';
+import { weightBuffers } from './trainerProtocol.js';
+import { GruTrainingModel } from './gruTrainingModel.js';
+import { evaluateDataset, trainLoop } from './trainLoop.js';
+
+/**
+ * The trainer thread: one long-lived worker that runs training jobs one at a time on its own
+ * tfjs engine (wasm here; tfjs-node where installed), so the serving thread's event loop never
+ * waits on a gradient step. Started by Trainer (trainer.ts); speaks trainerProtocol.ts.
+ */
+const port = parentPort;
+if (port === null) throw new Error('trainerWorker.ts must run as a worker thread (see Trainer)');
+const init = workerData as WorkerInit;
+const cancelFlag = new Int32Array(init.cancel);
+const backend = selectBackend({ prefer: init.prefer });
+
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+// setImmediate lets queued messages in between chunks; the cancel flag itself is shared memory.
+const pause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.type !== 'train') return;
+  void run(msg);
+});
+
+async function run(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
+  const { id, request } = msg;
+  try {
+    const choice = await backend;
+    let lastFraction = -1;
+    const out = await trainLoop(request.train, request.validation, request.init, request.options, {
+      pause,
+      shouldCancel: () => Atomics.load(cancelFlag, 0) === id,
+      onProgress: (epoch, fraction) => {
+        // At most ~1000 progress messages per job.
+        if (fraction - lastFraction < 1e-3) return;
+        lastFraction = fraction;
+        post({ type: 'progress', id, epoch, fraction });
+      },
+      onEpoch: (report) => post({ type: 'epoch', id, report }),
+    });
+    if (out.status === 'cancelled') {
+      post({ type: 'cancelled', id, epochs: out.epochs, durationMs: out.durationMs });
+      return;
+    }
+    let currentValLoss: number | undefined;
+    if (request.current !== undefined) {
+      const current = new GruTrainingModel(request.current);
+      try {
+        currentValLoss = await evaluateDataset(current, request.validation, request.options.batchLanes, pause);
+      } finally {
+        current.dispose();
+      }
+    }
+    post(
+      {
+        type: 'result',
+        id,
+        weights: out.weights,
+        valLoss: out.valLoss,
+        initialValLoss: out.initialValLoss,
+        currentValLoss,
+        bestEpoch: out.bestEpoch,
+        epochs: out.epochs,
+        history: out.history,
+        durationMs: out.durationMs,
+        backend: choice.name,
+      },
+      out.weights === request.init ? [] : weightBuffers(out.weights),
+    );
+  } catch (err) {
+    const kind = isStreamcastError(err) ? err.kind : 'fatal';
+    post({ type: 'failed', id, kind, message: err instanceof Error ? err.message : String(err) });
+  }
+}

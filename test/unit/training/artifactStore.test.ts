@@ -1,0 +1,91 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/domain/clock.js';
+import { ConfigError } from '../../../src/domain/errors.js';
+import { selectBackend } from '../../../src/forecasting/gru/backend.js';
+import { featureLayout } from '../../../src/forecasting/gru/featureLayout.js';
+import { GruForecaster } from '../../../src/forecasting/gru/gruForecaster.js';
+import { initGruModelWeights } from '../../../src/forecasting/gru/gruWeights.js';
+import { ArtifactStore, specHash } from '../../../src/training/artifactStore.js';
+import type { ArtifactInfo } from '../../../src/training/artifactStore.js';
+import { HOUR, seasonalSteps } from '../../helpers/trainingSeries.js';
+
+const layout = featureLayout(['hourOfDay', 'dayOfWeek'], 24);
+const quantiles = [0.1, 0.5, 0.9];
+const expected = { layout, hidden: 8, horizon: 4, quantiles };
+const info: ArtifactInfo = {
+  specHash: specHash({ name: 'p', model: { hidden: 8 } }),
+  training: { firstTs: 0, lastTs: 3_600_000, series: 1, steps: 2, epochs: 3, durationMs: 12 },
+  validation: { loss: 0.2, baselineLoss: 0.3, currentLoss: null },
+  backend: 'wasm',
+};
+
+let root: string;
+beforeAll(async () => {
+  await selectBackend();
+  root = mkdtempSync(path.join(tmpdir(), 'streamcast-models-'));
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('ArtifactStore', () => {
+  it('saves numbered versions, points current at one, and loads weights that serve identically', async () => {
+    const store = new ArtifactStore(root, new ManualClock(Date.UTC(2025, 0, 2, 3, 4, 5)));
+    expect(await store.loadCurrent('p', expected)).toBeUndefined();
+    const w1 = initGruModelWeights({ layout, units: 8, horizon: 4, quantiles }, 1);
+    const w2 = initGruModelWeights({ layout, units: 8, horizon: 4, quantiles }, 2);
+    expect(await store.save('p', w1, info, { makeCurrent: true })).toBe(1);
+    expect(await store.save('p', w2, info)).toBe(2);
+    expect(await store.versions('p')).toEqual([1, 2]);
+    const loaded = (await store.loadCurrent('p', expected))!;
+    expect(loaded.version).toBe(1);
+    expect(loaded.weights.cell.kernel).toEqual(w1.cell.kernel);
+    expect(loaded.weights.cell.recurrentKernel).toEqual(w1.cell.recurrentKernel);
+    expect(loaded.weights.head.bias).toEqual(w1.head.bias);
+    expect(loaded.meta).toMatchObject({ pipeline: 'p', version: 1, createdAt: '2025-01-02T03:04:05.000Z', backend: 'wasm', layout: { inputNames: ['z', 'observed', 'sinceObserved', 'hourOfDay.sin', 'hourOfDay.cos', 'dayOfWeek.sin', 'dayOfWeek.cos'], hidden: 8 } });
+    await store.setCurrent('p', 2);
+    const v2 = (await store.loadCurrent('p', expected))!;
+    expect(v2.version).toBe(2);
+    // Loaded weights forecast exactly as the originals.
+    const steps = seasonalSteps('a', { n: 30 });
+    const a = new GruForecaster({ name: 'p', stepMs: HOUR, horizon: 4, quantiles, weights: w2, kernel: 'js' });
+    const b = new GruForecaster({ name: 'p', stepMs: HOUR, horizon: 4, quantiles, weights: v2.weights, kernel: 'js' });
+    expect(b.step(steps).map((f) => f.forecast)).toEqual(a.step(steps).map((f) => f.forecast));
+  });
+
+  it('refuses incompatible artifacts with a ConfigError naming the difference', async () => {
+    const store = new ArtifactStore(root, new ManualClock(0));
+    await store.save('q', initGruModelWeights({ layout, units: 8, horizon: 4, quantiles }, 1), info, { makeCurrent: true });
+    await expect(store.loadCurrent('q', { ...expected, horizon: 6 })).rejects.toThrow(/horizon 4 vs 6/);
+    await expect(store.loadCurrent('q', { ...expected, quantiles: [0.05, 0.5, 0.95] })).rejects.toBeInstanceOf(ConfigError);
+    await expect(store.loadCurrent('q', { ...expected, layout: featureLayout(['hourOfDay'], 24) })).rejects.toThrow(/inputs/);
+    await expect(store.loadCurrent('q', { ...expected, hidden: 16 })).rejects.toThrow(/hidden 8 vs 16/);
+  });
+
+  it('refuses corrupt artifacts: truncated weights, broken JSON, bad current pointer, NaN weights', async () => {
+    const store = new ArtifactStore(root, new ManualClock(0));
+    const w = initGruModelWeights({ layout, units: 8, horizon: 4, quantiles }, 1);
+    const dir = path.join(root, 'r');
+    await store.save('r', w, info, { makeCurrent: true });
+    const bin = path.join(dir, '1', 'weights.bin');
+    const good = readFileSync(bin);
+    writeFileSync(bin, good.subarray(0, 100));
+    await expect(store.loadCurrent('r', expected)).rejects.toThrow(ConfigError);
+    const nan = Buffer.from(good);
+    nan.writeFloatLE(Number.NaN, 0);
+    writeFileSync(bin, nan);
+    await expect(store.loadCurrent('r', expected)).rejects.toThrow(/NaN/);
+    writeFileSync(bin, good);
+    expect((await store.loadCurrent('r', expected))!.version).toBe(1);
+    writeFileSync(path.join(dir, '1', 'meta.json'), '{"format": "streamcast-gru"');
+    await expect(store.loadCurrent('r', expected)).rejects.toThrow(/not valid JSON/);
+    writeFileSync(path.join(dir, '1', 'meta.json'), '{"format": "other"}');
+    await expect(store.loadCurrent('r', expected)).rejects.toThrow(/meta.json/);
+    writeFileSync(path.join(dir, 'current'), '{"version": "x"}');
+    await expect(store.loadCurrent('r', expected)).rejects.toThrow(ConfigError);
+    writeFileSync(path.join(dir, 'current'), '{"version": 7}');
+    await expect(store.loadCurrent('r', expected)).rejects.toThrow(/incomplete/);
+    await expect(store.save('../x', w, info)).rejects.toThrow(ConfigError);
+  });
+});

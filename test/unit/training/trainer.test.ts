@@ -1,0 +1,89 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { StreamcastError } from '../../../src/domain/errors.js';
+import { featureLayout } from '../../../src/forecasting/gru/featureLayout.js';
+import { initGruModelWeights } from '../../../src/forecasting/gru/gruWeights.js';
+import { buildDatasets } from '../../../src/training/datasetBuilder.js';
+import { SeriesHistory } from '../../../src/training/seriesHistory.js';
+import { Trainer } from '../../../src/training/trainer.js';
+import type { TrainProgress } from '../../../src/training/trainer.js';
+import { HOUR, seasonalSteps } from '../../helpers/trainingSeries.js';
+
+const layout = featureLayout(['hourOfDay'], 24);
+const horizon = 8;
+const quantiles = [0.1, 0.5, 0.9];
+
+function request(epochs: number) {
+  const h = new SeriesHistory({ stepMs: HOUR, capacity: 4096 });
+  for (const s of ['a', 'b']) for (const st of seasonalSteps(s, { n: 1000, seed: s.charCodeAt(0) })) h.append(st);
+  const { train, validation } = buildDatasets([...h.series()].map((s) => h.windowOf(s)!), { layout, horizon, context: 48, laneSteps: 96 });
+  const init = initGruModelWeights({ layout, units: 16, horizon, quantiles }, 1);
+  return { train, validation, init, current: init, options: { epochs, seed: 1, patience: 10 } };
+}
+
+const trainer = new Trainer();
+afterAll(async () => {
+  await trainer.close();
+});
+
+describe('Trainer (worker thread)', () => {
+  it('trains in the worker while the main event loop keeps ticking, reporting progress', async () => {
+    const req = request(3);
+    let ticks = 0;
+    let maxGap = 0;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+      ticks++;
+    }, 5);
+    const progress: TrainProgress[] = [];
+    const started = performance.now();
+    const out = await trainer.train(req, (p) => progress.push(p));
+    const wall = performance.now() - started;
+    clearInterval(timer);
+    expect(out.status).toBe('done');
+    if (out.status !== 'done') return;
+    // The datasets were transferred, not copied.
+    expect(req.train.x.length).toBe(0);
+    expect(req.init.cell.kernel.length).toBeGreaterThan(0);
+    expect(out.backend).toBe('wasm');
+    expect(out.epochs).toBe(3);
+    expect(progress.filter((p) => p.report !== undefined).map((p) => p.report!.epoch)).toEqual([1, 2, 3]);
+    expect(progress.some((p) => p.report === undefined && p.fraction > 0 && p.fraction < 1)).toBe(true);
+    expect(out.valLoss!).toBeLessThan(out.initialValLoss!);
+    expect(out.currentValLoss).toBeCloseTo(out.initialValLoss!, 5);
+    expect(out.weights.cell.kernel).toBeInstanceOf(Float32Array);
+    // Training took a while, yet the main thread ran its timer throughout.
+    // Blocking training would show one gap as long as the whole job (~1 s here).
+    expect(wall).toBeGreaterThan(600);
+    expect(ticks).toBeGreaterThan(wall / 5 / 4);
+    expect(maxGap).toBeLessThan(250);
+  });
+
+  it('cancels a running job, then runs the next one on the same worker', async () => {
+    let cancelled = false;
+    const out = await trainer.train(request(50), (p) => {
+      if (!cancelled && p.fraction > 0) {
+        cancelled = true;
+        trainer.cancel();
+      }
+    });
+    expect(out.status).toBe('cancelled');
+    await expect(Promise.all([trainer.train(request(1)), trainer.train(request(1))])).rejects.toThrow(/already running/);
+    // Let the first of the two finish before the next test.
+    while (trainer.busy) await new Promise((r) => setTimeout(r, 20));
+    const again = await trainer.train(request(1));
+    expect(again.status).toBe('done');
+  });
+
+  it('close() ends a running job as cancelled, is idempotent, and refuses later jobs', async () => {
+    const t = new Trainer();
+    const job = t.train(request(50));
+    await new Promise((r) => setTimeout(r, 500));
+    await t.close();
+    await t.close();
+    await expect(job).resolves.toMatchObject({ status: 'cancelled' });
+    await expect(t.train(request(1))).rejects.toBeInstanceOf(StreamcastError);
+  });
+});
