@@ -23,7 +23,7 @@ import type { StepKernel } from '../src/forecasting/gru/gruStep.js';
 import type { GruCellWeights, HeadWeights } from '../src/forecasting/gru/gruWeights.js';
 import { HiddenStateSlab } from '../src/forecasting/gru/hiddenStateSlab.js';
 import { JsStepKernel } from '../src/forecasting/gru/jsStepKernel.js';
-import { mulberry32 } from '../src/forecasting/gru/mulberry32.js';
+import { mulberry32 } from '../src/domain/random.js';
 import { headBiasInit, QuantileHead } from '../src/forecasting/gru/quantileHead.js';
 import { TfStepKernel } from '../src/forecasting/gru/tfStepKernel.js';
 

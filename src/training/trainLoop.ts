@@ -1,6 +1,6 @@
 import { ConfigError } from '../domain/errors.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
-import { mulberry32 } from '../forecasting/gru/mulberry32.js';
+import { mulberry32 } from '../domain/random.js';
 import { chunkBatch } from './datasetBuilder.js';
 import type { TbpttDataset } from './datasetBuilder.js';
 import { GruTrainingModel } from './gruTrainingModel.js';

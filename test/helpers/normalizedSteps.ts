@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../src/domain/random.js';
 import type { NormalizedStep } from '../../src/domain/step.js';
 
 export const STEP_MS = 60_000;
@@ -38,16 +39,7 @@ export function seriesSteps(series: string, values: readonly number[], opts: Ste
 }
 
 /** Seeded PRNG (mulberry32) so statistical tests are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 /** Standard normal draws (Box–Muller) from a seeded uniform source. */
 export function gaussian(uniform: () => number): () => number {

@@ -4,7 +4,7 @@ import { parseDuration } from '../../domain/duration.js';
 import { ConfigError } from '../../domain/errors.js';
 import type { Point } from '../../domain/point.js';
 import type { Ingested } from '../source.js';
-import { mulberry32 } from './mulberry32.js';
+import { mulberry32 } from '../../domain/random.js';
 
 /**
  * Deliberate damage to a replayed stream, to test that the pipeline copes with real-world

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../../domain/errors.js';
 import type { FeatureLayout } from './featureLayout.js';
 import { inputSize } from './featureLayout.js';
-import { mulberry32, normalSource } from './mulberry32.js';
+import { mulberry32, normalSource } from '../../domain/random.js';
 import { headBiasInit } from './quantileHead.js';
 
 /**

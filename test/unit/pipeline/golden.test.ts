@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../../src/domain/random.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { from, lastValueFrom, toArray } from 'rxjs';
@@ -40,17 +41,8 @@ function resampleAll(points: readonly Point[], opts: ResamplerOptions): ClosedSt
   return out;
 }
 
-/** Deterministic PRNG (mulberry32) so the shuffles are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so the shuffles are reproducible. */
+const rng = mulberry32;
 
 const window = (stepMs: number, aggregate: ResamplerOptions['aggregate'] = 'mean', latenessMs = 0): ResamplerOptions => ({
   stepMs,

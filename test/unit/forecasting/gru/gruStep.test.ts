@@ -6,7 +6,7 @@ import type { StepKernel } from '../../../../src/forecasting/gru/gruStep.js';
 import { cellWeightsFromLayer } from '../../../../src/forecasting/gru/gruWeights.js';
 import type { GruCellWeights } from '../../../../src/forecasting/gru/gruWeights.js';
 import { JsStepKernel } from '../../../../src/forecasting/gru/jsStepKernel.js';
-import { mulberry32 } from '../../../../src/forecasting/gru/mulberry32.js';
+import { mulberry32 } from '../../../../src/domain/random.js';
 import { TfStepKernel } from '../../../../src/forecasting/gru/tfStepKernel.js';
 
 const B = 3;

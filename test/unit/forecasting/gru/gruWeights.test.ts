@@ -4,7 +4,7 @@ import { selectBackend } from '../../../../src/forecasting/gru/backend.js';
 import { featureLayout } from '../../../../src/forecasting/gru/featureLayout.js';
 import { assignToLayersModel, initGruModelWeights, weightsFromLayersModel } from '../../../../src/forecasting/gru/gruWeights.js';
 import { JsStepKernel } from '../../../../src/forecasting/gru/jsStepKernel.js';
-import { mulberry32 } from '../../../../src/forecasting/gru/mulberry32.js';
+import { mulberry32 } from '../../../../src/domain/random.js';
 import { QuantileHead, toQuantiles } from '../../../../src/forecasting/gru/quantileHead.js';
 
 const layout = featureLayout(['hourOfDay', 'dayOfWeek'], 24); // I = 7

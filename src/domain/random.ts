@@ -1,6 +1,6 @@
 /**
- * mulberry32 (Tommy Ettinger's 32-bit PRNG): tiny, fast and good enough for weight init. Seeded
- * init is what makes an untrained model, and a training run, reproducible.
+ * mulberry32 (Tommy Ettinger's 32-bit PRNG): tiny, fast, not cryptographic. Everything that must
+ * be reproducible from a seed uses it: weight init, training shuffles, fault injection, tests.
  */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
