@@ -3,11 +3,13 @@
  * Benchmarks measure; they do not pass or fail. Figures are recorded in docs/benchmarks.md.
  */
 import { benchBaselines } from './baselineThroughput.js';
+import { benchMemory } from './memory.js';
 import { benchReplay } from './replayThroughput.js';
 
 const benches: Record<string, () => Promise<Record<string, unknown>[]>> = {
   replay: benchReplay,
   baseline: benchBaselines,
+  memory: benchMemory,
   // Prints its own tables (kernels × batch sizes, stateful vs window re-run).
   gru: async () => {
     await import('./gruStep.bench.js');
