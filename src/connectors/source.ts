@@ -35,6 +35,11 @@ export interface Source {
   resume(): void;
   /** Marks positions as processed; Kafka commits them, files remember them. */
   commit(positions: readonly Position[]): Promise<void>;
+  /**
+   * Releases the input (Kafka: leave the consumer group, disconnect) once the runner has made its
+   * last commit; implies `stop()`. Optional: file and memory sources have nothing to release.
+   */
+  close?(): Promise<void>;
   /** Progress of a finite input in [0, 1], or undefined for an endless one. */
   progress?(): number | undefined;
 }

@@ -5,6 +5,7 @@ import type { Point } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { Ingested, Position } from '../connectors/source.js';
 import type { EventListener } from '../observability/events.js';
+import { ProcessedPositions } from './processedPositions.js';
 import { impute } from './operators/impute.js';
 import { microBatch } from './operators/microBatch.js';
 import { normalize } from './operators/normalize.js';
@@ -25,6 +26,21 @@ export interface PipelineContext {
   readonly onDeadLetter: (letters: readonly DeadLetter[]) => void;
   /** Fill-in for the `model` imputation strategy (the GRU plugs in here). */
   readonly modelImputer?: (series: string, ts: number) => number | undefined;
+  /**
+   * Emit open windows and held imputation when the input completes (default true, for files).
+   * False for an endless source (Kafka): completion then means shutdown, not end of data, and
+   * flushing would emit premature steps that the restarted process emits again, differently.
+   */
+  readonly flushOnComplete?: boolean;
+  /**
+   * Which positions a batch carries: `read` (default): the newest read per partition, for inputs
+   * whose open windows are checkpointed with them or do not matter (files); `forecast`: never past
+   * a record with a point not yet forecast (see ProcessedPositions), for at-least-once on Kafka
+   * without a state changelog.
+   */
+  readonly commitPositions?: 'read' | 'forecast';
+  /** Live mode: each emission closes idle series' windows even when no record arrives. */
+  readonly idleTicks?: Observable<unknown>;
 }
 
 /** A rejected point becomes a dead letter so that it is counted and kept, not silently dropped. */
@@ -51,6 +67,8 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
   // Points still inside open windows are covered by the window state that checkpoints with them.
   const latest = new Map<string, Position>();
   let lastPosition: Position | undefined;
+  const processed = ctx.commitPositions === 'forecast' ? new ProcessedPositions(spec.window.step) : undefined;
+  const flushOnComplete = ctx.flushOnComplete ?? true;
 
   return (input$: Observable<Ingested>) =>
     input$.pipe(
@@ -62,6 +80,7 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
           ctx.onDeadLetter(rec.deadLetters);
         }
         latest.set(`${rec.position.topic}\u0000${rec.position.partition}`, rec.position);
+        processed?.admit(rec);
         lastPosition = rec.position;
       }),
       concatMap((rec) => from(rec.points)),
@@ -75,7 +94,10 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
         },
         {
           clock: ctx.clock,
+          flushOnComplete,
+          ...(ctx.idleTicks ? { ticks: ctx.idleTicks } : {}),
           onRejected: (point, reason) => {
+            processed?.reject(point);
             events(reason === 'late' ? { type: 'late', count: 1 } : { type: 'invalid', reason: 'future_timestamp', count: 1 });
             ctx.onDeadLetter([rejectedPoint(point, reason, lastPosition)]);
           },
@@ -92,10 +114,16 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
         {
           onImputed: (strategy, n) => events({ type: 'imputed', strategy, count: n }),
           onGapReset: () => events({ type: 'gap_reset', count: 1 }),
+          flushOnComplete,
         },
       ),
       normalize({ stepMs: spec.window.step, halfLifeMs: spec.normalize.halfLife }),
       microBatch({ maxSize: spec.batch.maxSize, maxWaitMs: spec.batch.maxWait }, ctx.scheduler),
-      map((steps) => ({ steps, positions: [...latest.values()] })),
+      map((steps) => {
+        if (processed === undefined) return { steps, positions: [...latest.values()] };
+        // The runner commits these only after this batch's forecasts are durable.
+        processed.forecast(steps);
+        return { steps, positions: processed.positions() };
+      }),
     );
 }

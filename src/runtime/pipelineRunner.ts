@@ -1,4 +1,4 @@
-import { concatMap, defer, finalize, Subscription } from 'rxjs';
+import { concatMap, defer, finalize, Subscription, tap } from 'rxjs';
 import type { Clock } from '../domain/clock.js';
 import type { DeadLetter } from '../domain/deadLetter.js';
 import type { Forecast } from '../domain/forecast.js';
@@ -7,7 +7,7 @@ import type { Sink } from '../connectors/sink.js';
 import type { Source } from '../connectors/source.js';
 import type { Forecaster } from '../forecasting/forecaster.js';
 import type { EventListener } from '../observability/events.js';
-import { buildStepPipeline, type StepBatch } from '../pipeline/build.js';
+import { buildStepPipeline, type PipelineContext, type StepBatch } from '../pipeline/build.js';
 import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
 
 export interface RunnerOptions {
@@ -22,6 +22,13 @@ export interface RunnerOptions {
   readonly onBatch?: (steps: readonly NormalizedStep[], forecasts: readonly Forecast[]) => void;
   /** Pause the source when this many batches wait to be written; resume below half of it. */
   readonly maxInFlightBatches?: number;
+  /**
+   * Flush both sinks before every commit (default false). Needed where `write` only buffers and
+   * `commit` makes input positions durable (Kafka): committing first could lose the outputs.
+   */
+  readonly flushBeforeCommit?: boolean;
+  /** Live-input options of the step pipeline (see PipelineContext). */
+  readonly pipeline?: Pick<PipelineContext, 'flushOnComplete' | 'commitPositions' | 'idleTicks'>;
 }
 
 export interface RunSummary {
@@ -86,42 +93,56 @@ export class PipelineRunner {
       events({ type: 'forecasts_out', count: forecasts.length });
       onBatch?.(batch.steps, forecasts);
       await flushDeadLetters();
+      // Checkpoint order (STYLE 9): outputs durable first, then the input positions they cover.
+      if (this.opts.flushBeforeCommit === true) {
+        await forecastSink.flush();
+        await deadLetterSink.flush();
+      }
       await source.commit(batch.positions);
     };
 
-    await source.start();
-    await new Promise<void>((resolve, reject) => {
-      this.subscription = defer(() => source.records())
-        .pipe(
-          buildStepPipeline(spec, {
-            clock,
-            events,
-            onDeadLetter: (letters) => {
-              pendingDead.push(...letters);
-            },
-          }),
-          concatMap(async (batch) => {
-            // Backpressure: a slow sink or model pauses the source instead of buffering.
-            if (++inFlight >= maxInFlight && !paused) {
-              paused = true;
-              source.pause();
-            }
-            try {
-              await handle(batch);
-            } finally {
-              if (--inFlight <= maxInFlight / 2 && paused) {
-                paused = false;
-                source.resume();
+    try {
+      await source.start();
+      await new Promise<void>((resolve, reject) => {
+        this.subscription = defer(() => source.records())
+          .pipe(
+            buildStepPipeline(spec, {
+              clock,
+              events,
+              onDeadLetter: (letters) => {
+                pendingDead.push(...letters);
+              },
+              ...this.opts.pipeline,
+            }),
+            // Backpressure: a slow sink or model pauses the source instead of buffering. Counted
+            // as batches arrive, before concatMap: its queue of waiting batches is the buffer.
+            tap(() => {
+              if (++inFlight >= maxInFlight && !paused) {
+                paused = true;
+                source.pause();
               }
-            }
-          }),
-          finalize(() => undefined),
-        )
-        .subscribe({ error: reject, complete: resolve });
-    });
-    await flushDeadLetters();
-    await forecastSink.flush();
-    await deadLetterSink.flush();
+            }),
+            concatMap(async (batch) => {
+              try {
+                await handle(batch);
+              } finally {
+                if (--inFlight <= maxInFlight / 2 && paused) {
+                  paused = false;
+                  source.resume();
+                }
+              }
+            }),
+            finalize(() => undefined),
+          )
+          .subscribe({ error: reject, complete: resolve });
+      });
+      await flushDeadLetters();
+      await forecastSink.flush();
+      await deadLetterSink.flush();
+    } finally {
+      // Leaves the input (Kafka: the consumer group) only after the last commit above.
+      await source.close?.();
+    }
     return { ...totals, stoppedEarly: this.stoppedEarly };
   }
 }

@@ -9,6 +9,8 @@ export interface ImputeContext {
   readonly onImputed?: (strategy: string, n: number) => void;
   /** A missing run longer than maxGap: no values were invented and the next step has reset. */
   readonly onGapReset?: () => void;
+  /** Flush held steps when the input completes (default true; false for an endless source stopped for shutdown). */
+  readonly flushOnComplete?: boolean;
 }
 
 const METHODS: readonly ImputeMethod[] = ['model', 'ffill', 'linear', 'seasonal', 'zero'];
@@ -46,7 +48,8 @@ export function impute(opts: ImputeOptions, ctx: ImputeContext = {}): OperatorFu
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => {
-          if (run(() => imputer.flush())) subscriber.complete();
+          if (ctx.flushOnComplete === false) subscriber.complete();
+          else if (run(() => imputer.flush())) subscriber.complete();
         },
       });
     });

@@ -20,11 +20,18 @@ export interface ResampleContext {
    * output completes when the points complete.
    */
   readonly ticks?: Observable<unknown>;
+  /**
+   * Close every open bucket when the input completes (default true): right for a finite input
+   * (a file ended), wrong for an endless one stopped for shutdown, whose open windows must stay
+   * open (their records are re-read or restored) rather than be emitted as premature steps.
+   */
+  readonly flushOnComplete?: boolean;
 }
 
 /**
  * Points → closed steps of each series' event-time grid (see `Resampler`). One resampler per
- * subscription, so the operator is reusable. Flushes all open buckets when the input completes.
+ * subscription, so the operator is reusable. Flushes all open buckets when the input completes,
+ * unless `flushOnComplete` is false.
  */
 export function resample(opts: ResampleOptions, ctx: ResampleContext): OperatorFunction<Point, ClosedStep> {
   const every = ctx.idleCheckEveryMs ?? opts.idleCloseMs / 4;
@@ -61,6 +68,10 @@ export function resample(opts: ResampleOptions, ctx: ResampleContext): OperatorF
         error: (err: unknown) => subscriber.error(err),
         complete: () => {
           ticks?.unsubscribe();
+          if (ctx.flushOnComplete === false) {
+            subscriber.complete();
+            return;
+          }
           try {
             const steps = resampler.flush();
             for (const r of resampler.flushRejected()) ctx.onRejected(r.point, r.reason);

@@ -123,4 +123,15 @@ describe('resample operator', () => {
     input.error(new Error('boom'));
     expect(err).toBeInstanceOf(Error);
   });
+
+  it('flushOnComplete: false completes without emitting open buckets (a live input stopped for shutdown)', async () => {
+    const points = [p(0, 1), p(MIN, 5), p(3 * MIN, 7)];
+    const run = (flushOnComplete: boolean) =>
+      lastValueFrom(from(points).pipe(resample(opts, { clock: new ManualClock(), onRejected: () => {}, flushOnComplete }), toArray()));
+    const live = await run(false);
+    const file = await run(true);
+    // Watermark 3 min, lateness 2 min: only step 0 closed by event time.
+    expect(live.map((s) => s.ts)).toEqual([0]);
+    expect(file.map((s) => s.ts)).toEqual([0, MIN, 3 * MIN]);
+  });
 });

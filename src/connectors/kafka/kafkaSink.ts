@@ -1,0 +1,162 @@
+import type { Kafka, Message, Producer } from 'kafkajs';
+import { encodeForecast } from '../../codecs/forecastJson.js';
+import type { DeadLetter } from '../../domain/deadLetter.js';
+import { StreamcastError } from '../../domain/errors.js';
+import type { Forecast } from '../../domain/forecast.js';
+import type { LogSink } from '../../observability/logger.js';
+import { retry } from '../../runtime/retry.js';
+import type { Sink } from '../sink.js';
+import { isRetriableKafkaError } from './kafkaClient.js';
+
+export interface KafkaOutputOptions {
+  readonly kafka: Kafka;
+  readonly logger: LogSink;
+  /**
+   * Bytes of values per produce request. A request's records for one partition form one record
+   * batch, which the broker refuses above `message.max.bytes` (1 MiB by default).
+   */
+  readonly maxRequestBytes?: number;
+  /** Buffered bytes at which `write` sends without waiting for `flush`; bounds memory. */
+  readonly sendThresholdBytes?: number;
+  readonly connectRetry?: { readonly initialMs: number; readonly maxMs: number; readonly retries: number };
+}
+
+interface Pending {
+  readonly topic: string;
+  readonly message: Message;
+  readonly bytes: number;
+}
+
+/**
+ * One idempotent producer shared by every Kafka sink of a pipeline (forecasts, dead letters), so
+ * that a checkpoint's `flush` is one ordered stream of produce requests. `write` buffers; `flush`
+ * sends everything buffered and resolves once the broker acknowledged it (acks=all), which is
+ * what makes committing input offsets afterwards safe. Idempotence (a producer id and per-
+ * partition sequence numbers) makes kafkajs' internal retries free of duplicates; kafkajs
+ * guarantees that only with one request in flight per connection.
+ */
+export class KafkaOutput {
+  private readonly producer: Producer;
+  private readonly maxRequestBytes: number;
+  private readonly sendThreshold: number;
+  private pending: Pending[] = [];
+  private pendingBytes = 0;
+  private sending: Promise<void> = Promise.resolve();
+  private connecting?: Promise<void>;
+  private closing?: Promise<void>;
+  private failed: unknown;
+
+  constructor(private readonly opts: KafkaOutputOptions) {
+    this.producer = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.maxRequestBytes = opts.maxRequestBytes ?? 512 * 1024;
+    this.sendThreshold = opts.sendThresholdBytes ?? 4 * 1024 * 1024;
+  }
+
+  /** Connects (retrying a broker that is away, with backoff); idempotent. */
+  connect(signal?: AbortSignal): Promise<void> {
+    this.connecting ??= retry(() => this.producer.connect(), {
+      ...(this.opts.connectRetry ?? { initialMs: 500, maxMs: 15_000, retries: Number.MAX_SAFE_INTEGER }),
+      isRetriable: isRetriableKafkaError,
+      ...(signal ? { signal } : {}),
+      onRetry: ({ delayMs, error }) =>
+        this.opts.logger.warn({ err: error, delayMs }, `Kafka producer cannot connect; retrying in ${(delayMs / 1000).toFixed(1)} s`),
+    }).catch((err: unknown) => {
+      this.connecting = undefined;
+      throw err;
+    });
+    return this.connecting;
+  }
+
+  sink<T>(topic: string, encode: (item: T) => Message, name = `kafka:${topic}`): Sink<T> {
+    return {
+      name,
+      write: (items) => this.enqueue(topic, items.map(encode)),
+      flush: () => this.flush(),
+      close: () => this.close(),
+    };
+  }
+
+  private async enqueue(topic: string, messages: readonly Message[]): Promise<void> {
+    if (this.closing) throw new StreamcastError('fatal', `Kafka sink for ${topic}: write after close`);
+    for (const message of messages) {
+      const bytes = byteLength(message.value) + byteLength(message.key);
+      this.pending.push({ topic, message, bytes });
+      this.pendingBytes += bytes;
+    }
+    if (this.pendingBytes >= this.sendThreshold) await this.flush();
+  }
+
+  /** Sends everything written so far; resolves when the broker has acknowledged all of it. */
+  flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    // Serialised so that acknowledgements arrive in write order and a flush waits for earlier ones.
+    this.sending = this.sending.then(() => this.send(batch));
+    return this.sending;
+  }
+
+  private async send(batch: readonly Pending[]): Promise<void> {
+    if (this.failed !== undefined) throw this.failed;
+    if (batch.length === 0) return;
+    await this.connect();
+    let i = 0;
+    while (i < batch.length) {
+      const byTopic = new Map<string, Message[]>();
+      let bytes = 0;
+      // At least one message per request, even one above the limit (the broker then says why).
+      do {
+        const p = batch[i]!;
+        let list = byTopic.get(p.topic);
+        if (list === undefined) byTopic.set(p.topic, (list = []));
+        list.push(p.message);
+        bytes += p.bytes;
+        i++;
+      } while (i < batch.length && bytes + batch[i]!.bytes <= this.maxRequestBytes);
+      try {
+        await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      } catch (err) {
+        // The idempotent producer already retried what can be retried; what remains would lose
+        // or reorder output, so the pipeline stops before committing offsets past it.
+        this.failed = err;
+        throw err;
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      try {
+        await this.flush();
+      } finally {
+        await this.producer.disconnect();
+      }
+    })();
+    return this.closing;
+  }
+}
+
+function byteLength(v: Message['value'] | Message['key']): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'string' ? Buffer.byteLength(v) : v.byteLength;
+}
+
+/** Forecast message: keyed by series (so one series' forecasts stay in order), value per DESIGN.md. */
+export function forecastMessage(f: Forecast): Message {
+  // No record timestamp from event time: the broker's time-based retention would delete the
+  // forecasts of a replayed old data set at once.
+  return { key: f.series, value: encodeForecast(f) };
+}
+
+/** Dead-letter message (DESIGN.md shape), keyed like the record it came from. */
+export function deadLetterMessage(d: DeadLetter): Message {
+  return { key: d.source.key, value: JSON.stringify(d) };
+}
+
+/** The forecast and dead-letter sinks of one pipeline, sharing one idempotent producer. */
+export function kafkaSinks(output: KafkaOutput, topics: { forecasts: string; deadLetters: string }): { forecasts: Sink<Forecast>; deadLetters: Sink<DeadLetter> } {
+  return {
+    forecasts: output.sink<Forecast>(topics.forecasts, forecastMessage),
+    deadLetters: output.sink<DeadLetter>(topics.deadLetters, deadLetterMessage),
+  };
+}

@@ -1,0 +1,362 @@
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { Observable, Subject } from 'rxjs';
+import type { Decoder } from '../../codecs/codec.js';
+import { utf8OrUndefined } from '../../codecs/payloadText.js';
+import type { RecordSource } from '../../domain/deadLetter.js';
+import { StreamcastError } from '../../domain/errors.js';
+import type { EventListener } from '../../observability/events.js';
+import type { LogSink } from '../../observability/logger.js';
+import { retry } from '../../runtime/retry.js';
+import type { Ingested, Position, Source } from '../source.js';
+import { isRetriableKafkaError, kafkaErrorType } from './kafkaClient.js';
+
+export interface KafkaSourceOptions {
+  readonly kafka: Kafka;
+  readonly topic: string;
+  readonly groupId: string;
+  readonly decoder: Decoder;
+  /** Where a group without committed offsets starts: earliest (true) or latest. */
+  readonly fromBeginning: boolean;
+  readonly logger: LogSink;
+  readonly events: EventListener;
+  /** Offsets are committed at most this often (the last positions are always committed on close). Default 1000 ms. */
+  readonly commitIntervalMs?: number;
+  readonly sessionTimeoutMs?: number;
+  readonly heartbeatIntervalMs?: number;
+  /** Bytes fetched per partition per request (kafkajs default 1 MiB); bounds what one batch holds. */
+  readonly maxBytesPerPartition?: number;
+  /** Backoff for (re)connecting at start; default 0.5 s doubling to 15 s, for ever (until stop). */
+  readonly connectRetry?: { readonly initialMs: number; readonly maxMs: number; readonly retries: number };
+  /** Wall clock for the commit interval; default Date.now. */
+  readonly now?: () => number;
+}
+
+/** What /readyz reports while the source is not consuming. */
+export interface SourceReadiness {
+  readonly ready: boolean;
+  readonly reason?: string;
+}
+
+// Commit failures that only mean "the group moved on": the next owner re-reads from the last
+// successful commit, which at-least-once allows. Broker error codes (data), not messages.
+const GROUP_MOVED_ON = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE']);
+
+/**
+ * A Kafka topic as a Source: one consumer in group `groupId`, `eachBatch` with manual offset
+ * resolution and autoCommit off, so the only commits are the runner's `commit(positions)`
+ * (positions are "next offset" per topic-partition, committed after the sinks are flushed).
+ *
+ * - Ordering: kafkajs hands batches of one partition in offset order, one batch at a time, and
+ *   each record is pushed synchronously into the pipeline before the next, so a partition's (and
+ *   therefore a series') records stay in order.
+ * - Backpressure: `pause()` pauses fetching of the whole topic and holds the batch in progress
+ *   between records (heart-beating meanwhile), so in-flight records stay bounded by the runner's
+ *   queue plus one fetch; nothing is dropped: a record is resolved only once handed over.
+ * - Re-delivery after a rebalance that left a partition with us: records below what this process
+ *   already handed over are skipped (its in-memory windows already hold them).
+ * - Lifecycle: `start`/`stop`/`close` are idempotent. `stop()` stops fetching and completes
+ *   `records()`; the group is left by `close()`, which the runner calls after its last commit
+ *   (leaving first would make that commit fail and the next owner redo the work).
+ */
+export class KafkaSource implements Source {
+  readonly name: string;
+  private readonly subject = new Subject<Ingested>();
+  private readonly consumer: Consumer;
+  private readonly abort = new AbortController();
+  private readonly commitIntervalMs: number;
+  private readonly now: () => number;
+  private starting?: Promise<void>;
+  private stopping?: Promise<void>;
+  private closing?: Promise<void>;
+  private stopRequested = false;
+  private running = false;
+  private paused = false;
+  private wakers: Array<() => void> = [];
+  private joined = false;
+  private notReadyReason = 'connecting to Kafka';
+  private assigned = new Set<number>();
+  /** Next offset to hand over per partition (re-delivered records below it are skipped). */
+  private readonly handedOver = new Map<number, bigint>();
+  /** Latest position the runner asked to commit per partition, and what the broker holds. */
+  private readonly toCommit = new Map<number, Position>();
+  private readonly committed = new Map<number, string>();
+  private lastCommitAt = 0;
+  private committing: Promise<void> = Promise.resolve();
+  private commitTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: KafkaSourceOptions) {
+    this.name = `kafka:${opts.topic}`;
+    this.commitIntervalMs = opts.commitIntervalMs ?? 1000;
+    this.now = opts.now ?? Date.now;
+    this.consumer = opts.kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+      // kafkajs requires heartbeatInterval < sessionTimeout; a third is Kafka's own advice.
+      heartbeatInterval: opts.heartbeatIntervalMs ?? Math.min(3000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
+      maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
+      // The broker's long-poll wait; stop() waits for the poll in progress, so keep it short.
+      maxWaitTimeInMs: 1000,
+      // Read only committed data: forecasts and inputs written by a transactional producer
+      // appear once their transaction commits (exactly-once upstream stays exactly-once).
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+    });
+    const { GROUP_JOIN, CRASH, REBALANCING, STOP } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, (e) => this.onJoin(e.payload.memberAssignment[opts.topic] ?? []));
+    this.consumer.on(REBALANCING, () => {
+      this.joined = false;
+      this.notReadyReason = 'consumer group rebalancing';
+    });
+    this.consumer.on(CRASH, (e) => {
+      const { error, restart } = e.payload;
+      this.joined = false;
+      if (restart) {
+        this.notReadyReason = 'Kafka consumer restarting after an error';
+        opts.logger.warn({ err: error }, 'Kafka consumer failed; kafkajs restarts it (readiness false until it rejoins)');
+      } else {
+        this.notReadyReason = 'Kafka consumer crashed';
+        opts.logger.error({ err: error }, 'Kafka consumer crashed and will not restart; stopping. Operator action: check broker ACLs and topic, then restart');
+        this.subject.error(new StreamcastError('fatal', `Kafka consumer crashed: ${error.message}`, { cause: error }));
+      }
+    });
+    this.consumer.on(STOP, () => {
+      this.joined = false;
+    });
+  }
+
+  records(): Observable<Ingested> {
+    return this.subject.asObservable();
+  }
+
+  /** Partitions of the input topic this instance owns now. */
+  assignment(): number[] {
+    return [...this.assigned].sort((a, b) => a - b);
+  }
+
+  readiness(): SourceReadiness {
+    if (this.stopRequested) return { ready: false, reason: 'shutting down' };
+    if (!this.joined) return { ready: false, reason: this.notReadyReason };
+    if (this.assigned.size === 0) return { ready: true, reason: 'joined; no partitions assigned (more instances than partitions)' };
+    return { ready: true };
+  }
+
+  start(): Promise<void> {
+    this.starting ??= this.connectAndRun();
+    return this.starting;
+  }
+
+  private async connectAndRun(): Promise<void> {
+    const { logger, topic } = this.opts;
+    const r = this.opts.connectRetry ?? { initialMs: 500, maxMs: 15_000, retries: Number.MAX_SAFE_INTEGER };
+    try {
+      await retry(
+        async () => {
+          await this.consumer.connect();
+          await this.consumer.subscribe({ topics: [topic], fromBeginning: this.opts.fromBeginning });
+        },
+        {
+          ...r,
+          signal: this.abort.signal,
+          isRetriable: isRetriableKafkaError,
+          onRetry: ({ attempt, delayMs, error }) => {
+            this.notReadyReason = 'Kafka unreachable; retrying';
+            logger.warn(
+              { attempt: attempt + 1, delayMs, err: error },
+              `cannot reach Kafka (${(error as Error).message}); retrying in ${(delayMs / 1000).toFixed(1)} s`,
+            );
+          },
+        },
+      );
+    } catch (err) {
+      // stop() during start-up: not a failure, the records stream is already complete.
+      if (this.abort.signal.aborted) return;
+      throw err;
+    }
+    if (this.stopRequested) return;
+    this.notReadyReason = 'joining consumer group';
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    this.running = true;
+    if (this.paused) this.applyPause();
+    logger.info({ topic, groupId: this.opts.groupId }, `consuming ${topic} as group ${this.opts.groupId}`);
+  }
+
+  private onJoin(partitions: readonly number[]): void {
+    const now = new Set(partitions);
+    const revoked = [...this.assigned].filter((p) => !now.has(p));
+    for (const p of revoked) {
+      // Someone else owns it now: their progress, not our memory, says where it resumes.
+      this.handedOver.delete(p);
+      this.toCommit.delete(p);
+      this.committed.delete(p);
+    }
+    if (revoked.length > 0) this.opts.events({ type: 'partitions_revoked', topic: this.opts.topic, partitions: revoked });
+    this.assigned = now;
+    this.joined = true;
+    this.opts.logger.info({ topic: this.opts.topic, partitions: this.assignment() }, `assigned partitions [${this.assignment().join(', ')}] of ${this.opts.topic}`);
+    if (this.paused) this.applyPause();
+  }
+
+  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { topic, partition } = batch;
+    const live = () => !this.stopRequested && isRunning() && !isStale();
+    for (const m of batch.messages) {
+      while (this.paused && live()) {
+        await this.waitForResume(1000);
+        await heartbeat();
+      }
+      if (!live()) return;
+      const offset = BigInt(m.offset);
+      const mark = this.handedOver.get(partition);
+      if (mark === undefined || offset >= mark) {
+        this.handedOver.set(partition, offset + 1n);
+        // Synchronous: the pipeline has taken the record when next() returns.
+        this.subject.next(this.ingest(topic, partition, m));
+      }
+      resolveOffset(m.offset);
+    }
+    const hw = BigInt(batch.highWatermark);
+    const next = BigInt(batch.lastOffset()) + 1n;
+    this.opts.events({ type: 'consumer_lag', topic, partition, lag: Number(hw > next ? hw - next : 0n) });
+    await heartbeat();
+  }
+
+  private ingest(topic: string, partition: number, m: KafkaMessage): Ingested {
+    const source: RecordSource = { topic, partition, offset: m.offset, key: keyText(m.key) };
+    const ts = Number(m.timestamp);
+    const decoded = this.opts.decoder.decode(m.value ?? new Uint8Array(0), m.key ?? null, source, Number.isFinite(ts) ? ts : undefined);
+    return {
+      points: decoded.points,
+      deadLetters: decoded.deadLetters,
+      position: { topic, partition, offset: (BigInt(m.offset) + 1n).toString() },
+    };
+  }
+
+  private waitForResume(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakers.push(done);
+    });
+  }
+
+  private wake(): void {
+    const w = this.wakers;
+    this.wakers = [];
+    for (const f of w) f();
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.applyPause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.running && !this.stopRequested) this.consumer.resume([{ topic: this.opts.topic }]);
+    this.wake();
+  }
+
+  private applyPause(): void {
+    // Before run() there is no consumer group to pause; run() applies it once started.
+    if (this.running) this.consumer.pause([{ topic: this.opts.topic }]);
+  }
+
+  async commit(positions: readonly Position[]): Promise<void> {
+    for (const p of positions) {
+      if (p.topic === this.opts.topic && this.assigned.has(p.partition)) this.toCommit.set(p.partition, p);
+    }
+    const wait = this.commitIntervalMs - (this.now() - this.lastCommitAt);
+    if (wait <= 0) await this.commitNow();
+    else if (this.commitTimer === undefined) {
+      // Throttled: commit these later even if no further batch comes (a quiet input).
+      this.commitTimer = setTimeout(() => {
+        this.commitTimer = undefined;
+        this.commitNow().catch((err: unknown) => this.subject.error(err));
+      }, wait);
+      this.commitTimer.unref();
+    }
+  }
+
+  /** Commits the latest positions handed to `commit` (serialised; a no-op when nothing moved). */
+  private commitNow(): Promise<void> {
+    // A failed earlier commit was already reported to its own caller; this one starts afresh.
+    const previous = this.committing.catch((err: unknown) => this.opts.logger.debug({ err }, 'earlier commit had failed'));
+    this.committing = previous.then(() => this.doCommit());
+    return this.committing;
+  }
+
+  private async doCommit(): Promise<void> {
+    this.lastCommitAt = this.now();
+    const due = [...this.toCommit.values()].filter((p) => this.committed.get(p.partition) !== p.offset);
+    if (due.length === 0 || !this.running) return;
+    try {
+      await retry(() => this.consumer.commitOffsets(due.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset }))), {
+        retries: 3,
+        initialMs: 200,
+        maxMs: 2000,
+        isRetriable: (err) => isRetriableKafkaError(err) && !GROUP_MOVED_ON.has(kafkaErrorType(err) ?? ''),
+      });
+      for (const p of due) this.committed.set(p.partition, p.offset);
+    } catch (err) {
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      if (isRetriableKafkaError(cause) || GROUP_MOVED_ON.has(kafkaErrorType(cause) ?? '')) {
+        // At-least-once: the next commit (or the partition's next owner) covers these records.
+        this.opts.logger.warn({ err }, 'offset commit failed; records since the last commit will be re-read after a restart or rebalance');
+        return;
+      }
+      throw err;
+    }
+  }
+
+  /** Stops fetching and completes `records()`; the group is left by `close()`. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.stopRequested = true;
+      this.abort.abort(new StreamcastError('retriable', 'Kafka source stopped'));
+      if (this.running) this.consumer.pause([{ topic: this.opts.topic }]);
+      this.wake();
+      this.subject.complete();
+    })();
+    return this.stopping;
+  }
+
+  /** After the runner's last commit: commit what is pending, leave the group, disconnect. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.stop();
+      await this.starting?.catch(() => undefined);
+      if (this.commitTimer !== undefined) clearTimeout(this.commitTimer);
+      this.commitTimer = undefined;
+      try {
+        await this.commitNow();
+      } finally {
+        // disconnect() stops the consumer (which leaves the group) and closes the connections.
+        await this.consumer.disconnect();
+        this.running = false;
+        this.opts.logger.info({ topic: this.opts.topic, groupId: this.opts.groupId }, 'left consumer group');
+      }
+    })();
+    return this.closing;
+  }
+
+  /** Offsets committed by this instance, per partition (for tests and the shutdown log). */
+  committedOffsets(): ReadonlyMap<number, string> {
+    return this.committed;
+  }
+}
+
+/** The key as text for dead letters: UTF-8 when valid, else base64 with a `base64:` prefix. */
+function keyText(key: Buffer | null | undefined): string | null {
+  if (key === null || key === undefined) return null;
+  return utf8OrUndefined(key) ?? `base64:${key.toString('base64')}`;
+}

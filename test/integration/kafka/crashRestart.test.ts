@@ -1,0 +1,77 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { repoRoot } from '../../helpers/cli.js';
+import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
+import { checkForecast, createTopic, kcatConsume, offsets, points, readyz, specTopics, startRun, STEP, testKafka, waitFor, writeSpec, type RunningCli } from './harness.js';
+
+const SERIES = ['s-a', 's-b', 's-c'];
+const STEPS = 150;
+
+describeWithKafka('streamcast run: kill -9 mid-stream and restart loses nothing (at-least-once)', () => {
+  const runs: RunningCli[] = [];
+  afterAll(() => {
+    for (const r of runs) r.child.kill('SIGKILL');
+  });
+
+  it('every (series, step) has at least one forecast after a crash and a restart', async () => {
+    const brokers = requireKafkaBrokers();
+    const b = brokers.join(',');
+    const kafka = testKafka(brokers);
+    const t = specTopics('crash');
+    await createTopic(kafka, t.input, 2);
+    const spec = writeSpec(t);
+    const input = points(SERIES, 0, STEPS);
+    const file = join(mkdtempSync(join(tmpdir(), 'streamcast-crash-')), 'points.jsonl');
+    writeFileSync(file, input.map((p) => JSON.stringify(p)).join('\n') + '\n');
+
+    const first = startRun(spec, b);
+    runs.push(first);
+    await waitFor(async () => (await readyz(await first.port())) === 200, 30_000, 'the first instance to be ready');
+
+    // `streamcast produce` paced at 150 records/s: the input is still arriving when we kill.
+    const producer = spawn(process.execPath, ['bin/streamcast.js', 'produce', '--topic', t.input, '--input', file, '--rate', '150', '-q'], {
+      cwd: repoRoot,
+      env: { ...process.env, KAFKA_BROKERS: b },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let producerErr = '';
+    producer.stderr.setEncoding('utf8').on('data', (c: string) => (producerErr += c));
+    const produced = new Promise<number | null>((resolve) => producer.on('close', resolve));
+
+    const before = await waitFor(() => {
+      const n = kcatConsume(b, t.output).length;
+      return n >= 30 ? n : undefined;
+    }, 30_000, 'the first forecasts');
+    first.child.kill('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+    expect(before).toBeLessThan(input.length); // it died mid-stream
+
+    const second = startRun(spec, b);
+    runs.push(second);
+    expect(await produced, producerErr).toBe(0);
+    expect(producerErr).toContain(`produced ${input.length} points`);
+
+    const want = new Set(input.map((p) => `${p.series}@${Math.floor(p.ts / STEP) * STEP}`));
+    const missing = await waitFor(
+      () => {
+        const have = new Set(kcatConsume(b, t.output).map((r) => checkForecast(r, 3)).map((f) => `${f.series}@${f.ts}`));
+        const miss = [...want].filter((k) => !have.has(k));
+        return miss.length === 0 ? miss : undefined;
+      },
+      60_000,
+      'a forecast for every (series, step) after the restart',
+    ).catch((err: unknown) => {
+      const have = new Set(kcatConsume(b, t.output).map((r) => checkForecast(r, 3)).map((f) => `${f.series}@${f.ts}`));
+      throw new Error(`${String(err)}; missing ${[...want].filter((k) => !have.has(k)).slice(0, 20).join(', ')}\n${second.stderr().slice(-3000)}`);
+    });
+    expect(missing).toEqual([]);
+
+    second.child.kill('SIGTERM');
+    expect(await second.exited, second.stderr()).toEqual({ code: 0, signal: null });
+    const { committed, end } = await offsets(kafka, `streamcast-${t.name}`, t.input);
+    expect(new Map([...committed].map(([p, o]) => [p, o === '-1' ? '0' : o]))).toEqual(end);
+  });
+});

@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
+import {
+  checkForecast,
+  createTopic,
+  hasKcat,
+  kcatConsume,
+  kcatProduce,
+  offsets,
+  points,
+  readyz,
+  specTopics,
+  startRun,
+  STEP,
+  T0,
+  testKafka,
+  waitFor,
+  writeSpec,
+  type RunningCli,
+} from './harness.js';
+
+const SERIES = ['host-1.cpu', 'host-2.cpu', 'host-3.cpu', 'db.load'];
+const STEPS = 40;
+
+describeWithKafka('streamcast run on a real broker: kcat in, forecasts out (at-least-once)', () => {
+  let run: RunningCli | undefined;
+  afterAll(() => {
+    run?.child.kill('SIGKILL');
+  });
+  beforeAll(() => {
+    if (!hasKcat()) throw new Error('kcat is required for the Kafka end-to-end test: apt-get install -y kcat');
+  });
+
+  it('forecasts every (series, step) with the DESIGN.md shape, and SIGTERM exits 0 with offsets committed to the end', async () => {
+    const brokers = requireKafkaBrokers();
+    const kafka = testKafka(brokers);
+    const t = specTopics('e2e');
+    await createTopic(kafka, t.input, 3);
+    const spec = writeSpec(t);
+    const input = points(SERIES, 0, STEPS);
+    kcatProduce(brokers.join(','), t.input, input.map((p) => ({ key: p.series, value: JSON.stringify(p) })));
+
+    run = startRun(spec, brokers.join(','));
+    const port = await run.port();
+    await waitFor(async () => (await readyz(port)) === 200, 30_000, '/readyz to turn 200 (group joined, partitions assigned)');
+
+    // Every step of every series, the last ones closed by idle close (2 s of wall time).
+    const want = new Set(input.map((p) => `${p.series}@${Math.floor(p.ts / STEP) * STEP}`));
+    const forecasts = await waitFor(
+      () => {
+        const recs = kcatConsume(brokers.join(','), t.output);
+        const have = new Set(recs.map((r) => checkForecast(r, 3)).map((f) => `${f.series}@${f.ts}`));
+        return [...want].every((k) => have.has(k)) ? recs : undefined;
+      },
+      45_000,
+      'a forecast for every (series, step)',
+    );
+    const parsed = forecasts.map((r) => checkForecast(r, 3));
+    expect(new Set(parsed.map((f) => f.series))).toEqual(new Set(SERIES));
+    expect(Math.min(...parsed.map((f) => f.ts))).toBe(T0);
+    // Per series, forecasts come in step order (keyed by series: one partition, in order).
+    for (const s of SERIES) {
+      const ts = parsed.filter((f) => f.series === s).map((f) => f.ts);
+      expect(ts).toEqual([...ts].sort((a, b) => a - b));
+    }
+    expect(kcatConsume(brokers.join(','), t.dlq)).toEqual([]);
+
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`streamcast_forecasts_out_total\\{pipeline="${t.name}"\\} ${parsed.length}`));
+    expect(metrics).toMatch(/streamcast_consumer_lag\{[^}]*partition="\d"[^}]*\} 0/);
+
+    run.child.kill('SIGTERM');
+    const exit = await run.exited;
+    expect(exit, run.stderr()).toEqual({ code: 0, signal: null });
+    const { committed, end } = await offsets(kafka, `streamcast-${t.name}`, t.input);
+    // An empty partition has nothing to commit (-1): its end offset is 0.
+    const norm = new Map([...committed].map(([p, o]) => [p, o === '-1' ? '0' : o]));
+    expect(norm).toEqual(end);
+    expect([...end.values()].reduce((a, o) => a + Number(o), 0)).toBe(input.length);
+  });
+});
