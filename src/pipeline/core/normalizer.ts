@@ -95,7 +95,8 @@ export class Normalizer {
     const variance = st !== undefined && st.w > 0 ? st.m2 / st.w : 0;
     const std = flooredStd(variance, mean);
     const raw = (step.value - mean) / std;
-    const z = Number.isNaN(raw) ? 0 : Math.min(Z_CLIP, Math.max(-Z_CLIP, raw));
+    // `+ 0` turns -0 into 0: a signed zero would leak into model inputs and snapshots as noise.
+    const z = Number.isNaN(raw) ? 0 : Math.min(Z_CLIP, Math.max(-Z_CLIP, raw)) + 0;
     return { ...step, z, scale: { mean, std } };
   }
 

@@ -118,6 +118,12 @@ describe('Normalizer', () => {
     expect(() => new Normalizer({ stepMs: -1, halfLifeMs: H })).toThrow(/step/);
   });
 
+  it('never emits a signed zero (regression: a first value of -0 gave z = -0)', () => {
+    const n = new Normalizer({ stepMs: H, halfLifeMs: H });
+    expect(Object.is(n.push(step(1, -0)).z, 0)).toBe(true);
+    expect(Object.is(n.push(imputed(2, 0)).z, 0)).toBe(true);
+  });
+
   it('property: z finite and within ±Z_CLIP; denormalize(z, scale) ≈ value whenever z is not clipped', () => {
     const value = fc.oneof(fc.double({ min: -1e9, max: 1e9, noNaN: true }), fc.integer({ min: -3, max: 3 }));
     fc.assert(
