@@ -30,6 +30,20 @@ export interface Forecaster {
   drop(series: SeriesId): void;
   /** Number of series with state. */
   readonly size: number;
+  /**
+   * Work the next `step` must wait for (a model still loading, a retrain in blocking mode), or
+   * undefined when there is none. The runner awaits it between micro-batches, so a blocking
+   * retrain sees exactly the steps before it and results do not depend on timing. Optional.
+   */
+  pendingWork?(): Promise<void> | undefined;
+  /**
+   * Like `step`, but may pause inside the batch for work that must finish first (a blocking
+   * retrain triggered at a step in the middle of the batch), so results do not depend on where
+   * the micro-batcher cut the stream. Runners use it when present. Optional.
+   */
+  stepAsync?(batch: readonly NormalizedStep[]): Promise<Forecast[]>;
+  /** Releases background resources (trainer worker); idempotent. Optional. */
+  close?(): Promise<void>;
 }
 
 export interface ForecasterOptions {

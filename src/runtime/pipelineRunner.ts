@@ -4,7 +4,7 @@ import type { DeadLetter } from '../domain/deadLetter.js';
 import type { Forecast } from '../domain/forecast.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { Sink } from '../connectors/sink.js';
-import type { Source } from '../connectors/source.js';
+import type { Ingested, Source } from '../connectors/source.js';
 import type { Forecaster } from '../forecasting/forecaster.js';
 import type { EventListener } from '../observability/events.js';
 import { buildStepPipeline, type PipelineContext, type StepBatch } from '../pipeline/build.js';
@@ -29,6 +29,24 @@ export interface RunnerOptions {
   readonly flushBeforeCommit?: boolean;
   /** Live-input options of the step pipeline (see PipelineContext). */
   readonly pipeline?: Pick<PipelineContext, 'flushOnComplete' | 'commitPositions' | 'idleTicks'>;
+  /**
+   * Checkpointed state (Kafka with a state changelog): when given, it owns the pipeline's cores,
+   * and forecasts, dead letters and positions go to it instead of the sinks and `source.commit`;
+   * see src/runtime/checkpoint.ts.
+   */
+  readonly checkpoint?: RunnerCheckpoint;
+}
+
+/** What the runner needs of a checkpoint coordinator (CheckpointCoordinator implements it). */
+export interface RunnerCheckpoint {
+  /** Cores, barriers and the batch-formed hook for the step pipeline. */
+  readonly context: Pick<PipelineContext, 'cores' | 'barriers' | 'onBatchFormed'>;
+  record(rec: Ingested): void;
+  deadLetters(letters: readonly DeadLetter[]): void;
+  afterStep(batch: StepBatch, forecasts: readonly Forecast[]): Promise<void>;
+  onFailure(listener: (err: unknown) => void): void;
+  /** The last checkpoint, once the input completed and every batch was handled. */
+  finish(): Promise<void>;
 }
 
 export interface RunSummary {
@@ -68,7 +86,7 @@ export class PipelineRunner {
   }
 
   private async execute(): Promise<RunSummary> {
-    const { spec, source, forecaster, forecastSink, deadLetterSink, clock, events, onBatch } = this.opts;
+    const { spec, source, forecaster, forecastSink, deadLetterSink, clock, events, onBatch, checkpoint } = this.opts;
     const maxInFlight = this.opts.maxInFlightBatches ?? 8;
     let pendingDead: DeadLetter[] = [];
     let inFlight = 0;
@@ -84,11 +102,21 @@ export class PipelineRunner {
     };
 
     const handle = async (batch: StepBatch) => {
-      const forecasts = forecaster.step(batch.steps);
+      // Model loading, or a blocking retrain (backtests, replays), finishes before the batch is stepped.
+      const pending = forecaster.pendingWork?.();
+      if (pending !== undefined) await pending;
+      const forecasts = forecaster.stepAsync !== undefined ? await forecaster.stepAsync(batch.steps) : forecaster.step(batch.steps);
       totals.batches++;
       totals.steps += batch.steps.length;
       totals.forecasts += forecasts.length;
       events({ type: 'active_series', count: forecaster.size });
+      if (checkpoint !== undefined) {
+        // Forecasts, state and offsets leave together, in the coordinator's order.
+        events({ type: 'forecasts_out', count: forecasts.length });
+        onBatch?.(batch.steps, forecasts);
+        await checkpoint.afterStep(batch, forecasts);
+        return;
+      }
       await forecastSink.write(forecasts);
       events({ type: 'forecasts_out', count: forecasts.length });
       onBatch?.(batch.steps, forecasts);
@@ -104,14 +132,24 @@ export class PipelineRunner {
     try {
       await source.start();
       await new Promise<void>((resolve, reject) => {
+        checkpoint?.onFailure((err) => {
+          this.subscription?.unsubscribe();
+          reject(err);
+        });
         this.subscription = defer(() => source.records())
           .pipe(
+            tap((rec) => checkpoint?.record(rec)),
             buildStepPipeline(spec, {
               clock,
               events,
               onDeadLetter: (letters) => {
-                pendingDead.push(...letters);
+                if (checkpoint === undefined) pendingDead.push(...letters);
+                else {
+                  totals.deadLetters += letters.length;
+                  checkpoint.deadLetters(letters);
+                }
               },
+              ...checkpoint?.context,
               ...this.opts.pipeline,
             }),
             // Backpressure: a slow sink or model pauses the source instead of buffering. Counted
@@ -136,6 +174,7 @@ export class PipelineRunner {
           )
           .subscribe({ error: reject, complete: resolve });
       });
+      await checkpoint?.finish();
       await flushDeadLetters();
       await forecastSink.flush();
       await deadLetterSink.flush();

@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Clock } from '../domain/clock.js';
 import { ConfigError } from '../domain/errors.js';
 import type { FeatureLayout } from '../forecasting/gru/featureLayout.js';
-import { inputNames, inputSize } from '../forecasting/gru/featureLayout.js';
+import { featureLayout, inputNames, inputSize } from '../forecasting/gru/featureLayout.js';
+import { baseName, parseBase } from '../forecasting/gru/residualBase.js';
 import { fileSystemIOHandler } from '../forecasting/gru/fileSystemIOHandler.js';
 import { assignToLayersModel, weightsFromLayersModel } from '../forecasting/gru/gruWeights.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
@@ -28,6 +29,8 @@ export interface ArtifactMeta {
     readonly timeFeatures: FeatureLayout['timeFeatures'];
     readonly maxGapSteps: number;
     readonly zClip: number;
+    /** What the head corrects (residualBase.ts): none, last-value, seasonal:<steps>; absent = none. */
+    readonly base?: string;
     readonly hidden: number;
     readonly horizon: number;
     readonly quantiles: readonly number[];
@@ -65,6 +68,11 @@ export interface ExpectedModel {
   readonly hidden?: number;
   readonly horizon: number;
   readonly quantiles: readonly number[];
+  /**
+   * Accept whichever residual base the artifact was trained with (the loaded weights' layout then
+   * carries it) instead of requiring `layout.base`.
+   */
+  readonly anyBase?: boolean;
 }
 
 export interface LoadedModel {
@@ -182,6 +190,10 @@ export class ArtifactStore {
   async load(pipeline: string, version: number, expected: ExpectedModel): Promise<LoadedModel> {
     const dir = path.join(this.#dir(pipeline), String(version));
     const meta = await readMeta(path.join(dir, META_JSON));
+    if (expected.anyBase === true) {
+      const l = expected.layout;
+      expected = { ...expected, layout: featureLayout(l.timeFeatures, l.maxGapSteps, l.zClip, parseBase(meta.layout.base)) };
+    }
     checkCompatible(meta, expected, dir);
     let model: tf.LayersModel | undefined;
     try {
@@ -217,6 +229,7 @@ export class ArtifactStore {
         timeFeatures: [...w.layout.timeFeatures],
         maxGapSteps: w.layout.maxGapSteps,
         zClip: w.layout.zClip,
+        base: baseName(w.layout.base),
         hidden: w.cell.units,
         horizon: w.head.horizon,
         quantiles: [...w.head.quantiles],
@@ -273,7 +286,8 @@ async function readMeta(file: string): Promise<ArtifactMeta> {
     Number.isInteger(l.hidden) &&
     Number.isInteger(l.horizon) &&
     typeof l.maxGapSteps === 'number' &&
-    typeof l.zClip === 'number';
+    typeof l.zClip === 'number' &&
+    (l.base === undefined || typeof l.base === 'string');
   if (!ok) throw new ConfigError(`${file} is not a ${FORMAT} v${FORMAT_VERSION} meta.json (missing or wrong format/layout fields)`);
   return m as ArtifactMeta;
 }
@@ -285,6 +299,7 @@ function checkCompatible(meta: ArtifactMeta, want: ExpectedModel, dir: string): 
   if (!same(l.inputNames, inputNames(want.layout))) differs.push(`inputs [${l.inputNames.join(', ')}] vs [${inputNames(want.layout).join(', ')}]`);
   if (l.maxGapSteps !== want.layout.maxGapSteps) differs.push(`maxGapSteps ${l.maxGapSteps} vs ${want.layout.maxGapSteps}`);
   if (l.zClip !== want.layout.zClip) differs.push(`zClip ${l.zClip} vs ${want.layout.zClip}`);
+  if ((l.base ?? 'none') !== baseName(want.layout.base)) differs.push(`base ${l.base ?? 'none'} vs ${baseName(want.layout.base)}`);
   if (l.horizon !== want.horizon) differs.push(`horizon ${l.horizon} vs ${want.horizon}`);
   if (!same(l.quantiles, want.quantiles)) differs.push(`quantiles [${l.quantiles.join(', ')}] vs [${want.quantiles.join(', ')}]`);
   if (want.hidden !== undefined && l.hidden !== want.hidden) differs.push(`hidden ${l.hidden} vs ${want.hidden}`);

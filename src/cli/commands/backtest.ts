@@ -11,12 +11,16 @@ import { formatTable } from '../../evaluation/formatTable.js';
 import { renderHtmlReport } from '../../evaluation/htmlReport.js';
 import { ReportTrace } from '../../evaluation/reportTrace.js';
 import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
-import { DiscardSink, describeRun, replayParts, runReplay, type ReplayFlags } from './replay.js';
+import { DiscardSink, describeRun, replayParts, replayRuntime, runReplay, type ReplayFlags } from './replay.js';
 
 export interface BacktestFlags extends ReplayFlags {
   json?: boolean;
   report?: string;
   warmup?: number;
+  /** Ablation: the GRU's hidden state is reset at every step. */
+  stateless?: boolean;
+  /** Steps of history kept per series for retraining. */
+  history?: number;
 }
 
 const DAY = 86_400_000;
@@ -42,11 +46,23 @@ export function baselineSet(spec: PipelineSpec): Map<string, Forecaster> {
  * later observed values; all models are scored on exactly the same cells.
  */
 export async function backtestCommand(specPath: string, flags: BacktestFlags): Promise<number> {
-  const parts = replayParts(specPath, flags);
+  // Prequential with the production path: the pipeline's model runtime retrains as the spec says,
+  // blocking, so every retrain sees only the steps before it and reruns give the same numbers.
+  const parts = replayParts(
+    specPath,
+    flags,
+    replayRuntime({
+      models: flags.model,
+      retrain: flags.retrain === false ? 'off' : 'blocking',
+      quiet: flags.quiet,
+      ...(flags.stateless === true ? { stateless: true } : {}),
+      ...(flags.history !== undefined ? { historySteps: flags.history } : {}),
+    }),
+  );
   const { spec } = parts;
   const models = baselineSet(spec);
-  // The pipeline's own model joins the comparison once it is more than one of the baselines.
-  const primaryName = parts.forecaster.info.kind === 'gru' ? 'gru' : undefined;
+  // The pipeline's own model (baseline until a GRU is promoted) is scored as "gru".
+  const primaryName = spec.model.type === 'gru' ? 'gru' : undefined;
   const longestSeason = Math.max(...[...models.keys()].map((k) => (k.startsWith('seasonal-naive-') ? seasonSteps(k, spec) : 1)));
   const warmupSteps = flags.warmup ?? 2 * longestSeason;
   if (!Number.isInteger(warmupSteps) || warmupSteps < 0) throw new ConfigError('--warmup must be a whole number of steps ≥ 0');
@@ -101,7 +117,11 @@ export async function backtestCommand(specPath: string, flags: BacktestFlags): P
   } else {
     process.stdout.write(`${formatTable(summary)}\n`);
   }
-  if (!flags.quiet) process.stderr.write(`done: ${describeRun(parts.stats, elapsedMs)}\n`);
+  if (!flags.quiet) {
+    const runs = parts.runtime.trainingRuns;
+    process.stderr.write(`training runs: ${runs.promoted} promoted, ${runs.rejected} rejected, ${runs.failed} failed; serving ${parts.runtime.info.kind} v${parts.runtime.info.version}\n`);
+    process.stderr.write(`done: ${describeRun(parts.stats, elapsedMs)}\n`);
+  }
   return 0;
 }
 

@@ -2,6 +2,8 @@ import { ConfigError } from '../../domain/errors.js';
 import type { NormalizedStep } from '../../domain/step.js';
 import { TIME_FEATURES, writeTimeFeatures } from '../../domain/timeFeatures.js';
 import type { TimeFeature } from '../../domain/timeFeatures.js';
+import type { ResidualBase } from './residualBase.js';
+import { baseLag } from './residualBase.js';
 
 /**
  * What one GRU input vector holds, in order:
@@ -20,6 +22,11 @@ export interface FeatureLayout {
    * gate and wipe the hidden state; 10σ keeps genuine extremes distinguishable.
    */
   readonly zClip: number;
+  /**
+   * What the head forecasts a correction to (see residualBase.ts); absent = `none`. Under
+   * `seasonal m` column 0 carries the seasonal difference (y[t] − y[t−m]) / std_t instead of z.
+   */
+  readonly base?: ResidualBase;
 }
 
 export const DEFAULT_Z_CLIP = 10;
@@ -28,6 +35,7 @@ export function featureLayout(
   timeFeatures: readonly TimeFeature[],
   maxGapSteps: number,
   zClip: number = DEFAULT_Z_CLIP,
+  base?: ResidualBase,
 ): FeatureLayout {
   for (const f of timeFeatures) {
     if (!(TIME_FEATURES as readonly string[]).includes(f)) {
@@ -38,7 +46,11 @@ export function featureLayout(
     throw new ConfigError(`maxGapSteps is ${maxGapSteps}; it must be a finite number ≥ 1 (impute.maxGap / window.step)`);
   }
   if (!Number.isFinite(zClip) || zClip <= 0) throw new ConfigError(`zClip is ${zClip}; it must be a positive finite number`);
-  return Object.freeze({ timeFeatures: Object.freeze([...timeFeatures]), maxGapSteps, zClip });
+  if (base?.kind === 'seasonal' && (!Number.isInteger(base.steps) || base.steps < 1)) {
+    throw new ConfigError(`seasonal base of ${base.steps} steps; it must be a whole number of steps ≥ 1`);
+  }
+  const withBase = base !== undefined && base.kind !== 'none' ? { base: Object.freeze({ ...base }) } : {};
+  return Object.freeze({ timeFeatures: Object.freeze([...timeFeatures]), maxGapSteps, zClip, ...withBase });
 }
 
 /** Length of one step's input vector. */
@@ -48,7 +60,8 @@ export function inputSize(timeFeatures: readonly TimeFeature[]): number {
 
 /** Names of the input columns, for artifacts' meta.json and compatibility checks. */
 export function inputNames(layout: FeatureLayout): string[] {
-  const names = ['z', 'observed', 'sinceObserved'];
+  const lag = baseLag(layout.base);
+  const names = [lag > 0 ? `dz@${lag}` : 'z', 'observed', 'sinceObserved'];
   for (const f of layout.timeFeatures) names.push(`${f}.sin`, `${f}.cos`);
   return names;
 }
