@@ -5,6 +5,9 @@ import type { Point } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { Ingested, Position } from '../connectors/source.js';
 import type { EventListener } from '../observability/events.js';
+import { Imputer } from './core/imputer.js';
+import { Normalizer } from './core/normalizer.js';
+import { Resampler } from './core/resampler.js';
 import { ProcessedPositions } from './processedPositions.js';
 import { impute } from './operators/impute.js';
 import { microBatch } from './operators/microBatch.js';
@@ -41,6 +44,52 @@ export interface PipelineContext {
   readonly commitPositions?: 'read' | 'forecast';
   /** Live mode: each emission closes idle series' windows even when no record arrives. */
   readonly idleTicks?: Observable<unknown>;
+  /**
+   * Pre-built per-series state cores (default: fresh ones per subscription). The runtime passes
+   * the ones its state store owns, so that it can snapshot, restore and drop series.
+   */
+  readonly cores?: PipelineCores;
+  /**
+   * Checkpoint barriers: each emission makes the micro-batcher emit at once, an empty batch when
+   * it holds nothing, so that `onBatchFormed` sees a point where no step is buffered.
+   */
+  readonly barriers?: Observable<unknown>;
+  /**
+   * Called synchronously as each batch forms, before anything else is read. At that moment the
+   * cores' state covers exactly the records up to `batch.positions` minus the steps of this and
+   * earlier, not yet stepped, batches: the consistent cut a checkpoint captures.
+   */
+  readonly onBatchFormed?: (batch: StepBatch) => void;
+}
+
+export interface PipelineCores {
+  readonly resampler?: Resampler;
+  readonly imputer?: Imputer;
+  readonly normalizer?: Normalizer;
+}
+
+/** The cores `buildStepPipeline` would create for `spec`, built up front for an owner that snapshots them. */
+export function createPipelineCores(
+  spec: PipelineSpec,
+  modelImputer?: (series: string, ts: number) => number | undefined,
+): Required<PipelineCores> {
+  return {
+    resampler: new Resampler({
+      stepMs: spec.window.step,
+      aggregate: spec.window.aggregate,
+      latenessMs: spec.window.lateness,
+      idleCloseMs: spec.window.idleClose,
+      maxJumpMs: spec.window.maxJump,
+    }),
+    imputer: new Imputer({
+      stepMs: spec.window.step,
+      strategy: spec.impute.strategy,
+      maxGapMs: spec.impute.maxGap,
+      seasonMs: spec.impute.season,
+      ...(modelImputer ? { modelHook: modelImputer } : {}),
+    }),
+    normalizer: new Normalizer({ stepMs: spec.window.step, halfLifeMs: spec.normalize.halfLife }),
+  };
 }
 
 /** A rejected point becomes a dead letter so that it is counted and kept, not silently dropped. */
@@ -96,6 +145,7 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
           clock: ctx.clock,
           flushOnComplete,
           ...(ctx.idleTicks ? { ticks: ctx.idleTicks } : {}),
+          ...(ctx.cores?.resampler ? { core: ctx.cores.resampler } : {}),
           onRejected: (point, reason) => {
             processed?.reject(point);
             events(reason === 'late' ? { type: 'late', count: 1 } : { type: 'invalid', reason: 'future_timestamp', count: 1 });
@@ -115,15 +165,21 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
           onImputed: (strategy, n) => events({ type: 'imputed', strategy, count: n }),
           onGapReset: () => events({ type: 'gap_reset', count: 1 }),
           flushOnComplete,
+          ...(ctx.cores?.imputer ? { core: ctx.cores.imputer } : {}),
         },
       ),
-      normalize({ stepMs: spec.window.step, halfLifeMs: spec.normalize.halfLife }),
-      microBatch({ maxSize: spec.batch.maxSize, maxWaitMs: spec.batch.maxWait }, ctx.scheduler),
-      map((steps) => {
-        if (processed === undefined) return { steps, positions: [...latest.values()] };
-        // The runner commits these only after this batch's forecasts are durable.
-        processed.forecast(steps);
-        return { steps, positions: processed.positions() };
+      normalize({ stepMs: spec.window.step, halfLifeMs: spec.normalize.halfLife }, ctx.cores?.normalizer ? { core: ctx.cores.normalizer } : {}),
+      microBatch({ maxSize: spec.batch.maxSize, maxWaitMs: spec.batch.maxWait }, ctx.scheduler, ctx.barriers),
+      map((steps): StepBatch => {
+        let batch: StepBatch;
+        if (processed === undefined) batch = { steps, positions: [...latest.values()] };
+        else {
+          // The runner commits these only after this batch's forecasts are durable.
+          processed.forecast(steps);
+          batch = { steps, positions: processed.positions() };
+        }
+        ctx.onBatchFormed?.(batch);
+        return batch;
       }),
     );
 }

@@ -29,6 +29,17 @@ export interface KafkaSourceOptions {
   readonly connectRetry?: { readonly initialMs: number; readonly maxMs: number; readonly retries: number };
   /** Wall clock for the commit interval; default Date.now. */
   readonly now?: () => number;
+  /**
+   * Partition ownership (the state store): called on every group join with the partitions newly
+   * assigned to this instance and those it lost.
+   */
+  readonly onAssignment?: (assigned: readonly number[], revoked: readonly number[]) => void;
+  /**
+   * Gate per newly assigned partition: its records are handed over only once this resolves
+   * (state restored), and records below the offset it returns are skipped (the restored state
+   * holds them). Heartbeats continue meanwhile.
+   */
+  readonly partitionReady?: (partition: number) => Promise<string | undefined>;
 }
 
 /** What /readyz reports while the source is not consuming. */
@@ -77,6 +88,8 @@ export class KafkaSource implements Source {
   private assigned = new Set<number>();
   /** Next offset to hand over per partition (re-delivered records below it are skipped). */
   private readonly handedOver = new Map<number, bigint>();
+  /** Partitions whose `partitionReady` gate has opened since they were assigned. */
+  private readonly opened = new Set<number>();
   /** Latest position the runner asked to commit per partition, and what the broker holds. */
   private readonly toCommit = new Map<number, Position>();
   private readonly committed = new Map<number, string>();
@@ -188,8 +201,10 @@ export class KafkaSource implements Source {
   private onJoin(partitions: readonly number[]): void {
     const now = new Set(partitions);
     const revoked = [...this.assigned].filter((p) => !now.has(p));
+    const added = partitions.filter((p) => !this.assigned.has(p));
     for (const p of revoked) {
       // Someone else owns it now: their progress, not our memory, says where it resumes.
+      this.opened.delete(p);
       this.handedOver.delete(p);
       this.toCommit.delete(p);
       this.committed.delete(p);
@@ -197,6 +212,7 @@ export class KafkaSource implements Source {
     if (revoked.length > 0) this.opts.events({ type: 'partitions_revoked', topic: this.opts.topic, partitions: revoked });
     this.assigned = now;
     this.joined = true;
+    this.opts.onAssignment?.(added, revoked);
     this.opts.logger.info({ topic: this.opts.topic, partitions: this.assignment() }, `assigned partitions [${this.assignment().join(', ')}] of ${this.opts.topic}`);
     if (this.paused) this.applyPause();
   }
@@ -204,6 +220,33 @@ export class KafkaSource implements Source {
   private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     const live = () => !this.stopRequested && isRunning() && !isStale();
+    if (this.opts.partitionReady !== undefined && !this.opened.has(partition)) {
+      const gate = this.opts.partitionReady(partition);
+      let from: string | undefined;
+      let settled = false;
+      void gate.then(
+        (v) => {
+          from = v;
+          settled = true;
+          this.wake();
+        },
+        () => {
+          settled = true;
+          this.wake();
+        },
+      );
+      while (!settled && live()) {
+        await this.waitForResume(1000);
+        await heartbeat();
+      }
+      if (!live()) return;
+      from = await gate; // rethrows a failed restore: kafkajs retries the batch
+      if (from !== undefined) {
+        const mark = this.handedOver.get(partition);
+        if (mark === undefined || BigInt(from) > mark) this.handedOver.set(partition, BigInt(from));
+      }
+      this.opened.add(partition);
+    }
     for (const m of batch.messages) {
       while (this.paused && live()) {
         await this.waitForResume(1000);
@@ -262,13 +305,24 @@ export class KafkaSource implements Source {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    if (this.running && !this.stopRequested) this.consumer.resume([{ topic: this.opts.topic }]);
+    if (this.running && this.joined && !this.stopRequested) this.withGroup(() => this.consumer.resume([{ topic: this.opts.topic }]));
     this.wake();
   }
 
   private applyPause(): void {
-    // Before run() there is no consumer group to pause; run() applies it once started.
-    if (this.running) this.consumer.pause([{ topic: this.opts.topic }]);
+    // Before run() there is no consumer group to pause; run() applies it once started. While
+    // kafkajs restarts the consumer after an error (not joined) it has no group either: the
+    // pause is applied again when the group is rejoined (onJoin), and the batch loop holds anyway.
+    if (this.running && this.joined) this.withGroup(() => this.consumer.pause([{ topic: this.opts.topic }]));
+  }
+
+  /** pause/resume throw while kafkajs replaces its consumer group (a restart racing our `joined` flag). */
+  private withGroup(f: () => void): void {
+    try {
+      f();
+    } catch (err) {
+      this.opts.logger.debug({ err }, 'consumer pause/resume skipped: the consumer group is being re-created (re-applied on rejoin)');
+    }
   }
 
   async commit(positions: readonly Position[]): Promise<void> {
@@ -323,7 +377,7 @@ export class KafkaSource implements Source {
     this.stopping ??= (async () => {
       this.stopRequested = true;
       this.abort.abort(new StreamcastError('retriable', 'Kafka source stopped'));
-      if (this.running) this.consumer.pause([{ topic: this.opts.topic }]);
+      if (this.running) this.withGroup(() => this.consumer.pause([{ topic: this.opts.topic }]));
       this.wake();
       this.subject.complete();
     })();

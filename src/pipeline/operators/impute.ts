@@ -11,6 +11,8 @@ export interface ImputeContext {
   readonly onGapReset?: () => void;
   /** Flush held steps when the input completes (default true; false for an endless source stopped for shutdown). */
   readonly flushOnComplete?: boolean;
+  /** A pre-built imputer (owned by the runtime's state store) instead of a fresh one per subscription. */
+  readonly core?: Imputer;
 }
 
 const METHODS: readonly ImputeMethod[] = ['model', 'ffill', 'linear', 'seasonal', 'zero'];
@@ -23,7 +25,7 @@ export function impute(opts: ImputeOptions, ctx: ImputeContext = {}): OperatorFu
   // A raw Observable rather than concatMap(): completion must flush the imputer.
   return (source) =>
     new Observable<ImputedStep>((subscriber) => {
-      const imputer = new Imputer(opts);
+      const imputer = ctx.core ?? new Imputer(opts);
       const report = () => {
         const s = imputer.takeStats();
         if (ctx.onImputed !== undefined) {

@@ -14,8 +14,11 @@ export interface MicroBatchOptions {
  * empty array. Unlike `bufferTime`, the timer starts with a batch's first item (so an idle
  * stream costs nothing and a lone item waits at most maxWaitMs) and runs on `scheduler`, which
  * tests replace with a virtual-time one.
+ *
+ * `flush` (optional) is a barrier: each emission emits the batch now, an EMPTY one when nothing is
+ * buffered, so that the consumer sees a point where nothing is held here (checkpoints use it).
  */
-export function microBatch<T>(opts: MicroBatchOptions, scheduler: SchedulerLike = asyncScheduler): OperatorFunction<T, T[]> {
+export function microBatch<T>(opts: MicroBatchOptions, scheduler: SchedulerLike = asyncScheduler, flush?: Observable<unknown>): OperatorFunction<T, T[]> {
   if (!Number.isInteger(opts.maxSize) || opts.maxSize < 1) {
     throw new ConfigError(`batch.maxSize must be a whole number ≥ 1 (got ${opts.maxSize})`);
   }
@@ -53,9 +56,23 @@ export function microBatch<T>(opts: MicroBatchOptions, scheduler: SchedulerLike 
           subscriber.complete();
         },
       });
+      const barrier =
+        flush === undefined || sub.closed
+          ? undefined
+          : flush.subscribe({
+              next: () => {
+                timer?.unsubscribe();
+                timer = undefined;
+                const out = batch;
+                batch = [];
+                subscriber.next(out);
+              },
+              error: (err: unknown) => subscriber.error(err),
+            });
       return () => {
         timer?.unsubscribe();
         sub.unsubscribe();
+        barrier?.unsubscribe();
       };
     });
 }

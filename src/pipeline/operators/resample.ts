@@ -26,6 +26,11 @@ export interface ResampleContext {
    * open (their records are re-read or restored) rather than be emitted as premature steps.
    */
   readonly flushOnComplete?: boolean;
+  /**
+   * A pre-built resampler to run instead of a fresh one per subscription, so that its owner (the
+   * runtime's state store) can snapshot, restore and drop series. Its options win over `opts`.
+   */
+  readonly core?: Resampler;
 }
 
 /**
@@ -42,7 +47,7 @@ export function resample(opts: ResampleOptions, ctx: ResampleContext): OperatorF
   // must be subscribed and torn down alongside the source.
   return (source) =>
     new Observable<ClosedStep>((subscriber) => {
-      const resampler = new Resampler(opts);
+      const resampler = ctx.core ?? new Resampler(opts);
       let lastIdleCheck = ctx.clock.now();
       const emitAll = (steps: readonly ClosedStep[]) => {
         for (const s of steps) subscriber.next(s);

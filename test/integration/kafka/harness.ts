@@ -29,7 +29,7 @@ export function specTopics(prefix: string): SpecTopics {
 }
 
 /** A pipeline spec with a 1-minute grid and a 2-second idle close, so quiet series close fast. */
-export function writeSpec(t: SpecTopics): string {
+export function writeSpec(t: SpecTopics, opts: { guarantee?: 'at-least-once' | 'exactly-once' } = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'streamcast-kafka-'));
   const path = join(dir, `${t.name}.yaml`);
   writeFileSync(
@@ -44,7 +44,7 @@ export function writeSpec(t: SpecTopics): string {
       'normalize: { method: zscore, halfLife: 1d }',
       'model: { type: gru, hidden: 8, context: 16, horizon: 3, quantiles: [0.1, 0.5, 0.9] }',
       'baseline: { type: seasonal-naive, season: 1h }',
-      'guarantee: at-least-once',
+      `guarantee: ${opts.guarantee ?? 'at-least-once'}`,
       '',
     ].join('\n'),
   );
@@ -77,9 +77,13 @@ export interface KcatRecord {
   readonly offset: number;
 }
 
-/** Everything in `topic` now, read with kcat (-J: one JSON envelope per message). */
-export function kcatConsume(brokers: string, topic: string): KcatRecord[] {
-  const r = spawnSync('kcat', ['-b', brokers, '-C', '-t', topic, '-J', '-e', '-q', '-o', 'beginning'], { encoding: 'utf8', timeout: 30_000, maxBuffer: 256 * 1024 * 1024 });
+/**
+ * Everything in `topic` now, read with kcat (-J: one JSON envelope per message); with
+ * `readCommitted`, only records of committed transactions (isolation.level=read_committed).
+ */
+export function kcatConsume(brokers: string, topic: string, opts: { readCommitted?: boolean } = {}): KcatRecord[] {
+  const iso = opts.readCommitted === true ? ['-X', 'isolation.level=read_committed'] : [];
+  const r = spawnSync('kcat', ['-b', brokers, '-C', '-t', topic, '-J', '-e', '-q', '-o', 'beginning', ...iso], { encoding: 'utf8', timeout: 30_000, maxBuffer: 256 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`kcat consume failed (${String(r.status)}): ${r.stderr}`);
   return r.stdout
     .split('\n')
@@ -97,6 +101,38 @@ export interface RunningCli {
   stderr(): string;
   /** The HTTP port, once the server logged it. */
   port(): Promise<number>;
+}
+
+/** `streamcast produce` of a JSONL file of points, paced at `rate` records/s; resolves with its exit code and stderr. */
+export function startProduce(brokers: string, topic: string, file: string, rate: number): Promise<{ code: number | null; stderr: string }> {
+  const producer = spawn(process.execPath, ['bin/streamcast.js', 'produce', '--topic', topic, '--input', file, '--rate', String(rate), '-q'], {
+    cwd: repoRoot,
+    env: { ...process.env, KAFKA_BROKERS: brokers },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  producer.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  return new Promise((resolve) => producer.on('close', (code) => resolve({ code, stderr })));
+}
+
+/** Writes points as a JSONL file in a fresh temporary directory. */
+export function writePoints(input: ReadonlyArray<{ series: string; ts: number; value: number }>): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'streamcast-points-')), 'points.jsonl');
+  writeFileSync(file, input.map((p) => JSON.stringify(p)).join('\n') + '\n');
+  return file;
+}
+
+/** Forecasts per `series@ts`, to count duplicates and compare runs. */
+export function forecastsByStep(recs: readonly KcatRecord[], horizon: number): Map<string, ForecastMsg[]> {
+  const out = new Map<string, ForecastMsg[]>();
+  for (const r of recs) {
+    const f = checkForecast(r, horizon);
+    const k = `${f.series}@${f.ts}`;
+    let list = out.get(k);
+    if (list === undefined) out.set(k, (list = []));
+    list.push(f);
+  }
+  return out;
 }
 
 /** `streamcast run <spec>` as a child process (node bin/streamcast.js), logs collected. */

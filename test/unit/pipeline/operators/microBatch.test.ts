@@ -7,6 +7,17 @@ import { microBatch } from '../../../../src/pipeline/operators/microBatch.js';
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
 describe('microBatch', () => {
+  it('a flush barrier emits the buffered batch at once, and an empty batch when nothing is buffered', () => {
+    scheduler().run(({ cold, hot, expectObservable }) => {
+      const src = cold('ab---- 20ms |');
+      const flush = hot('--f-f');
+      expectObservable(src.pipe(microBatch({ maxSize: 10, maxWaitMs: 100 }, undefined, flush))).toBe('--x-y 21ms |', {
+        x: ['a', 'b'],
+        y: [],
+      });
+    });
+  });
+
   it('emits when maxSize is reached', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const src = cold('abcde|');

@@ -1,0 +1,309 @@
+/**
+ * Kafka end to end on a local broker (KAFKA_BROKERS, else one started with deploy/kafka/kafka.sh
+ * on 127.0.0.1:19192 with its own KAFKA_CACHE_DIR, stopped afterwards):
+ *
+ * 1. throughput: the same input (SERIES × STEPS points, 4 partitions, keyed by series) through
+ *    (a) a raw kafkajs consume→produce passthrough (eachBatch → sendBatch acks=all → commit),
+ *    (b) `streamcast run`'s pipeline (KafkaPipeline, as the CLI builds it) at-least-once and
+ *    (c) exactly-once. Each timed from its first record consumed to its input offsets committed
+ *    at the end (streamcast commits offsets only after the forecasts and state they cover), as
+ *    points/s and as a ratio to (a).
+ * 2. event-to-forecast latency at half streamcast's at-least-once maximum rate (paced input): the
+ *    pipeline's `latency` events, i.e. from the arrival of the record that closed a step (the
+ *    series' latest record when the step was forecast) to its forecast being durable (at-least-
+ *    once: acknowledged by the broker; exactly-once: its transaction committed).
+ * 3. restore: 100k series' state records in the changelog (4 partitions), restored by the
+ *    checkpoint coordinator exactly as on assignment (fence, read to the end, decode, restore).
+ *
+ *   npm run bench -- kafka          (BENCH_KAFKA_SERIES / BENCH_KAFKA_STEPS / BENCH_RESTORE_SERIES to resize)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel, type Message } from 'kafkajs';
+import { kafkaConfigFrom } from '../src/config/kafkaConfig.js';
+import { KafkaCheckpointWriter, stateMessage } from '../src/connectors/kafka/checkpointWriter.js';
+import { createForecaster } from '../src/forecasting/createForecaster.js';
+import { createBaseline } from '../src/forecasting/baseline/createBaseline.js';
+import type { PipelineEvent } from '../src/observability/events.js';
+import { createLogger } from '../src/observability/logger.js';
+import { createPipelineCores } from '../src/pipeline/build.js';
+import { parseSpec } from '../src/pipeline/spec/loadSpec.js';
+import type { PipelineSpec } from '../src/pipeline/spec/pipelineSpec.js';
+import { CheckpointCoordinator } from '../src/runtime/checkpoint.js';
+import { KafkaPipeline } from '../src/runtime/kafkaPipeline.js';
+import { SeriesStateStore } from '../src/state/seriesStateStore.js';
+
+const root = resolve(import.meta.dirname, '..');
+const SERIES = Number(process.env['BENCH_KAFKA_SERIES'] ?? 1000);
+const STEPS = Number(process.env['BENCH_KAFKA_STEPS'] ?? 200);
+const RESTORE_SERIES = Number(process.env['BENCH_RESTORE_SERIES'] ?? 100_000);
+const PARTITIONS = 4;
+const STEP = 60_000;
+const T0 = Date.UTC(2024, 0, 1);
+const logger = createLogger({ level: 'warn' });
+
+function id(): string {
+  return Math.random().toString(16).slice(2, 10);
+}
+
+async function withBroker<T>(fn: (brokers: string[]) => Promise<T>): Promise<T> {
+  const given = process.env['KAFKA_BROKERS'];
+  if (given !== undefined && given !== '') return fn(given.split(','));
+  const script = join(root, 'deploy', 'kafka', 'kafka.sh');
+  const cache = mkdtempSync(join(tmpdir(), 'streamcast-bench-kafka-'));
+  const libs = join(root, '.cache', 'kafka', 'libs');
+  if (existsSync(libs)) symlinkSync(libs, join(cache, 'libs'));
+  const env = { ...process.env, KAFKA_PORT: process.env['BENCH_KAFKA_PORT'] ?? '19192', KAFKA_CACHE_DIR: cache };
+  const started = spawnSync('bash', [script, 'start'], { env, encoding: 'utf8', timeout: 300_000 });
+  if (started.status !== 0) throw new Error(`kafka.sh start failed: ${started.stderr}`);
+  try {
+    return await fn([`127.0.0.1:${env.KAFKA_PORT}`]);
+  } finally {
+    spawnSync('bash', [script, 'stop'], { env, stdio: 'ignore', timeout: 60_000 });
+  }
+}
+
+function specFor(name: string, input: string, guarantee: 'at-least-once' | 'exactly-once'): PipelineSpec {
+  return parseSpec({
+    name,
+    input: { topic: input, codec: 'json' },
+    output: { topic: `${name}.out` },
+    deadLetter: { topic: `${name}.dlq` },
+    // Idle close far away: steps close by event time only, as in a steady stream.
+    window: { step: '1m', aggregate: 'mean', lateness: '2m', idleClose: '1h' },
+    impute: { strategy: 'ffill', maxGap: '30m' },
+    normalize: { method: 'zscore', halfLife: '1d' },
+    model: { type: 'gru', hidden: 8, context: 16, horizon: 3, quantiles: [0.1, 0.5, 0.9] },
+    baseline: { type: 'seasonal-naive', season: '1h' },
+    guarantee,
+  });
+}
+
+function pointMessages(stepFrom: number, stepTo: number): Message[] {
+  const out: Message[] = [];
+  for (let i = stepFrom; i < stepTo; i++) {
+    for (let s = 0; s < SERIES; s++) {
+      const series = `bench-${s}`;
+      out.push({ key: series, value: JSON.stringify({ series, ts: T0 + i * STEP + 1000, value: Math.round(100 * Math.sin(i / 7 + s)) / 10 }) });
+    }
+  }
+  return out;
+}
+
+async function produceAll(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  // Requests well below the broker's 1 MiB record-batch limit (state records are ~1 KB).
+  for (let i = 0; i < messages.length; i += 500) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 500) });
+  await producer.disconnect();
+}
+
+async function createTopics(kafka: Kafka, topics: Array<{ topic: string; partitions: number; compacted?: boolean }>): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: topics.map((t) => ({
+      topic: t.topic,
+      numPartitions: t.partitions,
+      replicationFactor: 1,
+      configEntries: t.compacted === true ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+    })),
+    waitForLeaders: true,
+  });
+  await admin.disconnect();
+}
+
+/** Resolves once the group's committed offsets reach the topic's end on every partition. */
+async function committedToEnd(kafka: Kafka, groupId: string, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p.high]));
+    for (;;) {
+      const [c] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const done = [...ends].every(([p, high]) => high === '0' || c?.partitions.find((x) => x.partition === p)?.offset === high);
+      if (done) return performance.now();
+      await sleep(20);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function passthrough(kafka: Kafka, input: string): Promise<{ ms: number }> {
+  const out = `pass.out.${id()}`;
+  const groupId = `pass-${id()}`;
+  await createTopics(kafka, [{ topic: out, partitions: PARTITIONS }]);
+  const consumer = kafka.consumer({ groupId, maxBytesPerPartition: 1024 * 1024 });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topics: [input], fromBeginning: true });
+  let first = 0;
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
+      if (first === 0) first = performance.now();
+      await producer.sendBatch({ acks: -1, topicMessages: [{ topic: out, messages: batch.messages.map((m) => ({ key: m.key, value: m.value })) }] });
+      resolveOffset(batch.lastOffset());
+      await commitOffsetsIfNecessary();
+      await consumer.commitOffsets([{ topic: input, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }]);
+    },
+  });
+  const end = await committedToEnd(kafka, groupId, input);
+  await consumer.disconnect();
+  await producer.disconnect();
+  return { ms: end - first };
+}
+
+async function streamcast(
+  brokers: string[],
+  input: string,
+  guarantee: 'at-least-once' | 'exactly-once',
+  events: (e: PipelineEvent) => void = () => {},
+): Promise<{ ms: number; forecasts: number; stop: () => Promise<void> }> {
+  const name = `bench-${guarantee === 'exactly-once' ? 'eos' : 'alo'}-${id()}`;
+  const spec = specFor(name, input, guarantee);
+  const cfg = kafkaConfigFrom({}, { pipeline: name, brokers });
+  let first = 0;
+  let forecasts = 0;
+  const pipeline = new KafkaPipeline({
+    spec,
+    cfg,
+    logger,
+    forecaster: createForecaster(spec),
+    events: (e) => {
+      if (e.type === 'records_in' && first === 0) first = performance.now();
+      if (e.type === 'forecasts_out') forecasts += e.count;
+      events(e);
+    },
+  });
+  const abort = new AbortController();
+  const running = pipeline.run(abort.signal);
+  const kafka = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.NOTHING });
+  const end = await committedToEnd(kafka, cfg.groupId, input);
+  return {
+    ms: end - first,
+    forecasts,
+    stop: async () => {
+      await pipeline.stop();
+      await running;
+      await pipeline.close();
+    },
+  };
+}
+
+function pct(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
+}
+
+async function latencyAtRate(brokers: string[], kafka: Kafka, rate: number, guarantee: 'at-least-once' | 'exactly-once', seconds: number): Promise<Record<string, unknown>> {
+  const input = `lat.in.${id()}`;
+  await createTopics(kafka, [{ topic: input, partitions: PARTITIONS }]);
+  const lat: number[] = [];
+  const name = `lat-${id()}`;
+  const spec = specFor(name, input, guarantee);
+  const cfg = kafkaConfigFrom({}, { pipeline: name, brokers });
+  const pipeline = new KafkaPipeline({ spec, cfg, logger, forecaster: createForecaster(spec), events: (e) => e.type === 'latency' && lat.push(e.seconds * 1000) });
+  const abort = new AbortController();
+  const running = pipeline.run(abort.signal);
+  while (!pipeline.readiness().ready) await sleep(50);
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  // One step of every series per tick; ticks paced so that points/s ≈ rate.
+  const tickMs = 50;
+  const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
+  const steps = Math.ceil((rate * seconds) / SERIES);
+  const all = pointMessages(0, steps);
+  const t0 = performance.now();
+  for (let i = 0; i < all.length; i += perTick) {
+    await producer.send({ topic: input, acks: 1, messages: all.slice(i, i + perTick) });
+    const due = t0 + ((i + perTick) / perTick) * tickMs;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+  }
+  const achieved = all.length / ((performance.now() - t0) / 1000);
+  await producer.disconnect();
+  await sleep(1500);
+  await pipeline.stop();
+  await running;
+  await pipeline.close();
+  return { guarantee, 'target points/s': Math.round(rate), 'produced points/s': Math.round(achieved), forecasts: lat.length, 'p50 ms': +pct(lat, 0.5).toFixed(1), 'p99 ms': +pct(lat, 0.99).toFixed(1), 'max ms': +pct(lat, 1).toFixed(1) };
+}
+
+async function restoreBench(brokers: string[], kafka: Kafka): Promise<Record<string, unknown>> {
+  const name = `restore-${id()}`;
+  const spec = specFor(name, `restore.in.${id()}`, 'exactly-once');
+  const changelog = `${name}.state`;
+  await createTopics(kafka, [{ topic: spec.input.topic, partitions: PARTITIONS }, { topic: changelog, partitions: PARTITIONS, compacted: true }]);
+  // Realistic records: a series run through the real cores and baseline for 100 steps, encoded
+  // once per series key.
+  const forecaster = createBaseline({ type: 'seasonal-naive', seasonMs: 3_600_000 }, { name, stepMs: STEP, horizon: 3, quantiles: [0.1, 0.5, 0.9] });
+  const src = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster } });
+  src.own([0, 1, 2, 3]);
+  const { resampler, imputer, normalizer } = src.cores;
+  for (let i = 0; i < 100; i++) {
+    src.touch('template', 0);
+    const { steps } = resampler.push({ series: 'template', ts: T0 + i * STEP + 1000, value: Math.sin(i / 5) }, i);
+    const n = steps.flatMap((c) => imputer.push(c)).map((x) => normalizer.push(x));
+    forecaster.step(n);
+    src.stepped(n);
+  }
+  const value = src.finish(src.captureUpstream())[0]!.value;
+  const messages: Message[] = [];
+  for (let s = 0; s < RESTORE_SERIES; s++) messages.push(stateMessage({ series: `restore-${s}`, partition: s % PARTITIONS, value }));
+  const bytes = value.byteLength * RESTORE_SERIES;
+  await produceAll(kafka, changelog, messages);
+
+  const store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster: createBaseline({ type: 'seasonal-naive', seasonMs: 3_600_000 }, { name, stepMs: STEP, horizon: 3, quantiles: [0.1, 0.5, 0.9] }) } });
+  const abort = new AbortController();
+  const writer = new KafkaCheckpointWriter({
+    guarantee: 'exactly-once',
+    kafka: new Kafka({ clientId: 'bench-restore', brokers, logLevel: logLevel.NOTHING }),
+    logger,
+    groupId: `streamcast-${name}`,
+    topics: { input: spec.input.topic, output: spec.output.topic, deadLetter: spec.deadLetter.topic, changelog },
+    signal: abort.signal,
+    instanceId: 'bench',
+  });
+  const coordinator = new CheckpointCoordinator({ store, writer, events: () => {}, logger, intervalMs: 1000 });
+  const t0 = performance.now();
+  await Promise.all([0, 1, 2, 3].map((p) => coordinator.partitionReady(p)));
+  const seconds = (performance.now() - t0) / 1000;
+  await writer.close();
+  return { series: RESTORE_SERIES, restored: store.size, 'bytes/series': Math.round(bytes / RESTORE_SERIES), 'restore s': +seconds.toFixed(2), 'series/s': Math.round(RESTORE_SERIES / seconds) };
+}
+
+export async function benchKafka(): Promise<Record<string, unknown>[]> {
+  return withBroker(async (brokers) => {
+    const kafka = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.NOTHING });
+    const input = `bench.in.${id()}`;
+    await createTopics(kafka, [{ topic: input, partitions: PARTITIONS }]);
+    const n = SERIES * STEPS;
+    await produceAll(kafka, input, pointMessages(0, STEPS));
+
+    const rows: Record<string, unknown>[] = [];
+    const raw = await passthrough(kafka, input);
+    const rawRate = n / (raw.ms / 1000);
+    rows.push({ run: 'raw kafkajs passthrough', points: n, 's': +(raw.ms / 1000).toFixed(2), 'points/s': Math.round(rawRate), ratio: 1 });
+    let aloRate = 0;
+    for (const g of ['at-least-once', 'exactly-once'] as const) {
+      const r = await streamcast(brokers, input, g);
+      await r.stop();
+      const rate = n / (r.ms / 1000);
+      if (g === 'at-least-once') aloRate = rate;
+      rows.push({ run: `streamcast run (${g})`, points: n, 's': +(r.ms / 1000).toFixed(2), 'points/s': Math.round(rate), ratio: +(rate / rawRate).toFixed(2), forecasts: r.forecasts });
+    }
+    console.table(rows);
+
+    const lat: Record<string, unknown>[] = [];
+    for (const g of ['at-least-once', 'exactly-once'] as const) lat.push(await latencyAtRate(brokers, kafka, aloRate / 2, g, 10));
+    console.table(lat);
+
+    return [await restoreBench(brokers, kafka)];
+  });
+}

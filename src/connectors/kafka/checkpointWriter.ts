@@ -1,0 +1,336 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Admin, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
+import type { DeadLetter } from '../../domain/deadLetter.js';
+import type { Forecast } from '../../domain/forecast.js';
+import type { LogSink } from '../../observability/logger.js';
+import type { CheckpointWriter, PartitionCheckpoint } from '../../runtime/checkpoint.js';
+import { backoffDelay, retry } from '../../runtime/retry.js';
+import type { EncodedState } from '../../state/seriesStateStore.js';
+import type { Sink } from '../sink.js';
+import { readChangelog } from './changelogReader.js';
+import { isRetriableKafkaError, kafkaErrorType } from './kafkaClient.js';
+import { deadLetterMessage, forecastMessage, type KafkaOutput } from './kafkaSink.js';
+import type { KafkaSource } from './kafkaSource.js';
+
+export interface KafkaCheckpointTopics {
+  readonly input: string;
+  readonly output: string;
+  readonly deadLetter: string;
+  /** Compacted, as many partitions as `input`: changelog partition p holds the series of input partition p. */
+  readonly changelog: string;
+}
+
+interface CommonOptions {
+  readonly kafka: Kafka;
+  readonly logger: LogSink;
+  readonly groupId: string;
+  readonly topics: KafkaCheckpointTopics;
+  /** Shutdown: stops retrying a broker that is away. */
+  readonly signal: AbortSignal;
+  /** Bytes of values per produce request (the broker refuses a record batch above message.max.bytes). */
+  readonly maxRequestBytes?: number;
+}
+
+export interface ExactlyOnceOptions extends CommonOptions {
+  readonly guarantee: 'exactly-once';
+  /** Names this process in offset-commit metadata (tells a landed commit from a lost one after an outage). */
+  readonly instanceId: string;
+  readonly transactionTimeoutMs?: number;
+}
+
+export interface AtLeastOnceOptions extends CommonOptions {
+  readonly guarantee: 'at-least-once';
+  /** The pipeline's idempotent producer (shared with its sinks) and the source that commits offsets. */
+  readonly output: KafkaOutput;
+  readonly source: KafkaSource;
+}
+
+export type KafkaCheckpointWriterOptions = ExactlyOnceOptions | AtLeastOnceOptions;
+
+// Broker error codes saying "another producer owns this transactional id now" (data, STYLE 5).
+const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVALID_PRODUCER_ID_MAPPING']);
+
+const OUTAGE_RETRY = { retries: Number.MAX_SAFE_INTEGER, initialMs: 300, maxMs: 10_000 };
+
+/** The changelog record of one series: keyed by series, in the partition of its input partition. */
+export function stateMessage(s: EncodedState): Message {
+  return { key: s.series, value: Buffer.from(s.value.buffer, s.value.byteOffset, s.value.byteLength), partition: s.partition };
+}
+
+/**
+ * Checkpoints on Kafka.
+ *
+ * exactly-once: one transactional producer per owned input partition, transactional.id
+ * `<group>.<input topic>.<partition>`. Each checkpoint is, per partition, one transaction:
+ * forecasts and dead letters, then the partition's changed state (to the same-numbered changelog
+ * partition), then `sendOffsets` of the input offset for the consumer group, then commit.
+ * Fencing: whoever is assigned partition p initialises that transactional id before restoring
+ * p's state; the broker then aborts (or completes) the previous owner's open transaction and
+ * refuses its later ones (PRODUCER_FENCED / INVALID_PRODUCER_EPOCH), so a zombie that lost p can
+ * never commit output or offsets for it, and the new owner restores exactly the last committed
+ * state and offset. (kafkajs 2.2.4 has no KIP-447 group-metadata fencing, hence one id per
+ * partition rather than one per instance.)
+ *
+ * at-least-once: forecasts go out through the pipeline's idempotent producer as soon as they are
+ * made; a checkpoint flushes them, produces the changed state, flushes, then commits offsets.
+ */
+export class KafkaCheckpointWriter implements CheckpointWriter {
+  readonly eager: boolean;
+  private readonly producers = new Map<number, Producer>();
+  private readonly maxRequestBytes: number;
+  private admin?: Promise<Admin>;
+  private seq = 0;
+  private closing?: Promise<void>;
+  private readonly sinks?: { forecasts: Sink<Forecast>; deadLetters: Sink<DeadLetter>; state: Sink<EncodedState> };
+
+  constructor(private readonly opts: KafkaCheckpointWriterOptions) {
+    this.eager = opts.guarantee === 'at-least-once';
+    this.maxRequestBytes = opts.maxRequestBytes ?? 512 * 1024;
+    if (opts.guarantee === 'at-least-once') {
+      this.sinks = {
+        forecasts: opts.output.sink<Forecast>(opts.topics.output, forecastMessage),
+        deadLetters: opts.output.sink<DeadLetter>(opts.topics.deadLetter, deadLetterMessage),
+        state: opts.output.sink<EncodedState>(opts.topics.changelog, stateMessage),
+      };
+    }
+  }
+
+  async emit(forecasts: readonly Forecast[], deadLetters: readonly DeadLetter[]): Promise<void> {
+    if (this.sinks === undefined) return;
+    if (forecasts.length > 0) await this.sinks.forecasts.write(forecasts);
+    if (deadLetters.length > 0) await this.sinks.deadLetters.write(deadLetters);
+    await this.sinks.forecasts.flush();
+  }
+
+  async acquire(partition: number): Promise<void> {
+    if (this.opts.guarantee !== 'exactly-once') return;
+    await this.replaceProducer(partition);
+  }
+
+  /** A fresh producer for the partition's transactional id, initialised (which fences every earlier one). */
+  private async replaceProducer(partition: number): Promise<Producer> {
+    const o = this.opts as ExactlyOnceOptions;
+    const old = this.producers.get(partition);
+    this.producers.delete(partition);
+    if (old !== undefined) await old.disconnect().catch((err: unknown) => o.logger.debug({ err }, 'old transactional producer disconnect failed'));
+    return retry(
+      async () => {
+        const producer = o.kafka.producer({
+          transactionalId: `${o.groupId}.${o.topics.input}.${partition}`,
+          idempotent: true,
+          maxInFlightRequests: 1,
+          transactionTimeout: o.transactionTimeoutMs ?? 30_000,
+          allowAutoTopicCreation: false,
+        });
+        try {
+          await producer.connect();
+          // kafkajs initialises a transactional id on its first transaction: do it now, empty.
+          await (await producer.transaction()).abort();
+        } catch (err) {
+          await producer.disconnect().catch(() => undefined);
+          throw err;
+        }
+        this.producers.set(partition, producer);
+        return producer;
+      },
+      {
+        ...OUTAGE_RETRY,
+        signal: o.signal,
+        isRetriable: isRetriableKafkaError,
+        onRetry: ({ delayMs, error }) => o.logger.warn({ err: error, partition, delayMs }, `cannot initialise the transactional producer of partition ${partition}; retrying`),
+      },
+    );
+  }
+
+  async release(partition: number): Promise<void> {
+    const p = this.producers.get(partition);
+    this.producers.delete(partition);
+    await p?.disconnect();
+  }
+
+  async readChangelog(partitions: readonly number[], onRecord: (series: string, value: Uint8Array | null, partition: number) => void): Promise<number> {
+    const { kafka, topics, groupId, logger, signal } = this.opts;
+    return retry(() => readChangelog({ kafka, topic: topics.changelog, partitions, groupPrefix: groupId, onRecord, logger }), {
+      ...OUTAGE_RETRY,
+      signal,
+      isRetriable: (err) => isRetriableKafkaError(err) || (err as { kind?: unknown }).kind === 'retriable',
+      onRetry: ({ delayMs, error }) => logger.warn({ err: error, delayMs }, `restoring state from ${topics.changelog} failed; retrying`),
+    });
+  }
+
+  async committedOffset(partition: number): Promise<string | undefined> {
+    const c = await this.committed(partition);
+    return c?.offset;
+  }
+
+  private async committed(partition: number): Promise<{ offset: string; metadata: string | null } | undefined> {
+    const { groupId, topics, signal } = this.opts;
+    return retry(
+      async () => {
+        const admin = await this.adminClient();
+        const [t] = await admin.fetchOffsets({ groupId, topics: [topics.input] });
+        const p = t?.partitions.find((x) => x.partition === partition);
+        if (p === undefined || p.offset === '-1') return undefined;
+        return { offset: p.offset, metadata: p.metadata };
+      },
+      { ...OUTAGE_RETRY, signal, isRetriable: isRetriableKafkaError },
+    );
+  }
+
+  private adminClient(): Promise<Admin> {
+    this.admin ??= (async () => {
+      const a = this.opts.kafka.admin();
+      await a.connect();
+      return a;
+    })().catch((err: unknown) => {
+      this.admin = undefined;
+      throw err;
+    });
+    return this.admin;
+  }
+
+  async commit(parts: readonly PartitionCheckpoint[]): Promise<readonly number[]> {
+    if (this.opts.guarantee === 'at-least-once') {
+      await this.commitAtLeastOnce(this.opts, parts);
+      return [];
+    }
+    const seq = ++this.seq;
+    const outcomes = await Promise.all(parts.map((part) => this.commitPartition(part, seq)));
+    return parts.filter((_, i) => outcomes[i] === 'lost').map((p) => p.partition);
+  }
+
+  private async commitAtLeastOnce(o: AtLeastOnceOptions, parts: readonly PartitionCheckpoint[]): Promise<void> {
+    const sinks = this.sinks!;
+    const dead = parts.flatMap((p) => p.deadLetters);
+    if (dead.length > 0) await sinks.deadLetters.write(dead);
+    // 1. forecasts (sent per batch) and dead letters acknowledged; 2. state; 3. offsets.
+    await o.output.flush();
+    const state = parts.flatMap((p) => p.state);
+    if (state.length > 0) {
+      await sinks.state.write(state);
+      await o.output.flush();
+    }
+    const positions = parts.flatMap((p) => (p.position === undefined ? [] : [p.position]));
+    if (positions.length > 0) await o.source.commit(positions);
+  }
+
+  private async commitPartition(part: PartitionCheckpoint, seq: number): Promise<'ok' | 'lost'> {
+    const o = this.opts as ExactlyOnceOptions;
+    const marker = `${o.instanceId}:${seq}`;
+    for (let attempt = 0; ; attempt++) {
+      const producer = this.producers.get(part.partition);
+      if (producer === undefined) return 'lost'; // released (revoked) meanwhile
+      try {
+        await this.transact(producer, part, marker);
+        return 'ok';
+      } catch (err) {
+        if (hasType(err, FENCED)) return 'lost';
+        if (!retriableChain(err) || o.signal.aborted) throw err;
+        const delayMs = backoffDelay(attempt, { initialMs: 300, maxMs: 10_000 }, Math.random);
+        o.logger.warn({ err, partition: part.partition, attempt: attempt + 1, delayMs }, `checkpoint transaction of partition ${part.partition} failed; retrying in ${(delayMs / 1000).toFixed(1)} s`);
+        await sleep(delayMs, undefined, { signal: o.signal });
+        // A new producer for the id aborts our open transaction, or completes it if its commit
+        // had reached the coordinator: then the group's offset metadata carries our marker.
+        await this.replaceProducer(part.partition);
+        if (part.position !== undefined && (await this.committed(part.partition))?.metadata === marker) return 'ok';
+      }
+    }
+  }
+
+  private async transact(producer: Producer, part: PartitionCheckpoint, marker: string): Promise<void> {
+    const o = this.opts as ExactlyOnceOptions;
+    const txn = await producer.transaction();
+    try {
+      const outputs: Array<[string, Message[]]> = [
+        [o.topics.output, part.forecasts.map(forecastMessage)],
+        [o.topics.deadLetter, part.deadLetters.map(deadLetterMessage)],
+      ];
+      for (const req of chunk(outputs, this.maxRequestBytes)) await txn.sendBatch({ acks: -1, topicMessages: req });
+      for (const req of chunk([[o.topics.changelog, part.state.map(stateMessage)]], this.maxRequestBytes)) await txn.sendBatch({ acks: -1, topicMessages: req });
+      if (part.position !== undefined) {
+        const offsets = {
+          consumerGroupId: o.groupId,
+          // kafkajs passes `metadata` through to TxnOffsetCommit although its types omit it.
+          topics: [{ topic: part.position.topic, partitions: [{ partition: part.partition, offset: part.position.offset, metadata: marker }] }],
+        };
+        // kafkajs does not retry CONCURRENT_TRANSACTIONS here (the previous transaction's markers
+        // are still being written); the broker clears it within milliseconds.
+        await retry(() => txn.sendOffsets(offsets), {
+          retries: 20,
+          initialMs: 20,
+          maxMs: 500,
+          isRetriable: (err) => hasType(err, CONCURRENT),
+        });
+      }
+      await txn.commit();
+    } catch (err) {
+      if (txn.isActive()) await txn.abort().catch((e: unknown) => o.logger.debug({ err: e }, 'abort after a failed checkpoint failed too'));
+      throw err;
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const all = [...this.producers.values()];
+      this.producers.clear();
+      await Promise.allSettled(all.map((p) => p.disconnect()));
+      const admin = await this.admin?.catch(() => undefined);
+      await admin?.disconnect();
+    })();
+    return this.closing;
+  }
+}
+
+const CONCURRENT = new Set(['CONCURRENT_TRANSACTIONS']);
+
+/**
+ * Retriable when the error or a cause is: kafkajs' transaction code bails out of its own retries
+ * with a non-retriable wrapper around a (retriable) connection error when the broker goes away.
+ * Retrying a checkpoint is safe whatever stage failed: the retry starts with a fresh producer for
+ * the same id (aborting the open transaction) and first checks whether the commit landed.
+ */
+function retriableChain(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    if (isRetriableKafkaError(e)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** True when the error or one of its causes carries a broker error code in `types`. */
+function hasType(err: unknown, types: ReadonlySet<string>): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    const t = kafkaErrorType(e);
+    if (t !== undefined && types.has(t)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** Splits messages into produce requests of at most `maxBytes` of keys and values (at least one message each). */
+function chunk(byTopic: ReadonlyArray<[string, Message[]]>, maxBytes: number): TopicMessages[][] {
+  const out: TopicMessages[][] = [];
+  let req = new Map<string, Message[]>();
+  let bytes = 0;
+  for (const [topic, messages] of byTopic) {
+    for (const m of messages) {
+      const b = size(m.value) + size(m.key);
+      if (bytes > 0 && bytes + b > maxBytes) {
+        out.push([...req].map(([t, ms]) => ({ topic: t, messages: ms })));
+        req = new Map();
+        bytes = 0;
+      }
+      let list = req.get(topic);
+      if (list === undefined) req.set(topic, (list = []));
+      list.push(m);
+      bytes += b;
+    }
+  }
+  if (bytes > 0 || req.size > 0) out.push([...req].map(([t, ms]) => ({ topic: t, messages: ms })));
+  return out;
+}
+
+function size(v: Message['value'] | Message['key']): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'string' ? Buffer.byteLength(v) : v.byteLength;
+}

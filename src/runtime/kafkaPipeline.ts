@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import { interval } from 'rxjs';
+import { decoderFor } from '../codecs/codec.js';
+import type { KafkaConfig } from '../config/kafkaConfig.js';
+import { KafkaCheckpointWriter } from '../connectors/kafka/checkpointWriter.js';
+import { createKafka, isRetriableKafkaError } from '../connectors/kafka/kafkaClient.js';
+import { KafkaOutput, kafkaSinks } from '../connectors/kafka/kafkaSink.js';
+import { KafkaSource } from '../connectors/kafka/kafkaSource.js';
+import { ensureTopics } from '../connectors/kafka/topics.js';
+import { wallClock } from '../domain/clock.js';
+import { StreamcastError } from '../domain/errors.js';
+import type { Forecast } from '../domain/forecast.js';
+import type { Forecaster } from '../forecasting/forecaster.js';
+import type { EventListener } from '../observability/events.js';
+import type { Logger } from '../observability/logger.js';
+import { createPipelineCores } from '../pipeline/build.js';
+import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
+import { SeriesStateStore } from '../state/seriesStateStore.js';
+import { CheckpointCoordinator } from './checkpoint.js';
+import { PipelineRunner, type RunSummary } from './pipelineRunner.js';
+import { retry } from './retry.js';
+
+/** The compacted state changelog of a pipeline (co-partitioned with its input). */
+export function changelogTopic(spec: PipelineSpec): string {
+  return `${spec.name}.state`;
+}
+
+export interface KafkaPipelineOptions {
+  readonly spec: PipelineSpec;
+  readonly cfg: KafkaConfig;
+  readonly logger: Logger;
+  readonly events: EventListener;
+  readonly forecaster: Forecaster;
+  /** Every batch's forecasts as they are made (e.g. for GET /series/:id). */
+  readonly onForecasts?: (forecasts: readonly Forecast[]) => void;
+  /** Names this process in checkpoint metadata; default a random UUID. */
+  readonly instanceId?: string;
+}
+
+/**
+ * One pipeline on Kafka, as `streamcast run` runs it: consumer-group source, step pipeline whose
+ * per-series cores live in a state store, forecaster, and the checkpoint coordinator that writes
+ * forecasts, the state changelog and offsets in that order (one transaction per input partition
+ * under exactly-once). Topics are created when absent; the changelog gets the input's partition
+ * count.
+ */
+export class KafkaPipeline {
+  readonly spec: PipelineSpec;
+  readonly source: KafkaSource;
+  readonly output: KafkaOutput;
+  readonly runner: PipelineRunner;
+  readonly coordinator: CheckpointCoordinator;
+  readonly store: SeriesStateStore;
+  private readonly writer: KafkaCheckpointWriter;
+  private readonly abort = new AbortController();
+  private connected = false;
+
+  constructor(private readonly opts: KafkaPipelineOptions) {
+    const { spec, cfg, events, forecaster } = opts;
+    this.spec = spec;
+    const log = opts.logger;
+    const kafka = createKafka(cfg, log);
+    const topics = { input: spec.input.topic, output: spec.output.topic, deadLetter: spec.deadLetter.topic, changelog: changelogTopic(spec) };
+    this.store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster } });
+    this.output = new KafkaOutput({ kafka, logger: log });
+    let coordinator: CheckpointCoordinator | undefined;
+    this.source = new KafkaSource({
+      kafka,
+      topic: spec.input.topic,
+      groupId: cfg.groupId,
+      decoder: decoderFor(spec.input.codec),
+      fromBeginning: cfg.fromBeginning,
+      sessionTimeoutMs: cfg.sessionTimeoutMs,
+      logger: log,
+      events,
+      onAssignment: (assigned, revoked) => coordinator!.onAssignment(assigned, revoked),
+      partitionReady: (p) => coordinator!.partitionReady(p),
+    });
+    this.writer =
+      spec.guarantee === 'exactly-once'
+        ? new KafkaCheckpointWriter({ guarantee: 'exactly-once', kafka, logger: log, groupId: cfg.groupId, topics, signal: this.abort.signal, instanceId: opts.instanceId ?? randomUUID() })
+        : new KafkaCheckpointWriter({ guarantee: 'at-least-once', kafka, logger: log, groupId: cfg.groupId, topics, signal: this.abort.signal, output: this.output, source: this.source });
+    coordinator = new CheckpointCoordinator({
+      store: this.store,
+      writer: this.writer,
+      events,
+      logger: log,
+      intervalMs: cfg.checkpointIntervalMs ?? (spec.guarantee === 'exactly-once' ? 200 : 1000),
+    });
+    this.coordinator = coordinator;
+    const sinks = kafkaSinks(this.output, { forecasts: spec.output.topic, deadLetters: spec.deadLetter.topic });
+    // Idle close runs on the wall clock in live mode: a series that stops reporting still gets its
+    // last steps closed and forecast.
+    const idleEveryMs = Math.max(1000, Math.min(60_000, Math.floor(spec.window.idleClose / 4)));
+    this.runner = new PipelineRunner({
+      spec,
+      source: this.source,
+      forecaster,
+      forecastSink: sinks.forecasts,
+      deadLetterSink: sinks.deadLetters,
+      clock: wallClock,
+      events,
+      checkpoint: coordinator,
+      pipeline: { flushOnComplete: false, idleTicks: interval(idleEveryMs) },
+      ...(opts.onForecasts ? { onBatch: (_steps: unknown, forecasts: readonly Forecast[]) => opts.onForecasts!(forecasts) } : {}),
+    });
+  }
+
+  readiness(): { ready: boolean; reason?: string } {
+    if (!this.connected) return { ready: false, reason: 'creating topics / connecting to Kafka' };
+    const s = this.source.readiness();
+    if (!s.ready) return s;
+    return this.coordinator.readiness();
+  }
+
+  /** Creates topics, connects, runs until stopped (or the input fails); resolves undefined when stopped before Kafka was reachable. */
+  async run(signal: AbortSignal): Promise<RunSummary | undefined> {
+    const { cfg, logger: log } = this.opts;
+    signal.addEventListener(
+      'abort',
+      () => {
+        this.coordinator.stop();
+        this.abort.abort(signal.reason);
+      },
+      { once: true },
+    );
+    try {
+      await retry(() => this.prepare(), {
+        retries: Number.MAX_SAFE_INTEGER,
+        initialMs: 500,
+        maxMs: 15_000,
+        signal,
+        isRetriable: isRetriableKafkaError,
+        onRetry: ({ attempt, delayMs, error }) =>
+          log.warn({ attempt: attempt + 1, delayMs, err: error }, `cannot reach Kafka at ${cfg.brokers.join(',')} (${(error as Error).message}); retrying in ${(delayMs / 1000).toFixed(1)} s`),
+      });
+    } catch (err) {
+      if (signal.aborted) return undefined; // shut down before Kafka was reachable
+      throw err;
+    }
+    this.connected = true;
+    this.coordinator.start();
+    try {
+      return await this.runner.run();
+    } finally {
+      await this.writer.close();
+    }
+  }
+
+  private async prepare(): Promise<void> {
+    const { spec, cfg, logger: log } = this.opts;
+    const admin = createKafka(cfg, log, { clientIdSuffix: 'admin' }).admin();
+    await admin.connect();
+    try {
+      const created = await ensureTopics(admin, [
+        { topic: spec.input.topic, partitions: cfg.topicPartitions, replication: cfg.topicReplication },
+        { topic: spec.output.topic, partitions: cfg.topicPartitions, replication: cfg.topicReplication },
+        { topic: spec.deadLetter.topic, partitions: 1, replication: cfg.topicReplication },
+      ]);
+      const partitionsOf = async (topic: string) => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions.length ?? 0;
+      const inputPartitions = await partitionsOf(spec.input.topic);
+      const changelog = changelogTopic(spec);
+      created.push(
+        ...(await ensureTopics(admin, [{ topic: changelog, partitions: inputPartitions, replication: cfg.topicReplication, compacted: true }])),
+      );
+      const changelogPartitions = await partitionsOf(changelog);
+      if (changelogPartitions !== inputPartitions) {
+        throw new StreamcastError(
+          'config',
+          `state changelog ${changelog} has ${changelogPartitions} partitions but input ${spec.input.topic} has ${inputPartitions}; they must match ` +
+            '(changelog partition p holds the series of input partition p). Operator action: add partitions to the changelog to match, ' +
+            'or delete it (every series then starts afresh).',
+        );
+      }
+      if (created.length > 0) log.info({ topics: created }, `created topics ${created.join(', ')}`);
+    } finally {
+      await admin.disconnect();
+    }
+    if (spec.guarantee === 'at-least-once') await this.output.connect(this.abort.signal);
+  }
+
+  stop(): Promise<void> {
+    this.coordinator.stop();
+    return this.runner.stop();
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.output.close(), this.writer.close()]);
+  }
+}

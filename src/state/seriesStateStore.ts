@@ -1,0 +1,206 @@
+import type { SeriesId } from '../domain/point.js';
+import type { NormalizedStep } from '../domain/step.js';
+import type { Forecaster } from '../forecasting/forecaster.js';
+import type { Imputer, ImputerSnapshot } from '../pipeline/core/imputer.js';
+import type { Normalizer, NormalizerSnapshot } from '../pipeline/core/normalizer.js';
+import type { Resampler, ResamplerSnapshot } from '../pipeline/core/resampler.js';
+import { decodeSeriesState, encodeSeriesState } from './stateCodec.js';
+
+export interface StateCores {
+  readonly resampler: Resampler;
+  readonly imputer: Imputer;
+  readonly normalizer: Normalizer;
+  readonly forecaster: Forecaster;
+}
+
+/** The pipeline-side half of a checkpoint, taken where no step is between the cores and the forecaster. */
+export interface UpstreamCapture {
+  readonly series: ReadonlyMap<SeriesId, UpstreamState>;
+  /** Series of partitions this instance no longer owns: dropped, not written. */
+  readonly dropped: number;
+}
+
+interface UpstreamState {
+  readonly partition: number;
+  readonly resampler: ResamplerSnapshot | undefined;
+  readonly imputer: ImputerSnapshot | undefined;
+  readonly normalizer: NormalizerSnapshot | undefined;
+}
+
+/** One series' encoded state, ready for the changelog partition of its input partition. */
+export interface EncodedState {
+  readonly series: SeriesId;
+  readonly partition: number;
+  readonly value: Uint8Array;
+}
+
+export type RestoreOutcome = 'restored' | 'rewarm' | 'invalid';
+
+export interface StateStoreOptions {
+  readonly cores: StateCores;
+  /** Wall clock: a restored series' idle timer restarts at its restore (nothing could arrive while it was away). */
+  readonly now?: () => number;
+}
+
+/**
+ * Per-series state of one pipeline on this instance: the resampler, imputer, normalizer and
+ * forecaster cores (which the pipeline runs), which input partition owns each series, the last
+ * step consumed, and which series changed since the last checkpoint.
+ *
+ * Checkpoints are two-phase so that they cut the stream consistently: `captureUpstream` runs
+ * where a micro-batch forms (the pipeline cores then hold exactly the records read so far, minus
+ * steps still queued for the forecaster), `finish` runs right after the forecaster consumed that
+ * batch (so the queued steps are in the forecaster's state). Nothing in between is lost: a series
+ * dirtied after the capture stays dirty for the next checkpoint.
+ */
+export class SeriesStateStore {
+  readonly cores: StateCores;
+  private readonly now: () => number;
+  private readonly partitionOfSeries = new Map<SeriesId, number>();
+  private readonly lastStep = new Map<SeriesId, number>();
+  private dirty = new Set<SeriesId>();
+  private readonly owned = new Set<number>();
+
+  constructor(opts: StateStoreOptions) {
+    this.cores = opts.cores;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Partitions whose series this instance may keep. */
+  own(partitions: Iterable<number>): void {
+    for (const p of partitions) this.owned.add(p);
+  }
+
+  owns(partition: number): boolean {
+    return this.owned.has(partition);
+  }
+
+  /** A point of `series` was read from input `partition` (input keyed by series: one partition per series). */
+  touch(series: SeriesId, partition: number): void {
+    if (this.partitionOfSeries.get(series) !== partition) this.partitionOfSeries.set(series, partition);
+    this.dirty.add(series);
+  }
+
+  partitionOf(series: SeriesId): number | undefined {
+    return this.partitionOfSeries.get(series);
+  }
+
+  /** The forecaster consumed these steps. */
+  stepped(steps: readonly NormalizedStep[]): void {
+    for (const s of steps) {
+      this.lastStep.set(s.series, s.ts);
+      this.dirty.add(s.series);
+    }
+  }
+
+  get size(): number {
+    return this.partitionOfSeries.size;
+  }
+
+  dirtyCount(): number {
+    return this.dirty.size;
+  }
+
+  /** Phase one: snapshots the pipeline cores of every dirty series and starts a new dirty set. */
+  captureUpstream(): UpstreamCapture {
+    const { resampler, imputer, normalizer } = this.cores;
+    const out = new Map<SeriesId, UpstreamState>();
+    let dropped = 0;
+    for (const series of this.dirty) {
+      const partition = this.partitionOfSeries.get(series);
+      if (partition === undefined || !this.owned.has(partition)) {
+        // Steps of a revoked partition that were still in flight: its new owner redoes them.
+        this.dropSeries(series);
+        dropped++;
+        continue;
+      }
+      out.set(series, { partition, resampler: resampler.snapshot(series), imputer: imputer.snapshot(series), normalizer: normalizer.snapshot(series) });
+    }
+    this.dirty = new Set();
+    return { series: out, dropped };
+  }
+
+  /** Phase two: adds the forecaster's state and encodes; call right after the batch of the capture was stepped. */
+  finish(capture: UpstreamCapture): EncodedState[] {
+    const f = this.cores.forecaster;
+    const model = { kind: f.info.kind, version: f.info.version };
+    const out: EncodedState[] = [];
+    for (const [series, u] of capture.series) {
+      if (!this.owned.has(u.partition)) continue;
+      const forecaster = f.snapshot(series);
+      const lastStep = this.lastStep.get(series);
+      const value = encodeSeriesState({
+        model,
+        ...(u.resampler !== undefined ? { resampler: u.resampler } : {}),
+        ...(u.imputer !== undefined ? { imputer: u.imputer } : {}),
+        ...(u.normalizer !== undefined ? { normalizer: u.normalizer } : {}),
+        ...(forecaster !== undefined ? { forecaster } : {}),
+        ...(lastStep !== undefined ? { lastStep } : {}),
+      });
+      out.push({ series, partition: u.partition, value });
+    }
+    return out;
+  }
+
+  /**
+   * Restores one series from a changelog record. A frame this build cannot read, or a core
+   * snapshot its core rejects, leaves the series empty ('invalid': it starts afresh). Forecaster
+   * state from another model kind or version, or that the forecaster refuses, is not restored
+   * ('rewarm'): the pipeline cores are, and the forecaster warms the series up again.
+   */
+  restore(series: SeriesId, partition: number, bytes: Uint8Array): RestoreOutcome {
+    const { resampler, imputer, normalizer, forecaster } = this.cores;
+    this.dropSeries(series);
+    let state;
+    try {
+      state = decodeSeriesState(bytes);
+      // The idle timer restarts now: during the downtime nothing could arrive, and closing the
+      // series' open windows at once would make the records about to be re-read late.
+      if (state.resampler !== undefined) resampler.restore(series, { ...state.resampler, lastArrival: this.now() });
+      if (state.imputer !== undefined) imputer.restore(series, state.imputer);
+      if (state.normalizer !== undefined) normalizer.restore(series, state.normalizer);
+    } catch (err) {
+      void err; // the cores throw `fatal` StreamcastErrors for state they cannot take: start afresh
+      this.dropSeries(series);
+      return 'invalid';
+    }
+    this.partitionOfSeries.set(series, partition);
+    if (state.lastStep !== undefined) this.lastStep.set(series, state.lastStep);
+    const info = forecaster.info;
+    if (state.forecaster === undefined) return 'restored'; // no step forecast yet: nothing to re-warm
+    if (state.model.kind !== info.kind || state.model.version !== info.version) return 'rewarm';
+    try {
+      forecaster.restore(series, state.forecaster);
+    } catch (err) {
+      void err; // another forecaster's snapshot: misusing it would be worse than re-warming
+      forecaster.drop(series);
+      return 'rewarm';
+    }
+    return 'restored';
+  }
+
+  /** Forgets every series of these partitions (revoked); returns how many. */
+  dropPartitions(partitions: Iterable<number>): number {
+    const gone = new Set(partitions);
+    for (const p of gone) this.owned.delete(p);
+    let n = 0;
+    for (const [series, p] of this.partitionOfSeries) {
+      if (gone.has(p)) {
+        this.dropSeries(series);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private dropSeries(series: SeriesId): void {
+    const { resampler, imputer, normalizer, forecaster } = this.cores;
+    resampler.drop(series);
+    imputer.drop(series);
+    normalizer.drop(series);
+    forecaster.drop(series);
+    this.partitionOfSeries.delete(series);
+    this.lastStep.delete(series);
+    this.dirty.delete(series);
+  }
+}

@@ -1,0 +1,166 @@
+import { StreamcastError } from '../domain/errors.js';
+import type { ImputerSnapshot } from '../pipeline/core/imputer.js';
+import type { NormalizerSnapshot } from '../pipeline/core/normalizer.js';
+import type { ResamplerSnapshot } from '../pipeline/core/resampler.js';
+
+/** Everything the runtime keeps about one series, as written to the state changelog. */
+export interface SeriesState {
+  readonly resampler?: ResamplerSnapshot;
+  readonly imputer?: ImputerSnapshot;
+  readonly normalizer?: NormalizerSnapshot;
+  /** The forecaster's own binary snapshot (hidden state, residual windows…). */
+  readonly forecaster?: Uint8Array;
+  /** Start of the last step the forecaster consumed for this series. */
+  readonly lastStep?: number;
+  /** Identity of the forecaster that wrote `forecaster`; a mismatch means "re-warm, do not restore". */
+  readonly model: { readonly kind: string; readonly version: number };
+}
+
+/**
+ * Frame layout (big endian), version 1:
+ *   0  u8[2] magic "SS"
+ *   2  u8    codec version (1)
+ *   3  u8    flags: 1 resampler, 2 imputer, 4 normalizer, 8 forecaster, 16 lastStep
+ *   4  u32   model version
+ *   8  u8    model kind length K, then K bytes of UTF-8
+ *   .. f64   lastStep                                    (flag 16)
+ *   .. f64×4 normalizer w, mean, m2, lastTs              (flag 4)
+ *   .. u32 length + UTF-8 JSON of the resampler snapshot  (flag 1)
+ *   .. u32 length + UTF-8 JSON of the imputer snapshot    (flag 2)
+ *   .. u32 length + forecaster bytes                      (flag 8)
+ * The resampler and imputer snapshots are JSON today (their cores define them so); they ride
+ * inside the binary frame as UTF-8 until those cores grow binary snapshots.
+ */
+export const STATE_CODEC_VERSION = 1;
+const MAGIC0 = 0x53;
+const MAGIC1 = 0x53;
+const F_RESAMPLER = 1;
+const F_IMPUTER = 2;
+const F_NORMALIZER = 4;
+const F_FORECASTER = 8;
+const F_LAST_STEP = 16;
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function encodeSeriesState(s: SeriesState): Uint8Array {
+  const kind = utf8.encode(s.model.kind);
+  if (kind.byteLength > 255) throw new StreamcastError('fatal', `model kind ${JSON.stringify(s.model.kind)} is longer than 255 bytes`);
+  const resampler = s.resampler === undefined ? undefined : utf8.encode(JSON.stringify(s.resampler));
+  const imputer = s.imputer === undefined ? undefined : utf8.encode(JSON.stringify(s.imputer));
+  let flags = 0;
+  let size = 9 + kind.byteLength;
+  if (s.lastStep !== undefined) {
+    flags |= F_LAST_STEP;
+    size += 8;
+  }
+  if (s.normalizer !== undefined) {
+    flags |= F_NORMALIZER;
+    size += 32;
+  }
+  if (resampler !== undefined) {
+    flags |= F_RESAMPLER;
+    size += 4 + resampler.byteLength;
+  }
+  if (imputer !== undefined) {
+    flags |= F_IMPUTER;
+    size += 4 + imputer.byteLength;
+  }
+  if (s.forecaster !== undefined) {
+    flags |= F_FORECASTER;
+    size += 4 + s.forecaster.byteLength;
+  }
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  out[0] = MAGIC0;
+  out[1] = MAGIC1;
+  out[2] = STATE_CODEC_VERSION;
+  out[3] = flags;
+  view.setUint32(4, s.model.version >>> 0);
+  out[8] = kind.byteLength;
+  out.set(kind, 9);
+  let o = 9 + kind.byteLength;
+  if (s.lastStep !== undefined) {
+    view.setFloat64(o, s.lastStep);
+    o += 8;
+  }
+  if (s.normalizer !== undefined) {
+    for (const x of [s.normalizer.w, s.normalizer.mean, s.normalizer.m2, s.normalizer.lastTs]) {
+      view.setFloat64(o, x);
+      o += 8;
+    }
+  }
+  for (const bytes of [resampler, imputer, s.forecaster]) {
+    if (bytes === undefined) continue;
+    view.setUint32(o, bytes.byteLength);
+    out.set(bytes, o + 4);
+    o += 4 + bytes.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Decodes a frame. Throws a `fatal` StreamcastError for a frame of another codec version or a
+ * corrupt one; the caller drops that series' state (it re-warms) rather than misuse it.
+ * The core snapshots are returned as parsed, not validated: each core's `restore` validates.
+ */
+export function decodeSeriesState(bytes: Uint8Array): SeriesState {
+  const bad = (what: string): never => {
+    // Operator action: a changelog record this build cannot read; the series starts afresh.
+    throw new StreamcastError('fatal', `series state frame is invalid: ${what}`);
+  };
+  if (bytes.byteLength < 9 || bytes[0] !== MAGIC0 || bytes[1] !== MAGIC1) bad('no state header');
+  if (bytes[2] !== STATE_CODEC_VERSION) bad(`codec version ${String(bytes[2])}, this build reads ${STATE_CODEC_VERSION}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const flags = bytes[3]!;
+  const version = view.getUint32(4);
+  const kindLen = bytes[8]!;
+  let o = 9;
+  const need = (n: number) => {
+    if (o + n > bytes.byteLength) bad(`truncated at byte ${o} (needs ${n} more of ${bytes.byteLength})`);
+  };
+  need(kindLen);
+  const kind = fromUtf8.decode(bytes.subarray(o, o + kindLen));
+  o += kindLen;
+  let lastStep: number | undefined;
+  if (flags & F_LAST_STEP) {
+    need(8);
+    lastStep = view.getFloat64(o);
+    o += 8;
+  }
+  let normalizer: NormalizerSnapshot | undefined;
+  if (flags & F_NORMALIZER) {
+    need(32);
+    normalizer = { v: 1, w: view.getFloat64(o), mean: view.getFloat64(o + 8), m2: view.getFloat64(o + 16), lastTs: view.getFloat64(o + 24) };
+    o += 32;
+  }
+  const section = (): Uint8Array => {
+    need(4);
+    const n = view.getUint32(o);
+    o += 4;
+    need(n);
+    const b = bytes.subarray(o, o + n);
+    o += n;
+    return b;
+  };
+  const json = (b: Uint8Array): unknown => {
+    try {
+      return JSON.parse(fromUtf8.decode(b)) as unknown;
+    } catch (err) {
+      return bad(`embedded snapshot is not UTF-8 JSON (${(err as Error).message})`);
+    }
+  };
+  const resampler = flags & F_RESAMPLER ? (json(section()) as ResamplerSnapshot) : undefined;
+  const imputer = flags & F_IMPUTER ? (json(section()) as ImputerSnapshot) : undefined;
+  // A copy: the caller's buffer (a Kafka fetch) is reused, the forecaster may keep the bytes.
+  const forecaster = flags & F_FORECASTER ? section().slice() : undefined;
+  if (o !== bytes.byteLength) bad(`${bytes.byteLength - o} trailing bytes`);
+  return {
+    model: { kind, version },
+    ...(resampler !== undefined ? { resampler } : {}),
+    ...(imputer !== undefined ? { imputer } : {}),
+    ...(normalizer !== undefined ? { normalizer } : {}),
+    ...(forecaster !== undefined ? { forecaster } : {}),
+    ...(lastStep !== undefined ? { lastStep } : {}),
+  };
+}

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
+import {
+  createTopic,
+  forecastsByStep,
+  hasKcat,
+  kcatConsume,
+  points,
+  readyz,
+  specTopics,
+  startProduce,
+  startRun,
+  STEP,
+  testKafka,
+  waitFor,
+  writePoints,
+  writeSpec,
+  type RunningCli,
+} from './harness.js';
+
+const SERIES = Array.from({ length: 8 }, (_, i) => `rb-${i}`);
+const STEPS = 100;
+
+describeWithKafka('streamcast run, exactly-once: rebalances move state with the partitions', () => {
+  const runs: RunningCli[] = [];
+  afterAll(() => {
+    for (const r of runs) r.child.kill('SIGKILL');
+  });
+  beforeAll(() => {
+    if (!hasKcat()) throw new Error('kcat is required: apt-get install -y kcat');
+  });
+
+  it('one of two instances killed, a third joining: still exactly one forecast per (series, step), as uninterrupted', async () => {
+    const brokers = requireKafkaBrokers();
+    const b = brokers.join(',');
+    const kafka = testKafka(brokers);
+    const t = specTopics('rebal');
+    await createTopic(kafka, t.input, 4);
+    const spec = writeSpec(t, { guarantee: 'exactly-once' });
+    const input = points(SERIES, 0, STEPS);
+    const want = new Set(input.map((p) => `${p.series}@${Math.floor(p.ts / STEP) * STEP}`));
+    const committedForecasts = () => kcatConsume(b, t.output, { readCommitted: true });
+
+    const a = startRun(spec, b);
+    const bInst = startRun(spec, b);
+    runs.push(a, bInst);
+    await waitFor(async () => (await readyz(await a.port())) === 200 && (await readyz(await bInst.port())) === 200, 30_000, 'both instances ready');
+    // Both own partitions before the input starts (each logs its assignment).
+    await waitFor(() => /assigned partitions \[\d/.test(a.stderr()) && /assigned partitions \[\d/.test(bInst.stderr()), 20_000, 'a partition for each instance');
+    const produced = startProduce(b, t.input, writePoints(input), 160);
+
+    await waitFor(() => committedForecasts().length >= 80 || undefined, 30_000, 'the first committed forecasts');
+    a.child.kill('SIGKILL');
+    await a.exited;
+    // B takes A's partitions once A's session (6 s) expires, restoring their state first.
+    await waitFor(() => /restored partition \d: [1-9]\d* series/.test(bInst.stderr()), 30_000, 'B to restore the partitions of the killed A');
+
+    const c = startRun(spec, b);
+    runs.push(c);
+    await waitFor(() => /restored partition \d/.test(c.stderr()), 30_000, 'C to join and restore the partitions it was given');
+    const p = await produced;
+    expect(p.code, p.stderr).toBe(0);
+
+    await waitFor(
+      () => {
+        const have = forecastsByStep(committedForecasts(), 3);
+        return [...want].every((k) => have.has(k));
+      },
+      60_000,
+      'a committed forecast for every (series, step)',
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nB: ${bInst.stderr().slice(-3000)}\nC: ${c.stderr().slice(-3000)}`);
+    });
+    bInst.child.kill('SIGTERM');
+    c.child.kill('SIGTERM');
+    expect(await bInst.exited, bInst.stderr()).toEqual({ code: 0, signal: null });
+    expect(await c.exited, c.stderr()).toEqual({ code: 0, signal: null });
+
+    const got = forecastsByStep(committedForecasts(), 3);
+    expect([...got].filter(([, l]) => l.length !== 1).map(([k, l]) => `${k}×${l.length}`)).toEqual([]);
+    expect(new Set(got.keys())).toEqual(want);
+
+    // Uninterrupted reference over the same input: moved state gave the same forecasts.
+    const u = { ...specTopics('rbref'), input: t.input };
+    await createTopic(kafka, u.output, 1);
+    const ref = startRun(writeSpec(u, { guarantee: 'exactly-once' }), b);
+    runs.push(ref);
+    const reference = await waitFor(
+      () => {
+        const have = forecastsByStep(kcatConsume(b, u.output, { readCommitted: true }), 3);
+        return [...want].every((k) => have.has(k)) ? have : undefined;
+      },
+      60_000,
+      'the uninterrupted run',
+    );
+    ref.child.kill('SIGTERM');
+    await ref.exited;
+    const differ = [...want].filter((k) => JSON.stringify(got.get(k)![0]!.forecast) !== JSON.stringify(reference.get(k)![0]!.forecast));
+    expect(differ).toEqual([]);
+  });
+});

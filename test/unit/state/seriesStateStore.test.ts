@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { createBaseline } from '../../../src/forecasting/baseline/createBaseline.js';
+import type { Forecaster } from '../../../src/forecasting/forecaster.js';
+import { createPipelineCores } from '../../../src/pipeline/build.js';
+import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
+import { SeriesStateStore } from '../../../src/state/seriesStateStore.js';
+import { decodeSeriesState, encodeSeriesState } from '../../../src/state/stateCodec.js';
+
+const spec = parseSpec({
+  name: 'store-test',
+  input: { topic: 'in' },
+  output: { topic: 'out' },
+  deadLetter: { topic: 'dlq' },
+  window: { step: '1m', aggregate: 'mean', lateness: '2m', idleClose: '5m' },
+  impute: { strategy: 'ffill', maxGap: '30m' },
+  normalize: { method: 'zscore', halfLife: '1d' },
+  model: { type: 'gru', hidden: 8, context: 16, horizon: 3, quantiles: [0.1, 0.5, 0.9] },
+  baseline: { type: 'seasonal-naive', season: '1h' },
+});
+
+function forecaster(kind: 'last-value' | 'seasonal-naive'): Forecaster {
+  return createBaseline({ type: kind, seasonMs: 3_600_000 }, { name: 'store-test', stepMs: 60_000, horizon: 3, quantiles: [0.1, 0.5, 0.9] });
+}
+
+/** Feeds `n` steps of series `s` through the store's cores the way the pipeline does. */
+function feed(store: SeriesStateStore, s: string, from: number, n: number): void {
+  const { resampler, imputer, normalizer, forecaster: f } = store.cores;
+  for (let i = from; i < from + n; i++) {
+    store.touch(s, 0);
+    const { steps } = resampler.push({ series: s, ts: i * 60_000 + 1000, value: Math.sin(i / 5) * 10 }, i);
+    const normalized = steps.flatMap((c) => imputer.push(c)).map((x) => normalizer.push(x));
+    f.step(normalized);
+    store.stepped(normalized);
+  }
+}
+
+function storeWith(f: Forecaster): SeriesStateStore {
+  const store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster: f }, now: () => 42 });
+  store.own([0]);
+  return store;
+}
+
+describe('SeriesStateStore', () => {
+  it('captures dirty series once, and a restored store continues exactly like the original', () => {
+    const a = storeWith(forecaster('seasonal-naive'));
+    feed(a, 'x', 0, 50);
+    feed(a, 'y', 0, 10);
+    const encoded = a.finish(a.captureUpstream());
+    expect(encoded.map((e) => e.series).sort()).toEqual(['x', 'y']);
+    expect(a.dirtyCount()).toBe(0);
+    expect(a.finish(a.captureUpstream())).toEqual([]);
+
+    const b = storeWith(forecaster('seasonal-naive'));
+    for (const e of encoded) expect(b.restore(e.series, e.partition, e.value)).toBe('restored');
+    // Same next steps in both: identical forecasts prove identical state.
+    const next = (store: SeriesStateStore) => {
+      const { resampler, imputer, normalizer, forecaster: f } = store.cores;
+      const out = [];
+      for (let i = 50; i < 60; i++) {
+        const { steps } = resampler.push({ series: 'x', ts: i * 60_000 + 1000, value: i }, 100);
+        out.push(...f.step(steps.flatMap((c) => imputer.push(c)).map((x) => normalizer.push(x))));
+      }
+      return out;
+    };
+    expect(next(b)).toEqual(next(a));
+    // The idle timer restarts at restore time.
+    expect(b.cores.resampler.snapshot('y')?.lastArrival).toBe(42);
+  });
+
+  it('re-warms (does not restore) forecaster state of another kind or model version, keeping the pipeline cores', () => {
+    const a = storeWith(forecaster('seasonal-naive'));
+    feed(a, 'x', 0, 30);
+    const [e] = a.finish(a.captureUpstream());
+    const other = storeWith(forecaster('last-value'));
+    expect(other.restore('x', 0, e!.value)).toBe('rewarm');
+    expect(other.cores.forecaster.snapshot('x')).toBeUndefined();
+    expect(other.cores.normalizer.snapshot('x')).toEqual(a.cores.normalizer.snapshot('x'));
+
+    const bumped = encodeSeriesState({ ...decodeSeriesState(e!.value), model: { kind: 'baseline', version: 99 } });
+    const same = storeWith(forecaster('seasonal-naive'));
+    expect(same.restore('x', 0, bumped)).toBe('rewarm');
+    expect(same.cores.forecaster.snapshot('x')).toBeUndefined();
+  });
+
+  it('drops a series whose frame is unreadable, and drops revoked partitions and their in-flight series', () => {
+    const s = storeWith(forecaster('seasonal-naive'));
+    expect(s.restore('x', 0, new Uint8Array([1, 2, 3]))).toBe('invalid');
+    expect(s.size).toBe(0);
+    feed(s, 'x', 0, 5);
+    expect(s.dropPartitions([0])).toBe(1);
+    expect(s.cores.resampler.snapshot('x')).toBeUndefined();
+    feed(s, 'x', 5, 3); // steps still in flight for the revoked partition
+    const cap = s.captureUpstream();
+    expect(cap.series.size).toBe(0);
+    expect(cap.dropped).toBe(1);
+    expect(s.cores.forecaster.snapshot('x')).toBeUndefined();
+  });
+});
