@@ -2,7 +2,9 @@
  * `npm run bench [-- <name>…]`: runs the benchmarks (all by default) and prints a table each.
  * Benchmarks measure; they do not pass or fail. Figures are recorded in docs/benchmarks.md.
  */
+import { benchAccuracy } from './accuracy.js';
 import { benchBaselines } from './baselineThroughput.js';
+import { benchKafka } from './kafkaThroughput.js';
 import { benchMemory } from './memory.js';
 import { benchReplay } from './replayThroughput.js';
 
@@ -10,6 +12,10 @@ const benches: Record<string, () => Promise<Record<string, unknown>[]>> = {
   replay: benchReplay,
   baseline: benchBaselines,
   memory: benchMemory,
+  // Needs a broker: KAFKA_BROKERS, else starts one with deploy/kafka/kafka.sh (and stops it).
+  kafka: benchKafka,
+  // Prequential backtests with retraining on the shared data sets (minutes).
+  accuracy: () => benchAccuracy(),
   // Prints its own tables (kernels × batch sizes, stateful vs window re-run).
   gru: async () => {
     await import('./gruStep.bench.js');

@@ -36,6 +36,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('--port <port>', 'HTTP port for /metrics, /healthz, /readyz, /series/:id (0 = any free port)', port, 9464)
     .option('--host <address>', 'address to serve HTTP on (0.0.0.0 in a container)', '127.0.0.1')
     .option('--no-http', 'do not serve HTTP')
+    .option('--influx <url>', 'also write actuals, forecasts and errors to InfluxDB 1.x, e.g. http://127.0.0.1:8086/streamcast (database created if absent)')
     .action(async (flags) => onExitCode(await demoCommand(flags)));
 
   withReplayInput(
@@ -46,6 +47,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
   )
     .option('-o, --out <file>', 'write forecasts to this JSONL file (default: stdout)')
     .option('--dead-letters <file>', 'write dead letters (malformed, late records) to this JSONL file')
+    .option('--influx <url>', 'also write actuals, forecasts and errors to InfluxDB 1.x, e.g. http://127.0.0.1:8086/streamcast (database created if absent)')
     .action(async (spec, flags) => onExitCode(await replayCommand(spec, flags)));
 
   withReplayInput(
@@ -57,6 +59,10 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('--json', 'print the summary as JSON (DESIGN.md shape) instead of a table')
     .option('--report <dir>', 'write summary.json into this directory')
     .addOption(new Option('--warmup <steps>', 'steps per series before scoring starts (default: two of the longest season)').argParser(nonNegativeInt))
+    .option('--model <dir>', 'start from the current model in this models folder (default: the baseline until the first promotion)')
+    .option('--no-retrain', 'do not retrain (score the loaded model, or the baseline, as "gru")')
+    .option('--stateless', 'ablation: reset the GRU hidden state at every step')
+    .option('--history <steps>', 'steps of history kept per series for retraining', positiveInt)
     .action(async (spec, flags) => onExitCode(await backtestCommand(spec, flags)));
 
   program

@@ -46,6 +46,8 @@ export type PipelineEvent =
       readonly hits: number;
       readonly total: number;
     }
+  /** What /readyz answers now (emit on every change); exported so that alerts can see it. */
+  | { readonly type: 'readiness'; readonly ready: boolean }
   | { readonly type: 'state_restore'; readonly seconds: number }
   | { readonly type: 'checkpoint'; readonly seconds: number }
   /** History points discarded rather than kept for retraining (e.g. a memory cap was reached). */

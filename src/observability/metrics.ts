@@ -34,6 +34,7 @@ export interface Metrics {
   readonly stateRestoreDuration: Histogram<'pipeline'>;
   readonly checkpointDuration: Histogram<'pipeline'>;
   readonly droppedHistoryPoints: Counter<'pipeline'>;
+  readonly ready: Gauge<'pipeline'>;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -180,7 +181,12 @@ export function createMetrics(registry: Registry, labels: { pipeline: string }):
     ),
     droppedHistoryPoints: counter(
       'streamcast_dropped_history_points_total',
-      'History points discarded instead of kept for retraining (memory cap reached). Retraining sees less data; raise the cap or reduce series.',
+      'History points discarded: not kept for retraining (memory cap reached), or not written to InfluxDB (buffer full or InfluxDB away; see the warning in the logs). Forecasting is unaffected; check InfluxDB or raise the cap.',
+      [],
+    ),
+    ready: gauge(
+      'streamcast_ready',
+      '1 while /readyz answers 200 (assigned partitions restored, a model or baseline ready), else 0. Absent until the runtime first reports readiness.',
       [],
     ),
   };
@@ -309,6 +315,9 @@ export function metricsListener(metrics: Metrics, opts: MetricsListenerOptions =
           metrics.intervalHits.inc(l, e.hits);
           metrics.intervalScored.inc(l, e.total);
         }
+        break;
+      case 'readiness':
+        metrics.ready.set(p, e.ready ? 1 : 0);
         break;
       case 'state_restore':
         if (ok(e, e.seconds)) metrics.stateRestoreDuration.observe(p, e.seconds);

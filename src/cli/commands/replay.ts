@@ -9,8 +9,11 @@ import { withEventTimeClock } from '../../connectors/replay/eventTimeSource.js';
 import { JsonlFileSink } from '../../connectors/replay/jsonlFileSink.js';
 import { JsonlSink } from '../../connectors/stdout/jsonlSink.js';
 import { encodeForecast } from '../../codecs/forecastJson.js';
+import { wallClock } from '../../domain/clock.js';
 import { createForecaster } from '../../forecasting/createForecaster.js';
 import type { Forecaster } from '../../forecasting/forecaster.js';
+import type { ModelRuntime, ModelRuntimeOptions } from '../../forecasting/modelRuntime.js';
+import { ArtifactStore } from '../../training/artifactStore.js';
 import { fanOut, type EventListener } from '../../observability/events.js';
 import { RunStats } from '../../observability/runStats.js';
 import { loadSpec } from '../../pipeline/spec/loadSpec.js';
@@ -18,6 +21,8 @@ import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
 import { PipelineRunner, type RunnerOptions } from '../../runtime/pipelineRunner.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { createProgress } from '../progress.js';
+import { createLogger } from '../../observability/logger.js';
+import { createLiveObservers } from '../../runtime/liveObservers.js';
 import { requireInputFiles } from '../options.js';
 import { faultsFromFlags, type FaultFlags } from '../faultFlags.js';
 
@@ -30,6 +35,12 @@ export interface ReplayFlags extends FaultFlags {
   limit?: number;
   quiet?: boolean;
   series?: string[];
+  /** InfluxDB 1.x history, e.g. http://127.0.0.1:8086/streamcast. */
+  influx?: string;
+  /** Models folder to load `current` from (replay: default `models`). */
+  model?: string;
+  /** Retrain as the spec's `retrain` section says (blocking: deterministic). */
+  retrain?: boolean;
 }
 
 /** A sink that discards (dead letters are still counted by reason through the events). */
@@ -43,12 +54,29 @@ export class DiscardSink<T> implements Sink<T> {
 export interface ReplayParts {
   readonly spec: PipelineSpec;
   readonly source: Source;
+  /** What the runner steps: `runtime` itself, or a decorator around it (metrics). */
   readonly forecaster: Forecaster;
+  /** The pipeline's model runtime; runReplay closes it (terminating its trainer worker). */
+  readonly runtime: ModelRuntime;
   readonly stats: RunStats;
 }
 
+/**
+ * The model runtime a replay-like command serves with: `current` from `models` when given (a bad
+ * artifact is logged and the baseline serves), blocking retraining when asked. Replays never
+ * write models: `streamcast train` and `run` do.
+ */
+export function replayRuntime(opts: { models?: string | undefined; retrain?: 'blocking' | 'background' | 'off'; quiet?: boolean | undefined } & Omit<ModelRuntimeOptions, 'spec' | 'store' | 'retrain'>): Omit<ModelRuntimeOptions, 'spec'> {
+  const { models, quiet, ...rest } = opts;
+  return {
+    ...rest,
+    ...(models !== undefined ? { store: new ArtifactStore(models, wallClock), persist: false } : {}),
+    logger: rest.logger ?? createLogger({ level: quiet === true ? 'warn' : 'info', pretty: Boolean(process.stderr.isTTY) }),
+  };
+}
+
 /** Builds what a replay-like command (replay, backtest, demo) shares: spec, source, model. */
-export function replayParts(specPath: string, flags: ReplayFlags): ReplayParts {
+export function replayParts(specPath: string, flags: ReplayFlags, runtime: Omit<ModelRuntimeOptions, 'spec'> = {}): ReplayParts {
   const spec = loadSpec(specPath);
   const paths = requireInputFiles(flags.input);
   const replay = new FileReplaySource({
@@ -59,7 +87,8 @@ export function replayParts(specPath: string, flags: ReplayFlags): ReplayParts {
     ...faultsFromFlags(flags),
   });
   const source = flags.series?.length ? onlySeries(replay, flags.series) : replay;
-  return { spec, source, forecaster: createForecaster(spec), stats: new RunStats() };
+  const model = createForecaster(spec, runtime);
+  return { spec, source, forecaster: model, runtime: model, stats: new RunStats() };
 }
 
 /**
@@ -97,6 +126,8 @@ export async function runReplay(
     } finally {
       clearInterval(timer);
       progress.stop();
+      // Terminates the trainer worker, so the process can exit.
+      await parts.runtime.close();
       await sinks.forecasts.close();
       await sinks.deadLetters.close();
     }
@@ -128,10 +159,19 @@ export function describeRun(stats: RunStats, elapsedMs: number): string {
 }
 
 export async function replayCommand(specPath: string, flags: ReplayFlags): Promise<number> {
-  const parts = replayParts(specPath, flags);
+  const parts = replayParts(specPath, flags, replayRuntime({ models: flags.model ?? 'models', retrain: flags.retrain === true ? 'blocking' : 'off', quiet: flags.quiet }));
   const forecasts: Sink<Forecast> = flags.out ? new JsonlFileSink<Forecast>(flags.out, { serialize: encodeForecast }) : new JsonlSink<Forecast>(process.stdout, { serialize: encodeForecast });
   const deadLetters: Sink<DeadLetter> = flags.deadLetters ? new JsonlFileSink<DeadLetter>(flags.deadLetters) : new DiscardSink<DeadLetter>();
-  const { elapsedMs, stoppedEarly } = await runReplay(parts, { forecasts, deadLetters }, { label: 'replay', quiet: flags.quiet });
+  const observers = flags.influx
+    ? createLiveObservers({ spec: parts.spec, events: parts.stats.listener, logger: createLogger({ level: flags.quiet ? 'warn' : 'info' }), influxUrl: flags.influx })
+    : undefined;
+  const { elapsedMs, stoppedEarly } = await runReplay(
+    parts,
+    { forecasts, deadLetters },
+    { label: 'replay', quiet: flags.quiet, ...(observers ? { onBatch: observers.onBatch } : {}) },
+  );
+  const history = await observers?.close();
   process.stderr.write(`${stoppedEarly ? 'stopped: ' : 'done: '}${describeRun(parts.stats, elapsedMs)}\n`);
+  if (history) process.stderr.write(`InfluxDB history: ${history.written} points written, ${history.dropped} dropped\n`);
   return 0;
 }

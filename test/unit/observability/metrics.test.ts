@@ -27,6 +27,7 @@ const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   streamcast_state_restore_duration_seconds: { type: 'histogram', labels: ['pipeline'] },
   streamcast_checkpoint_duration_seconds: { type: 'histogram', labels: ['pipeline'] },
   streamcast_dropped_history_points_total: { type: 'counter', labels: ['pipeline'] },
+  streamcast_ready: { type: 'gauge', labels: ['pipeline'] },
 };
 
 const BOUNDED_LABELS = new Set(['pipeline', 'topic', 'partition', 'horizon', 'reason', 'strategy', 'backend', 'outcome', 'model', 'version', 'kind', 'interval']);
@@ -182,6 +183,7 @@ const ALL_EVENTS: PipelineEvent[] = [
   { type: 'state_restore', seconds: 1.5 },
   { type: 'checkpoint', seconds: 0.05 },
   { type: 'dropped_history_points', count: 6 },
+  { type: 'readiness', ready: true },
 ];
 
 describe('metricsListener', () => {
@@ -218,6 +220,9 @@ describe('metricsListener', () => {
     expect(await s(`streamcast_state_restore_duration_seconds_sum{pipeline="${P}"}`)).toBe(3);
     expect(await s(`streamcast_checkpoint_duration_seconds_count{pipeline="${P}"}`)).toBe(2);
     expect(await v('streamcast_dropped_history_points_total')).toBe(12);
+    expect(await v('streamcast_ready')).toBe(1);
+    listen({ type: 'readiness', ready: false });
+    expect(await v('streamcast_ready')).toBe(0);
     expect(invalid).toEqual([]);
   });
 

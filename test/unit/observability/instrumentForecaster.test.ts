@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { createBaseline } from '../../../src/forecasting/baseline/createBaseline.js';
+import type { PipelineEvent } from '../../../src/observability/events.js';
+import { instrumentForecaster } from '../../../src/observability/instrumentForecaster.js';
+
+describe('instrumentForecaster', () => {
+  it('announces the serving model once and reports each batch with its size and duration', () => {
+    const events: PipelineEvent[] = [];
+    const inner = createBaseline({ type: 'last-value', seasonMs: 1000 }, { name: 'p', stepMs: 1000, horizon: 2, quantiles: [0.1, 0.9] });
+    let t = 0;
+    const f = instrumentForecaster(inner, { events: (e) => events.push(e), now: () => (t += 2.5) });
+    expect(events).toEqual([{ type: 'model_info', version: 0, kind: 'baseline', backend: 'js' }]);
+    const step = { series: 's', ts: 0, value: 1, observed: true, imputed: false, sinceObserved: 0, reset: false, z: 0, scale: { mean: 0, std: 1 } };
+    const out = f.step([step, { ...step, series: 'u' }]);
+    expect(out).toHaveLength(2);
+    expect(f.size).toBe(2);
+    expect(events.slice(1)).toEqual([{ type: 'batch', size: 2, durationMs: 2.5, backend: 'js' }]);
+    f.step([]);
+    expect(events).toHaveLength(2);
+  });
+});
