@@ -57,5 +57,20 @@ export function instrumentForecaster(inner: Forecaster, opts: InstrumentOptions)
     snapshot: (series) => inner.snapshot(series),
     restore: (series, snapshot) => inner.restore(series, snapshot),
     drop: (series) => inner.drop(series),
+    // The optional lifecycle of the model runtime (blocking retrains, worker shutdown) must pass
+    // through the decorator, or a wrapped runtime would train in the background and never close.
+    ...(inner.pendingWork ? { pendingWork: () => inner.pendingWork!() } : {}),
+    ...(inner.close ? { close: () => inner.close!() } : {}),
+    ...(inner.stepAsync
+      ? {
+          stepAsync: async (batch: readonly NormalizedStep[]) => {
+            const t0 = now();
+            const out = await inner.stepAsync!(batch);
+            if (batch.length > 0) events({ type: 'batch', size: batch.length, durationMs: Math.max(0, now() - t0), backend });
+            announce();
+            return out;
+          },
+        }
+      : {}),
   };
 }

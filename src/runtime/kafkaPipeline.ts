@@ -185,6 +185,7 @@ export class KafkaPipeline {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.output.close(), this.writer.close()]);
+    // The forecaster's close() cancels background training and ends its worker thread.
+    await Promise.allSettled([this.output.close(), this.writer.close(), this.opts.forecaster.close?.()]);
   }
 }

@@ -3,6 +3,9 @@ import { kafkaConfigFrom, type KafkaConfig } from '../../config/kafkaConfig.js';
 import { ConfigError } from '../../domain/errors.js';
 import type { Forecast } from '../../domain/forecast.js';
 import { createForecaster } from '../../forecasting/createForecaster.js';
+import { instrumentForecaster } from '../../observability/instrumentForecaster.js';
+import { ArtifactStore } from '../../training/artifactStore.js';
+import { wallClock } from '../../domain/clock.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
 import { createMetrics, metricsListener } from '../../observability/metrics.js';
 import { loadSpec } from '../../pipeline/spec/loadSpec.js';
@@ -113,7 +116,7 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
   return 0;
 }
 
-function build(spec: PipelineSpec, cfg: KafkaConfig, registry: Registry, logger: Logger, latest: Map<string, Forecast>): KafkaPipeline {
+function build(spec: PipelineSpec, cfg: KafkaConfig, registry: Registry, logger: Logger, latest: Map<string, Forecast>, modelsDir = 'models'): KafkaPipeline {
   const log = logger.child({ pipeline: spec.name });
   const metrics = createMetrics(registry, { pipeline: spec.name });
   const events = metricsListener(metrics, { onInvalid: (e, problem) => log.warn({ event: e.type }, `metric event skipped: ${problem}`) });
@@ -122,7 +125,12 @@ function build(spec: PipelineSpec, cfg: KafkaConfig, registry: Registry, logger:
     cfg,
     logger: log,
     events,
-    forecaster: createForecaster(spec),
+    // Live: the promoted model from models/ serves (else the baseline); retraining runs in the
+    // worker thread in the background and promoted models are persisted for the next start.
+    forecaster: instrumentForecaster(
+      createForecaster(spec, { retrain: 'background', store: new ArtifactStore(modelsDir, wallClock), persist: true, events, logger: log }),
+      { events, now: () => performance.now() },
+    ),
     onForecasts: (forecasts) => {
       for (const f of forecasts) latest.set(f.series, f);
     },

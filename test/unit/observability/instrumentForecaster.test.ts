@@ -19,3 +19,30 @@ describe('instrumentForecaster', () => {
     expect(events).toHaveLength(2);
   });
 });
+
+describe('instrumentForecaster passes the runtime lifecycle through', () => {
+  it('forwards pendingWork, stepAsync and close when the inner forecaster has them', async () => {
+    const inner = createBaseline({ type: 'last-value', seasonMs: 60_000 }, { name: 'x', stepMs: 60_000, horizon: 2, quantiles: [0.1, 0.9] });
+    const calls: string[] = [];
+    const runtime = Object.assign(Object.create(inner) as typeof inner, {
+      pendingWork: () => (calls.push('pending'), undefined),
+      stepAsync: async (b: Parameters<typeof inner.step>[0]) => (calls.push('stepAsync'), inner.step(b)),
+      close: async () => void calls.push('close'),
+    });
+    const events: PipelineEvent[] = [];
+    const wrapped = instrumentForecaster(runtime, { events: (e) => events.push(e), now: () => 0 });
+    expect(wrapped.pendingWork?.()).toBeUndefined();
+    const step = { series: 's', ts: 0, value: 1, observed: true, imputed: false, sinceObserved: 0, reset: true, z: 0, scale: { mean: 1, std: 1 } };
+    expect(await wrapped.stepAsync?.([step])).toHaveLength(1);
+    await wrapped.close?.();
+    expect(calls).toEqual(['pending', 'stepAsync', 'close']);
+    expect(events.some((e) => e.type === 'batch')).toBe(true);
+  });
+
+  it('adds none of them to a plain forecaster', () => {
+    const inner = createBaseline({ type: 'last-value', seasonMs: 60_000 }, { name: 'x', stepMs: 60_000, horizon: 2, quantiles: [0.1, 0.9] });
+    const wrapped = instrumentForecaster(inner, { events: () => undefined, now: () => 0 });
+    expect(wrapped.close).toBeUndefined();
+    expect(wrapped.stepAsync).toBeUndefined();
+  });
+});
