@@ -78,6 +78,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('--no-http', 'do not serve HTTP')
     .option('--shutdown-timeout <ms>', 'graceful shutdown budget before exiting 1', positiveInt, 30_000)
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .option('--influx <url>', 'also write actuals, forecasts and errors to InfluxDB 1.x, e.g. http://127.0.0.1:8086/streamcast (database created if absent)')
     .action(async (specs: string[], flags) => {
       const { fromLatest, fromBeginning, ...rest } = flags as { fromLatest?: boolean; fromBeginning?: boolean } & Record<string, unknown>;
       const from = fromLatest === true ? { fromBeginning: false } : fromBeginning === true ? { fromBeginning: true } : {};

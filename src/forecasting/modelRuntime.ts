@@ -6,7 +6,7 @@ import type { NormalizedStep } from '../domain/step.js';
 import type { EventListener } from '../observability/events.js';
 import type { LogSink } from '../observability/logger.js';
 import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
-import type { ArtifactStore } from '../training/artifactStore.js';
+import type { ArtifactInfo, ArtifactStore } from '../training/artifactStore.js';
 import { specHash } from '../training/artifactStore.js';
 import { buildDatasets } from '../training/datasetBuilder.js';
 import { baselineLoss, promotionDecision } from '../training/evaluateLoss.js';
@@ -61,6 +61,11 @@ export interface ModelRuntimeOptions {
   /** Start serving these weights (tests; a CLI loads from `store`). */
   readonly initial?: GruModelWeights;
   readonly trainer?: () => TrainerLike;
+  /**
+   * Called once per promotion made here (after it is persisted), with the versioned weights and
+   * their meta.json summary: e.g. to publish it to the other instances (src/runtime/modelDistribution.ts).
+   */
+  readonly onPromoted?: (weights: GruModelWeights, info: ArtifactInfo) => void;
   readonly events?: EventListener;
   readonly logger?: LogSink;
 }
@@ -95,7 +100,7 @@ export class ModelRuntime implements Forecaster {
   readonly horizon: number;
   readonly quantiles: readonly number[];
   readonly #spec: PipelineSpec;
-  readonly #mode: RetrainMode;
+  #mode: RetrainMode;
   readonly #baseline: Forecaster;
   readonly #history: SeriesHistory;
   readonly #opts: ModelRuntimeOptions;
@@ -153,6 +158,48 @@ export class ModelRuntime implements Forecaster {
   /** Retraining outcomes so far (also emitted as `training_run` events). */
   get trainingRuns(): Readonly<{ promoted: number; rejected: number; failed: number }> {
     return { ...this.#runs };
+  }
+
+  /** The retrain mode now in force (see setRetrain). */
+  get retrainMode(): RetrainMode {
+    return this.#mode;
+  }
+
+  /**
+   * Turns retraining on or off while running (one trainer per pipeline across instances: only the
+   * owner of input partition 0 trains). Turning it off cancels a retrain in progress; its
+   * candidate is discarded. A baseline-only spec stays off.
+   */
+  setRetrain(mode: RetrainMode): void {
+    if (this.#spec.model.type !== 'gru' || this.#closing !== undefined || mode === this.#mode) return;
+    this.#mode = mode;
+    if (mode === 'off') this.#trainer?.cancel();
+  }
+
+  /**
+   * Serves `weights` (trained elsewhere, e.g. published by the training instance) through the
+   * same path as a local promotion: swapped in before the next step, hidden states re-warmed
+   * lazily. Ignored (false) when it is not newer than the model in service or pending, or when
+   * it does not fit this pipeline (horizon, quantiles, hidden size, time features, gap scale).
+   */
+  adopt(weights: GruModelWeights): boolean {
+    const spec = this.#spec;
+    if (spec.model.type !== 'gru' || this.#closing !== undefined) return false;
+    if (weights.version <= (this.weights?.version ?? 0)) return false;
+    const expected = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step);
+    const fits =
+      weights.cell.units === spec.model.hidden &&
+      weights.head.horizon === spec.model.horizon &&
+      weights.head.quantiles.length === spec.model.quantiles.length &&
+      weights.head.quantiles.every((q, i) => q === spec.model.quantiles[i]) &&
+      sameLayout(weights.layout, { ...expected, zClip: weights.layout.zClip, ...(weights.layout.base !== undefined ? { base: weights.layout.base } : {}) });
+    if (!fits) {
+      this.#opts.logger?.warn({ pipeline: spec.name, version: weights.version }, `model v${weights.version} does not fit this pipeline's spec; the model in service stays`);
+      return false;
+    }
+    this.#install(weights);
+    this.#opts.logger?.info({ pipeline: spec.name, version: weights.version, base: baseName(weights.layout.base) }, `adopted model v${weights.version}`);
+    return true;
   }
 
   /** The weights in service, if any (tests, `train`). */
@@ -420,7 +467,8 @@ export class ModelRuntime implements Forecaster {
         ...(current !== undefined ? { current } : {}),
         options: { epochs: this.#opts.epochs ?? spec.retrain.epochs, seed: this.#seed },
       });
-      if (res.status === 'cancelled' || this.#closing !== undefined) return;
+      // Retraining turned off meanwhile (another instance trains now): its candidate is not ours to promote.
+      if (res.status === 'cancelled' || this.#closing !== undefined || this.#mode === 'off') return;
       const decision = promotionDecision({ candidate: res.valLoss, current: res.currentValLoss, baseline: bestBaseline, mustBeat: spec.retrain.promote.mustBeat });
       const log = { pipeline: spec.name, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, ms: Math.round(res.durationMs) };
       if (!decision.promote) {
@@ -428,24 +476,23 @@ export class ModelRuntime implements Forecaster {
         this.#opts.logger?.info(log, `candidate rejected: ${decision.reason}`);
         return;
       }
+      // Never below the version in service: it may have been adopted from another instance.
       let version = (this.weights?.version ?? 0) + 1;
+      const artifact: ArtifactInfo = {
+        specHash: specHash(spec),
+        training: { firstTs: info.firstTs ?? null, lastTs: info.lastTs ?? null, series: info.series, steps: info.steps, epochs: res.epochs, durationMs: Math.round(res.durationMs) },
+        validation: { loss: res.valLoss ?? null, baselineLoss: bestBaseline ?? null, currentLoss: res.currentValLoss ?? null },
+        backend: res.backend,
+      };
       const store = this.#opts.store;
       if (store !== undefined && this.#opts.persist !== false) {
-        version = await store.save(
-          spec.name,
-          res.weights,
-          {
-            specHash: specHash(spec),
-            training: { firstTs: info.firstTs ?? null, lastTs: info.lastTs ?? null, series: info.series, steps: info.steps, epochs: res.epochs, durationMs: Math.round(res.durationMs) },
-            validation: { loss: res.valLoss ?? null, baselineLoss: bestBaseline ?? null, currentLoss: res.currentValLoss ?? null },
-            backend: res.backend,
-          },
-          { makeCurrent: true },
-        );
+        version = await store.save(spec.name, res.weights, artifact, { makeCurrent: true, minVersion: version });
       }
       if (this.#closing !== undefined) return;
       this.#backend = (await selectBackend()).name;
-      this.#install({ ...res.weights, version });
+      const promoted = { ...res.weights, version };
+      this.#install(promoted);
+      this.#opts.onPromoted?.(promoted, artifact);
       outcome('promoted');
       this.#opts.logger?.info({ ...log, version }, `model v${version} promoted: ${decision.reason}`);
     } catch (err) {

@@ -10,6 +10,7 @@ import { ensureTopics } from '../connectors/kafka/topics.js';
 import { wallClock } from '../domain/clock.js';
 import { StreamcastError } from '../domain/errors.js';
 import type { Forecast } from '../domain/forecast.js';
+import type { NormalizedStep } from '../domain/step.js';
 import type { Forecaster } from '../forecasting/forecaster.js';
 import type { EventListener } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
@@ -18,6 +19,7 @@ import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
 import { SeriesStateStore } from '../state/seriesStateStore.js';
 import { CheckpointCoordinator } from './checkpoint.js';
 import { PipelineRunner, type RunSummary } from './pipelineRunner.js';
+import type { ModelDistribution } from './modelDistribution.js';
 import { retry } from './retry.js';
 
 /** The compacted state changelog of a pipeline (co-partitioned with its input). */
@@ -33,8 +35,15 @@ export interface KafkaPipelineOptions {
   readonly forecaster: Forecaster;
   /** Every batch's forecasts as they are made (e.g. for GET /series/:id). */
   readonly onForecasts?: (forecasts: readonly Forecast[]) => void;
+  /**
+   * Every batch's steps (observed and imputed actuals) with its forecasts, after onForecasts
+   * (e.g. live accuracy and InfluxDB history, src/runtime/liveObservers.ts). Must not block.
+   */
+  readonly onBatch?: (steps: readonly NormalizedStep[], forecasts: readonly Forecast[]) => void;
   /** Names this process in checkpoint metadata; default a random UUID. */
   readonly instanceId?: string;
+  /** Model distribution across instances (src/runtime/modelDistribution.ts): one trainer, every instance serving its models. */
+  readonly models?: ModelDistribution;
 }
 
 /**
@@ -73,7 +82,10 @@ export class KafkaPipeline {
       sessionTimeoutMs: cfg.sessionTimeoutMs,
       logger: log,
       events,
-      onAssignment: (assigned, revoked) => coordinator!.onAssignment(assigned, revoked),
+      onAssignment: (assigned, revoked) => {
+        coordinator!.onAssignment(assigned, revoked);
+        opts.models?.onAssignment(assigned, revoked);
+      },
       partitionReady: (p) => coordinator!.partitionReady(p),
     });
     this.writer =
@@ -102,7 +114,14 @@ export class KafkaPipeline {
       events,
       checkpoint: coordinator,
       pipeline: { flushOnComplete: false, idleTicks: interval(idleEveryMs) },
-      ...(opts.onForecasts ? { onBatch: (_steps: unknown, forecasts: readonly Forecast[]) => opts.onForecasts!(forecasts) } : {}),
+      ...(opts.onForecasts || opts.onBatch
+        ? {
+            onBatch: (steps: readonly NormalizedStep[], forecasts: readonly Forecast[]) => {
+              opts.onForecasts?.(forecasts);
+              opts.onBatch?.(steps, forecasts);
+            },
+          }
+        : {}),
     });
   }
 
@@ -172,11 +191,13 @@ export class KafkaPipeline {
             'or delete it (every series then starts afresh).',
         );
       }
+      if (this.opts.models !== undefined) created.push(...(await this.opts.models.prepare(admin)));
       if (created.length > 0) log.info({ topics: created }, `created topics ${created.join(', ')}`);
     } finally {
       await admin.disconnect();
     }
     if (spec.guarantee === 'at-least-once') await this.output.connect(this.abort.signal);
+    await this.opts.models?.start();
   }
 
   stop(): Promise<void> {
@@ -186,6 +207,6 @@ export class KafkaPipeline {
 
   async close(): Promise<void> {
     // The forecaster's close() cancels background training and ends its worker thread.
-    await Promise.allSettled([this.output.close(), this.writer.close(), this.opts.forecaster.close?.()]);
+    await Promise.allSettled([this.output.close(), this.writer.close(), this.opts.forecaster.close?.(), this.opts.models?.close()]);
   }
 }

@@ -124,12 +124,15 @@ export class ArtifactStore {
     return names.filter((n) => /^[1-9][0-9]*$/.test(n)).map(Number).sort((a, b) => a - b);
   }
 
-  /** Writes a new version (the next integer) and returns it; `makeCurrent` also points `current` at it. */
-  async save(pipeline: string, weights: GruModelWeights, info: ArtifactInfo, opts: { makeCurrent?: boolean } = {}): Promise<number> {
+  /**
+   * Writes a new version (the next integer, at least `minVersion`) and returns it; `makeCurrent`
+   * also points `current` at it.
+   */
+  async save(pipeline: string, weights: GruModelWeights, info: ArtifactInfo, opts: { makeCurrent?: boolean; minVersion?: number } = {}): Promise<number> {
     const dir = this.#dir(pipeline);
     await mkdir(dir, { recursive: true });
     for (let attempt = 0; attempt < 5; attempt++) {
-      const version = ((await this.versions(pipeline)).at(-1) ?? 0) + 1;
+      const version = Math.max(((await this.versions(pipeline)).at(-1) ?? 0) + 1, opts.minVersion ?? 1);
       const tmp = path.join(dir, `.tmp-${version}-${process.pid}`);
       await rm(tmp, { recursive: true, force: true });
       const meta = this.#meta(pipeline, version, weights, info);

@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import { kafkaConfigFrom, type KafkaConfig } from '../../config/kafkaConfig.js';
 import { ConfigError } from '../../domain/errors.js';
 import type { Forecast } from '../../domain/forecast.js';
+import type { EventListener } from '../../observability/events.js';
 import { createForecaster } from '../../forecasting/createForecaster.js';
 import { instrumentForecaster } from '../../observability/instrumentForecaster.js';
 import { ArtifactStore } from '../../training/artifactStore.js';
@@ -12,6 +13,9 @@ import { loadSpec } from '../../pipeline/spec/loadSpec.js';
 import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
 import { HttpServer } from '../../runtime/httpServer.js';
 import { changelogTopic, KafkaPipeline } from '../../runtime/kafkaPipeline.js';
+import { createLiveObservers, type LiveObservers } from '../../runtime/liveObservers.js';
+import { ModelDistribution } from '../../runtime/modelDistribution.js';
+import { readinessReporter } from '../../runtime/readinessReporter.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 
 export interface RunFlags {
@@ -23,7 +27,12 @@ export interface RunFlags {
   http?: boolean;
   shutdownTimeout?: number;
   logLevel?: string;
+  /** InfluxDB 1.x history, e.g. http://127.0.0.1:8086/streamcast. */
+  influx?: string;
 }
+
+/** How often readiness changes reach the streamcast_ready gauge. */
+const READINESS_POLL_MS = 1000;
 
 /**
  * `streamcast run <spec…>`: each pipeline consumes its input topic as a consumer group member,
@@ -59,7 +68,16 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
   const latest = new Map<string, Forecast>();
   const abort = new AbortController();
 
-  const pipelines: KafkaPipeline[] = specs.map((spec, i) => build(spec, configs[i] as KafkaConfig, registry, logger, latest));
+  const built = specs.map((spec, i) => build(spec, configs[i] as KafkaConfig, registry, logger, latest, flags.influx));
+  const pipelines: KafkaPipeline[] = built.map((b) => b.pipeline);
+  // streamcast_ready{pipeline} follows each pipeline's part of /readyz (0 until restored).
+  const readinessChecks = built.map((b) => readinessReporter(() => b.pipeline.readiness(), b.events));
+  const checkReadiness = () => {
+    for (const check of readinessChecks) check();
+  };
+  checkReadiness();
+  const readinessTimer = setInterval(checkReadiness, READINESS_POLL_MS);
+  readinessTimer.unref();
 
   let http: HttpServer | undefined;
   if (flags.http !== false) {
@@ -99,7 +117,13 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
     } finally {
+      clearInterval(readinessTimer);
       await Promise.allSettled(pipelines.map((p) => p.close()));
+      // History still buffered goes out within the sink's bounded close.
+      for (const [i, b] of built.entries()) {
+        const history = await b.observers.close();
+        if (history) logger.child({ pipeline: specs[i]?.name }).info(history, 'InfluxDB history: points written, dropped');
+      }
       await http?.stop();
     }
   })();
@@ -116,25 +140,52 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
   return 0;
 }
 
-function build(spec: PipelineSpec, cfg: KafkaConfig, registry: Registry, logger: Logger, latest: Map<string, Forecast>, modelsDir = 'models'): KafkaPipeline {
+interface Built {
+  readonly pipeline: KafkaPipeline;
+  readonly events: EventListener;
+  readonly observers: LiveObservers;
+}
+
+function build(
+  spec: PipelineSpec,
+  cfg: KafkaConfig,
+  registry: Registry,
+  logger: Logger,
+  latest: Map<string, Forecast>,
+  influxUrl: string | undefined,
+  modelsDir = 'models',
+): Built {
   const log = logger.child({ pipeline: spec.name });
   const metrics = createMetrics(registry, { pipeline: spec.name });
   const events = metricsListener(metrics, { onInvalid: (e, problem) => log.warn({ event: e.type }, `metric event skipped: ${problem}`) });
-  return new KafkaPipeline({
+  // Live accuracy (metrics) and, with --influx, history: in memory / in the background, never blocking a batch.
+  const observers = createLiveObservers({ spec, events, logger: log, ...(influxUrl !== undefined ? { influxUrl } : {}) });
+  const models = new ModelDistribution({ spec, cfg, logger: log });
+  const runtime = createForecaster(spec, {
+    retrain: 'off',
+    store: new ArtifactStore(modelsDir, wallClock),
+    persist: true,
+    onPromoted: (weights, info) => models.publish(weights, info),
+    events,
+    logger: log,
+  });
+  models.attach(runtime);
+  const pipeline = new KafkaPipeline({
     spec,
     cfg,
     logger: log,
     events,
-    // Live: the promoted model from models/ serves (else the baseline); retraining runs in the
-    // worker thread in the background and promoted models are persisted for the next start.
-    forecaster: instrumentForecaster(
-      createForecaster(spec, { retrain: 'background', store: new ArtifactStore(modelsDir, wallClock), persist: true, events, logger: log }),
-      { events, now: () => performance.now() },
-    ),
+    // Live: the promoted model from models/ serves (else the baseline), then the newest one
+    // published to <pipeline>.models; only the owner of input partition 0 retrains (background,
+    // in the worker thread), persisting and publishing its promotions (modelDistribution.ts).
+    forecaster: instrumentForecaster(runtime, { events, now: () => performance.now() }),
+    models,
     onForecasts: (forecasts) => {
       for (const f of forecasts) latest.set(f.series, f);
     },
+    onBatch: observers.onBatch,
   });
+  return { pipeline, events, observers };
 }
 
 async function runOne(p: KafkaPipeline, cfg: KafkaConfig, logger: Logger, signal: AbortSignal): Promise<void> {

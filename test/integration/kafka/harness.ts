@@ -135,9 +135,12 @@ export function forecastsByStep(recs: readonly KcatRecord[], horizon: number): M
   return out;
 }
 
-/** `streamcast run <spec>` as a child process (node bin/streamcast.js), logs collected. */
-export function startRun(specPath: string, brokers: string, extraEnv: NodeJS.ProcessEnv = {}): RunningCli {
-  const child = spawn(process.execPath, ['bin/streamcast.js', 'run', specPath, '--port', '0', '--shutdown-timeout', '20000'], {
+/**
+ * `streamcast run <spec>` as a child process (node bin/streamcast.js), logs collected. `extraArgs`
+ * come last, so e.g. `['--port', '9500']` overrides the default any-free-port.
+ */
+export function startRun(specPath: string, brokers: string, extraEnv: NodeJS.ProcessEnv = {}, extraArgs: readonly string[] = []): RunningCli {
+  const child = spawn(process.execPath, ['bin/streamcast.js', 'run', specPath, '--port', '0', '--shutdown-timeout', '20000', ...extraArgs], {
     cwd: repoRoot,
     env: { ...process.env, KAFKA_BROKERS: brokers, KAFKA_SESSION_TIMEOUT_MS: '6000', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,6 @@
+import { freePort } from '../../helpers/prometheus.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -18,16 +18,6 @@ import { loadDashboards, queriesOf, substitute, variableQuery } from '../../help
 const KAFKA_ONLY_PANELS = new Set(['Consumer lag (Kafka mode)']);
 const VARIABLES = { pipeline: 'demo', __rate_interval: '30s', __interval: '15s' };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (a !== null && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -33,6 +33,9 @@ describe('the stack\'s wiring', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['grafana', 'influxdb', 'kafka', 'producer', 'prometheus', 'streamcast']);
     expect(compose.services['influxdb']?.image).toBe('influxdb:1.8');
     expect(compose.services['streamcast']?.command?.slice(0, 2)).toEqual(['run', 'pipelines/demo.yaml']);
+    // History for the forecasts dashboard comes from the Kafka runtime itself.
+    const cmd = compose.services['streamcast']?.command ?? [];
+    expect(cmd[cmd.indexOf('--influx') + 1]).toBe('http://influxdb:8086/streamcast');
     expect(compose.services['producer']?.command?.[0]).toBe('produce');
     expect(compose.services['grafana']?.volumes).toEqual(expect.arrayContaining(['./deploy/grafana/provisioning:/etc/grafana/provisioning:ro', './deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro']));
     const promCfg = parse(readFileSync(join(repoRoot, 'deploy', 'prometheus', 'prometheus.compose.yml'), 'utf8')) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };

@@ -1,0 +1,142 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../helpers/cli.js';
+
+/**
+ * deploy/Dockerfile checked without a Docker engine: its instructions are parsed, and the runtime
+ * stage is staged by hand (what it copies, `npm run build` output in dist/) and run with the
+ * image's entry point.
+ */
+
+interface Instruction {
+  readonly op: string;
+  readonly args: string;
+}
+
+/** Instructions of a Dockerfile: comments dropped, `\` continuations joined. */
+export function parseDockerfile(text: string): Instruction[] {
+  const out: Instruction[] = [];
+  let pending = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (pending === '' && (line === '' || line.startsWith('#'))) continue;
+    if (line.endsWith('\\')) {
+      pending += line.slice(0, -1).trim() + ' ';
+      continue;
+    }
+    const full = (pending + line).trim();
+    pending = '';
+    const m = /^(\w+)\s+(.*)$/.exec(full);
+    if (m === null) throw new Error(`not a Dockerfile instruction: ${full}`);
+    out.push({ op: m[1]!.toUpperCase(), args: m[2]!.trim() });
+  }
+  return out;
+}
+
+interface Copy {
+  readonly from?: string;
+  readonly sources: string[];
+  readonly dest: string;
+}
+
+function copyOf(i: Instruction): Copy {
+  const words = i.args.split(/\s+/);
+  const flags = words.filter((w) => w.startsWith('--'));
+  const paths = words.filter((w) => !w.startsWith('--'));
+  const from = flags.find((f) => f.startsWith('--from='))?.slice('--from='.length);
+  return { ...(from !== undefined ? { from } : {}), sources: paths.slice(0, -1), dest: paths[paths.length - 1]! };
+}
+
+/** Stages split at FROM, named by `AS` (or their index). */
+function stagesOf(ins: readonly Instruction[]): Array<{ name: string; body: Instruction[] }> {
+  const stages: Array<{ name: string; body: Instruction[] }> = [];
+  for (const i of ins) {
+    if (i.op === 'FROM') stages.push({ name: /\s+AS\s+(\S+)$/i.exec(i.args)?.[1] ?? String(stages.length), body: [] });
+    else stages[stages.length - 1]?.body.push(i);
+  }
+  return stages;
+}
+
+const norm = (p: string) => p.replace(/^\.\//, '').replace(/\/$/, '');
+
+describe('deploy/Dockerfile (parsed, no Docker engine)', () => {
+  const stages = stagesOf(parseDockerfile(readFileSync(join(repoRoot, 'deploy', 'Dockerfile'), 'utf8')));
+  const build = stages[0]!;
+  const runtime = stages[stages.length - 1]!;
+
+  it('the parser is a check that can fail: continuations, comments, stages', () => {
+    const s = stagesOf(parseDockerfile('# c\nFROM a AS b\nRUN x \\\n  y\nFROM c\nCOPY --from=b /x ./x\n'));
+    expect(s.map((x) => x.name)).toEqual(['b', '1']);
+    expect(s[0]!.body).toEqual([{ op: 'RUN', args: 'x y' }]);
+    expect(copyOf(s[1]!.body[0]!)).toEqual({ from: 'b', sources: ['/x'], dest: './x' });
+  });
+
+  it('builds with `npm ci` then `npm run build` from the repository\'s package.json, package-lock.json and tsconfig files', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    const runs = build.body.filter((i) => i.op === 'RUN').map((i) => i.args);
+    const ci = build.body.findIndex((i) => i.op === 'RUN' && /^npm ci\b/.test(i.args));
+    const compile = build.body.findIndex((i) => i.op === 'RUN' && i.args === 'npm run build');
+    expect(ci, runs.join(' | ')).toBeGreaterThanOrEqual(0);
+    expect(compile, runs.join(' | ')).toBeGreaterThan(ci);
+    // Every file `npm ci` and `npm run build` read is copied in before it runs, from the repository.
+    const copiedBefore = (index: number) => build.body.slice(0, index).filter((i) => i.op === 'COPY').flatMap((i) => copyOf(i).sources.map(norm));
+    expect(copiedBefore(ci)).toEqual(expect.arrayContaining(['package.json', 'package-lock.json']));
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const project = /-p\s+(\S+)/.exec(pkg.scripts['build'] ?? '')?.[1];
+    expect(project).toBeDefined();
+    const tsconfig = JSON.parse(readFileSync(join(repoRoot, project!), 'utf8')) as { extends?: string; include?: string[] };
+    const needed = [project!, ...(tsconfig.extends !== undefined ? [tsconfig.extends] : []), ...(tsconfig.include ?? [])].map(norm);
+    expect(copiedBefore(compile)).toEqual(expect.arrayContaining(needed));
+    for (const f of [...copiedBefore(compile)]) expect(existsSync(join(repoRoot, f)), f).toBe(true);
+  });
+
+  it('the runtime stage copies what `node dist/main.js` needs and runs it', () => {
+    const copies = runtime.body.filter((i) => i.op === 'COPY').map(copyOf);
+    const fromBuild = copies.filter((c) => c.from === build.name).flatMap((c) => c.sources.map((s) => norm(s.replace(/^\/app\//, ''))));
+    const fromContext = copies.filter((c) => c.from === undefined).flatMap((c) => c.sources.map(norm));
+    expect(fromBuild).toEqual(expect.arrayContaining(['dist', 'node_modules']));
+    expect(fromContext).toEqual(expect.arrayContaining(['package.json', 'pipelines', 'models']));
+    const entry = runtime.body.find((i) => i.op === 'ENTRYPOINT');
+    expect(JSON.parse(entry?.args ?? 'null')).toEqual(['node', 'dist/main.js']);
+    expect(runtime.body.find((i) => i.op === 'WORKDIR')?.args).toBe('/app');
+  });
+
+  it('.dockerignore keeps local installs and builds out of the context', () => {
+    const lines = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((l) => norm(l.trim()));
+    expect(lines).toEqual(expect.arrayContaining(['node_modules', '.cache', 'dist']));
+  });
+});
+
+describe('the image\'s runtime layout, staged without Docker', () => {
+  // /app as the runtime stage lays it out: `npm run build` output plus what the stage copies.
+  const app = mkdtempSync(join(tmpdir(), 'streamcast-image-'));
+  afterAll(() => rmSync(app, { recursive: true, force: true }));
+
+  beforeAll(() => {
+    const r = spawnSync('npm', ['run', 'build', '--', '--outDir', join(app, 'dist')], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+    // node_modules is linked rather than copied (the same installed tree `npm ci` made).
+    symlinkSync(join(repoRoot, 'node_modules'), join(app, 'node_modules'), 'dir');
+    for (const p of ['package.json', 'pipelines', 'models']) cpSync(join(repoRoot, p), join(app, p), { recursive: true });
+  }, 150_000);
+
+  it('`npm run build` emits dist/main.js', () => {
+    expect(existsSync(join(app, 'dist', 'main.js'))).toBe(true);
+  });
+
+  it('node dist/main.js --help exits 0', () => {
+    const r = spawnSync(process.execPath, ['dist/main.js', '--help'], { cwd: app, encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\brun\b/);
+    expect(r.stdout).toMatch(/\bdemo\b/);
+  });
+
+  it('node dist/main.js demo runs from the staged files alone (pipelines, models, the data set in node_modules)', () => {
+    const r = spawnSync(process.execPath, ['dist/main.js', 'demo', '--no-http', '--limit', '100'], { cwd: app, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/done: records 100\b/);
+  });
+});

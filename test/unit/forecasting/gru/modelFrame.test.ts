@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { isStreamcastError } from '../../../../src/domain/errors.js';
+import { featureLayout } from '../../../../src/forecasting/gru/featureLayout.js';
+import { initGruModelWeights } from '../../../../src/forecasting/gru/gruWeights.js';
+import { decodeModelFrame, encodeModelFrame } from '../../../../src/forecasting/gru/modelFrame.js';
+
+const layout = featureLayout(['hourOfDay', 'dayOfWeek'], 30, 10, { kind: 'seasonal', steps: 168 });
+const w = initGruModelWeights({ layout, units: 64, horizon: 24, quantiles: [0.1, 0.5, 0.9] }, 7, 5);
+
+describe('model frame', () => {
+  it('round-trips weights, layout (with its residual base), version and meta; H = 64 fits well under 1 MB', () => {
+    const frame = encodeModelFrame(w, { pipeline: 'p', specHash: 'abc', training: { steps: 10 } });
+    expect(frame.byteLength).toBeLessThan(200_000);
+    const { weights, meta } = decodeModelFrame(frame);
+    expect(meta).toEqual({ pipeline: 'p', specHash: 'abc', training: { steps: 10 } });
+    expect(weights.version).toBe(5);
+    expect(weights.layout).toEqual(layout);
+    expect(weights.cell.units).toBe(64);
+    expect(weights.cell.inputSize).toBe(w.cell.inputSize);
+    expect(weights.head.quantiles).toEqual([0.1, 0.5, 0.9]);
+    expect(weights.head.horizon).toBe(24);
+    for (const k of ['kernel', 'recurrentKernel', 'bias'] as const) expect(weights.cell[k]).toEqual(w.cell[k]);
+    for (const k of ['kernel', 'bias'] as const) expect(weights.head[k]).toEqual(w.head[k]);
+  });
+
+  it('rejects truncated, foreign and non-finite frames with a config error', () => {
+    const frame = encodeModelFrame(w, { pipeline: 'p' });
+    const nan = frame.slice();
+    new DataView(nan.buffer).setFloat32(nan.byteLength - 4, Number.NaN, true);
+    const foreign = new TextEncoder().encode('{"version":1}');
+    for (const bad of [frame.slice(0, frame.byteLength - 4), frame.slice(0, 6), foreign, nan]) {
+      let err: unknown;
+      try {
+        decodeModelFrame(bad);
+      } catch (e) {
+        err = e;
+      }
+      expect(isStreamcastError(err) && err.kind === 'config').toBe(true);
+    }
+  });
+});
