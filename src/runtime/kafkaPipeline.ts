@@ -57,6 +57,8 @@ export class KafkaPipeline {
   readonly spec: PipelineSpec;
   readonly source: KafkaSource;
   readonly output: KafkaOutput;
+  /** at-least-once: the state changelog's own producer, so that checkpoints do not delay forecasts. */
+  private readonly stateOutput: KafkaOutput;
   readonly runner: PipelineRunner;
   readonly coordinator: CheckpointCoordinator;
   readonly store: SeriesStateStore;
@@ -72,6 +74,7 @@ export class KafkaPipeline {
     const topics = { input: spec.input.topic, output: spec.output.topic, deadLetter: spec.deadLetter.topic, changelog: changelogTopic(spec) };
     this.store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster } });
     this.output = new KafkaOutput({ kafka, logger: log });
+    this.stateOutput = new KafkaOutput({ kafka, logger: log });
     let coordinator: CheckpointCoordinator | undefined;
     this.source = new KafkaSource({
       kafka,
@@ -91,7 +94,7 @@ export class KafkaPipeline {
     this.writer =
       spec.guarantee === 'exactly-once'
         ? new KafkaCheckpointWriter({ guarantee: 'exactly-once', kafka, logger: log, groupId: cfg.groupId, topics, signal: this.abort.signal, instanceId: opts.instanceId ?? randomUUID() })
-        : new KafkaCheckpointWriter({ guarantee: 'at-least-once', kafka, logger: log, groupId: cfg.groupId, topics, signal: this.abort.signal, output: this.output, source: this.source });
+        : new KafkaCheckpointWriter({ guarantee: 'at-least-once', kafka, logger: log, groupId: cfg.groupId, topics, signal: this.abort.signal, output: this.output, stateOutput: this.stateOutput, source: this.source });
     coordinator = new CheckpointCoordinator({
       store: this.store,
       writer: this.writer,
@@ -196,7 +199,7 @@ export class KafkaPipeline {
     } finally {
       await admin.disconnect();
     }
-    if (spec.guarantee === 'at-least-once') await this.output.connect(this.abort.signal);
+    if (spec.guarantee === 'at-least-once') await Promise.all([this.output.connect(this.abort.signal), this.stateOutput.connect(this.abort.signal)]);
     await this.opts.models?.start();
   }
 
@@ -207,6 +210,6 @@ export class KafkaPipeline {
 
   async close(): Promise<void> {
     // The forecaster's close() cancels background training and ends its worker thread.
-    await Promise.allSettled([this.output.close(), this.writer.close(), this.opts.forecaster.close?.(), this.opts.models?.close()]);
+    await Promise.allSettled([this.output.close(), this.stateOutput.close(), this.writer.close(), this.opts.forecaster.close?.(), this.opts.models?.close()]);
   }
 }

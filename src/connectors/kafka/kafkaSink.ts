@@ -42,6 +42,8 @@ export class KafkaOutput {
   private pending: Pending[] = [];
   private pendingBytes = 0;
   private sending: Promise<void> = Promise.resolve();
+  /** The queued send that has not taken its batch yet; later flushes join it. */
+  private next: Promise<void> | undefined;
   private connecting?: Promise<void>;
   private closing?: Promise<void>;
   private failed: unknown;
@@ -86,14 +88,26 @@ export class KafkaOutput {
     if (this.pendingBytes >= this.sendThreshold) await this.flush();
   }
 
-  /** Sends everything written so far; resolves when the broker has acknowledged all of it. */
+  /**
+   * Sends everything written so far; resolves when the broker has acknowledged all of it.
+   * Flushes that arrive while a send is in flight coalesce: the next send takes everything
+   * written by then in one go, so a slow acknowledgement does not leave a queue of small
+   * requests behind it, each one more round trip for the forecasts at its end.
+   */
   flush(): Promise<void> {
-    const batch = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
-    // Serialised so that acknowledgements arrive in write order and a flush waits for earlier ones.
-    this.sending = this.sending.then(() => this.send(batch));
-    return this.sending;
+    if (this.next === undefined) {
+      // Serialised so that acknowledgements arrive in write order and a flush waits for earlier ones.
+      const next = this.sending.then(() => {
+        if (this.next === next) this.next = undefined;
+        const batch = this.pending;
+        this.pending = [];
+        this.pendingBytes = 0;
+        return this.send(batch);
+      });
+      this.next = next;
+      this.sending = next;
+    }
+    return this.next;
   }
 
   private async send(batch: readonly Pending[]): Promise<void> {
