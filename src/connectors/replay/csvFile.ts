@@ -7,7 +7,7 @@ import { ConfigError } from '../../domain/errors.js';
 import type { Point } from '../../domain/point.js';
 import type { Ingested } from '../source.js';
 import { splitCsvLine } from './csvLine.js';
-import type { RecordCursor } from './recordCursor.js';
+import { LineCursor, type RecordCursor } from './recordCursor.js';
 import { LineScanner } from './lineScanner.js';
 
 /**
@@ -63,14 +63,9 @@ type Layout =
   | { kind: 'wide'; time: number; columns: number[]; series: string[]; width: number }
   | { kind: 'long'; series: number; time: number; value: number; width: number };
 
-class CsvCursor implements RecordCursor {
-  done = false;
-  headTs = 0;
-  readonly totalRecords: number;
-  private readonly lines: LineScanner;
+class CsvCursor extends LineCursor {
   private readonly layout: Layout;
   private readonly delimiter: string;
-  private next: Ingested | undefined;
   private lastTs = 0;
 
   constructor(
@@ -79,12 +74,11 @@ class CsvCursor implements RecordCursor {
     text: string,
     opts: CsvOptions,
   ) {
-    this.lines = new LineScanner(text);
+    super(new LineScanner(text));
     const first = this.lines.nextNonBlank();
     if (first === undefined) {
       this.delimiter = ',';
       this.layout = { kind: 'wide', time: 0, columns: [], series: [], width: 0 };
-      this.totalRecords = 0;
       this.done = true;
       return;
     }
@@ -96,29 +90,13 @@ class CsvCursor implements RecordCursor {
       this.lines.rewind();
     }
     this.layout = layoutOf(header, path, opts);
-    this.totalRecords = this.lines.remainingLines();
-    this.advance();
+    this.begin();
   }
 
-  take(): Ingested {
-    const out = this.next as Ingested;
-    this.advance();
-    return out;
-  }
-
-  private advance(): void {
-    for (;;) {
-      const line = this.lines.nextLine();
-      if (line === undefined) {
-        this.next = undefined;
-        this.done = true;
-        return;
-      }
-      if (isBlank(line)) continue;
-      this.next = this.decodeRow(line, this.lines.lineNo);
-      this.headTs = this.lastTs;
-      return;
-    }
+  protected decodeLine(line: string, lineNo: number): Ingested {
+    const record = this.decodeRow(line, lineNo);
+    this.headTs = this.lastTs;
+    return record;
   }
 
   private decodeRow(line: string, lineNo: number): Ingested {
@@ -250,14 +228,6 @@ function count(s: string, ch: string): number {
   let n = 0;
   for (let i = s.indexOf(ch); i >= 0; i = s.indexOf(ch, i + 1)) n++;
   return n;
-}
-
-function isBlank(line: string): boolean {
-  for (let i = 0; i < line.length; i++) {
-    const c = line.charCodeAt(i);
-    if (c !== 32 && c !== 9) return false;
-  }
-  return true;
 }
 
 /** Epoch ms of a time cell, or undefined. Digits only → epoch ms; else a timestamp (zoneless → UTC). */

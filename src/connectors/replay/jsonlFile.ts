@@ -1,7 +1,7 @@
 import { decodeJsonPoint } from '../../codecs/jsonPoint.js';
 import type { Ingested } from '../source.js';
 import { LineScanner } from './lineScanner.js';
-import type { RecordCursor } from './recordCursor.js';
+import { LineCursor, type RecordCursor } from './recordCursor.js';
 
 /**
  * A cursor over a JSON-lines file: each non-blank line is one record decoded by the `json` codec
@@ -12,49 +12,30 @@ export function jsonlCursor(path: string, partition: number, text: string): Reco
   return new JsonlCursor(path, partition, text);
 }
 
-class JsonlCursor implements RecordCursor {
-  done = false;
-  headTs = 0;
-  readonly totalRecords: number;
-  private readonly lines: LineScanner;
-  private next: Ingested | undefined;
-
+class JsonlCursor extends LineCursor {
   constructor(
     private readonly path: string,
     private readonly partition: number,
     text: string,
   ) {
-    this.lines = new LineScanner(text);
-    this.totalRecords = this.lines.remainingLines();
-    this.advance();
+    super(new LineScanner(text));
+    this.begin();
   }
 
-  take(): Ingested {
-    const out = this.next as Ingested;
-    this.advance();
-    return out;
+  // Any JSON whitespace makes a line blank, not just spaces and tabs.
+  protected override isBlankLine(line: string): boolean {
+    return line.trim() === '';
   }
 
-  private advance(): void {
-    for (;;) {
-      const line = this.lines.nextLine();
-      if (line === undefined) {
-        this.next = undefined;
-        this.done = true;
-        return;
-      }
-      if (line.trim() === '') continue;
-      const lineNo = this.lines.lineNo;
-      const { points, deadLetters } = decodeJsonPoint(line, null, {
-        topic: this.path,
-        partition: this.partition,
-        offset: String(lineNo),
-        key: null,
-      });
-      const first = points[0];
-      if (first !== undefined) this.headTs = first.ts;
-      this.next = { points, deadLetters, position: { topic: this.path, partition: this.partition, offset: String(lineNo + 1) } };
-      return;
-    }
+  protected decodeLine(line: string, lineNo: number): Ingested {
+    const { points, deadLetters } = decodeJsonPoint(line, null, {
+      topic: this.path,
+      partition: this.partition,
+      offset: String(lineNo),
+      key: null,
+    });
+    const first = points[0];
+    if (first !== undefined) this.headTs = first.ts;
+    return { points, deadLetters, position: { topic: this.path, partition: this.partition, offset: String(lineNo + 1) } };
   }
 }
