@@ -1,8 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { ConfigError, StreamcastError } from '../domain/errors.js';
-import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 import type { EpochReport } from './trainLoop.js';
-import type { FromWorker, ToWorker, TrainRequest, WorkerInit } from './trainerProtocol.js';
+import type { FromWorker, ToWorker, TrainOutcome, TrainRequest, WorkerInit } from './trainerProtocol.js';
 import { datasetBuffers } from './trainerProtocol.js';
 
 export type { TrainRequest } from './trainerProtocol.js';
@@ -16,22 +15,8 @@ export interface TrainProgress {
   readonly report?: EpochReport;
 }
 
-export interface TrainResult {
+export interface TrainResult extends TrainOutcome {
   readonly status: 'done';
-  /** Best weights by validation loss. */
-  readonly weights: GruModelWeights;
-  /** Mean pinball loss per cell and level (normalized units) on the validation set; undefined without one. */
-  readonly valLoss: number | undefined;
-  readonly initialValLoss: number | undefined;
-  /** Validation loss of `request.current` on the same cells; undefined when not given. */
-  readonly currentValLoss: number | undefined;
-  readonly bestEpoch: number;
-  /** Epochs run (fewer than asked when early stopping fired). */
-  readonly epochs: number;
-  readonly history: readonly EpochReport[];
-  readonly durationMs: number;
-  /** tfjs backend the worker trained on. */
-  readonly backend: string;
 }
 
 export interface TrainCancelled {
@@ -153,18 +138,8 @@ export class Trainer {
         return;
       case 'result':
         this.#job = undefined;
-        job.resolve({
-          status: 'done',
-          weights: m.weights,
-          valLoss: m.valLoss,
-          initialValLoss: m.initialValLoss,
-          currentValLoss: m.currentValLoss,
-          bestEpoch: m.bestEpoch,
-          epochs: m.epochs,
-          history: m.history,
-          durationMs: m.durationMs,
-          backend: m.backend,
-        });
+        const { type: _type, id: _id, ...outcome } = m;
+        job.resolve({ status: 'done', ...outcome });
         return;
       case 'cancelled':
         this.#job = undefined;

@@ -18,22 +18,28 @@ export interface TrainRequest {
 
 export type ToWorker = { readonly type: 'train'; readonly id: number; readonly request: TrainRequest };
 
+/** What a finished training job yields (the worker's result message and Trainer's TrainResult). */
+export interface TrainOutcome {
+  /** Best weights by validation loss. */
+  readonly weights: GruModelWeights;
+  /** Mean pinball loss per cell and level (normalized units) on the validation set; undefined without one. */
+  readonly valLoss: number | undefined;
+  readonly initialValLoss: number | undefined;
+  /** Validation loss of `request.current` on the same cells; undefined when not given. */
+  readonly currentValLoss: number | undefined;
+  readonly bestEpoch: number;
+  /** Epochs run (fewer than asked when early stopping fired). */
+  readonly epochs: number;
+  readonly history: readonly EpochReport[];
+  readonly durationMs: number;
+  /** tfjs backend the worker trained on. */
+  readonly backend: string;
+}
+
 export type FromWorker =
   | { readonly type: 'progress'; readonly id: number; readonly epoch: number; readonly fraction: number }
   | { readonly type: 'epoch'; readonly id: number; readonly report: EpochReport }
-  | {
-      readonly type: 'result';
-      readonly id: number;
-      readonly weights: GruModelWeights;
-      readonly valLoss: number | undefined;
-      readonly initialValLoss: number | undefined;
-      readonly currentValLoss: number | undefined;
-      readonly bestEpoch: number;
-      readonly epochs: number;
-      readonly history: readonly EpochReport[];
-      readonly durationMs: number;
-      readonly backend: string;
-    }
+  | ({ readonly type: 'result'; readonly id: number } & TrainOutcome)
   | { readonly type: 'cancelled'; readonly id: number; readonly epochs: number; readonly durationMs: number }
   | { readonly type: 'failed'; readonly id: number; readonly message: string; readonly kind: 'config' | 'retriable' | 'fatal' };
 
