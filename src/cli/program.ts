@@ -7,18 +7,23 @@ import { trainCommand } from './commands/train.js';
 import { runCommand } from './commands/run.js';
 import { collect, fraction, nonNegativeInt, nonNegativeNumber, port, positiveInt, positiveNumber } from './options.js';
 
-/** Options shared by the commands that replay a file through a pipeline. */
-function withReplayInput(cmd: Command): Command {
+/** Options of every command that reads a data file (replay, backtest, produce). */
+function withFileInput(cmd: Command): Command {
   return cmd
     .requiredOption('-i, --input <file>', 'CSV (wide: time + one column per series; long: series,ts,value) or JSONL points; repeat to merge files by time', collect)
     .option('--speed <factor>', 'replay at this multiple of event time (default: as fast as possible)', positiveNumber)
     .option('--rate <n>', 'at most n input records per second', positiveNumber)
     .option('--limit <n>', 'stop after n input records', nonNegativeInt)
     .option('--series <id>', 'only this series (repeat for several), e.g. --series OT', collect)
+    .option('-q, --quiet', 'no progress output');
+}
+
+/** Options shared by the commands that replay a file through a pipeline. */
+function withReplayInput(cmd: Command): Command {
+  return withFileInput(cmd)
     .option('--drop <fraction>', 'fault injection: drop this fraction of points at random', fraction)
     .option('--hole <start/duration>', 'fault injection: drop every point in [start, start+duration), e.g. 2014-10-01T00:00:00Z/12h')
-    .option('--seed <n>', 'seed of --drop', nonNegativeInt, 1)
-    .option('-q, --quiet', 'no progress output');
+    .option('--seed <n>', 'seed of --drop', nonNegativeInt, 1);
 }
 
 /** The `streamcast` command line. Actions return the process exit code. */
@@ -85,18 +90,14 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
       onExitCode(await runCommand(specs, { ...rest, ...from }));
     });
 
-  program
-    .command('produce')
-    .description('load a data set into a Kafka topic as input points keyed by series (demo producer)')
-    .requiredOption('-t, --topic <topic>', 'topic to write to (created if absent)')
-    .requiredOption('-i, --input <file>', 'CSV or JSONL points, as replay reads them; repeat to merge files by time', collect)
-    .option('--rate <n>', 'at most n input records per second', positiveNumber)
-    .option('--speed <factor>', 'replay at this multiple of event time', positiveNumber)
-    .option('--limit <n>', 'stop after n input records', nonNegativeInt)
-    .option('--series <id>', 'only this series (repeat for several)', collect)
+  withFileInput(
+    program
+      .command('produce')
+      .description('load a data set into a Kafka topic as input points keyed by series (demo producer)')
+      .requiredOption('-t, --topic <topic>', 'topic to write to (created if absent)'),
+  )
     .option('--partitions <n>', 'partitions of the topic if it is created (default KAFKA_TOPIC_PARTITIONS or 1)', positiveInt)
     .option('--brokers <list>', 'host:port[,host:port…] (default: KAFKA_BROKERS or 127.0.0.1:9092)')
-    .option('-q, --quiet', 'no progress output')
     .action(async (flags) => onExitCode(await produceCommand(flags)));
 
   program
