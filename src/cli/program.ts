@@ -67,6 +67,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('--model <dir>', 'start from the current model in this models folder (default: the baseline until the first promotion)')
     .option('--no-retrain', 'do not retrain (score the loaded model, or the baseline, as "gru")')
     .option('--stateless', 'ablation: reset the GRU hidden state at every step')
+    .option('--no-calibration', 'ablation: serve the quantile head as trained (no held-out blend with the baselines, no conformal interval scaling)')
     .option('--history <steps>', 'steps of history kept per series for retraining', positiveInt)
     .action(async (spec, flags) => onExitCode(await backtestCommand(spec, flags)));
 

@@ -23,6 +23,10 @@ import { initGruModelWeights } from './gru/gruWeights.js';
 import type { GruModelWeights } from './gru/gruWeights.js';
 import { alignedRawWindow, baseLag, baseName, LagRing, rebaseDataset, rebaseStep, rebaseWindow } from './gru/residualBase.js';
 import type { ResidualBase } from './gru/residualBase.js';
+import { fitCalibration } from './gru/calibration.js';
+import type { Calibration } from './gru/calibration.js';
+import { OnlineCalibrator } from './gru/onlineCalibrator.js';
+import { replayForCalibration } from './calibrationReplay.js';
 
 /** What ModelRuntime needs of the trainer (the real one is training/trainer.ts' Trainer). */
 export interface TrainerLike {
@@ -58,6 +62,11 @@ export interface ModelRuntimeOptions {
   readonly valFraction?: number;
   /** What the head corrects; `auto` (default) picks the best baseline on the history at the first retrain. */
   readonly base?: ResidualBase | 'auto';
+  /**
+   * Fit the held-out blend and interval calibration (gru/calibration.ts) into each promoted model
+   * (default true; false is the ablation: the head's own quantiles).
+   */
+  readonly calibrate?: boolean;
   /** Start serving these weights (tests; a CLI loads from `store`). */
   readonly initial?: GruModelWeights;
   readonly trainer?: () => TrainerLike;
@@ -72,6 +81,8 @@ export interface ModelRuntimeOptions {
 
 const DAY = 86_400_000;
 const DEFAULT_VAL_FRACTION = 0.15;
+/** Held-out cells per horizon below which no offline calibration is fitted (see #calibrate). */
+const OFFLINE_MIN_CELLS = 1000;
 /** A seasonal base must beat the last value's held-out loss by this factor (see chooseBase). */
 const SEASONAL_MARGIN = 0.85;
 
@@ -122,6 +133,8 @@ export class ModelRuntime implements Forecaster {
   #closing: Promise<void> | undefined;
   #backend = 'js';
   readonly #runs = { promoted: 0, rejected: 0, failed: 0 };
+  /** Learns the served model's blend and interval scales from the stream (see onlineCalibrator.ts). */
+  #online: OnlineCalibrator | undefined;
 
   constructor(opts: ModelRuntimeOptions) {
     const spec = opts.spec;
@@ -255,6 +268,16 @@ export class ModelRuntime implements Forecaster {
     if (this.#swap !== undefined) this.#applySwap();
     const fallback = this.#baseline.step(batch);
     const out = this.#gru !== undefined ? this.#stepGru(batch, fallback) : fallback;
+    const online = this.#online;
+    if (online !== undefined) {
+      // In stream order, so that how the stream is cut into batches does not matter: each step's
+      // actual is scored before the forecast made at it is calibrated.
+      for (let i = 0; i < batch.length; i++) {
+        const s = batch[i]!;
+        online.observe(s.series, s.ts, s.value, s.observed);
+        if (out[i] !== fallback[i]) out[i] = online.serve(out[i]!, s.value, fallback[i]);
+      }
+    }
     if (this.#gru === undefined && this.#lags !== undefined) for (const s of batch) this.#lags.push(s.series, s.ts, s.value);
     for (const s of batch) {
       if (this.#history.append(s)) this.#longest = Math.max(this.#longest, this.#history.lengthOf(s.series));
@@ -298,6 +321,7 @@ export class ModelRuntime implements Forecaster {
     this.#history.drop(series);
     this.#gru?.drop(series);
     this.#lags?.drop(series);
+    this.#online?.drop(series);
     this.#stateVersion.delete(series);
   }
 
@@ -331,6 +355,13 @@ export class ModelRuntime implements Forecaster {
     this.#gru = next.gru;
     this.#weights = next.weights;
     this.#fixedBase = next.weights.layout.base ?? { kind: 'none' };
+    if (this.#opts.calibrate !== false && this.#online === undefined) {
+      // Kept across later swaps: a retrained model is mostly the previous one fine-tuned, and
+      // starting the blend and spreads over at every promotion would serve each new model
+      // uncalibrated for its first cells (most of a weekly retrain period on hourly data).
+      const spec = this.#spec;
+      this.#online = new OnlineCalibrator({ horizon: spec.model.horizon, quantiles: spec.model.quantiles, stepMs: spec.window.step }, next.weights.calibration);
+    }
     const lag = baseLag(next.weights.layout.base);
     if (lag > 0 && this.#lags?.capacity !== lag) {
       // Seeded from history so that series already running are served by the new model at once.
@@ -476,6 +507,9 @@ export class ModelRuntime implements Forecaster {
         this.#opts.logger?.info(log, `candidate rejected: ${decision.reason}`);
         return;
       }
+      const offline = this.#opts.calibrate === false ? undefined : await this.#calibrate(res.weights, windows, valFraction);
+      const weights: GruModelWeights = offline === undefined ? res.weights : { ...res.weights, calibration: offline };
+      if (this.#closing !== undefined) return;
       // Never below the version in service: it may have been adopted from another instance.
       let version = (this.weights?.version ?? 0) + 1;
       const artifact: ArtifactInfo = {
@@ -486,18 +520,45 @@ export class ModelRuntime implements Forecaster {
       };
       const store = this.#opts.store;
       if (store !== undefined && this.#opts.persist !== false) {
-        version = await store.save(spec.name, res.weights, artifact, { makeCurrent: true, minVersion: version });
+        version = await store.save(spec.name, weights, artifact, { makeCurrent: true, minVersion: version });
       }
       if (this.#closing !== undefined) return;
       this.#backend = (await selectBackend()).name;
-      const promoted = { ...res.weights, version };
+      const promoted = { ...weights, version };
       this.#install(promoted);
       this.#opts.onPromoted?.(promoted, artifact);
       outcome('promoted');
-      this.#opts.logger?.info({ ...log, version }, `model v${version} promoted: ${decision.reason}`);
+      this.#opts.logger?.info({ ...log, version, ...(weights.calibration !== undefined ? { calibration: describeCalibration(weights.calibration) } : {}) }, `model v${version} promoted: ${decision.reason}`);
     } catch (err) {
       outcome('failed');
       this.#opts.logger?.error({ pipeline: spec.name, err }, `retraining failed (${isStreamcastError(err) ? err.kind : 'fatal'}); the model in service stays`);
+    }
+  }
+
+  /**
+   * The candidate's held-out blend and interval calibration: its newest slice of each series'
+   * history replayed through a serving copy of the candidate (uncalibrated) and the baseline.
+   */
+  async #calibrate(candidate: GruModelWeights, windows: readonly SeriesWindow[], valFraction: number): Promise<Calibration | undefined> {
+    const spec = this.#spec;
+    const plain: GruModelWeights = { version: Math.max(1, candidate.version), layout: candidate.layout, cell: candidate.cell, head: candidate.head };
+    const serving = new ModelRuntime({ spec, retrain: 'off', initial: plain, ...(this.#opts.stateless === true ? { stateless: true } : {}) });
+    const baseline = createBaseline({ type: spec.baseline.type, seasonMs: spec.baseline.season }, { name: spec.name, stepMs: spec.window.step, horizon: spec.model.horizon, quantiles: spec.model.quantiles });
+    const season = Math.round(spec.baseline.season / spec.window.step);
+    try {
+      const cells = await replayForCalibration(windows, {
+        model: serving,
+        baseline,
+        horizon: spec.model.horizon,
+        quantiles: spec.model.quantiles,
+        valFraction,
+        warmup: Math.max(baseLag(candidate.layout.base), season) + 2 * spec.model.context,
+      });
+      // A few hundred correlated cells per horizon make a noisy fit (nyc_taxi: worse than none);
+      // then the online calibrator starts from the identity instead.
+      return cells.size >= OFFLINE_MIN_CELLS * spec.model.horizon ? fitCalibration(cells) : undefined;
+    } finally {
+      await serving.close();
     }
   }
 
@@ -629,6 +690,19 @@ function unpackParts(snap: Uint8Array, series: SeriesId): { parts: (Uint8Array |
     o += len;
   }
   return { parts, version };
+}
+
+/** For the promotion log line: held-out cells, the model's share of each horizon's centre, the outer quantiles' scales. */
+function describeCalibration(cal: Calibration): Record<string, unknown> {
+  const Q = cal.quantiles.length;
+  const r = (x: number): number => Math.round(x * 100) / 100;
+  return {
+    cells: cal.cells,
+    model: Array.from({ length: cal.horizon }, (_, h) => r(cal.blend[h * 3]!)),
+    lastValue: Array.from({ length: cal.horizon }, (_, h) => r(cal.blend[h * 3 + 1]!)),
+    lower: Array.from({ length: cal.horizon }, (_, h) => r(cal.scale[h * Q]!)),
+    upper: Array.from({ length: cal.horizon }, (_, h) => r(cal.scale[h * Q + Q - 1]!)),
+  };
 }
 
 /** For log lines: `7d`. */

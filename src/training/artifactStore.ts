@@ -7,6 +7,8 @@ import { ConfigError } from '../domain/errors.js';
 import type { FeatureLayout } from '../forecasting/gru/featureLayout.js';
 import { featureLayout, inputNames, inputSize } from '../forecasting/gru/featureLayout.js';
 import { baseName, parseBase } from '../forecasting/gru/residualBase.js';
+import { calibrationFromJson, calibrationToJson } from '../forecasting/gru/calibration.js';
+import type { CalibrationJson } from '../forecasting/gru/calibration.js';
 import { fileSystemIOHandler } from '../forecasting/gru/fileSystemIOHandler.js';
 import { assignToLayersModel, weightsFromLayersModel } from '../forecasting/gru/gruWeights.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
@@ -50,6 +52,8 @@ export interface ArtifactMeta {
     readonly currentLoss: number | null;
   };
   readonly backend: string;
+  /** Held-out blend and interval calibration (calibration.ts); absent = none. */
+  readonly calibration?: CalibrationJson;
   /** ISO-8601, from the injected clock. */
   readonly createdAt: string;
 }
@@ -206,7 +210,8 @@ export class ArtifactStore {
       for (const a of [weights.cell.kernel, weights.cell.recurrentKernel, weights.cell.bias, weights.head.kernel, weights.head.bias]) {
         if (!a.every(Number.isFinite)) throw new ConfigError(`${dir}: weights contain NaN or Infinity; the artifact is corrupt`);
       }
-      return { version, weights, meta };
+      const calibrated = meta.calibration === undefined ? weights : { ...weights, calibration: calibrationFromJson(meta.calibration, weights.head.horizon, weights.head.quantiles) };
+      return { version, weights: calibrated, meta };
     } catch (err) {
       if (err instanceof ConfigError) throw err;
       throw new ConfigError(`${dir}: cannot load the model (${err instanceof Error ? err.message : String(err)}); the artifact is corrupt, retrain or point ${CURRENT_FILE} at another version`, { cause: err });
@@ -240,6 +245,7 @@ export class ArtifactStore {
       training: info.training,
       validation: info.validation,
       backend: info.backend,
+      ...(w.calibration !== undefined ? { calibration: calibrationToJson(w.calibration) } : {}),
       createdAt: new Date(this.#clock.now()).toISOString(),
     };
   }

@@ -19,6 +19,8 @@ export interface BacktestFlags extends ReplayFlags {
   warmup?: number;
   /** Ablation: the GRU's hidden state is reset at every step. */
   stateless?: boolean;
+  /** `--no-calibration`: promoted models serve their head's quantiles as trained. */
+  calibration?: boolean;
   /** Steps of history kept per series for retraining. */
   history?: number;
 }
@@ -56,6 +58,7 @@ export async function backtestCommand(specPath: string, flags: BacktestFlags): P
       retrain: flags.retrain === false ? 'off' : 'blocking',
       quiet: flags.quiet,
       ...(flags.stateless === true ? { stateless: true } : {}),
+      ...(flags.calibration === false ? { calibrate: false } : {}),
       ...(flags.history !== undefined ? { historySteps: flags.history } : {}),
     }),
   );

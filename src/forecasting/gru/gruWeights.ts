@@ -4,6 +4,7 @@ import type { FeatureLayout } from './featureLayout.js';
 import { inputSize } from './featureLayout.js';
 import { mulberry32, normalSource } from '../../domain/random.js';
 import { headBiasInit } from './quantileHead.js';
+import type { Calibration } from './calibration.js';
 
 /**
  * GRU cell weights exactly as tf.layers.gru stores them (tfjs-layers 4.22 recurrent.js,
@@ -48,6 +49,8 @@ export interface GruModelWeights {
   readonly layout: FeatureLayout;
   readonly cell: GruCellWeights;
   readonly head: HeadWeights;
+  /** Fitted on the held-out slice when the model was promoted (calibration.ts); absent = as the head says. */
+  readonly calibration?: Calibration;
 }
 
 export interface GruModelDims {

@@ -3,6 +3,8 @@ import { featureLayout, inputSize } from './featureLayout.js';
 import type { TimeFeature } from '../../domain/timeFeatures.js';
 import type { GruModelWeights } from './gruWeights.js';
 import { baseName, parseBase } from './residualBase.js';
+import { calibrationFromJson, calibrationToJson } from './calibration.js';
+import type { CalibrationJson } from './calibration.js';
 
 /** What travels with a model besides its weights (informative: compatibility is the layout's). */
 export interface ModelFrameMeta {
@@ -25,6 +27,7 @@ interface Header {
   readonly units: number;
   readonly horizon: number;
   readonly quantiles: readonly number[];
+  readonly calibration?: CalibrationJson;
   readonly meta: ModelFrameMeta;
 }
 
@@ -45,6 +48,7 @@ export function encodeModelFrame(weights: GruModelWeights, meta: ModelFrameMeta)
     units: weights.cell.units,
     horizon: weights.head.horizon,
     quantiles: [...weights.head.quantiles],
+    ...(weights.calibration !== undefined ? { calibration: calibrationToJson(weights.calibration) } : {}),
     meta,
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -101,12 +105,14 @@ export function decodeModelFrame(frame: Uint8Array): { weights: GruModelWeights;
     return a;
   });
   const [kernel, recurrentKernel, bias, headKernel, headBias] = arrays as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+  const calibration = h.calibration === undefined ? undefined : calibrationFromJson(h.calibration, h.horizon, h.quantiles);
   return {
     weights: {
       version: h.version,
       layout,
       cell: { inputSize: h.inputSize, units: H, kernel, recurrentKernel, bias },
       head: { units: H, horizon: h.horizon, quantiles: Object.freeze([...h.quantiles]), kernel: headKernel, bias: headBias },
+      ...(calibration !== undefined ? { calibration } : {}),
     },
     meta: h.meta,
   };

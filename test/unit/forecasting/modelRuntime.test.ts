@@ -96,6 +96,32 @@ describe('ModelRuntime', () => {
     expect(await run(400)).toEqual(await run(7));
   });
 
+  it('calibrates the GRU online from the stream once promoted (calibrate: false serves the head as is)', async () => {
+    const run = async (calibrate: boolean) => {
+      const custom = makeSpec({ every: '30d', minHistory: 200 });
+      const rt = new ModelRuntime({ spec: custom, retrain: 'blocking', calibrate, trainer: fakeTrainer((req) => ({ weights: weights(5, req.init.layout.base) })).factory });
+      const out = await feed(rt, series);
+      await rt.close();
+      return out;
+    };
+    const on = await run(true);
+    const off = await run(false);
+    const gruOn = on.slice(201);
+    const gruOff = off.slice(201);
+    expect(gruOn.every((f) => f.model.kind === 'gru')).toBe(true);
+    // Same model, same hidden states: only the calibration differs (spreads at once, centres after 100 cells).
+    expect(gruOn.map((f) => f.forecast[0]!.q['0.9'])).not.toEqual(gruOff.map((f) => f.forecast[0]!.q['0.9']));
+    expect(gruOn.slice(-50).map((f) => f.forecast[0]!.mean)).not.toEqual(gruOff.slice(-50).map((f) => f.forecast[0]!.mean));
+    expect(on.slice(0, 201)).toEqual(off.slice(0, 201));
+    for (const f of gruOn) {
+      for (const h of f.forecast) {
+        expect(Number.isFinite(h.mean) && Number.isFinite(h.q['0.1']!) && Number.isFinite(h.q['0.9']!)).toBe(true);
+        expect(h.q['0.1']!).toBeLessThanOrEqual(h.q['0.5']!);
+        expect(h.q['0.5']!).toBeLessThanOrEqual(h.q['0.9']!);
+      }
+    }
+  });
+
   it('rejects a candidate that does not beat the baseline, and counts it', async () => {
     const events: PipelineEvent[] = [];
     const fake = fakeTrainer(() => ({ valLoss: 1e6 }));
@@ -123,7 +149,7 @@ describe('ModelRuntime', () => {
       const fake = fakeTrainer(() => ({ weights: w2 }));
       // Retrains once, at step 300 (minHistory), with nothing before it but w1 serving.
       const custom = makeSpec({ every: '30d', minHistory: 300 });
-      const rt = new ModelRuntime({ spec: custom, retrain: 'blocking', trainer: fake.factory, initial: w1, historySteps: 400 });
+      const rt = new ModelRuntime({ spec: custom, retrain: 'blocking', trainer: fake.factory, initial: w1, historySteps: 400, calibrate: false });
       const out = await feed(rt, series.slice(0, 301));
       expect(out[299]!.model.version).toBe(1);
       expect(out[300]!.model.version).toBe(2);

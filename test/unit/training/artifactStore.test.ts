@@ -8,6 +8,7 @@ import { selectBackend } from '../../../src/forecasting/gru/backend.js';
 import { featureLayout } from '../../../src/forecasting/gru/featureLayout.js';
 import { GruForecaster } from '../../../src/forecasting/gru/gruForecaster.js';
 import { initGruModelWeights } from '../../../src/forecasting/gru/gruWeights.js';
+import { identityCalibration } from '../../../src/forecasting/gru/calibration.js';
 import { ArtifactStore, specHash } from '../../../src/training/artifactStore.js';
 import type { ArtifactInfo } from '../../../src/training/artifactStore.js';
 import { HOUR, seasonalSteps } from '../../helpers/trainingSeries.js';
@@ -52,6 +53,21 @@ describe('ArtifactStore', () => {
     const a = new GruForecaster({ name: 'p', stepMs: HOUR, horizon: 4, quantiles, weights: w2, kernel: 'js' });
     const b = new GruForecaster({ name: 'p', stepMs: HOUR, horizon: 4, quantiles, weights: v2.weights, kernel: 'js' });
     expect(b.step(steps).map((f) => f.forecast)).toEqual(a.step(steps).map((f) => f.forecast));
+  });
+
+  it('keeps a model\'s calibration in meta.json and refuses one that does not fit', async () => {
+    const store = new ArtifactStore(root, new ManualClock(0));
+    const base = initGruModelWeights({ layout, units: 8, horizon: 4, quantiles }, 3);
+    const calibration = { ...identityCalibration(4, quantiles), blend: Float32Array.from([1, 0, 0, 0.5, 0.5, 0, 0.2, 0.3, 0.5, 0, 1, 0]), scale: Float32Array.from({ length: 12 }, (_, i) => 1 + i / 8), cells: 321 };
+    const v = await store.save('cal', { ...base, calibration }, info, { makeCurrent: true });
+    const loaded = (await store.load('cal', v, expected))!;
+    expect(Array.from(loaded.weights.calibration!.blend)).toEqual(Array.from(calibration.blend));
+    expect(Array.from(loaded.weights.calibration!.scale)).toEqual(Array.from(calibration.scale));
+    expect(loaded.weights.calibration!.cells).toBe(321);
+    const metaFile = path.join(root, 'cal', String(v), 'meta.json');
+    const meta = JSON.parse(readFileSync(metaFile, 'utf8'));
+    writeFileSync(metaFile, JSON.stringify({ ...meta, calibration: { ...meta.calibration, scale: [1, 2] } }));
+    await expect(store.load('cal', v, expected)).rejects.toThrow(/calibration/);
   });
 
   it('refuses incompatible artifacts with a ConfigError naming the difference', async () => {

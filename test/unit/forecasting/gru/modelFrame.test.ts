@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isStreamcastError } from '../../../../src/domain/errors.js';
 import { featureLayout } from '../../../../src/forecasting/gru/featureLayout.js';
 import { initGruModelWeights } from '../../../../src/forecasting/gru/gruWeights.js';
+import { identityCalibration } from '../../../../src/forecasting/gru/calibration.js';
 import { decodeModelFrame, encodeModelFrame } from '../../../../src/forecasting/gru/modelFrame.js';
 
 const layout = featureLayout(['hourOfDay', 'dayOfWeek'], 30, 10, { kind: 'seasonal', steps: 168 });
@@ -21,6 +22,14 @@ describe('model frame', () => {
     expect(weights.head.horizon).toBe(24);
     for (const k of ['kernel', 'recurrentKernel', 'bias'] as const) expect(weights.cell[k]).toEqual(w.cell[k]);
     for (const k of ['kernel', 'bias'] as const) expect(weights.head[k]).toEqual(w.head[k]);
+  });
+
+  it('carries the calibration', () => {
+    const calibration = { ...identityCalibration(24, [0.1, 0.5, 0.9]), scale: Float32Array.from({ length: 72 }, (_, i) => 1 + i / 100), cells: 9 };
+    const { weights } = decodeModelFrame(encodeModelFrame({ ...w, calibration }, { pipeline: 'p' }));
+    expect(Array.from(weights.calibration!.scale)).toEqual(Array.from(calibration.scale));
+    expect(Array.from(weights.calibration!.blend)).toEqual(Array.from(calibration.blend));
+    expect(decodeModelFrame(encodeModelFrame(w, { pipeline: 'p' })).weights.calibration).toBeUndefined();
   });
 
   it('rejects truncated, foreign and non-finite frames with a config error', () => {
