@@ -72,6 +72,9 @@ export async function benchMemory(): Promise<Record<string, unknown>[]> {
     }),
   );
   const total = rows.reduce((s, r) => s + (r['bytes/series'] as number), 0);
+  // Issue 3's target covers the serving path's state after the resampler: ≤ 1 KB per series.
+  const target = rows.slice(1).reduce((s, r) => s + (r['bytes/series'] as number), 0);
+  rows.push({ component: 'imputer + normalizer + hidden + history (target ≤ 1024)', 'bytes/series': target });
   rows.push({ component: 'total', 'bytes/series': total });
   if (!(globalThis as { gc?: () => void }).gc) rows.push({ component: '(run node with --expose-gc for stable figures)', 'bytes/series': 0 });
   return rows;

@@ -1,7 +1,8 @@
 import { ConfigError, StreamcastError } from '../domain/errors.js';
 import type { EpochMs, SeriesId } from '../domain/point.js';
+import { SeriesSlots, SlotPages, pageBitsFor } from '../domain/seriesSlots.js';
 import type { NormalizedStep } from '../domain/step.js';
-import { fromFloat16, toFloat16 } from './float16.js';
+import { Float12, fromFloat16, toFloat16 } from './float16.js';
 
 /**
  * The newest steps of one series, decoded from the history ring: what training and re-warming
@@ -28,69 +29,195 @@ export interface SeriesHistoryOptions {
   readonly stepMs: number;
   /**
    * Steps kept per series (the newest). Re-warming needs `model.context`; training wants more
-   * (retrain.minHistory or several contexts). Memory is ≈ 6.13 bytes per step per series.
+   * (retrain.minHistory or several contexts). Memory is ≈ 5.13 bytes per step per series, plus
+   * about 90 bytes per series (scale anchors, ring indices, the series index).
    */
   readonly capacity: number;
-  /** Initial slab size in series; it doubles as needed. */
+  /** Initial size in series; it grows as needed (doubling up to one page, then page by page). */
   readonly initialSeries?: number;
 }
 
-// Per-step record: three float16 words (see SeriesHistory).
-const WORDS = 3;
-// Beyond these a step's scale change is not representable (float16 range / sane ratios): the
+// Beyond these a step's scale change is not representable (the codes' range / sane ratios): the
 // ring restarts there rather than store a wrong scale path.
 const MAX_MEAN_STEP = 60_000;
 const MAX_LOG_STD_STEP = 20;
 
-const SNAPSHOT_MAGIC = 0x31485353; // "SSH1" little-endian: Streamcast Series History, format 1
-const SNAPSHOT_HEADER = 40;
+/** Residual of (mean_t − mean_{t−1}) / std_{t−1}: sign, 5 exponent bits, 6 mantissa bits; ±65024, steps of 2⁻²¹ near 0. */
+const D_MEAN = new Float12(5, 16);
+/** Residual of log(std_t / std_{t−1}): sign, 4 exponent bits, 7 mantissa bits; ±31.9, steps of 2⁻¹⁷ near 0. */
+const D_LOG_STD = new Float12(4, 11);
+
+// The drift predictor (see SeriesHistory): learnt from observed steps with G_MIN_Z ≤ |z| < G_MAX_Z
+// (below, the ratio is ill-conditioned; at the clip, z no longer carries the value).
+const G_MIN_Z = 0.5;
+const G_MAX_Z = 49.9;
 
 /**
- * Per-series history ring buffers for training and re-warming, in one slab of typed arrays indexed
- * by slot (no object per series or per step).
+ * The decoding state along a ring: [mean, std, g] — the step's decoded scale and the predictor's
+ * g ≈ 1/(w − 1) (w: the normalizer's sum of weights), learnt from the decoded drifts.
+ */
+type Chain = Float64Array;
+
+function predictedLogStd(z: number, g: number): number {
+  // Normalizer update, unfloored: std_t²/std_{t−1}² = 1 / ((1 + g)(1 − z²g)), where z²g < 1; a
+  // step beyond that does not follow the rule (at most 2.3 either way).
+  const u = 1 - z * z * g;
+  return u > 0 ? -0.5 * Math.log((1 + g) * Math.max(0.01, u)) : 0;
+}
+
+/**
+ * Normalizer update: mean_t − mean_{t−1} = z_t·std_t·g, in std_{t−1}. The ratio is capped so that
+ * the prediction (≤ 800), and so the residual, stays well within the codes' range.
+ */
+function predictedMean(z: number, observed: boolean, g: number, stdRatio: number): number {
+  return observed ? z * g * Math.min(stdRatio, 16) : 0;
+}
+
+// Encoding and decoding share these, so that both compute bit-identical chains.
+function stepStd(std0: number, pl: number, cl: number): number {
+  return std0 * Math.exp(pl + D_LOG_STD.decode(cl));
+}
+
+function stepMean(mean0: number, std0: number, std1: number, z: number, observed: boolean, g: number, cm: number): number {
+  return mean0 + (predictedMean(z, observed, g, std1 / std0) + D_MEAN.decode(cm)) * std0;
+}
+
+function moveTo(chain: Chain, mean0: number, mean1: number, std1: number, z: number, observed: boolean): void {
+  chain[0] = mean1;
+  chain[1] = std1;
+  const az = Math.abs(z);
+  if (observed && az >= G_MIN_Z && az < G_MAX_Z) chain[2] = learnG(chain[2]!, (mean1 - mean0) / (z * std1));
+}
+
+/**
+ * The predictor's state in one number: g ≈ 1/(w − 1) in (0, 1] plus c ∈ {0, 1, 2}, how many
+ * observed steps in a row implied a g within 25% of the previous one (0: no g). The prediction is
+ * used at c = 2 only: the normalizer's w varies smoothly, so its steps agree all along, while
+ * steps that do not follow the rule (hand-made, std floor) rarely agree twice in a row by chance.
+ */
+function usableG(state: number): number {
+  return state > 2 ? state - 2 : 0;
+}
+
+function learnG(state: number, next: number): number {
+  if (!(next > 0 && next <= 1)) return 0;
+  if (!(state > 0)) return next;
+  const c = Math.ceil(state) - 1;
+  const prev = state - c;
+  return next >= 0.75 * prev && next <= 1.25 * prev ? next + Math.min(2, c + 1) : next;
+}
+
+/** Advances `chain` over one step: z is the step's decoded z, (cm, cl) its residual codes. */
+function advance(chain: Chain, z: number, observed: boolean, cm: number, cl: number): void {
+  const mean0 = chain[0]!;
+  const std0 = chain[1]!;
+  const g = usableG(chain[2]!);
+  const std1 = stepStd(std0, observed ? predictedLogStd(z, g) : 0, cl);
+  moveTo(chain, mean0, stepMean(mean0, std0, std1, z, observed, g, cm), std1, z, observed);
+}
+
+/**
+ * The residual codes (cm | cl << 12) that take `chain` to the exact scale (mean, std) as closely
+ * as the codes allow, advancing it as `advance` with those codes will; or -1, leaving the chain,
+ * when the change is beyond MAX_MEAN_STEP / MAX_LOG_STD_STEP.
+ */
+function encodeAdvance(chain: Chain, z: number, observed: boolean, mean: number, std: number): number {
+  const mean0 = chain[0]!;
+  const std0 = chain[1]!;
+  const g = usableG(chain[2]!);
+  const dMean = (mean - mean0) / std0;
+  const dLogStd = Math.log(std / std0);
+  if (!(Math.abs(dMean) <= MAX_MEAN_STEP && Math.abs(dLogStd) <= MAX_LOG_STD_STEP)) return -1;
+  const pl = observed ? predictedLogStd(z, g) : 0;
+  const cl = D_LOG_STD.encode(dLogStd - pl);
+  const std1 = stepStd(std0, pl, cl);
+  const cm = D_MEAN.encode(dMean - predictedMean(z, observed, g, std1 / std0));
+  moveTo(chain, mean0, stepMean(mean0, std0, std1, z, observed, g, cm), std1, z, observed);
+  return cm | (cl << 12);
+}
+
+// Per-slot Float64 record.
+const LAST_TS = 0; // the newest step's ts
+const ANCHOR = 1; // the chain at the oldest step: mean, std, g
+const NEWEST = 4; // the chain at the newest step
+const META = 7;
+// Per-slot Int32 record.
+const HEAD = 0; // physical index of the oldest step
+const COUNT = 1;
+const SINCE = 2; // sinceObserved of the oldest step
+const RING = 3;
+
+const SNAPSHOT_MAGIC_V1 = 0x31485353; // "SSH1": z, dMean, dLogStd as float16, newest scale exact
+const SNAPSHOT_HEADER_V1 = 40;
+const V1_WORDS = 3;
+const SNAPSHOT_MAGIC = 0x32485353; // "SSH2" little-endian: Streamcast Series History, format 2
+const SNAPSHOT_HEADER = 48;
+
+/**
+ * Per-series history ring buffers for training and re-warming, in paged typed arrays indexed by
+ * slot (no object per series or per step).
  *
- * Each step costs 6 bytes + 1 bit:
+ * Each step costs 5 bytes + 1 bit:
  *   z        float16   normalized value (the input the model saw; |z| ≤ 50 from the normalizer)
- *   dMean    float16   (mean_t − mean_{t−1}) / std_{t−1}: the scale's drift, in the previous std
- *   dLogStd  float16   log(std_t / std_{t−1})
+ *   dMean    12 bits   (mean_t − mean_{t−1}) / std_{t−1}, the scale's drift in the previous std,
+ *                      less its prediction
+ *   dLogStd  12 bits   log(std_t / std_{t−1}), less its prediction
  *   observed 1 bit
- * plus, per series, the newest step's exact ts, mean and std (float64) and the oldest step's
- * sinceObserved. Everything else is derived: ts from the newest ts and the step, sinceObserved
- * from the mask, and the scale path by walking back from the newest exact scale, so a target can
- * be re-expressed in the scale at its origin — (value_{t+h} − mean_t)/std_t — to float16 precision
- * of the (small) per-step drift, not of the absolute level (a mean of 1e6 with std 1 stays exact).
+ * plus, per series, the newest step's ts, the oldest step's sinceObserved and scale (the anchor,
+ * float64), and the newest step's decoded scale. Everything else is derived: ts from the newest
+ * ts and the step, sinceObserved from the mask, and the scale path by walking forward from the
+ * anchor, so a target can be re-expressed in the scale at its origin — (value_{t+h} − mean_t)/
+ * std_t — to the precision of the (small) per-step drift, not of the absolute level (a mean of 1e6
+ * with std 1 stays exact).
+ *
+ * Closed loop: each step's codes take the previous step's *decoded* scale to the step's exact one,
+ * so rounding errors do not accumulate along the ring: every decoded scale is within one code's
+ * rounding (2⁻⁷ of the residual drift, 2⁻⁸ of the residual log-std change) of the exact one. When
+ * the oldest step is evicted, the anchor moves on by the same rule.
+ *
+ * Prediction: for steps from the pipeline's Normalizer, an observed step moves the mean by
+ * z_t·std_t/(w − 1) and the variance by a known factor of z_t and w (w: its sum of weights), so the
+ * drift is mostly predictable from z and g ≈ 1/(w − 1), which is learnt from the previous observed
+ * steps' decoded drifts; only the residual is coded, which is what makes 12 bits enough. Steps that
+ * do not follow the rule (std floor, clipped z, hand-made steps) just have larger residuals.
  *
  * The ring holds one segment of consecutive grid steps. It restarts (forgets the series' older
  * steps) on a `reset` step (first step, or data back after a gap longer than impute.maxGap: the
  * serving model zeroes the hidden state there too), on a ts that is not the previous ts + stepMs,
- * and on a scale jump float16 cannot carry (|dMean| > 6e4 or |dLogStd| > 20, only seen on a
+ * and on a scale jump the codes cannot carry (|dMean| > 6e4 or |dLogStd| > 20, only seen on a
  * series' first few points). Steps at or before the series' newest ts are ignored (stale).
  */
 export class SeriesHistory {
   readonly stepMs: number;
   readonly capacity: number;
-  #slots = new Map<SeriesId, number>();
-  #free: number[] = [];
-  #cap: number;
-  #words: Uint16Array;
-  #mask: Uint8Array;
-  #maskBytes: number;
-  /** Per slot: newest ts, newest mean, newest std. */
-  #meta: Float64Array;
-  /** Per slot: physical index of the oldest step, count, sinceObserved of the oldest step. */
-  #ring: Int32Array;
+  readonly #slots = new SeriesSlots();
+  readonly #maskBytes: number;
+  /** z codes (float16), `capacity` per slot. */
+  readonly #z: SlotPages<Uint16Array>;
+  /** Residual codes, 3 bytes per step: dMean (12 bits), then dLogStd (12 bits). */
+  readonly #codes: SlotPages<Uint8Array>;
+  /** Observed bits. */
+  readonly #mask: SlotPages<Uint8Array>;
+  readonly #meta: SlotPages<Float64Array>;
+  readonly #ring: SlotPages<Int32Array>;
+  /** Scratch decoding states (no allocation per step). */
+  readonly #chain: Chain = new Float64Array(3);
+  readonly #anchor: Chain = new Float64Array(3);
 
   constructor(opts: SeriesHistoryOptions) {
     if (!Number.isInteger(opts.stepMs) || opts.stepMs <= 0) throw new ConfigError(`history: stepMs is ${opts.stepMs}; use the pipeline's window.step in ms`);
     if (!Number.isInteger(opts.capacity) || opts.capacity < 2) throw new ConfigError(`history capacity is ${opts.capacity}; it must be a whole number of steps ≥ 2`);
     this.stepMs = opts.stepMs;
     this.capacity = opts.capacity;
-    this.#maskBytes = Math.ceil(opts.capacity / 8);
-    this.#cap = Math.max(1, opts.initialSeries ?? 16);
-    this.#words = new Uint16Array(this.#cap * opts.capacity * WORDS);
-    this.#mask = new Uint8Array(this.#cap * this.#maskBytes);
-    this.#meta = new Float64Array(this.#cap * 3);
-    this.#ring = new Int32Array(this.#cap * 3);
+    const C = opts.capacity;
+    this.#maskBytes = Math.ceil(C / 8);
+    const initial = Math.max(1, opts.initialSeries ?? 16);
+    const bits = pageBitsFor(5 * C + this.#maskBytes + 8 * META + 4 * RING);
+    this.#z = new SlotPages(C, (n) => new Uint16Array(n), initial, bits);
+    this.#codes = new SlotPages(3 * C, (n) => new Uint8Array(n), initial, bits);
+    this.#mask = new SlotPages(this.#maskBytes, (n) => new Uint8Array(n), initial, bits);
+    this.#meta = new SlotPages(META, (n) => new Float64Array(n), initial, bits);
+    this.#ring = new SlotPages(RING, (n) => new Int32Array(n), initial, bits);
   }
 
   /** Series with at least one step. */
@@ -98,9 +225,9 @@ export class SeriesHistory {
     return this.#slots.size;
   }
 
-  /** Typed-array bytes held (the slab, including unused slots): for memory reports. */
+  /** Typed-array bytes held (the pages, including unused slots): for memory reports. */
   get bytes(): number {
-    return this.#words.byteLength + this.#mask.byteLength + this.#meta.byteLength + this.#ring.byteLength;
+    return this.#z.bytes + this.#codes.bytes + this.#mask.bytes + this.#meta.bytes + this.#ring.bytes;
   }
 
   series(): IterableIterator<SeriesId> {
@@ -110,62 +237,78 @@ export class SeriesHistory {
   /** Steps held for `series` (0 when unknown). */
   lengthOf(series: SeriesId): number {
     const slot = this.#slots.get(series);
-    return slot === undefined ? 0 : this.#ring[slot * 3 + 1]!;
+    return slot === undefined ? 0 : this.#ring.page(slot)[this.#ring.offset(slot) + COUNT]!;
   }
 
   /** Appends one step; returns false when it was ignored as stale. */
   append(step: NormalizedStep): boolean {
     const slot = this.#slotOf(step.series);
     const C = this.capacity;
-    const r = slot * 3;
-    const m = slot * 3;
-    let count = this.#ring[r + 1]!;
-    const mean = step.scale.mean;
-    const std = step.scale.std;
-    let dMean = 0;
-    let dLogStd = 0;
+    const ring = this.#ring.page(slot);
+    const r = this.#ring.offset(slot);
+    const meta = this.#meta.page(slot);
+    const m = this.#meta.offset(slot);
+    const chain = this.#chain;
+    let count = ring[r + COUNT]!;
+    const zCode = toFloat16(step.z);
+    const z = fromFloat16(zCode);
+    let codes = 0;
     if (count > 0) {
-      const lastTs = this.#meta[m]!;
+      const lastTs = meta[m + LAST_TS]!;
       if (step.ts <= lastTs) return false;
-      const prevMean = this.#meta[m + 1]!;
-      const prevStd = this.#meta[m + 2]!;
-      dMean = (mean - prevMean) / prevStd;
-      dLogStd = Math.log(std / prevStd);
-      const representable = Number.isFinite(dMean) && Number.isFinite(dLogStd) && Math.abs(dMean) <= MAX_MEAN_STEP && Math.abs(dLogStd) <= MAX_LOG_STD_STEP;
-      if (step.reset || step.ts !== lastTs + this.stepMs || !representable) {
-        count = 0;
-        dMean = 0;
-        dLogStd = 0;
+      if (step.reset || step.ts !== lastTs + this.stepMs) count = 0;
+      else {
+        chain[0] = meta[m + NEWEST]!;
+        chain[1] = meta[m + NEWEST + 1]!;
+        chain[2] = meta[m + NEWEST + 2]!;
+        codes = encodeAdvance(chain, z, step.observed, step.scale.mean, step.scale.std);
+        if (codes < 0) count = 0;
       }
     }
-    let head = this.#ring[r]!;
+    const page = this.#codes.page(slot);
+    const cBase = this.#codes.offset(slot);
+    let head = ring[r + HEAD]!;
     let p: number;
     if (count === 0) {
       head = 0;
       p = 0;
       count = 1;
-      this.#ring[r + 2] = step.sinceObserved;
-    } else if (count < C) {
-      p = (head + count) % C;
-      count++;
+      codes = 0;
+      ring[r + SINCE] = step.sinceObserved;
+      meta[m + ANCHOR] = step.scale.mean;
+      meta[m + ANCHOR + 1] = step.scale.std;
+      meta[m + ANCHOR + 2] = 0;
+      meta.copyWithin(m + NEWEST, m + ANCHOR, m + ANCHOR + 3);
     } else {
-      // Full: overwrite the oldest; the next one becomes the oldest, its sinceObserved derived.
-      p = head;
-      head = (head + 1) % C;
-      this.#ring[r + 2] = this.#bit(slot, head) ? 0 : this.#ring[r + 2]! + 1;
+      if (count < C) {
+        p = (head + count) % C;
+        count++;
+      } else {
+        // Full: overwrite the oldest; the next one becomes the oldest: the anchor moves on to it
+        // and its sinceObserved is derived.
+        p = head;
+        head = (head + 1) % C;
+        const anchor = this.#anchor;
+        anchor[0] = meta[m + ANCHOR]!;
+        anchor[1] = meta[m + ANCHOR + 1]!;
+        anchor[2] = meta[m + ANCHOR + 2]!;
+        const q = cBase + 3 * head;
+        advance(anchor, fromFloat16(this.#z.page(slot)[this.#z.offset(slot) + head]!), this.#bit(slot, head), codeM(page, q), codeL(page, q));
+        meta[m + ANCHOR] = anchor[0]!;
+        meta[m + ANCHOR + 1] = anchor[1]!;
+        meta[m + ANCHOR + 2] = anchor[2]!;
+        ring[r + SINCE] = this.#bit(slot, head) ? 0 : ring[r + SINCE]! + 1;
+      }
+      meta[m + NEWEST] = chain[0]!;
+      meta[m + NEWEST + 1] = chain[1]!;
+      meta[m + NEWEST + 2] = chain[2]!;
     }
-    const w = (slot * C + p) * WORDS;
-    this.#words[w] = toFloat16(step.z);
-    this.#words[w + 1] = toFloat16(dMean);
-    this.#words[w + 2] = toFloat16(dLogStd);
-    const byte = slot * this.#maskBytes + (p >>> 3);
-    if (step.observed) this.#mask[byte]! |= 1 << (p & 7);
-    else this.#mask[byte]! &= ~(1 << (p & 7));
-    this.#ring[r] = head;
-    this.#ring[r + 1] = count;
-    this.#meta[m] = step.ts;
-    this.#meta[m + 1] = mean;
-    this.#meta[m + 2] = std;
+    this.#z.page(slot)[this.#z.offset(slot) + p] = zCode;
+    putCodes(page, cBase + 3 * p, codes & 0xfff, codes >>> 12);
+    this.#setBit(slot, p, step.observed);
+    ring[r + HEAD] = head;
+    ring[r + COUNT] = count;
+    meta[m + LAST_TS] = step.ts;
     return true;
   }
 
@@ -174,37 +317,40 @@ export class SeriesHistory {
     const slot = this.#slots.get(series);
     if (slot === undefined) return undefined;
     const C = this.capacity;
-    const r = slot * 3;
-    const head = this.#ring[r]!;
-    const n = this.#ring[r + 1]!;
+    const ring = this.#ring.page(slot);
+    const r = this.#ring.offset(slot);
+    const meta = this.#meta.page(slot);
+    const m = this.#meta.offset(slot);
+    const zs = this.#z.page(slot);
+    const zBase = this.#z.offset(slot);
+    const codes = this.#codes.page(slot);
+    const cBase = this.#codes.offset(slot);
+    const head = ring[r + HEAD]!;
+    const n = ring[r + COUNT]!;
     const z = new Float32Array(n);
     const observed = new Uint8Array(n);
     const sinceObserved = new Float32Array(n);
     const mean = new Float64Array(n);
     const std = new Float64Array(n);
-    const dMean = new Float64Array(n);
-    const dLogStd = new Float64Array(n);
+    const chain = this.#chain;
+    chain.set(meta.subarray(m + ANCHOR, m + ANCHOR + 3));
+    let since = ring[r + SINCE]!;
     for (let i = 0; i < n; i++) {
       const p = (head + i) % C;
-      const w = (slot * C + p) * WORDS;
-      z[i] = fromFloat16(this.#words[w]!);
-      dMean[i] = fromFloat16(this.#words[w + 1]!);
-      dLogStd[i] = fromFloat16(this.#words[w + 2]!);
-      observed[i] = this.#bit(slot, p) ? 1 : 0;
-    }
-    let since = this.#ring[r + 2]!;
-    for (let i = 0; i < n; i++) {
-      if (i > 0) since = observed[i] ? 0 : since + 1;
+      const zi = fromFloat16(zs[zBase + p]!);
+      const obs = this.#bit(slot, p);
+      z[i] = zi;
+      observed[i] = obs ? 1 : 0;
+      if (i > 0) {
+        const q = cBase + 3 * p;
+        advance(chain, zi, obs, codeM(codes, q), codeL(codes, q));
+        since = obs ? 0 : since + 1;
+      }
+      mean[i] = chain[0]!;
+      std[i] = chain[1]!;
       sinceObserved[i] = since;
     }
-    const m = slot * 3;
-    mean[n - 1] = this.#meta[m + 1]!;
-    std[n - 1] = this.#meta[m + 2]!;
-    for (let i = n - 1; i > 0; i--) {
-      std[i - 1] = std[i]! / Math.exp(dLogStd[i]!);
-      mean[i - 1] = mean[i]! - dMean[i]! * std[i - 1]!;
-    }
-    const lastTs = this.#meta[m]!;
+    const lastTs = meta[m + LAST_TS]!;
     return { series, stepMs: this.stepMs, firstTs: lastTs - (n - 1) * this.stepMs, length: n, z, observed, sinceObserved, mean, std };
   }
 
@@ -215,111 +361,213 @@ export class SeriesHistory {
   }
 
   drop(series: SeriesId): void {
-    const slot = this.#slots.get(series);
-    if (slot === undefined) return;
-    this.#slots.delete(series);
-    this.#ring[slot * 3 + 1] = 0;
-    this.#free.push(slot);
+    const slot = this.#slots.delete(series);
+    if (slot !== undefined) this.#ring.page(slot)[this.#ring.offset(slot) + COUNT] = 0;
   }
 
-  /** One series' history as bytes (for the state changelog); undefined when unknown. */
+  /**
+   * One series' history as bytes (for the state changelog); undefined when unknown. Format 2:
+   * header (magic "SSH2", n, sinceObserved of the oldest step, 0, newest ts, anchor mean, std, g),
+   * then n float16 z, n × 3 bytes of codes (the oldest step's are zero), and the observed bits.
+   */
   snapshot(series: SeriesId): Uint8Array | undefined {
     const slot = this.#slots.get(series);
     if (slot === undefined) return undefined;
     const C = this.capacity;
-    const r = slot * 3;
-    const head = this.#ring[r]!;
-    const n = this.#ring[r + 1]!;
-    const maskLen = Math.ceil(n / 8);
-    const out = new Uint8Array(SNAPSHOT_HEADER + n * WORDS * 2 + maskLen);
+    const ring = this.#ring.page(slot);
+    const r = this.#ring.offset(slot);
+    const meta = this.#meta.page(slot);
+    const m = this.#meta.offset(slot);
+    const zs = this.#z.page(slot);
+    const zBase = this.#z.offset(slot);
+    const codes = this.#codes.page(slot);
+    const cBase = this.#codes.offset(slot);
+    const head = ring[r + HEAD]!;
+    const n = ring[r + COUNT]!;
+    const codesAt = SNAPSHOT_HEADER + 2 * n;
+    const maskAt = codesAt + 3 * n;
+    const out = new Uint8Array(maskAt + Math.ceil(n / 8));
     const dv = new DataView(out.buffer);
     dv.setUint32(0, SNAPSHOT_MAGIC, true);
     dv.setUint32(4, n, true);
-    dv.setUint32(8, this.#ring[r + 2]!, true);
-    dv.setFloat64(16, this.#meta[slot * 3]!, true);
-    dv.setFloat64(24, this.#meta[slot * 3 + 1]!, true);
-    dv.setFloat64(32, this.#meta[slot * 3 + 2]!, true);
+    dv.setUint32(8, ring[r + SINCE]!, true);
+    dv.setFloat64(16, meta[m + LAST_TS]!, true);
+    for (let k = 0; k < 3; k++) dv.setFloat64(24 + 8 * k, meta[m + ANCHOR + k]!, true);
     for (let i = 0; i < n; i++) {
       const p = (head + i) % C;
-      const w = (slot * C + p) * WORDS;
-      for (let k = 0; k < WORDS; k++) dv.setUint16(SNAPSHOT_HEADER + (i * WORDS + k) * 2, this.#words[w + k]!, true);
-      if (this.#bit(slot, p)) out[SNAPSHOT_HEADER + n * WORDS * 2 + (i >>> 3)]! |= 1 << (i & 7);
+      dv.setUint16(SNAPSHOT_HEADER + 2 * i, zs[zBase + p]!, true);
+      if (i > 0) for (let k = 0; k < 3; k++) out[codesAt + 3 * i + k] = codes[cBase + 3 * p + k]!;
+      if (this.#bit(slot, p)) out[maskAt + (i >>> 3)]! |= 1 << (i & 7);
     }
     return out;
   }
 
   /**
    * Replaces one series' history with a snapshot (from any capacity: a longer one keeps its newest
-   * `capacity` steps). Throws a `fatal` StreamcastError on a corrupt snapshot, leaving the series
-   * as it was.
+   * `capacity` steps). Reads format 2 and the float16 format 1 of earlier versions (re-encoded).
+   * Throws a `fatal` StreamcastError on a corrupt snapshot, leaving the series as it was.
    */
   restore(series: SeriesId, snap: Uint8Array): void {
     const bad = (why: string): never => {
       throw new StreamcastError('fatal', `history snapshot of series "${series}" is invalid (${why}); drop its changelog entry`);
     };
-    if (snap.byteLength < SNAPSHOT_HEADER) bad('too short');
+    if (snap.byteLength < SNAPSHOT_HEADER_V1) bad('too short');
     const dv = new DataView(snap.buffer, snap.byteOffset, snap.byteLength);
-    if (dv.getUint32(0, true) !== SNAPSHOT_MAGIC) bad('bad magic');
+    const magic = dv.getUint32(0, true);
+    if (magic === SNAPSHOT_MAGIC_V1) return this.#restoreV1(series, snap, dv, bad);
+    if (magic !== SNAPSHOT_MAGIC) bad('bad magic');
+    if (snap.byteLength < SNAPSHOT_HEADER) bad('too short');
     const n = dv.getUint32(4, true);
-    if (n < 1 || snap.byteLength !== SNAPSHOT_HEADER + n * WORDS * 2 + Math.ceil(n / 8)) bad('length mismatch');
+    const codesAt = SNAPSHOT_HEADER + 2 * n;
+    const maskAt = codesAt + 3 * n;
+    if (n < 1 || snap.byteLength !== maskAt + Math.ceil(n / 8)) bad('length mismatch');
     let since = dv.getUint32(8, true);
     const lastTs = dv.getFloat64(16, true);
-    const mean = dv.getFloat64(24, true);
-    const std = dv.getFloat64(32, true);
-    if (!Number.isFinite(lastTs) || !Number.isFinite(mean) || !(std > 0) || !Number.isFinite(std)) bad('non-finite scale or ts');
-    const maskAt = SNAPSHOT_HEADER + n * WORDS * 2;
+    const chain = this.#chain;
+    for (let k = 0; k < 3; k++) chain[k] = dv.getFloat64(24 + 8 * k, true);
+    if (!Number.isFinite(lastTs) || !Number.isFinite(chain[0]!) || !(chain[1]! > 0) || !Number.isFinite(chain[1]!) || !(chain[2]! >= 0 && chain[2]! <= 3)) bad('non-finite scale or ts');
+    const zAt = (i: number): number => dv.getUint16(SNAPSHOT_HEADER + 2 * i, true);
     const bitAt = (i: number): boolean => ((snap[maskAt + (i >>> 3)]! >>> (i & 7)) & 1) === 1;
     const keep = Math.min(n, this.capacity);
     const skip = n - keep;
-    for (let i = 1; i <= skip; i++) since = bitAt(i) ? 0 : since + 1;
-    const slot = this.#slotOf(series);
-    const C = this.capacity;
-    for (let i = 0; i < keep; i++) {
-      const w = (slot * C + i) * WORDS;
-      for (let k = 0; k < WORDS; k++) this.#words[w + k] = dv.getUint16(SNAPSHOT_HEADER + ((skip + i) * WORDS + k) * 2, true);
-      const byte = slot * this.#maskBytes + (i >>> 3);
-      if (bitAt(skip + i)) this.#mask[byte]! |= 1 << (i & 7);
-      else this.#mask[byte]! &= ~(1 << (i & 7));
+    for (let i = 1; i <= skip; i++) {
+      const q = codesAt + 3 * i;
+      advance(chain, fromFloat16(zAt(i)), bitAt(i), codeM(snap, q), codeL(snap, q));
+      since = bitAt(i) ? 0 : since + 1;
     }
-    this.#ring[slot * 3] = 0;
-    this.#ring[slot * 3 + 1] = keep;
-    this.#ring[slot * 3 + 2] = since;
-    this.#meta[slot * 3] = lastTs;
-    this.#meta[slot * 3 + 1] = mean;
-    this.#meta[slot * 3 + 2] = std;
+    const slot = this.#slotOf(series);
+    const zs = this.#z.page(slot);
+    const zBase = this.#z.offset(slot);
+    const codes = this.#codes.page(slot);
+    const cBase = this.#codes.offset(slot);
+    const meta = this.#meta.page(slot);
+    const m = this.#meta.offset(slot);
+    meta.set(chain, m + ANCHOR);
+    for (let i = 0; i < keep; i++) {
+      const j = skip + i;
+      zs[zBase + i] = zAt(j);
+      const q = codesAt + 3 * j;
+      if (i === 0) putCodes(codes, cBase, 0, 0);
+      else {
+        for (let k = 0; k < 3; k++) codes[cBase + 3 * i + k] = snap[q + k]!;
+        advance(chain, fromFloat16(zAt(j)), bitAt(j), codeM(snap, q), codeL(snap, q));
+      }
+      this.#setBit(slot, i, bitAt(j));
+    }
+    this.#finishRestore(slot, keep, since, lastTs);
+  }
+
+  /** Format 1 (float16 drifts walked back from the newest exact scale): decoded, then re-encoded. */
+  #restoreV1(series: SeriesId, snap: Uint8Array, dv: DataView, bad: (why: string) => never): void {
+    const n = dv.getUint32(4, true);
+    if (n < 1 || snap.byteLength !== SNAPSHOT_HEADER_V1 + n * V1_WORDS * 2 + Math.ceil(n / 8)) bad('length mismatch');
+    let since = dv.getUint32(8, true);
+    const lastTs = dv.getFloat64(16, true);
+    const newestMean = dv.getFloat64(24, true);
+    const newestStd = dv.getFloat64(32, true);
+    if (!Number.isFinite(lastTs) || !Number.isFinite(newestMean) || !(newestStd > 0) || !Number.isFinite(newestStd)) bad('non-finite scale or ts');
+    const maskAt = SNAPSHOT_HEADER_V1 + n * V1_WORDS * 2;
+    const bitAt = (i: number): boolean => ((snap[maskAt + (i >>> 3)]! >>> (i & 7)) & 1) === 1;
+    const word = (i: number, k: number): number => dv.getUint16(SNAPSHOT_HEADER_V1 + (i * V1_WORDS + k) * 2, true);
+    const mean = new Float64Array(n);
+    const std = new Float64Array(n);
+    mean[n - 1] = newestMean;
+    std[n - 1] = newestStd;
+    for (let i = n - 1; i > 0; i--) {
+      std[i - 1] = std[i]! / Math.exp(fromFloat16(word(i, 2)));
+      mean[i - 1] = mean[i]! - fromFloat16(word(i, 1)) * std[i - 1]!;
+    }
+    // Re-encode the newest `capacity` steps, from the last step whose change the codes cannot carry.
+    const chain = this.#chain;
+    const encodeFrom = (start: number, out?: { codes: Uint8Array; at: number }): number => {
+      chain[0] = mean[start]!;
+      chain[1] = std[start]!;
+      chain[2] = 0;
+      for (let i = start + 1; i < n; i++) {
+        const z = fromFloat16(word(i, 0));
+        const c = encodeAdvance(chain, z, bitAt(i), mean[i]!, std[i]!);
+        if (c < 0) return i;
+        if (out !== undefined) putCodes(out.codes, out.at + 3 * (i - start), c & 0xfff, c >>> 12);
+      }
+      return n;
+    };
+    let start = n - Math.min(n, this.capacity);
+    for (let cut = encodeFrom(start); cut < n; cut = encodeFrom(start)) start = cut;
+    if (!Number.isFinite(mean[start]!) || !(std[start]! > 0) || !Number.isFinite(std[start]!)) bad('non-finite scale');
+    for (let i = 1; i <= start; i++) since = bitAt(i) ? 0 : since + 1;
+    const keep = n - start;
+    const slot = this.#slotOf(series);
+    const zs = this.#z.page(slot);
+    const zBase = this.#z.offset(slot);
+    const codes = this.#codes.page(slot);
+    const cBase = this.#codes.offset(slot);
+    const meta = this.#meta.page(slot);
+    const m = this.#meta.offset(slot);
+    meta[m + ANCHOR] = mean[start]!;
+    meta[m + ANCHOR + 1] = std[start]!;
+    meta[m + ANCHOR + 2] = 0;
+    putCodes(codes, cBase, 0, 0);
+    encodeFrom(start, { codes, at: cBase });
+    for (let i = 0; i < keep; i++) {
+      zs[zBase + i] = word(start + i, 0);
+      this.#setBit(slot, i, bitAt(start + i));
+    }
+    this.#finishRestore(slot, keep, since, lastTs);
+  }
+
+  /** After a restore wrote `keep` steps from index 0 and `#chain` holds the newest step's state. */
+  #finishRestore(slot: number, keep: number, since: number, lastTs: number): void {
+    const meta = this.#meta.page(slot);
+    const m = this.#meta.offset(slot);
+    meta.set(this.#chain, m + NEWEST);
+    meta[m + LAST_TS] = lastTs;
+    const ring = this.#ring.page(slot);
+    const r = this.#ring.offset(slot);
+    ring[r + HEAD] = 0;
+    ring[r + COUNT] = keep;
+    ring[r + SINCE] = since;
   }
 
   #bit(slot: number, p: number): boolean {
-    return ((this.#mask[slot * this.#maskBytes + (p >>> 3)]! >>> (p & 7)) & 1) === 1;
+    return ((this.#mask.page(slot)[this.#mask.offset(slot) + (p >>> 3)]! >>> (p & 7)) & 1) === 1;
+  }
+
+  #setBit(slot: number, p: number, on: boolean): void {
+    const mask = this.#mask.page(slot);
+    const byte = this.#mask.offset(slot) + (p >>> 3);
+    if (on) mask[byte]! |= 1 << (p & 7);
+    else mask[byte]! &= ~(1 << (p & 7));
   }
 
   #slotOf(series: SeriesId): number {
     const known = this.#slots.get(series);
     if (known !== undefined) return known;
-    let slot = this.#free.pop();
-    if (slot === undefined) {
-      slot = this.#slots.size;
-      if (slot >= this.#cap) this.#grow();
-    }
-    this.#slots.set(series, slot);
-    this.#ring[slot * 3] = 0;
-    this.#ring[slot * 3 + 1] = 0;
+    const slot = this.#slots.add(series);
+    this.#z.ensure(slot);
+    this.#codes.ensure(slot);
+    this.#mask.ensure(slot);
+    this.#meta.ensure(slot);
+    this.#ring.ensure(slot);
+    const ring = this.#ring.page(slot);
+    const r = this.#ring.offset(slot);
+    ring[r + HEAD] = 0;
+    ring[r + COUNT] = 0;
     return slot;
   }
+}
 
-  #grow(): void {
-    const cap = this.#cap * 2;
-    const grow = <T extends Uint16Array | Uint8Array | Float64Array | Int32Array>(a: T, make: (n: number) => T, per: number): T => {
-      const b = make(cap * per);
-      b.set(a);
-      return b;
-    };
-    this.#words = grow(this.#words, (n) => new Uint16Array(n), this.capacity * WORDS);
-    this.#mask = grow(this.#mask, (n) => new Uint8Array(n), this.#maskBytes);
-    this.#meta = grow(this.#meta, (n) => new Float64Array(n), 3);
-    this.#ring = grow(this.#ring, (n) => new Int32Array(n), 3);
-    this.#cap = cap;
-  }
+function codeM(b: Uint8Array, q: number): number {
+  return b[q]! | ((b[q + 1]! & 0x0f) << 8);
+}
+
+function codeL(b: Uint8Array, q: number): number {
+  return (b[q + 1]! >>> 4) | (b[q + 2]! << 4);
+}
+
+function putCodes(b: Uint8Array, q: number, cm: number, cl: number): void {
+  b[q] = cm & 0xff;
+  b[q + 1] = (cm >>> 8) | ((cl & 0x0f) << 4);
+  b[q + 2] = cl >>> 4;
 }
 
 /** A window's step i as the pipeline emitted it (up to float16 rounding of z). */

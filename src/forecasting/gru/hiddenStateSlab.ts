@@ -1,38 +1,35 @@
 import { StreamcastError } from '../../domain/errors.js';
 import type { SeriesId } from '../../domain/point.js';
+import { SeriesSlots, SlotPages } from '../../domain/seriesSlots.js';
 
 const SNAPSHOT_MAGIC = 0x31484753; // "SGH1" little-endian: Streamcast GRU Hidden, format 1
 const SNAPSHOT_HEADER = 8; // magic u32 + units u32
+// 1024 slots a page: 256 KB at H = 64.
+const PAGE_BITS = 10;
+const PAGE_MASK = (1 << PAGE_BITS) - 1;
 
 /**
- * Every series' GRU hidden state in one Float32Array (capacity × H), indexed by slot: 4·H bytes
- * per series plus one Map entry, instead of a tensor or an object each. The slab doubles when
- * full, so a reference to `data` is only valid until the next `slotOf`. Freed slots are reused
- * (LIFO, so the hot end of the slab stays hot).
+ * Every series' GRU hidden state in Float32Array pages of 1024 slots × H, indexed by slot: 4·H
+ * bytes per series plus an entry in the series index (SeriesSlots, about 20 bytes), instead of a
+ * tensor or an object each. The first page doubles from `initialCapacity` up to a full page; after
+ * that whole pages are added, never copied, so the slack is less than one page (256 KB at H = 64)
+ * rather than up to 2× the states. A `row` view into page 0 is only valid until the next `slotOf`.
+ * Freed slots are reused (LIFO, so the hot end of the slab stays hot).
  */
 export class HiddenStateSlab {
   readonly units: number;
-  #data: Float32Array;
-  #capacity: number;
-  #used = 0; // slots ever handed out; [used, capacity) is untouched
-  readonly #slots = new Map<SeriesId, number>();
-  #free = new Int32Array(16);
-  #freeCount = 0;
+  readonly #slots = new SeriesSlots();
+  readonly #pages: SlotPages<Float32Array>;
 
   constructor(units: number, initialCapacity = 64) {
     if (!Number.isInteger(units) || units < 1) throw new StreamcastError('fatal', `hidden state units is ${units}; expected a positive integer`);
     this.units = units;
-    this.#capacity = Math.max(1, Math.ceil(initialCapacity));
-    this.#data = new Float32Array(this.#capacity * units);
+    this.#pages = new SlotPages(units, (n) => new Float32Array(n), initialCapacity, PAGE_BITS);
   }
 
-  /** The slab; re-read it after any `slotOf`, which may grow (replace) it. */
-  get data(): Float32Array {
-    return this.#data;
-  }
-
+  /** Slots addressable without growing. */
   get capacity(): number {
-    return this.#capacity;
+    return this.#pages.capacity;
   }
 
   /** Series with a slot. */
@@ -40,9 +37,9 @@ export class HiddenStateSlab {
     return this.#slots.size;
   }
 
-  /** Bytes held by the slab itself (excluding the Map). */
+  /** Bytes held by the pages (excluding the series index). */
   get bytes(): number {
-    return this.#data.byteLength + this.#free.byteLength;
+    return this.#pages.bytes;
   }
 
   has(series: SeriesId): boolean {
@@ -53,43 +50,41 @@ export class HiddenStateSlab {
   slotOf(series: SeriesId): number {
     const existing = this.#slots.get(series);
     if (existing !== undefined) return existing;
-    let slot: number;
-    if (this.#freeCount > 0) {
-      slot = this.#free[--this.#freeCount]!;
-      this.zero(slot);
-    } else {
-      if (this.#used === this.#capacity) this.#grow();
-      slot = this.#used++;
-    }
-    this.#slots.set(series, slot);
+    const fresh = this.#slots.highWater;
+    const slot = this.#slots.add(series);
+    if (slot === fresh) this.#pages.ensure(slot); // new storage is zeroed
+    else this.zero(slot);
     return slot;
   }
 
   /** Releases the series' slot for reuse; false when it had none. */
   free(series: SeriesId): boolean {
-    const slot = this.#slots.get(series);
-    if (slot === undefined) return false;
-    this.#slots.delete(series);
-    if (this.#freeCount === this.#free.length) {
-      const next = new Int32Array(this.#free.length * 2);
-      next.set(this.#free);
-      this.#free = next;
-    }
-    this.#free[this.#freeCount++] = slot;
-    return true;
+    return this.#slots.delete(series) !== undefined;
   }
 
   zero(slot: number): void {
-    this.#data.fill(0, slot * this.units, (slot + 1) * this.units);
+    const o = (slot & PAGE_MASK) * this.units;
+    this.#pages.pages[slot >>> PAGE_BITS]!.fill(0, o, o + this.units);
+  }
+
+  /**
+   * A view of one slot's H floats, for reading or writing a state directly (tests, tools). A view
+   * into the first page is only valid until the next `slotOf`, which may grow that page.
+   */
+  row(slot: number): Float32Array {
+    const o = (slot & PAGE_MASK) * this.units;
+    return this.#pages.pages[slot >>> PAGE_BITS]!.subarray(o, o + this.units);
   }
 
   /** Copies the states of `slots[0..B)` into `out` (B×H). */
   gather(slots: Int32Array, B: number, out: Float32Array): void {
     const H = this.units;
-    const d = this.#data;
+    const pages = this.#pages.pages;
     // Plain loops: subarray() allocates a view per row, which costs more than copying 64 floats.
     for (let b = 0; b < B; b++) {
-      const s = slots[b]! * H;
+      const slot = slots[b]!;
+      const d = pages[slot >>> PAGE_BITS]!;
+      const s = (slot & PAGE_MASK) * H;
       const o = b * H;
       for (let k = 0; k < H; k++) out[o + k] = d[s + k]!;
     }
@@ -98,9 +93,11 @@ export class HiddenStateSlab {
   /** Writes rows of `src` (B×H) back to `slots[0..B)`. */
   scatter(slots: Int32Array, B: number, src: Float32Array): void {
     const H = this.units;
-    const d = this.#data;
+    const pages = this.#pages.pages;
     for (let b = 0; b < B; b++) {
-      const s = slots[b]! * H;
+      const slot = slots[b]!;
+      const d = pages[slot >>> PAGE_BITS]!;
+      const s = (slot & PAGE_MASK) * H;
       const o = b * H;
       for (let k = 0; k < H; k++) d[s + k] = src[o + k]!;
     }
@@ -115,8 +112,8 @@ export class HiddenStateSlab {
     const view = new DataView(bytes.buffer);
     view.setUint32(0, SNAPSHOT_MAGIC, true);
     view.setUint32(4, H, true);
-    const base = slot * H;
-    for (let k = 0; k < H; k++) view.setFloat32(SNAPSHOT_HEADER + 4 * k, this.#data[base + k]!, true);
+    const row = this.row(slot);
+    for (let k = 0; k < H; k++) view.setFloat32(SNAPSHOT_HEADER + 4 * k, row[k]!, true);
     return bytes;
   }
 
@@ -138,18 +135,10 @@ export class HiddenStateSlab {
       if (!Number.isFinite(v)) throw this.#bad(series, `unit ${k} is ${v}`);
       state[k] = v;
     }
-    const slot = this.slotOf(series);
-    this.#data.set(state, slot * H);
+    this.row(this.slotOf(series)).set(state);
   }
 
   #bad(series: SeriesId, why: string): StreamcastError {
     return new StreamcastError('fatal', `refusing GRU state snapshot for series ${JSON.stringify(series)}: ${why}; drop the snapshot and let the series re-warm`);
-  }
-
-  #grow(): void {
-    const next = new Float32Array(this.#capacity * 2 * this.units);
-    next.set(this.#data);
-    this.#data = next;
-    this.#capacity *= 2;
   }
 }

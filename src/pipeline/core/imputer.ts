@@ -1,5 +1,6 @@
 import { ConfigError, StreamcastError } from '../../domain/errors.js';
 import type { EpochMs, SeriesId } from '../../domain/point.js';
+import { SeriesSlots, SlotPages } from '../../domain/seriesSlots.js';
 import type { ClosedStep, ImputedStep } from '../../domain/step.js';
 
 export type ImputeStrategy = 'model' | 'ffill' | 'linear' | 'seasonal' | 'zero';
@@ -29,21 +30,16 @@ export interface ImputeStats {
   readonly stale: number;
 }
 
-interface SeriesState {
-  /** Grid ts of the last step taken in (emitted, skipped or held back). */
-  lastTs: EpochMs;
-  /** Last real observation; undefined until the series' first non-null step. */
-  obsTs: EpochMs | undefined;
-  obsValue: number;
-  /** Missing grid steps since the last observation (holes + nulls, emitted or not). */
-  run: number;
-  /** The current missing run exceeded maxGap: invent nothing more; the next observation resets. */
-  broken: boolean;
-  /** `linear` only: explicit-null steps held back until the next observation. */
-  pendingNulls: number;
-  /** Value at each phase of the season (NaN: none yet); only for `seasonal` and `model`. */
-  ring: Float64Array | undefined;
-}
+// Per-series state, one Float64 record per slot (no object per series):
+const LAST_TS = 0; // grid ts of the last step taken in (emitted, skipped or held back)
+const OBS_TS = 1; // ts of the last real observation; NaN until the series' first non-null step
+const OBS_VALUE = 2; // the last real observation
+const RUN = 3; // missing grid steps since the last observation (holes + nulls, emitted or not)
+const PENDING = 4; // `linear` only: explicit-null steps held back until the next observation
+const STRIDE = 5;
+// …plus one byte per slot: the current missing run exceeded maxGap (invent nothing more; the next
+// observation resets), and for `seasonal`/`model` a Float64Array ring per slot: the value at each
+// phase of the season (NaN: none yet).
 
 /** The JSON-safe per-series state that `snapshot` returns and `restore` accepts. */
 export interface ImputerSnapshot {
@@ -91,7 +87,11 @@ export class Imputer {
   private readonly opts: ImputerOptions;
   private readonly maxGapSteps: number;
   private readonly seasonSteps: number;
-  private readonly states = new Map<SeriesId, SeriesState>();
+  readonly #slots = new SeriesSlots();
+  readonly #state = new SlotPages(STRIDE, (n) => new Float64Array(n));
+  readonly #broken = new SlotPages(1, (n) => new Uint8Array(n));
+  /** Season rings by slot; only for `seasonal` and `model`. */
+  readonly #rings: Float64Array[] | undefined;
   private stats = zeroStats();
 
   constructor(opts: ImputerOptions) {
@@ -99,10 +99,11 @@ export class Imputer {
     this.opts = { ...opts };
     this.maxGapSteps = Math.floor(opts.maxGapMs / opts.stepMs);
     this.seasonSteps = Math.round(opts.seasonMs / opts.stepMs);
+    this.#rings = opts.strategy === 'seasonal' || opts.strategy === 'model' ? [] : undefined;
   }
 
   get size(): number {
-    return this.states.size;
+    return this.#slots.size;
   }
 
   /** Counters since the previous call (see ImputeStats); resets them. */
@@ -114,75 +115,71 @@ export class Imputer {
 
   push(step: ClosedStep): ImputedStep[] {
     const value = step.value !== null && Number.isFinite(step.value) ? step.value : null;
-    let st = this.states.get(step.series);
-    if (st === undefined) {
-      st = {
-        lastTs: step.ts,
-        obsTs: undefined,
-        obsValue: 0,
-        run: 0,
-        broken: false,
-        pendingNulls: 0,
-        ring: this.usesRing() ? new Float64Array(this.seasonSteps).fill(Number.NaN) : undefined,
-      };
-      this.states.set(step.series, st);
-    } else if (step.ts <= st.lastTs) {
+    let slot = this.#slots.get(step.series);
+    if (slot === undefined) {
+      slot = this.#add(step.series, step.ts, Number.NaN, 0, 0, false, 0);
+      if (this.#rings !== undefined) this.#rings[slot] = new Float64Array(this.seasonSteps).fill(Number.NaN);
+    } else if (step.ts <= this.#state.page(slot)[this.#state.offset(slot) + LAST_TS]!) {
       this.stats.stale += 1;
       return [];
     }
-    const hole = Math.max(0, Math.round((step.ts - st.lastTs) / this.opts.stepMs) - 1);
-    st.lastTs = step.ts;
+    const st = this.#state.page(slot);
+    const o = this.#state.offset(slot);
+    const hole = Math.max(0, Math.round((step.ts - st[o + LAST_TS]!) / this.opts.stepMs) - 1);
+    st[o + LAST_TS] = step.ts;
     const out: ImputedStep[] = [];
+    const obsTs = st[o + OBS_TS]!;
 
-    if (st.obsTs === undefined) {
+    if (Number.isNaN(obsTs)) {
       if (value === null) {
         this.stats.skipped += 1;
         return out;
       }
-      this.observe(st, step.series, step.ts, value, true, out);
+      this.observe(slot, step.series, step.ts, value, true, out);
       return out;
     }
 
     if (this.opts.strategy === 'linear') {
       if (value === null) {
-        st.pendingNulls += 1;
-        st.run += hole + 1;
+        st[o + PENDING]! += 1;
+        st[o + RUN]! += hole + 1;
         return out;
       }
-      const missing = Math.round((step.ts - st.obsTs) / this.opts.stepMs) - 1;
+      const missing = Math.round((step.ts - obsTs) / this.opts.stepMs) - 1;
       if (missing <= this.maxGapSteps) {
-        const x0 = st.obsValue;
+        const x0 = st[o + OBS_VALUE]!;
         for (let i = 1; i <= missing; i += 1) {
           const v = x0 + ((value - x0) * i) / (missing + 1);
-          out.push(this.invented(step.series, st.obsTs + i * this.opts.stepMs, v, i));
+          out.push(this.invented(step.series, obsTs + i * this.opts.stepMs, v, i));
           this.stats.imputed.linear += 1;
         }
-        this.observe(st, step.series, step.ts, value, false, out);
+        this.observe(slot, step.series, step.ts, value, false, out);
       } else {
-        this.stats.skipped += st.pendingNulls;
+        this.stats.skipped += st[o + PENDING]!;
         this.stats.gapResets += 1;
-        this.observe(st, step.series, step.ts, value, true, out);
+        this.observe(slot, step.series, step.ts, value, true, out);
       }
       return out;
     }
 
+    const broken = this.#broken.page(slot)[this.#broken.offset(slot)] === 1;
     if (value === null) {
-      const run = st.run + hole + 1;
-      if (!st.broken && run <= this.maxGapSteps) {
-        this.fill(st, step.series, step.ts - hole * this.opts.stepMs, hole + 1, out);
+      const run = st[o + RUN]! + hole + 1;
+      if (!broken && run <= this.maxGapSteps) {
+        this.fill(slot, step.series, step.ts - hole * this.opts.stepMs, hole + 1, out);
       } else {
-        st.broken = true;
+        this.#broken.page(slot)[this.#broken.offset(slot)] = 1;
         this.stats.skipped += 1;
-        st.run = run;
+        st[o + RUN] = run;
       }
       return out;
     }
-    if (!st.broken && st.run + hole <= this.maxGapSteps) {
-      this.fill(st, step.series, step.ts - hole * this.opts.stepMs, hole, out);
-      this.observe(st, step.series, step.ts, value, false, out);
+    if (!broken && st[o + RUN]! + hole <= this.maxGapSteps) {
+      this.fill(slot, step.series, step.ts - hole * this.opts.stepMs, hole, out);
+      this.observe(slot, step.series, step.ts, value, false, out);
     } else {
       this.stats.gapResets += 1;
-      this.observe(st, step.series, step.ts, value, true, out);
+      this.observe(slot, step.series, step.ts, value, true, out);
     }
     return out;
   }
@@ -192,32 +189,38 @@ export class Imputer {
    * right-hand value to interpolate to and are dropped (counted as skipped).
    */
   flush(): ImputedStep[] {
-    for (const st of this.states.values()) {
-      this.stats.skipped += st.pendingNulls;
-      st.pendingNulls = 0;
+    for (const slot of this.#slots.values()) {
+      const st = this.#state.page(slot);
+      const o = this.#state.offset(slot);
+      this.stats.skipped += st[o + PENDING]!;
+      st[o + PENDING] = 0;
     }
     return [];
   }
 
   snapshot(series: SeriesId): ImputerSnapshot | undefined {
-    const st = this.states.get(series);
-    if (st === undefined) return undefined;
+    const slot = this.#slots.get(series);
+    if (slot === undefined) return undefined;
+    const st = this.#state.page(slot);
+    const o = this.#state.offset(slot);
+    const obsTs = st[o + OBS_TS]!;
+    const ring = this.#rings?.[slot];
     return {
       v: 1,
-      lastTs: st.lastTs,
-      obsTs: st.obsTs ?? null,
-      obsValue: st.obsValue,
-      run: st.run,
-      broken: st.broken,
-      pendingNulls: st.pendingNulls,
-      ring: st.ring === undefined ? null : Array.from(st.ring, (x) => (Number.isNaN(x) ? null : x)),
+      lastTs: st[o + LAST_TS]!,
+      obsTs: Number.isNaN(obsTs) ? null : obsTs,
+      obsValue: st[o + OBS_VALUE]!,
+      run: st[o + RUN]!,
+      broken: this.#broken.page(slot)[this.#broken.offset(slot)] === 1,
+      pendingNulls: st[o + PENDING]!,
+      ring: ring === undefined ? null : Array.from(ring, (x) => (Number.isNaN(x) ? null : x)),
     };
   }
 
   restore(series: SeriesId, snap: unknown): void {
     const s = parseSnapshot(snap);
     let ring: Float64Array | undefined;
-    if (this.usesRing()) {
+    if (this.#rings !== undefined) {
       ring = new Float64Array(this.seasonSteps).fill(Number.NaN);
       // A ring from a different season length is meaningless per phase: start it empty.
       if (s.ring !== null && s.ring.length === this.seasonSteps) {
@@ -226,23 +229,30 @@ export class Imputer {
         });
       }
     }
-    this.states.set(series, {
-      lastTs: s.lastTs,
-      obsTs: s.obsTs ?? undefined,
-      obsValue: s.obsValue,
-      run: s.run,
-      broken: s.broken,
-      pendingNulls: s.pendingNulls,
-      ring,
-    });
+    this.#slots.delete(series);
+    const slot = this.#add(series, s.lastTs, s.obsTs ?? Number.NaN, s.obsValue, s.run, s.broken, s.pendingNulls);
+    if (this.#rings !== undefined) this.#rings[slot] = ring!;
   }
 
   drop(series: SeriesId): void {
-    this.states.delete(series);
+    const slot = this.#slots.delete(series);
+    // The ring goes with the series (the slot is reused with a fresh one).
+    if (slot !== undefined && this.#rings !== undefined) this.#rings[slot] = EMPTY_RING;
   }
 
-  private usesRing(): boolean {
-    return this.opts.strategy === 'seasonal' || this.opts.strategy === 'model';
+  #add(series: SeriesId, lastTs: EpochMs, obsTs: number, obsValue: number, run: number, broken: boolean, pendingNulls: number): number {
+    const slot = this.#slots.add(series);
+    this.#state.ensure(slot);
+    this.#broken.ensure(slot);
+    const st = this.#state.page(slot);
+    const o = this.#state.offset(slot);
+    st[o + LAST_TS] = lastTs;
+    st[o + OBS_TS] = obsTs;
+    st[o + OBS_VALUE] = obsValue;
+    st[o + RUN] = run;
+    st[o + PENDING] = pendingNulls;
+    this.#broken.page(slot)[this.#broken.offset(slot)] = broken ? 1 : 0;
+    return slot;
   }
 
   private phase(ts: EpochMs): number {
@@ -251,46 +261,53 @@ export class Imputer {
   }
 
   /** Imputes `n` consecutive grid steps starting at `fromTs` (causal strategies). */
-  private fill(st: SeriesState, series: SeriesId, fromTs: EpochMs, n: number, out: ImputedStep[]): void {
+  private fill(slot: number, series: SeriesId, fromTs: EpochMs, n: number, out: ImputedStep[]): void {
+    const st = this.#state.page(slot);
+    const o = this.#state.offset(slot);
+    const ring = this.#rings?.[slot];
     for (let i = 0; i < n; i += 1) {
       const ts = fromTs + i * this.opts.stepMs;
-      const { value, method } = this.causalValue(st, series, ts);
-      st.run += 1;
-      if (st.ring !== undefined) st.ring[this.phase(ts)] = value;
-      out.push(this.invented(series, ts, value, st.run));
+      const { value, method } = this.causalValue(st[o + OBS_VALUE]!, ring, series, ts);
+      const run = st[o + RUN]! + 1;
+      st[o + RUN] = run;
+      if (ring !== undefined) ring[this.phase(ts)] = value;
+      out.push(this.invented(series, ts, value, run));
       this.stats.imputed[method] += 1;
     }
   }
 
-  private causalValue(st: SeriesState, series: SeriesId, ts: EpochMs): { value: number; method: ImputeMethod } {
+  private causalValue(obsValue: number, ring: Float64Array | undefined, series: SeriesId, ts: EpochMs): { value: number; method: ImputeMethod } {
     switch (this.opts.strategy) {
       case 'zero':
         return { value: 0, method: 'zero' };
       case 'model': {
         const v = this.opts.modelHook?.(series, ts);
         if (v !== undefined && Number.isFinite(v)) return { value: v, method: 'model' };
-        return this.seasonalValue(st, ts);
+        return this.seasonalValue(obsValue, ring, ts);
       }
       case 'seasonal':
-        return this.seasonalValue(st, ts);
+        return this.seasonalValue(obsValue, ring, ts);
       default:
-        return { value: st.obsValue, method: 'ffill' };
+        return { value: obsValue, method: 'ffill' };
     }
   }
 
-  private seasonalValue(st: SeriesState, ts: EpochMs): { value: number; method: ImputeMethod } {
-    const v = st.ring?.[this.phase(ts)];
+  private seasonalValue(obsValue: number, ring: Float64Array | undefined, ts: EpochMs): { value: number; method: ImputeMethod } {
+    const v = ring?.[this.phase(ts)];
     if (v !== undefined && !Number.isNaN(v)) return { value: v, method: 'seasonal' };
-    return { value: st.obsValue, method: 'ffill' };
+    return { value: obsValue, method: 'ffill' };
   }
 
-  private observe(st: SeriesState, series: SeriesId, ts: EpochMs, value: number, reset: boolean, out: ImputedStep[]): void {
-    st.obsTs = ts;
-    st.obsValue = value;
-    st.run = 0;
-    st.broken = false;
-    st.pendingNulls = 0;
-    if (st.ring !== undefined) st.ring[this.phase(ts)] = value;
+  private observe(slot: number, series: SeriesId, ts: EpochMs, value: number, reset: boolean, out: ImputedStep[]): void {
+    const st = this.#state.page(slot);
+    const o = this.#state.offset(slot);
+    st[o + OBS_TS] = ts;
+    st[o + OBS_VALUE] = value;
+    st[o + RUN] = 0;
+    st[o + PENDING] = 0;
+    this.#broken.page(slot)[this.#broken.offset(slot)] = 0;
+    const ring = this.#rings?.[slot];
+    if (ring !== undefined) ring[this.phase(ts)] = value;
     out.push({ series, ts, value, observed: true, imputed: false, sinceObserved: 0, reset });
   }
 
@@ -298,6 +315,8 @@ export class Imputer {
     return { series, ts, value, observed: false, imputed: true, sinceObserved, reset: false };
   }
 }
+
+const EMPTY_RING = new Float64Array(0);
 
 function validate(o: ImputerOptions): void {
   const fail = (msg: string): never => {

@@ -1,5 +1,6 @@
 import { ConfigError, StreamcastError } from '../../domain/errors.js';
 import type { EpochMs, SeriesId } from '../../domain/point.js';
+import { SeriesSlots, SlotPages } from '../../domain/seriesSlots.js';
 import type { ImputedStep, NormalizedStep, Scale } from '../../domain/step.js';
 
 export interface NormalizerOptions {
@@ -15,15 +16,12 @@ export const STD_FLOOR_REL = 1e-3;
 /** Absolute std floor, for constant series at (or near) 0. */
 export const STD_FLOOR_ABS = 1e-6;
 
-interface SeriesState {
-  /** Sum of the decayed weights of the observations so far. */
-  w: number;
-  mean: number;
-  /** Decayed weighted sum of squared deviations from the mean (West's algorithm). */
-  m2: number;
-  /** Event time of the last update; decay runs on event time, holes included. */
-  lastTs: EpochMs;
-}
+// Per-series state, one Float64 record per slot (no object per series):
+const W = 0; // sum of the decayed weights of the observations so far
+const MEAN = 1;
+const M2 = 2; // decayed weighted sum of squared deviations from the mean (West's algorithm)
+const LAST_TS = 3; // event time of the last update; decay runs on event time, holes included
+const STRIDE = 4;
 
 export interface NormalizerSnapshot {
   readonly v: 1;
@@ -65,7 +63,8 @@ export function flooredStd(variance: number, mean: number): number {
  */
 export class Normalizer {
   private readonly opts: NormalizerOptions;
-  private readonly states = new Map<SeriesId, SeriesState>();
+  readonly #slots = new SeriesSlots();
+  readonly #state = new SlotPages(STRIDE, (n) => new Float64Array(n));
 
   constructor(opts: NormalizerOptions) {
     if (!Number.isInteger(opts.stepMs) || opts.stepMs <= 0) {
@@ -78,21 +77,30 @@ export class Normalizer {
   }
 
   get size(): number {
-    return this.states.size;
+    return this.#slots.size;
   }
 
   push(step: ImputedStep): NormalizedStep {
-    let st = this.states.get(step.series);
+    let slot = this.#slots.get(step.series);
     if (step.observed) {
-      if (st === undefined) {
-        st = { w: 0, mean: 0, m2: 0, lastTs: step.ts };
-        this.states.set(step.series, st);
+      if (slot === undefined) {
+        slot = this.#add(step.series);
+        this.#set(slot, 0, 0, 0, step.ts);
       }
-      this.update(st, step.ts, step.value);
+      this.update(slot, step.ts, step.value);
     }
-    // An imputed step before any observation (only after a drop/restore mismatch): scale on itself.
-    const mean = st?.mean ?? step.value;
-    const variance = st !== undefined && st.w > 0 ? st.m2 / st.w : 0;
+    let mean: number;
+    let variance = 0;
+    if (slot === undefined) {
+      // An imputed step before any observation (only after a drop/restore mismatch): scale on itself.
+      mean = step.value;
+    } else {
+      const st = this.#state.page(slot);
+      const o = this.#state.offset(slot);
+      mean = st[o + MEAN]!;
+      const w = st[o + W]!;
+      if (w > 0) variance = st[o + M2]! / w;
+    }
     const std = flooredStd(variance, mean);
     const raw = (step.value - mean) / std;
     // `+ 0` turns -0 into 0: a signed zero would leak into model inputs and snapshots as noise.
@@ -101,8 +109,11 @@ export class Normalizer {
   }
 
   snapshot(series: SeriesId): NormalizerSnapshot | undefined {
-    const st = this.states.get(series);
-    return st === undefined ? undefined : { v: 1, w: st.w, mean: st.mean, m2: st.m2, lastTs: st.lastTs };
+    const slot = this.#slots.get(series);
+    if (slot === undefined) return undefined;
+    const st = this.#state.page(slot);
+    const o = this.#state.offset(slot);
+    return { v: 1, w: st[o + W]!, mean: st[o + MEAN]!, m2: st[o + M2]!, lastTs: st[o + LAST_TS]! };
   }
 
   restore(series: SeriesId, snap: unknown): void {
@@ -117,29 +128,48 @@ export class Normalizer {
       throw new StreamcastError('fatal', 'normalizer snapshot is invalid');
     }
     const s = snap as NormalizerSnapshot;
-    this.states.set(series, { w: s.w, mean: s.mean, m2: s.m2, lastTs: s.lastTs });
+    this.#set(this.#slots.get(series) ?? this.#add(series), s.w, s.mean, s.m2, s.lastTs);
   }
 
   drop(series: SeriesId): void {
-    this.states.delete(series);
+    this.#slots.delete(series);
   }
 
-  private update(st: SeriesState, ts: EpochMs, x: number): void {
-    const decay = st.w > 0 ? Math.pow(2, -Math.max(0, ts - st.lastTs) / this.opts.halfLifeMs) : 0;
-    const w = st.w * decay + 1;
-    const delta = x - st.mean;
-    const mean = st.mean + delta / w;
-    const m2 = st.m2 * decay + delta * (x - mean);
-    st.lastTs = ts;
+  #add(series: SeriesId): number {
+    const slot = this.#slots.add(series);
+    this.#state.ensure(slot);
+    return slot;
+  }
+
+  #set(slot: number, w: number, mean: number, m2: number, lastTs: EpochMs): void {
+    const st = this.#state.page(slot);
+    const o = this.#state.offset(slot);
+    st[o + W] = w;
+    st[o + MEAN] = mean;
+    st[o + M2] = m2;
+    st[o + LAST_TS] = lastTs;
+  }
+
+  private update(slot: number, ts: EpochMs, x: number): void {
+    const st = this.#state.page(slot);
+    const o = this.#state.offset(slot);
+    const w0 = st[o + W]!;
+    const mean0 = st[o + MEAN]!;
+    const decay = w0 > 0 ? Math.pow(2, -Math.max(0, ts - st[o + LAST_TS]!) / this.opts.halfLifeMs) : 0;
+    const w = w0 * decay + 1;
+    const delta = x - mean0;
+    const mean = mean0 + delta / w;
+    const m2 = st[o + M2]! * decay + delta * (x - mean);
+    st[o + LAST_TS] = ts;
     if (Number.isFinite(mean) && Number.isFinite(m2) && Number.isFinite(w)) {
-      st.w = w;
-      st.mean = mean;
-      st.m2 = Math.max(0, m2);
+      st[o + W] = w;
+      st[o + MEAN] = mean;
+      st[o + M2] = Math.max(0, m2);
     } else {
       // Only reachable with values near ±Number.MAX_VALUE: restart from this value, stay finite.
-      st.w = 1;
-      st.mean = x;
-      st.m2 = 0;
+      st[o + W] = 1;
+      st[o + MEAN] = x;
+      st[o + M2] = 0;
     }
   }
 }

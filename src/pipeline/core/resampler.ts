@@ -1,5 +1,6 @@
 import { ConfigError, StreamcastError } from '../../domain/errors.js';
 import type { EpochMs, Point, SeriesId } from '../../domain/point.js';
+import { SlotPages } from '../../domain/seriesSlots.js';
 import type { ClosedStep } from '../../domain/step.js';
 
 export type Aggregate = 'mean' | 'last' | 'sum' | 'max' | 'min';
@@ -27,7 +28,7 @@ export interface PushResult {
   readonly rejected: Rejected[];
 }
 
-/** One open bucket's running aggregate; plain numbers so that snapshots are JSON-safe. */
+/** One open bucket's running aggregate, as snapshots carry it (JSON-safe). */
 interface Bucket {
   start: EpochMs;
   /** Non-null values aggregated. */
@@ -40,17 +41,27 @@ interface Bucket {
   lastTs: EpochMs;
 }
 
-interface SeriesState {
-  /** Max event ts accepted. */
-  watermark: EpochMs;
-  /** Every bucket ending at or before this is closed; records with ts < frontier are late. */
-  frontier: EpochMs;
-  /** Clock time the series' last record (of any fate) arrived. */
-  lastArrival: number;
-  /** Open buckets, sorted by start. Short: about lateness/step + 1 entries. */
-  buckets: Bucket[];
-  /** A far-future record waiting for a second record to confirm the jump. */
-  suspect: { point: Point; arrival: number } | undefined;
+// Per-series state, one Float64 record per slot (no object per series):
+const WATERMARK = 0; // max event ts accepted
+const FRONTIER = 1; // every bucket ending at or before this is closed; records with ts < frontier are late
+const LAST_ARRIVAL = 2; // clock time the series' last record (of any fate) arrived
+const STRIDE = 3;
+// A series' open buckets: one flat array of numbers, BUCKET fields a bucket, sorted by start (short:
+// about lateness/step + 1 buckets). Rebuilt at its exact size when a bucket opens or closes.
+const START = 0;
+const N = 1;
+const SUM = 2;
+const MAX = 3;
+const MIN = 4;
+const LAST = 5;
+const LAST_TS = 6;
+const BUCKET = 7;
+const NO_BUCKETS: readonly number[] = Object.freeze([]);
+
+/** A far-future record waiting for a second record to confirm the jump. */
+interface Suspect {
+  readonly point: Point;
+  readonly arrival: number;
 }
 
 /** The JSON-safe per-series state that `snapshot` returns and `restore` accepts. */
@@ -85,7 +96,14 @@ const AGGREGATES: readonly Aggregate[] = ['mean', 'last', 'sum', 'max', 'min'];
  */
 export class Resampler {
   private readonly opts: ResamplerOptions;
-  private readonly states = new Map<SeriesId, SeriesState>();
+  /** Slot by series, in first-seen order (the order closeIdle and flush visit series in). */
+  readonly #slots = new Map<SeriesId, number>();
+  readonly #free: number[] = [];
+  readonly #state = new SlotPages(STRIDE, (n) => new Float64Array(n));
+  /** Open buckets by slot (see BUCKET). */
+  readonly #buckets: (readonly number[])[] = [];
+  /** Suspects by slot: few series have one. */
+  readonly #suspects = new Map<number, Suspect>();
   private pendingRejected: Rejected[] = [];
 
   constructor(opts: ResamplerOptions) {
@@ -94,60 +112,54 @@ export class Resampler {
   }
 
   get size(): number {
-    return this.states.size;
+    return this.#slots.size;
   }
 
   push(point: Point, arrivalTime: number): PushResult {
     const steps: ClosedStep[] = [];
     const rejected: Rejected[] = [];
-    const st = this.states.get(point.series);
-    if (st === undefined) {
-      const frontier = this.gridFloor(point.ts - this.opts.latenessMs);
-      const fresh: SeriesState = {
-        watermark: point.ts,
-        frontier,
-        lastArrival: arrivalTime,
-        buckets: [],
-        suspect: undefined,
-      };
-      this.states.set(point.series, fresh);
+    const slot = this.#slots.get(point.series);
+    if (slot === undefined) {
+      const fresh = this.#add(point.series, point.ts, this.gridFloor(point.ts - this.opts.latenessMs), arrivalTime);
       this.accept(fresh, point, steps);
       return { steps, rejected };
     }
-    st.lastArrival = Math.max(st.lastArrival, arrivalTime);
+    const st = this.#state.page(slot);
+    const o = this.#state.offset(slot);
+    st[o + LAST_ARRIVAL] = Math.max(st[o + LAST_ARRIVAL]!, arrivalTime);
 
-    if (point.ts > st.watermark + this.opts.maxJumpMs) {
-      const suspect = st.suspect;
+    const suspect = this.#suspects.get(slot);
+    if (point.ts > st[o + WATERMARK]! + this.opts.maxJumpMs) {
       if (suspect === undefined) {
-        st.suspect = { point, arrival: arrivalTime };
+        this.#suspects.set(slot, { point, arrival: arrivalTime });
       } else if (Math.abs(point.ts - suspect.point.ts) <= this.opts.maxJumpMs) {
         // Confirmed: accept both in ts order so that the earlier one is not made late by the later.
-        st.suspect = undefined;
+        this.#suspects.delete(slot);
         const [a, b] = suspect.point.ts <= point.ts ? [suspect.point, point] : [point, suspect.point];
-        this.acceptOrReject(st, a, steps, rejected);
-        this.acceptOrReject(st, b, steps, rejected);
+        this.acceptOrReject(slot, a, steps, rejected);
+        this.acceptOrReject(slot, b, steps, rejected);
       } else {
         // Two far-future records that disagree with each other confirm nothing; keep the newer.
         rejected.push({ point: suspect.point, reason: 'future_timestamp' });
-        st.suspect = { point, arrival: arrivalTime };
+        this.#suspects.set(slot, { point, arrival: arrivalTime });
       }
       return { steps, rejected };
     }
 
-    if (st.suspect !== undefined) {
-      rejected.push({ point: st.suspect.point, reason: 'future_timestamp' });
-      st.suspect = undefined;
+    if (suspect !== undefined) {
+      rejected.push({ point: suspect.point, reason: 'future_timestamp' });
+      this.#suspects.delete(slot);
     }
-    this.acceptOrReject(st, point, steps, rejected);
+    this.acceptOrReject(slot, point, steps, rejected);
     return { steps, rejected };
   }
 
   /** Closes the open buckets of every series whose last record arrived ≥ idleCloseMs before `now`. */
   closeIdle(now: number): ClosedStep[] {
     const out: ClosedStep[] = [];
-    for (const [series, st] of this.states) {
-      if (st.buckets.length > 0 && now - st.lastArrival >= this.opts.idleCloseMs) {
-        this.closeAll(series, st, out);
+    for (const [series, slot] of this.#slots) {
+      if (this.#buckets[slot]!.length > 0 && now - this.#state.page(slot)[this.#state.offset(slot) + LAST_ARRIVAL]! >= this.opts.idleCloseMs) {
+        this.closeAll(series, slot, out);
       }
     }
     return out;
@@ -159,11 +171,12 @@ export class Resampler {
    */
   flush(): ClosedStep[] {
     const out: ClosedStep[] = [];
-    for (const [series, st] of this.states) {
-      this.closeAll(series, st, out);
-      if (st.suspect !== undefined) {
-        this.pendingRejected.push({ point: st.suspect.point, reason: 'future_timestamp' });
-        st.suspect = undefined;
+    for (const [series, slot] of this.#slots) {
+      this.closeAll(series, slot, out);
+      const suspect = this.#suspects.get(slot);
+      if (suspect !== undefined) {
+        this.pendingRejected.push({ point: suspect.point, reason: 'future_timestamp' });
+        this.#suspects.delete(slot);
       }
     }
     return out;
@@ -177,124 +190,173 @@ export class Resampler {
   }
 
   snapshot(series: SeriesId): ResamplerSnapshot | undefined {
-    const st = this.states.get(series);
-    if (st === undefined) return undefined;
+    const slot = this.#slots.get(series);
+    if (slot === undefined) return undefined;
+    const st = this.#state.page(slot);
+    const o = this.#state.offset(slot);
+    const bs = this.#buckets[slot]!;
+    const buckets: Bucket[] = [];
+    for (let i = 0; i < bs.length; i += BUCKET) {
+      buckets.push({ start: bs[i + START]!, n: bs[i + N]!, sum: bs[i + SUM]!, max: bs[i + MAX]!, min: bs[i + MIN]!, last: bs[i + LAST]!, lastTs: bs[i + LAST_TS]! });
+    }
+    const suspect = this.#suspects.get(slot);
     return {
       v: 1,
-      watermark: st.watermark,
-      frontier: st.frontier,
-      lastArrival: st.lastArrival,
-      buckets: st.buckets.map((b) => ({ ...b })),
-      suspect: st.suspect === undefined ? null : { point: { ...st.suspect.point }, arrival: st.suspect.arrival },
+      watermark: st[o + WATERMARK]!,
+      frontier: st[o + FRONTIER]!,
+      lastArrival: st[o + LAST_ARRIVAL]!,
+      buckets,
+      suspect: suspect === undefined ? null : { point: { ...suspect.point }, arrival: suspect.arrival },
     };
   }
 
   /** Restores a series from `snapshot` output (e.g. read back from the state changelog). */
   restore(series: SeriesId, snap: unknown): void {
     const s = parseSnapshot(snap);
-    this.states.set(series, {
-      watermark: s.watermark,
-      frontier: s.frontier,
-      lastArrival: s.lastArrival,
-      buckets: s.buckets.map((b) => ({ ...b })).sort((x, y) => x.start - y.start),
-      suspect: s.suspect === null ? undefined : { point: { ...s.suspect.point }, arrival: s.suspect.arrival },
-    });
+    const slot = this.#slots.get(series) ?? this.#add(series, 0, 0, 0);
+    const st = this.#state.page(slot);
+    const o = this.#state.offset(slot);
+    st[o + WATERMARK] = s.watermark;
+    st[o + FRONTIER] = s.frontier;
+    st[o + LAST_ARRIVAL] = s.lastArrival;
+    const bs: number[] = [];
+    for (const b of [...s.buckets].sort((x, y) => x.start - y.start)) bs.push(b.start, b.n, b.sum, b.max, b.min, b.last, b.lastTs);
+    this.#buckets[slot] = bs.length === 0 ? NO_BUCKETS : bs;
+    if (s.suspect === null) this.#suspects.delete(slot);
+    else this.#suspects.set(slot, { point: { ...s.suspect.point }, arrival: s.suspect.arrival });
   }
 
   /** Forgets a series (e.g. its partition was revoked after its snapshot was written). */
   drop(series: SeriesId): void {
-    this.states.delete(series);
+    const slot = this.#slots.get(series);
+    if (slot === undefined) return;
+    this.#slots.delete(series);
+    this.#buckets[slot] = NO_BUCKETS;
+    this.#suspects.delete(slot);
+    this.#free.push(slot);
   }
 
-  private acceptOrReject(st: SeriesState, point: Point, steps: ClosedStep[], rejected: Rejected[]): void {
-    if (point.ts < st.frontier) {
+  #add(series: SeriesId, watermark: EpochMs, frontier: EpochMs, lastArrival: number): number {
+    const slot = this.#free.length > 0 ? this.#free.pop()! : this.#buckets.length;
+    this.#slots.set(series, slot);
+    this.#state.ensure(slot);
+    const st = this.#state.page(slot);
+    const o = this.#state.offset(slot);
+    st[o + WATERMARK] = watermark;
+    st[o + FRONTIER] = frontier;
+    st[o + LAST_ARRIVAL] = lastArrival;
+    this.#buckets[slot] = NO_BUCKETS;
+    return slot;
+  }
+
+  private acceptOrReject(slot: number, point: Point, steps: ClosedStep[], rejected: Rejected[]): void {
+    if (point.ts < this.#state.page(slot)[this.#state.offset(slot) + FRONTIER]!) {
       rejected.push({ point, reason: 'late' });
       return;
     }
-    this.accept(st, point, steps);
+    this.accept(slot, point, steps);
   }
 
-  private accept(st: SeriesState, point: Point, steps: ClosedStep[]): void {
+  private accept(slot: number, point: Point, steps: ClosedStep[]): void {
     const start = this.gridFloor(point.ts);
-    const bucket = this.bucketFor(st, start);
+    const i = this.bucketFor(slot, start);
+    const b = this.#buckets[slot] as number[];
     const v = point.value;
     if (v !== null && Number.isFinite(v)) {
-      if (bucket.n === 0) {
-        bucket.sum = v;
-        bucket.max = v;
-        bucket.min = v;
-        bucket.last = v;
-        bucket.lastTs = point.ts;
+      if (b[i + N] === 0) {
+        b[i + SUM] = v;
+        b[i + MAX] = v;
+        b[i + MIN] = v;
+        b[i + LAST] = v;
+        b[i + LAST_TS] = point.ts;
       } else {
-        bucket.sum += v;
-        if (v > bucket.max) bucket.max = v;
-        if (v < bucket.min) bucket.min = v;
-        if (point.ts >= bucket.lastTs) {
-          bucket.last = v;
-          bucket.lastTs = point.ts;
+        b[i + SUM]! += v;
+        if (v > b[i + MAX]!) b[i + MAX] = v;
+        if (v < b[i + MIN]!) b[i + MIN] = v;
+        if (point.ts >= b[i + LAST_TS]!) {
+          b[i + LAST] = v;
+          b[i + LAST_TS] = point.ts;
         }
       }
-      bucket.n += 1;
+      b[i + N]! += 1;
     }
-    if (point.ts > st.watermark) st.watermark = point.ts;
-    const closeBefore = this.gridFloor(st.watermark - this.opts.latenessMs);
-    if (closeBefore > st.frontier) {
-      this.closeUpTo(point.series, st, closeBefore, steps);
+    const st = this.#state.page(slot);
+    const o = this.#state.offset(slot);
+    if (point.ts > st[o + WATERMARK]!) st[o + WATERMARK] = point.ts;
+    const closeBefore = this.gridFloor(st[o + WATERMARK]! - this.opts.latenessMs);
+    if (closeBefore > st[o + FRONTIER]!) {
+      this.closeUpTo(point.series, slot, closeBefore, steps);
     }
   }
 
   /** Closes the buckets ending at or before `end` and moves the frontier there. */
-  private closeUpTo(series: SeriesId, st: SeriesState, end: EpochMs, out: ClosedStep[]): void {
+  private closeUpTo(series: SeriesId, slot: number, end: EpochMs, out: ClosedStep[]): void {
+    const bs = this.#buckets[slot]!;
     let i = 0;
-    while (i < st.buckets.length && st.buckets[i]!.start + this.opts.stepMs <= end) {
-      out.push(this.toStep(series, st.buckets[i]!));
-      i += 1;
+    while (i < bs.length && bs[i + START]! + this.opts.stepMs <= end) {
+      out.push(this.toStep(series, bs, i));
+      i += BUCKET;
     }
-    if (i > 0) st.buckets.splice(0, i);
-    if (end > st.frontier) st.frontier = end;
+    if (i > 0) this.#buckets[slot] = i === bs.length ? NO_BUCKETS : bs.slice(i);
+    const st = this.#state.page(slot);
+    const o = this.#state.offset(slot);
+    if (end > st[o + FRONTIER]!) st[o + FRONTIER] = end;
   }
 
-  private closeAll(series: SeriesId, st: SeriesState, out: ClosedStep[]): void {
-    const lastBucket = st.buckets[st.buckets.length - 1];
-    if (lastBucket === undefined) return;
-    this.closeUpTo(series, st, lastBucket.start + this.opts.stepMs, out);
+  private closeAll(series: SeriesId, slot: number, out: ClosedStep[]): void {
+    const bs = this.#buckets[slot]!;
+    if (bs.length === 0) return;
+    this.closeUpTo(series, slot, bs[bs.length - BUCKET + START]! + this.opts.stepMs, out);
   }
 
-  private bucketFor(st: SeriesState, start: EpochMs): Bucket {
-    const bs = st.buckets;
+  /** Index in the slot's bucket array of the bucket starting at `start`, opened when missing. */
+  private bucketFor(slot: number, start: EpochMs): number {
+    const bs = this.#buckets[slot]!;
     // Records mostly land in the newest bucket or a new one after it: scan from the end.
-    let i = bs.length - 1;
-    while (i >= 0 && bs[i]!.start > start) i -= 1;
-    const found = i >= 0 ? bs[i] : undefined;
-    if (found !== undefined && found.start === start) return found;
-    const fresh: Bucket = { start, n: 0, sum: 0, max: 0, min: 0, last: 0, lastTs: start };
-    bs.splice(i + 1, 0, fresh);
-    return fresh;
+    let i = bs.length - BUCKET;
+    while (i >= 0 && bs[i + START]! > start) i -= BUCKET;
+    if (i >= 0 && bs[i + START] === start) return i;
+    const at = i + BUCKET;
+    // A new array of the exact size (a growing one would keep up to twice that as slack).
+    const next = new Array<number>(bs.length + BUCKET);
+    for (let k = 0; k < at; k++) next[k] = bs[k]!;
+    next[at + START] = start;
+    next[at + N] = 0;
+    next[at + SUM] = 0;
+    next[at + MAX] = 0;
+    next[at + MIN] = 0;
+    next[at + LAST] = 0;
+    next[at + LAST_TS] = start;
+    for (let k = at; k < bs.length; k++) next[k + BUCKET] = bs[k]!;
+    this.#buckets[slot] = next;
+    return at;
   }
 
-  private toStep(series: SeriesId, b: Bucket): ClosedStep {
-    if (b.n === 0) return { series, ts: b.start, value: null, count: 0 };
+  private toStep(series: SeriesId, b: readonly number[], i: number): ClosedStep {
+    const n = b[i + N]!;
+    const start = b[i + START]!;
+    if (n === 0) return { series, ts: start, value: null, count: 0 };
     let value: number;
     switch (this.opts.aggregate) {
       case 'mean':
-        value = b.sum / b.n;
+        value = b[i + SUM]! / n;
         break;
       case 'sum':
-        value = b.sum;
+        value = b[i + SUM]!;
         break;
       case 'last':
-        value = b.last;
+        value = b[i + LAST]!;
         break;
       case 'max':
-        value = b.max;
+        value = b[i + MAX]!;
         break;
       case 'min':
-        value = b.min;
+        value = b[i + MIN]!;
         break;
     }
     // Only a sum overflowing to ±Infinity gets here; an honest "missing" beats a poisoned model.
-    if (!Number.isFinite(value)) return { series, ts: b.start, value: null, count: 0 };
-    return { series, ts: b.start, value, count: b.n };
+    if (!Number.isFinite(value)) return { series, ts: start, value: null, count: 0 };
+    return { series, ts: start, value, count: n };
   }
 
   private gridFloor(ts: number): number {

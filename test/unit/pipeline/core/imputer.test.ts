@@ -213,6 +213,35 @@ describe('Imputer', () => {
     expect(() => imp.restore('s', 'x')).toThrow(StreamcastError);
   });
 
+  it('keeps thousands of series apart (state in slot-indexed pages): drop frees a slot, the next series starts afresh', () => {
+    for (const strategy of ['ffill', 'seasonal', 'linear'] as const) {
+      const imp = new Imputer({ ...base, strategy, seasonMs: 4 * H });
+      const n = 2500; // over two pages of 1,024 slots
+      const id = (i: number) => `host-${i}`;
+      for (let i = 0; i < n; i++) imp.push(cs(0, i, id(i)));
+      for (let i = 0; i < n; i++) imp.push(cs(1, i + 0.5, id(i)));
+      for (let i = 0; i < n; i += 2) imp.drop(id(i));
+      expect(imp.size).toBe(n / 2);
+      // New series take the freed slots: nothing of the dropped series' state may leak into them.
+      for (let i = 0; i < n; i += 2) expect(imp.push(cs(5, -i, `new-${i}`))).toEqual([{ series: `new-${i}`, ts: 5 * H, value: -i, observed: true, imputed: false, sinceObserved: 0, reset: true }]);
+      for (let i = 1; i < n; i += 2) {
+        // A 2-hour hole: filled from this series' own state.
+        const out = imp.push(cs(4, i + 1, id(i)));
+        expect(out.map((x) => [x.ts / H, x.observed])).toEqual([
+          [2, false],
+          [3, false],
+          [4, true],
+        ]);
+        if (strategy === 'ffill') expect(out[0]!.value).toBe(i + 0.5);
+        if (strategy === 'linear') expect(out[0]!.value).toBeCloseTo(i + 0.5 + 0.5 / 3, 9);
+        if (strategy === 'seasonal') expect(out[0]!.value).toBe(i + 0.5); // phase 2 is empty: ffill
+        expect(imp.snapshot(id(i))).toMatchObject({ lastTs: 4 * H, obsTs: 4 * H, obsValue: i + 1, run: 0, broken: false, pendingNulls: 0 });
+      }
+      expect(imp.snapshot(id(0))).toBeUndefined();
+      expect(imp.size).toBe(n);
+    }
+  });
+
   it('rejects bad options with a ConfigError', () => {
     expect(() => new Imputer({ ...base, seasonMs: H + 1 })).toThrow(ConfigError);
     expect(() => new Imputer({ ...base, strategy: 'cubic' as ImputeStrategy })).toThrow(/strategy/);

@@ -113,6 +113,27 @@ describe('Normalizer', () => {
     expect(() => m.restore('s', { v: 1, w: 'x' })).toThrow(StreamcastError);
   });
 
+  it('keeps thousands of series apart (state in slot-indexed pages): a series in a freed slot starts afresh', () => {
+    const n = new Normalizer({ stepMs: H, halfLifeMs: 24 * H });
+    const count = 2500;
+    const id = (i: number) => `host-${i}`;
+    for (let h = 0; h < 3; h++) for (let i = 0; i < count; i++) n.push({ ...step(h, i * 10 + h * h), series: id(i) });
+    for (let i = 0; i < count; i += 2) n.drop(id(i));
+    expect(n.size).toBe(count / 2);
+    for (let i = 0; i < count; i += 2) {
+      const first = n.push({ ...step(7, 5 + i), series: `new-${i}` });
+      expect(first.z).toBe(0);
+      expect(first.scale.mean).toBe(5 + i);
+    }
+    for (let i = 1; i < count; i += 100) {
+      const one = new Normalizer({ stepMs: H, halfLifeMs: 24 * H });
+      for (let h = 0; h < 3; h++) one.push({ ...step(h, i * 10 + h * h), series: id(i) });
+      expect(n.push({ ...step(3, i), series: id(i) })).toEqual(one.push({ ...step(3, i), series: id(i) }));
+      expect(n.snapshot(id(i))).toEqual(one.snapshot(id(i)));
+    }
+    expect(n.snapshot(id(0))).toBeUndefined();
+  });
+
   it('rejects bad options with a ConfigError', () => {
     expect(() => new Normalizer({ stepMs: H, halfLifeMs: 0 })).toThrow(ConfigError);
     expect(() => new Normalizer({ stepMs: -1, halfLifeMs: H })).toThrow(/step/);
