@@ -52,6 +52,11 @@ export interface ModelRuntimeOptions {
   readonly persist?: boolean;
   /** Ablation: every GRU step starts from h₀ = 0 (no state carried between messages). */
   readonly stateless?: boolean;
+  /**
+   * Steps of history in each series' snapshot (checkpoints): default model.context + the seasonal
+   * base's lag + 1 (a re-warm's needs); `all` writes the whole history every time.
+   */
+  readonly snapshotHistorySteps?: number | 'all';
   /** Steps of history kept per series for retraining and re-warming (default: see defaultHistorySteps). */
   readonly historySteps?: number;
   /** Seeds the initial weights and the lane order. */
@@ -290,10 +295,22 @@ export class ModelRuntime implements Forecaster {
   snapshot(series: SeriesId): Uint8Array | undefined {
     const b = this.#baseline.snapshot(series);
     if (b === undefined) return undefined;
-    const h = this.#history.snapshot(series);
+    const h = this.#history.snapshot(series, this.#snapshotHistorySteps());
     const version = this.#stateVersion.get(series);
     const g = version !== undefined && version === this.#gru?.info.version ? this.#gru.snapshot(series) : undefined;
     return packParts([b, h, g], version ?? 0);
+  }
+
+  /**
+   * Steps of history a snapshot carries: what a re-warm and the seasonal base need (context plus
+   * the season), not the whole training history — the changelog holds a history tail, so a
+   * checkpoint stays a few hundred bytes per series however long the history kept for retraining.
+   * After a restore, the training history grows back from the stream.
+   */
+  #snapshotHistorySteps(): number {
+    const o = this.#opts.snapshotHistorySteps;
+    if (o === 'all') return Number.POSITIVE_INFINITY;
+    return o ?? this.#spec.model.context + baseLag(this.weights?.layout.base ?? this.#fixedBase) + 1;
   }
 
   restore(series: SeriesId, snapshot: Uint8Array): void {

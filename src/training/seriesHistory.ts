@@ -366,11 +366,12 @@ export class SeriesHistory {
   }
 
   /**
-   * One series' history as bytes (for the state changelog); undefined when unknown. Format 2:
+   * One series' history (its newest `maxSteps` steps, default all) as bytes, for the state
+   * changelog; undefined when unknown. Format 2:
    * header (magic "SSH2", n, sinceObserved of the oldest step, 0, newest ts, anchor mean, std, g),
    * then n float16 z, n × 3 bytes of codes (the oldest step's are zero), and the observed bits.
    */
-  snapshot(series: SeriesId): Uint8Array | undefined {
+  snapshot(series: SeriesId, maxSteps = Number.POSITIVE_INFINITY): Uint8Array | undefined {
     const slot = this.#slots.get(series);
     if (slot === undefined) return undefined;
     const C = this.capacity;
@@ -382,17 +383,30 @@ export class SeriesHistory {
     const zBase = this.#z.offset(slot);
     const codes = this.#codes.page(slot);
     const cBase = this.#codes.offset(slot);
-    const head = ring[r + HEAD]!;
-    const n = ring[r + COUNT]!;
+    const count = ring[r + COUNT]!;
+    // Only the newest maxSteps: the anchor (scale chain) and sinceObserved move on to the first kept step.
+    const skip = Math.max(0, count - Math.max(1, Math.floor(maxSteps)));
+    const head = (ring[r + HEAD]! + skip) % C;
+    const n = count - skip;
+    const anchor = this.#anchor;
+    for (let k = 0; k < 3; k++) anchor[k] = meta[m + ANCHOR + k]!;
+    let since = ring[r + SINCE]!;
+    for (let i = 1; i <= skip; i++) {
+      const p = (ring[r + HEAD]! + i) % C;
+      const q = cBase + 3 * p;
+      const obs = this.#bit(slot, p);
+      advance(anchor, fromFloat16(zs[zBase + p]!), obs, codeM(codes, q), codeL(codes, q));
+      since = obs ? 0 : since + 1;
+    }
     const codesAt = SNAPSHOT_HEADER + 2 * n;
     const maskAt = codesAt + 3 * n;
     const out = new Uint8Array(maskAt + Math.ceil(n / 8));
     const dv = new DataView(out.buffer);
     dv.setUint32(0, SNAPSHOT_MAGIC, true);
     dv.setUint32(4, n, true);
-    dv.setUint32(8, ring[r + SINCE]!, true);
+    dv.setUint32(8, since, true);
     dv.setFloat64(16, meta[m + LAST_TS]!, true);
-    for (let k = 0; k < 3; k++) dv.setFloat64(24 + 8 * k, meta[m + ANCHOR + k]!, true);
+    for (let k = 0; k < 3; k++) dv.setFloat64(24 + 8 * k, anchor[k]!, true);
     for (let i = 0; i < n; i++) {
       const p = (head + i) % C;
       dv.setUint16(SNAPSHOT_HEADER + 2 * i, zs[zBase + p]!, true);

@@ -122,6 +122,32 @@ describe('ModelRuntime', () => {
     }
   });
 
+  it('checkpoints a history tail (context + season), not the whole training history, unless asked to', async () => {
+    const w = weights(3, { kind: 'seasonal', steps: 24 }, 1);
+    const tailRt = new ModelRuntime({ spec, initial: w, historySteps: 400 });
+    const allRt = new ModelRuntime({ spec, initial: w, historySteps: 400, snapshotHistorySteps: 'all' });
+    await feed(tailRt, series);
+    await feed(allRt, series);
+    const tail = tailRt.snapshot('a')!;
+    const all = allRt.snapshot('a')!;
+    // History format 2: 48 header bytes + 5.125 per step.
+    expect(all.byteLength - tail.byteLength).toBeGreaterThan((400 - (CONTEXT + 24 + 1)) * 5);
+    // Restored from the tail, the series is served by the GRU at once, exactly as from the whole history.
+    const next = seasonalSteps('a', { n: 401, seed: 3 }).slice(400);
+    const fromTail = new ModelRuntime({ spec, initial: w, historySteps: 400 });
+    const fromAll = new ModelRuntime({ spec, initial: w, historySteps: 400 });
+    await feed(fromTail, []);
+    fromTail.step([]);
+    fromAll.step([]);
+    fromTail.restore('a', tail);
+    fromAll.restore('a', all);
+    const [a] = fromTail.step(next);
+    const [b] = fromAll.step(next);
+    expect(a!.model.kind).toBe('gru');
+    expect(a!.forecast).toEqual(b!.forecast);
+    for (const r of [tailRt, allRt, fromTail, fromAll]) await r.close();
+  });
+
   it('rejects a candidate that does not beat the baseline, and counts it', async () => {
     const events: PipelineEvent[] = [];
     const fake = fakeTrainer(() => ({ valLoss: 1e6 }));

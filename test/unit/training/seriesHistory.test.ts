@@ -296,6 +296,27 @@ describe('SeriesHistory', () => {
     }
   });
 
+  it('snapshots just the newest maxSteps (the checkpoint tail): restored, they equal the tail of the full window', () => {
+    for (const seed of [1, 4]) {
+      const steps = roughSteps(seed, 400, 48);
+      const src = new SeriesHistory({ stepMs: HOUR, capacity: 300 });
+      steps.slice(0, 350).forEach((s) => src.append(s));
+      const full = src.snapshot('a')!;
+      const tail = src.snapshot('a', 40)!;
+      expect(tail.byteLength).toBe(48 + 40 * 5 + 5);
+      expect(tail.byteLength).toBeLessThan(full.byteLength / 5);
+      const back = new SeriesHistory({ stepMs: HOUR, capacity: 300 });
+      back.restore('a', tail);
+      const wt = back.windowOf('a')!;
+      const wf = src.windowOf('a')!;
+      expect(wt.length).toBe(40);
+      expect(wt.firstTs).toBe(wf.firstTs + (wf.length - 40) * HOUR);
+      for (const k of ['z', 'observed', 'sinceObserved', 'mean', 'std'] as const) expect([...wt[k]]).toEqual([...wf[k].slice(wf.length - 40)]);
+      // More than it holds: the whole history.
+      expect(src.snapshot('a', 10_000)).toEqual(full);
+    }
+  });
+
   it('reads format-1 snapshots of earlier versions (re-encoded), keeping the newest steps', () => {
     const steps = roughSteps(12, 150, 48).slice(30);
     const h = new SeriesHistory({ stepMs: HOUR, capacity: 100 });
