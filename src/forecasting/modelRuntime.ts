@@ -28,6 +28,25 @@ import type { Calibration } from './gru/calibration.js';
 import { OnlineCalibrator } from './gru/onlineCalibrator.js';
 import { replayForCalibration } from './calibrationReplay.js';
 
+/** What one retrain did (`retrainNow`). Losses: mean pinball per cell and level, normalized units, held-out slice. */
+export interface RetrainReport {
+  readonly outcome: 'promoted' | 'rejected' | 'skipped' | 'failed';
+  readonly reason: string;
+  /** The promoted model's version. */
+  readonly version?: number;
+  readonly valLoss?: number | undefined;
+  readonly initialValLoss?: number | undefined;
+  readonly currentValLoss?: number | undefined;
+  readonly baselineLoss?: number | undefined;
+  readonly validationCells?: number;
+  readonly epochs?: number;
+  readonly bestEpoch?: number;
+  readonly durationMs?: number;
+  readonly backend?: string;
+  /** The residual base, as in meta.json. */
+  readonly base?: string;
+}
+
 /** What ModelRuntime needs of the trainer (the real one is training/trainer.ts' Trainer). */
 export interface TrainerLike {
   train(request: TrainRequest, onProgress?: (p: TrainProgress) => void): Promise<TrainResult | TrainCancelled>;
@@ -479,10 +498,29 @@ export class ModelRuntime implements Forecaster {
     if (this.#eventTime < this.#nextRetrainAt || this.#training !== undefined) return;
     this.#nextRetrainAt = this.#eventTime + spec.retrain.every;
     const windows = [...this.#history.series()].map((s) => this.#history.windowOf(s)!).filter((w) => w.length >= 2);
-    this.#training = this.#retrain(windows).finally(() => (this.#training = undefined));
+    this.#training = this.#retrain(windows, {})
+      .then(() => undefined)
+      .finally(() => (this.#training = undefined));
   }
 
-  async #retrain(windows: SeriesWindow[]): Promise<void> {
+  /**
+   * One retrain now on the history held, whatever the schedule and retrain mode (`streamcast
+   * train`): the same path as a scheduled one (residual base, datasets, trainer worker, promotion
+   * gate, calibration, artifact). `force` promotes a candidate the gate rejects.
+   */
+  async retrainNow(opts: { force?: boolean; onProgress?: (p: TrainProgress) => void } = {}): Promise<RetrainReport> {
+    await this.#loading;
+    await this.#training;
+    const windows = [...this.#history.series()].map((s) => this.#history.windowOf(s)!).filter((w) => w.length >= 2);
+    const run = this.#retrain(windows, { explicit: true, ...opts });
+    this.#training = run.then(() => undefined).finally(() => (this.#training = undefined));
+    const report = await run;
+    // Swapped in now, so that `weights`/`info` show the outcome at once.
+    if (this.#swap !== undefined) this.#applySwap();
+    return report;
+  }
+
+  async #retrain(windows: SeriesWindow[], how: { explicit?: boolean; force?: boolean; onProgress?: (p: TrainProgress) => void }): Promise<RetrainReport> {
     const started = performance.now();
     const spec = this.#spec;
     const { horizon, quantiles, hidden, context } = spec.model;
@@ -491,6 +529,7 @@ export class ModelRuntime implements Forecaster {
       this.#runs[o]++;
       this.#events({ type: 'training_run', outcome: o, durationSeconds: (performance.now() - started) / 1000 });
     };
+    let report: RetrainReport = { outcome: 'skipped', reason: 'not run' };
     try {
       const base = this.#fixedBase ?? chooseBase(windows, spec, this.#history.capacity, valFraction);
       const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base);
@@ -499,7 +538,7 @@ export class ModelRuntime implements Forecaster {
       const { train, validation, info } = buildDatasets(rebased, { layout, horizon, context, valFraction });
       if (train.cells === 0 || validation.cells === 0) {
         this.#opts.logger?.info({ pipeline: spec.name, steps: info.steps }, 'retrain skipped: not enough history for training and held-out cells');
-        return;
+        return { outcome: 'skipped', reason: `not enough history: ${info.steps} steps over ${info.series} series give ${train.cells} training and ${validation.cells} held-out cells` };
       }
       rebaseDataset(train, base);
       rebaseDataset(validation, base);
@@ -507,26 +546,31 @@ export class ModelRuntime implements Forecaster {
       const current = this.#weights !== undefined && sameLayout(this.#weights.layout, layout) ? this.#weights : undefined;
       const init = current ?? initGruModelWeights({ layout, units: hidden, horizon, quantiles }, this.#seed);
       this.#trainer ??= this.#opts.trainer?.() ?? (await defaultTrainer());
-      if (this.#closing !== undefined) return;
-      const res = await this.#trainer.train({
-        train,
-        validation,
-        init,
-        ...(current !== undefined ? { current } : {}),
-        options: { epochs: this.#opts.epochs ?? spec.retrain.epochs, seed: this.#seed },
-      });
+      if (this.#closing !== undefined) return { outcome: 'skipped', reason: 'closing' };
+      const res = await this.#trainer.train(
+        {
+          train,
+          validation,
+          init,
+          ...(current !== undefined ? { current } : {}),
+          options: { epochs: this.#opts.epochs ?? spec.retrain.epochs, seed: this.#seed },
+        },
+        how.onProgress,
+      );
       // Retraining turned off meanwhile (another instance trains now): its candidate is not ours to promote.
-      if (res.status === 'cancelled' || this.#closing !== undefined || this.#mode === 'off') return;
+      if (res.status === 'cancelled' || this.#closing !== undefined || (this.#mode === 'off' && how.explicit !== true)) return { outcome: 'skipped', reason: 'cancelled' };
       const decision = promotionDecision({ candidate: res.valLoss, current: res.currentValLoss, baseline: bestBaseline, mustBeat: spec.retrain.promote.mustBeat });
       const log = { pipeline: spec.name, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, ms: Math.round(res.durationMs) };
-      if (!decision.promote) {
+      const losses = { valLoss: res.valLoss, initialValLoss: res.initialValLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, validationCells: validation.cells, epochs: res.epochs, bestEpoch: res.bestEpoch, durationMs: res.durationMs, backend: res.backend, base: baseName(base) };
+      report = { outcome: 'rejected', reason: decision.reason, ...losses };
+      if (!decision.promote && how.force !== true) {
         outcome('rejected');
         this.#opts.logger?.info(log, `candidate rejected: ${decision.reason}`);
-        return;
+        return report;
       }
       const offline = this.#opts.calibrate === false ? undefined : await this.#calibrate(res.weights, windows, valFraction);
       const weights: GruModelWeights = offline === undefined ? res.weights : { ...res.weights, calibration: offline };
-      if (this.#closing !== undefined) return;
+      if (this.#closing !== undefined) return { outcome: 'skipped', reason: 'closing' };
       // Never below the version in service: it may have been adopted from another instance.
       let version = (this.weights?.version ?? 0) + 1;
       const artifact: ArtifactInfo = {
@@ -539,16 +583,20 @@ export class ModelRuntime implements Forecaster {
       if (store !== undefined && this.#opts.persist !== false) {
         version = await store.save(spec.name, weights, artifact, { makeCurrent: true, minVersion: version });
       }
-      if (this.#closing !== undefined) return;
+      if (this.#closing !== undefined) return { outcome: 'skipped', reason: 'closing' };
       this.#backend = (await selectBackend()).name;
       const promoted = { ...weights, version };
       this.#install(promoted);
       this.#opts.onPromoted?.(promoted, artifact);
       outcome('promoted');
-      this.#opts.logger?.info({ ...log, version, ...(weights.calibration !== undefined ? { calibration: describeCalibration(weights.calibration) } : {}) }, `model v${version} promoted: ${decision.reason}`);
+      const reason = decision.promote ? decision.reason : `${decision.reason} (forced)`;
+      this.#opts.logger?.info({ ...log, version, ...(weights.calibration !== undefined ? { calibration: describeCalibration(weights.calibration) } : {}) }, `model v${version} promoted: ${reason}`);
+      return { ...report, outcome: 'promoted', reason, version };
     } catch (err) {
       outcome('failed');
       this.#opts.logger?.error({ pipeline: spec.name, err }, `retraining failed (${isStreamcastError(err) ? err.kind : 'fatal'}); the model in service stays`);
+      if (how.explicit === true) throw err;
+      return { outcome: 'failed', reason: err instanceof Error ? err.message : String(err) };
     }
   }
 

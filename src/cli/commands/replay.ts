@@ -98,7 +98,7 @@ export function replayParts(specPath: string, flags: ReplayFlags, runtime: Omit<
 export async function runReplay(
   parts: ReplayParts,
   sinks: { forecasts: Sink<Forecast>; deadLetters: Sink<DeadLetter> },
-  opts: { label: string; quiet?: boolean; events?: EventListener; onBatch?: RunnerOptions['onBatch'] },
+  opts: { label: string; quiet?: boolean; events?: EventListener; onBatch?: RunnerOptions['onBatch']; keepRuntime?: boolean },
 ): Promise<{ elapsedMs: number; stoppedEarly: boolean }> {
   const clock = new ManualClock(0);
   const { stats, source } = parts;
@@ -126,8 +126,8 @@ export async function runReplay(
     } finally {
       clearInterval(timer);
       progress.stop();
-      // Terminates the trainer worker, so the process can exit.
-      await parts.runtime.close();
+      // Terminates the trainer worker, so the process can exit (train goes on with it and closes it itself).
+      if (opts.keepRuntime !== true) await parts.runtime.close();
       await sinks.forecasts.close();
       await sinks.deadLetters.close();
     }

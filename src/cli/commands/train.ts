@@ -1,20 +1,11 @@
 import type { DeadLetter } from '../../domain/deadLetter.js';
 import type { Forecast } from '../../domain/forecast.js';
 import { wallClock } from '../../domain/clock.js';
-import { formatDuration } from '../../domain/duration.js';
-import { ConfigError, isStreamcastError } from '../../domain/errors.js';
+import { ConfigError } from '../../domain/errors.js';
 import { selectBackend } from '../../forecasting/gru/backend.js';
-import { featureLayout } from '../../forecasting/gru/featureLayout.js';
-import { initGruModelWeights } from '../../forecasting/gru/gruWeights.js';
-import type { GruModelWeights } from '../../forecasting/gru/gruWeights.js';
-import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
+import { ModelRuntime } from '../../forecasting/modelRuntime.js';
 import { onShutdown } from '../../runtime/shutdown.js';
-import { ArtifactStore, specHash } from '../../training/artifactStore.js';
-import { buildDatasets } from '../../training/datasetBuilder.js';
-import { baselineLoss, promotionDecision } from '../../training/evaluateLoss.js';
-import { SeriesHistory } from '../../training/seriesHistory.js';
-import type { SeriesWindow } from '../../training/seriesHistory.js';
-import { Trainer } from '../../training/trainer.js';
+import { ArtifactStore } from '../../training/artifactStore.js';
 import { createProgress } from '../progress.js';
 import { DiscardSink, describeRun, replayParts, runReplay } from './replay.js';
 
@@ -33,116 +24,83 @@ export interface TrainFlags {
   valFraction?: number;
 }
 
-const DAY = 86_400_000;
 const DEFAULT_HISTORY = 20_000;
 const DEFAULT_VAL_FRACTION = 0.15;
 
 /**
- * `streamcast train <spec> -i <file>…`: replays the files through the pipeline (resample,
- * impute, normalize exactly as serving does), keeps each series' newest steps, trains the GRU in
- * the trainer worker (progress bar; Ctrl-C cancels and writes nothing), and writes an artifact
- * under <out>/<pipeline>/<version>/. `current` moves to it only when it beats the spec's
- * retrain.promote.mustBeat bar on the held-out tail (or with --force). Prints the validation
- * losses (mean pinball per cell and level, normalized units) of the new model, the model in
- * service and the best baseline on the same cells.
+ * `streamcast train <spec> -i <file>…`: replays the files through the pipeline (resample, impute,
+ * normalize exactly as serving does) into the pipeline's model runtime, which keeps each series'
+ * newest steps, then runs one retrain exactly as a scheduled one in `run` would (residual base,
+ * trainer worker with a progress bar — Ctrl-C cancels and writes nothing —, promotion gate,
+ * held-out calibration) and writes the artifact under <out>/<pipeline>/<version>/, pointing
+ * `current` at it, when it beats the spec's retrain.promote.mustBeat bar on the held-out tail (or
+ * with --force). Prints the validation losses (mean pinball per cell and level, normalized units)
+ * of the new model, the untrained one, the model in service and the baselines.
  */
 export async function trainCommand(specPath: string, flags: TrainFlags): Promise<number> {
-  const backend = await selectBackend();
-  const parts = replayParts(specPath, { input: flags.input, quiet: flags.quiet });
-  const { spec } = parts;
-  const stepMs = spec.window.step;
-  const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / stepMs);
-  const history = new SeriesHistory({ stepMs, capacity: flags.history ?? Math.max(DEFAULT_HISTORY, spec.retrain.minHistory) });
-  const { elapsedMs } = await runReplay(
-    parts,
-    { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() },
-    { label: 'replay', quiet: flags.quiet, onBatch: (steps) => steps.forEach((s) => history.append(s)) },
+  await selectBackend();
+  const store = new ArtifactStore(flags.out ?? 'models', wallClock);
+  const valFraction = flags.valFraction ?? DEFAULT_VAL_FRACTION;
+  const parts = replayParts(
+    specPath,
+    { input: flags.input, quiet: flags.quiet },
+    {
+      store,
+      persist: true,
+      retrain: 'off',
+      valFraction,
+      historySteps: flags.history ?? DEFAULT_HISTORY,
+      ...(flags.epochs !== undefined ? { epochs: flags.epochs } : {}),
+      ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+    },
   );
+  const { spec } = parts;
+  const runtime = parts.runtime;
+  if (!(runtime instanceof ModelRuntime) || spec.model.type !== 'gru') {
+    throw new ConfigError(`pipeline "${spec.name}" has model.type ${spec.model.type}; train needs model.type gru`);
+  }
+  const { elapsedMs } = await runReplay(parts, { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() }, { label: 'replay', quiet: flags.quiet, keepRuntime: true });
   if (!flags.quiet) process.stderr.write(`replayed: ${describeRun(parts.stats, elapsedMs)}\n`);
 
-  const windows = [...history.series()].map((s) => history.windowOf(s)!);
-  const valFraction = flags.valFraction ?? DEFAULT_VAL_FRACTION;
-  const { horizon, quantiles, hidden, context } = spec.model;
-  const { train, validation, info } = buildDatasets(windows, { layout, horizon, context, valFraction });
-  if (train.cells === 0) {
-    throw new ConfigError(`no training cells: the input gave ${info.steps} steps over ${info.series} series; train needs more than ${horizon + 1} consecutive steps per series (retrain.minHistory is ${spec.retrain.minHistory})`);
-  }
-  const baselines = baselineLosses(windows, spec, valFraction);
-  const bestBaseline = [...baselines.values()].reduce<number | undefined>((m, v) => (v !== undefined && (m === undefined || v < m) ? v : m), undefined);
-
-  const store = new ArtifactStore(flags.out ?? 'models', wallClock);
-  const expected = { layout, hidden, horizon, quantiles };
-  let current: GruModelWeights | undefined;
-  try {
-    current = (await store.loadCurrent(spec.name, expected))?.weights;
-  } catch (err) {
-    // The new model is judged against the baseline alone; the bad artifact stays on disk for inspection.
-    if (!isStreamcastError(err)) throw err;
-    process.stderr.write(`warning: ignoring the current model: ${err.message}\n`);
-  }
-
-  const seed = flags.seed ?? 1;
-  const init = initGruModelWeights({ layout, units: hidden, horizon, quantiles }, seed);
-  const epochs = flags.epochs ?? spec.retrain.epochs;
-  const trainer = new Trainer();
   const progress = createProgress('train', { quiet: flags.quiet });
   let lastDetail: Record<string, string | number> = {};
-  const job = trainer.train({ train, validation, init, ...(current ? { current } : {}), options: { epochs, seed } }, (p) => {
-    if (p.report) lastDetail = { epoch: `${p.report.epoch}/${p.report.epochs}`, train: p.report.trainLoss.toFixed(4), val: p.report.valLoss?.toFixed(4) ?? '-' };
-    progress.update(p.fraction, lastDetail);
-  });
+  const cancel = new AbortController();
   const disposeSignals = onShutdown(
     async () => {
-      trainer.cancel();
-      await job.catch(() => undefined);
-      await trainer.close();
+      cancel.abort();
+      await runtime.close();
     },
     { timeoutMs: 30_000 },
   );
-  let out;
+  let report;
   try {
-    out = await job;
+    report = await runtime.retrainNow({
+      force: flags.force === true,
+      onProgress: (p) => {
+        if (p.report) lastDetail = { epoch: `${p.report.epoch}/${p.report.epochs}`, train: p.report.trainLoss.toFixed(4), val: p.report.valLoss?.toFixed(4) ?? '-' };
+        progress.update(p.fraction, lastDetail);
+      },
+    });
   } finally {
     progress.stop();
     disposeSignals();
-    await trainer.close();
+    await runtime.close();
   }
-  if (out.status === 'cancelled') {
-    process.stderr.write(`train: cancelled after ${out.epochs} epoch(s); nothing written\n`);
+  if (cancel.signal.aborted) {
+    process.stderr.write('train: cancelled; nothing written\n');
     return 130;
   }
-
-  const decision = promotionDecision({ candidate: out.valLoss, current: out.currentValLoss, baseline: bestBaseline, mustBeat: spec.retrain.promote.mustBeat });
-  const makeCurrent = decision.promote || flags.force === true;
-  const version = await store.save(
-    spec.name,
-    out.weights,
-    {
-      specHash: specHash(spec),
-      training: { firstTs: info.firstTs ?? null, lastTs: info.lastTs ?? null, series: info.series, steps: info.steps, epochs: out.epochs, durationMs: Math.round(out.durationMs) },
-      validation: { loss: out.valLoss ?? null, baselineLoss: bestBaseline ?? null, currentLoss: out.currentValLoss ?? null },
-      backend: backend.name,
-    },
-    { makeCurrent },
-  );
+  if (report.outcome === 'skipped' || report.outcome === 'failed') {
+    throw new ConfigError(`no model trained: ${report.reason}; train needs more than ${spec.model.horizon + 1} consecutive steps per series (retrain.minHistory is ${spec.retrain.minHistory})`);
+  }
   const f = (x: number | undefined): string => (x === undefined ? 'n/a' : x.toFixed(4));
   const lines = [
-    `model ${spec.name} v${version} written to ${store.root}/${spec.name}/${version} (${out.epochs} epochs, best ${out.bestEpoch}, ${(out.durationMs / 1000).toFixed(1)} s on ${out.backend})`,
-    `validation loss (mean pinball, normalized units, ${validation.cells} held-out cells): model ${f(out.valLoss)}, untrained ${f(out.initialValLoss)}, current ${current ? f(out.currentValLoss) : 'none'}`,
-    `baselines: ${[...baselines].map(([k, v]) => `${k} ${f(v)}`).join(', ')}`,
-    `${makeCurrent ? 'promoted' : 'not promoted'}: ${decision.reason}${!decision.promote && makeCurrent ? ' (forced)' : ''}`,
+    report.outcome === 'promoted'
+      ? `model ${spec.name} v${report.version} written to ${store.root}/${spec.name}/${report.version} (${report.epochs} epochs, best ${report.bestEpoch}, ${((report.durationMs ?? 0) / 1000).toFixed(1)} s on ${report.backend}; base ${report.base})`
+      : `model ${spec.name} not written (${report.epochs} epochs, ${((report.durationMs ?? 0) / 1000).toFixed(1)} s on ${report.backend}; base ${report.base})`,
+    `validation loss (mean pinball, normalized units, ${report.validationCells} held-out cells): model ${f(report.valLoss)}, untrained ${f(report.initialValLoss)}, current ${f(report.currentValLoss)}, best baseline ${f(report.baselineLoss)}`,
+    `${report.outcome === 'promoted' ? 'promoted' : 'not promoted'}: ${report.reason}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
-}
-
-/** Validation losses of the baselines `backtest` compares with: last value and seasonal naive (1d, 1w). */
-export function baselineLosses(windows: readonly SeriesWindow[], spec: PipelineSpec, valFraction: number): Map<string, number | undefined> {
-  const common = { horizon: spec.model.horizon, quantiles: spec.model.quantiles, valFraction };
-  const out = new Map<string, number | undefined>([['last-value', baselineLoss(windows, { ...common, seasonSteps: 1 })]]);
-  for (const season of [DAY, 7 * DAY]) {
-    const steps = season / spec.window.step;
-    if (Number.isInteger(steps) && steps >= 2 && steps <= 20_000) out.set(`seasonal-naive-${formatDuration(season)}`, baselineLoss(windows, { ...common, seasonSteps: steps }));
-  }
-  return out;
 }
