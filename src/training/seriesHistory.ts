@@ -317,14 +317,7 @@ export class SeriesHistory {
     const slot = this.#slots.get(series);
     if (slot === undefined) return undefined;
     const C = this.capacity;
-    const ring = this.#ring.page(slot);
-    const r = this.#ring.offset(slot);
-    const meta = this.#meta.page(slot);
-    const m = this.#meta.offset(slot);
-    const zs = this.#z.page(slot);
-    const zBase = this.#z.offset(slot);
-    const codes = this.#codes.page(slot);
-    const cBase = this.#codes.offset(slot);
+    const { ring, r, meta, m, zs, zBase, codes, cBase } = this.#view(slot);
     const head = ring[r + HEAD]!;
     const n = ring[r + COUNT]!;
     const z = new Float32Array(n);
@@ -375,14 +368,7 @@ export class SeriesHistory {
     const slot = this.#slots.get(series);
     if (slot === undefined) return undefined;
     const C = this.capacity;
-    const ring = this.#ring.page(slot);
-    const r = this.#ring.offset(slot);
-    const meta = this.#meta.page(slot);
-    const m = this.#meta.offset(slot);
-    const zs = this.#z.page(slot);
-    const zBase = this.#z.offset(slot);
-    const codes = this.#codes.page(slot);
-    const cBase = this.#codes.offset(slot);
+    const { ring, r, meta, m, zs, zBase, codes, cBase } = this.#view(slot);
     const count = ring[r + COUNT]!;
     // Only the newest maxSteps: the anchor (scale chain) and sinceObserved move on to the first kept step.
     const skip = Math.max(0, count - Math.max(1, Math.floor(maxSteps)));
@@ -540,6 +526,20 @@ export class SeriesHistory {
     ring[r + HEAD] = 0;
     ring[r + COUNT] = keep;
     ring[r + SINCE] = since;
+  }
+
+  /** One slot's arrays and offsets in each paged store. */
+  #view(slot: number): { ring: Int32Array; r: number; meta: Float64Array; m: number; zs: Uint16Array; zBase: number; codes: Uint8Array; cBase: number } {
+    return {
+      ring: this.#ring.page(slot),
+      r: this.#ring.offset(slot),
+      meta: this.#meta.page(slot),
+      m: this.#meta.offset(slot),
+      zs: this.#z.page(slot),
+      zBase: this.#z.offset(slot),
+      codes: this.#codes.page(slot),
+      cBase: this.#codes.offset(slot),
+    };
   }
 
   #bit(slot: number, p: number): boolean {
