@@ -229,7 +229,7 @@ export class ModelRuntime implements Forecaster {
       weights.head.horizon === spec.model.horizon &&
       weights.head.quantiles.length === spec.model.quantiles.length &&
       weights.head.quantiles.every((q, i) => q === spec.model.quantiles[i]) &&
-      sameLayout(weights.layout, { ...expected, zClip: weights.layout.zClip, ...(weights.layout.base !== undefined ? { base: weights.layout.base } : {}) });
+      sameLayout(weights.layout, { ...expected, zClip: weights.layout.zClip, ...(weights.layout.base !== undefined ? { base: weights.layout.base } : {}), ...(weights.layout.diff === true ? { diff: true } : {}) });
     if (!fits) {
       this.#opts.logger?.warn({ pipeline: spec.name, version: weights.version }, `model v${weights.version} does not fit this pipeline's spec; the model in service stays`);
       return false;
@@ -532,7 +532,7 @@ export class ModelRuntime implements Forecaster {
     let report: RetrainReport = { outcome: 'skipped', reason: 'not run' };
     try {
       const base = this.#fixedBase ?? chooseBase(windows, spec, this.#history.capacity, valFraction);
-      const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base);
+      const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff);
       const rebased = windows.map((w) => rebaseWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
       const raw = windows.map((w) => alignedRawWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
       const { train, validation, info } = buildDatasets(rebased, { layout, horizon, context, valFraction });
@@ -653,6 +653,7 @@ async function defaultTrainer(): Promise<TrainerLike> {
 function sameLayout(a: FeatureLayout, b: FeatureLayout): boolean {
   return (
     baseName(a.base) === baseName(b.base) &&
+    (a.diff === true) === (b.diff === true) &&
     a.maxGapSteps === b.maxGapSteps &&
     a.zClip === b.zClip &&
     a.timeFeatures.length === b.timeFeatures.length &&

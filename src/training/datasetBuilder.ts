@@ -2,7 +2,7 @@ import { ConfigError } from '../domain/errors.js';
 import type { EpochMs, SeriesId } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { FeatureLayout } from '../forecasting/gru/featureLayout.js';
-import { inputSize, writeInput } from '../forecasting/gru/featureLayout.js';
+import { clippedZ, layoutInputSize, writeInput } from '../forecasting/gru/featureLayout.js';
 import type { SeriesWindow } from './seriesHistory.js';
 
 /**
@@ -142,7 +142,7 @@ export function buildDatasets(windows: Iterable<SeriesWindow>, opts: DatasetOpti
 }
 
 function assemble(lanes: readonly LaneSpec[], layout: FeatureLayout, H: number, context: number): TbpttDataset {
-  const I = inputSize(layout.timeFeatures);
+  const I = layoutInputSize(layout);
   const chunks = lanes.reduce((c, l) => Math.max(c, Math.ceil((l.end - l.start) / context)), 0);
   const T = chunks * context;
   const L = lanes.length;
@@ -162,7 +162,8 @@ function assemble(lanes: readonly LaneSpec[], layout: FeatureLayout, H: number, 
       scratch.z = w.z[i]!;
       scratch.observed = w.observed[i] === 1;
       scratch.sinceObserved = w.sinceObserved[i]!;
-      writeInput(scratch as NormalizedStep, layout, x, (l * T + t) * I);
+      // The previous step of the window (before the lane when it starts mid-window), as serving has it.
+      writeInput(scratch as NormalizedStep, layout, x, (l * T + t) * I, i > 0 ? clippedZ(w.z[i - 1]!, layout) : Number.NaN);
       mean[l * T + t] = w.mean[i]!;
       std[l * T + t] = w.std[i]!;
       lossMask[l * T + t] = i >= lane.lossFrom ? 1 : 0;

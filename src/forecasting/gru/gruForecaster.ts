@@ -7,7 +7,7 @@ import { sanitizeMean, sanitizeQuantileValues } from '../../domain/quantiles.js'
 import type { NormalizedStep } from '../../domain/step.js';
 import { splitWaves } from '../../domain/waves.js';
 import type { Forecaster, ForecasterOptions } from '../forecaster.js';
-import { inputSize, writeInput } from './featureLayout.js';
+import { layoutInputSize, writeInput } from './featureLayout.js';
 import type { FeatureLayout } from './featureLayout.js';
 import { chooseKernel, JS_KERNEL_MAX_BATCH } from './gruStep.js';
 import type { StepKernel, StepKernels } from './gruStep.js';
@@ -64,6 +64,8 @@ export class GruForecaster implements Forecaster {
   #hOut = new Float32Array(0);
   #q = new Float32Array(0);
   readonly #vals: Float64Array;
+  /** `diff` layouts: each slot's previous column-0 input (NaN: none since a reset). */
+  #prevZ = new Float32Array(0);
 
   constructor(opts: GruForecasterOptions) {
     const w = opts.weights;
@@ -74,8 +76,8 @@ export class GruForecaster implements Forecaster {
     if (opts.quantiles.length !== head.quantiles.length || opts.quantiles.some((q, i) => q !== head.quantiles[i])) {
       throw new ConfigError(`pipeline quantiles [${opts.quantiles.join(', ')}] differ from GRU model v${w.version}'s [${head.quantiles.join(', ')}]; retrain or change forecast.quantiles`);
     }
-    if (w.cell.inputSize !== inputSize(w.layout.timeFeatures)) {
-      throw new ConfigError(`GRU model v${w.version} takes ${w.cell.inputSize} inputs per step but its feature layout gives ${inputSize(w.layout.timeFeatures)}; the artifact is inconsistent`);
+    if (w.cell.inputSize !== layoutInputSize(w.layout)) {
+      throw new ConfigError(`GRU model v${w.version} takes ${w.cell.inputSize} inputs per step but its feature layout gives ${layoutInputSize(w.layout)}; the artifact is inconsistent`);
     }
     if (head.units !== w.cell.units) throw new ConfigError(`GRU model v${w.version}: head expects ${head.units} units, cell has ${w.cell.units}`);
     if (!(opts.stepMs > 0) || !Number.isFinite(opts.stepMs)) throw new ConfigError(`stepMs is ${opts.stepMs}; it must be a positive number of milliseconds`);
@@ -107,16 +109,39 @@ export class GruForecaster implements Forecaster {
     return out;
   }
 
+  /** The hidden state (HiddenStateSlab's format), then under a `diff` layout the previous input's float32. */
   snapshot(series: SeriesId): Uint8Array | undefined {
-    return this.#slab.snapshot(series);
+    const h = this.#slab.snapshot(series);
+    if (h === undefined || this.#layout.diff !== true) return h;
+    const out = new Uint8Array(h.byteLength + 4);
+    out.set(h);
+    new DataView(out.buffer).setFloat32(h.byteLength, this.#prevZ[this.#slab.slotOf(series)] ?? Number.NaN, true);
+    return out;
   }
 
   restore(series: SeriesId, snapshot: Uint8Array): void {
-    this.#slab.restore(series, snapshot);
+    if (this.#layout.diff !== true) {
+      this.#slab.restore(series, snapshot);
+      return;
+    }
+    const n = snapshot.byteLength - 4;
+    this.#slab.restore(series, snapshot.subarray(0, Math.max(0, n)));
+    const prev = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength).getFloat32(n, true);
+    this.#setPrev(this.#slab.slotOf(series), prev);
   }
 
   drop(series: SeriesId): void {
+    if (this.#layout.diff === true && this.#slab.has(series)) this.#setPrev(this.#slab.slotOf(series), Number.NaN);
     this.#slab.free(series);
+  }
+
+  #setPrev(slot: number, z: number): void {
+    if (slot >= this.#prevZ.length) {
+      const grown = new Float32Array(Math.max(64, 2 * (slot + 1))).fill(Number.NaN);
+      grown.set(this.#prevZ);
+      this.#prevZ = grown;
+    }
+    this.#prevZ[slot] = z;
   }
 
   /** Releases the tf kernel's weight tensors; the forecaster must not step afterwards. */
@@ -133,11 +158,18 @@ export class GruForecaster implements Forecaster {
     const slots = this.#slots;
     for (let b = 0; b < B; b++) {
       const s = batch[wave[b]!.i]!;
+      const isNew = this.#layout.diff === true && !slab.has(s.series);
       const slot = slab.slotOf(s.series);
       // A reset step (first step, or after a gap past maxGap) starts from h₀ = 0 as in training.
       if (s.reset) slab.zero(slot);
       slots[b] = slot;
-      writeInput(s, this.#layout, this.#x, b * I);
+      if (this.#layout.diff === true) {
+        const prev = s.reset || isNew || slot >= this.#prevZ.length ? Number.NaN : this.#prevZ[slot]!;
+        writeInput(s, this.#layout, this.#x, b * I, prev);
+        this.#setPrev(slot, this.#x[b * I]!);
+      } else {
+        writeInput(s, this.#layout, this.#x, b * I);
+      }
     }
     slab.gather(slots, B, this.#hIn);
     const kernel = this.#kernelFor(B);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../../domain/errors.js';
 import type { FeatureLayout } from './featureLayout.js';
-import { inputSize } from './featureLayout.js';
+import { layoutInputSize } from './featureLayout.js';
 import { mulberry32, normalSource } from '../../domain/random.js';
 import { headBiasInit } from './quantileHead.js';
 import type { Calibration } from './calibration.js';
@@ -68,7 +68,7 @@ export interface GruModelDims {
 export function initGruModelWeights(dims: GruModelDims, seed: number, version = 0): GruModelWeights {
   validateDims(dims);
   const { units: H, horizon, quantiles } = dims;
-  const I = inputSize(dims.layout.timeFeatures);
+  const I = layoutInputSize(dims.layout);
   const uniform = mulberry32(seed);
   const kernel = glorotUniform(I, 3 * H, uniform);
   const recurrentKernel = new Float32Array(H * 3 * H);
@@ -167,8 +167,8 @@ export function headWeightsFromLayer(layer: tf.layers.Layer, horizon: number, qu
 export function weightsFromLayersModel(model: tf.LayersModel, meta: { version: number; layout: FeatureLayout; horizon: number; quantiles: readonly number[] }): GruModelWeights {
   const { gru, head } = findLayers(model);
   const cell = cellWeightsFromLayer(gru);
-  if (cell.inputSize !== inputSize(meta.layout.timeFeatures)) {
-    throw new ConfigError(`model takes ${cell.inputSize} inputs per step but the feature layout gives ${inputSize(meta.layout.timeFeatures)}; retrain for this pipeline's time features`);
+  if (cell.inputSize !== layoutInputSize(meta.layout)) {
+    throw new ConfigError(`model takes ${cell.inputSize} inputs per step but the feature layout gives ${layoutInputSize(meta.layout)}; retrain for this pipeline's time features`);
   }
   const headW = headWeightsFromLayer(head, meta.horizon, meta.quantiles);
   if (headW.units !== cell.units) throw new ConfigError(`head expects ${headW.units} hidden units but the GRU has ${cell.units}`);

@@ -1,5 +1,5 @@
 import { StreamcastError } from '../../domain/errors.js';
-import { featureLayout, inputSize } from './featureLayout.js';
+import { featureLayout, layoutInputSize } from './featureLayout.js';
 import type { TimeFeature } from '../../domain/timeFeatures.js';
 import type { GruModelWeights } from './gruWeights.js';
 import { baseName, parseBase } from './residualBase.js';
@@ -23,6 +23,8 @@ interface Header {
   readonly maxGapSteps: number;
   readonly zClip: number;
   readonly base: string;
+  /** The layout's first-difference column; absent = none. */
+  readonly diff?: boolean;
   readonly inputSize: number;
   readonly units: number;
   readonly horizon: number;
@@ -44,6 +46,7 @@ export function encodeModelFrame(weights: GruModelWeights, meta: ModelFrameMeta)
     maxGapSteps: weights.layout.maxGapSteps,
     zClip: weights.layout.zClip,
     base: baseName(weights.layout.base),
+    ...(weights.layout.diff === true ? { diff: true } : {}),
     inputSize: weights.cell.inputSize,
     units: weights.cell.units,
     horizon: weights.head.horizon,
@@ -88,11 +91,11 @@ export function decodeModelFrame(frame: Uint8Array): { weights: GruModelWeights;
   if (!Array.isArray(h.timeFeatures) || typeof h.meta !== 'object' || h.meta === null) bad('bad header');
   let layout;
   try {
-    layout = featureLayout(h.timeFeatures as TimeFeature[], h.maxGapSteps, h.zClip, parseBase(h.base));
+    layout = featureLayout(h.timeFeatures as TimeFeature[], h.maxGapSteps, h.zClip, parseBase(h.base), h.diff === true);
   } catch (err) {
     throw new StreamcastError('config', 'model frame has an unusable feature layout', { cause: err });
   }
-  if (inputSize(layout.timeFeatures) !== h.inputSize) bad('input size does not match the layout');
+  if (layoutInputSize(layout) !== h.inputSize) bad('input size does not match the layout');
   const H = h.units;
   const Q = h.quantiles.length;
   const sizes = [h.inputSize * 3 * H, H * 3 * H, 3 * H, H * h.horizon * Q, h.horizon * Q];

@@ -79,6 +79,8 @@ export const pipelineSpecSchema = z
           .prefault([0.1, 0.5, 0.9])
           .refine((qs) => qs.every((q, i) => i === 0 || q > qs[i - 1]!), 'list quantiles in increasing order without repeats'),
         timeFeatures: z.array(z.enum(TIME_FEATURES)).prefault(['hourOfDay', 'dayOfWeek']),
+        /** Also feed the step's change (first difference of the normalized value) to the GRU. */
+        diff: z.boolean().prefault(false),
       })
       .strict(),
     baseline: z

@@ -70,6 +70,18 @@ describe('ArtifactStore', () => {
     await expect(store.load('cal', v, expected)).rejects.toThrow(/calibration/);
   });
 
+  it('loads a diff-layout model for a pipeline that accepts any base (the layout comes from meta.json)', async () => {
+    const store = new ArtifactStore(root, new ManualClock(0));
+    const dl = featureLayout(['hourOfDay', 'dayOfWeek'], 24, undefined, { kind: 'last-value' }, true);
+    const w = initGruModelWeights({ layout: dl, units: 8, horizon: 4, quantiles }, 9);
+    const v = await store.save('diff', w, info, { makeCurrent: true });
+    const loaded = (await store.loadCurrent('diff', { ...expected, anyBase: true }))!;
+    expect(loaded.version).toBe(v);
+    expect(loaded.weights.layout).toEqual(dl);
+    expect(loaded.meta.layout.inputNames).toContain('dz');
+    expect(loaded.weights.cell.kernel).toEqual(w.cell.kernel);
+  });
+
   it('refuses incompatible artifacts with a ConfigError naming the difference', async () => {
     const store = new ArtifactStore(root, new ManualClock(0));
     await store.save('q', initGruModelWeights({ layout, units: 8, horizon: 4, quantiles }, 1), info, { makeCurrent: true });

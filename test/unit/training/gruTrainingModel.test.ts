@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../src/forecasting/gru/backend.js';
-import { featureLayout, inputSize, writeInput } from '../../../src/forecasting/gru/featureLayout.js';
+import { clippedZ, featureLayout, inputSize, layoutInputSize, writeInput } from '../../../src/forecasting/gru/featureLayout.js';
 import { quantileKey } from '../../../src/domain/forecast.js';
 import { GruForecaster } from '../../../src/forecasting/gru/gruForecaster.js';
 import { initGruModelWeights } from '../../../src/forecasting/gru/gruWeights.js';
@@ -64,6 +64,46 @@ describe('GruTrainingModel', () => {
       f.dispose();
       expect(maxDiff).toBeLessThan(1e-4);
     }
+  });
+
+  it('with a first-difference input (diff layout), serving steps equal the training forward on the dataset inputs (< 1e-4)', () => {
+    const dl = featureLayout(['hourOfDay'], 24, undefined, undefined, true);
+    const DI = layoutInputSize(dl);
+    expect(DI).toBe(I + 1);
+    const hist = history(200, (i) => i % 17 === 3);
+    const w = hist.windowOf('a')!;
+    const weights = initGruModelWeights({ layout: dl, units, horizon, quantiles }, 7);
+    const steps = windowSteps(w);
+    // The dataset builder writes each step with the previous step's z, as serving does.
+    const { train } = buildDatasets([w], { layout: dl, horizon, context: 200, laneSteps: 200, valFraction: 0 });
+    const x = train.x.subarray(0, steps.length * DI);
+    const manual = new Float32Array(steps.length * DI);
+    steps.forEach((st, i) => writeInput(st, dl, manual, i * DI, i > 0 ? clippedZ(steps[i - 1]!.z, dl) : Number.NaN));
+    expect(Array.from(x)).toEqual(Array.from(manual));
+    expect(x.some((v, k) => k % DI === 3 && v !== 0)).toBe(true);
+    const model = new GruTrainingModel(weights);
+    const { quantiles: qTrain } = model.predict(x, new Float32Array(units), 1, steps.length);
+    model.dispose();
+    const f = new GruForecaster({ name: 't', stepMs: HOUR, horizon, quantiles, weights, kernel: 'js' });
+    let maxDiff = 0;
+    steps.forEach((st, t) => {
+      const [fc] = f.step([st]);
+      fc!.forecast.forEach((hf, k) => {
+        quantiles.forEach((lvl, j) => {
+          const served = (hf.q[quantileKey(lvl)]! - st.scale.mean) / st.scale.std;
+          maxDiff = Math.max(maxDiff, Math.abs(served - qTrain[(t * horizon + k) * quantiles.length + j]!));
+        });
+      });
+    });
+    expect(maxDiff).toBeLessThan(1e-4);
+    // The previous input travels with the snapshot: a restored copy goes on exactly as the original.
+    const snap = f.snapshot('a')!;
+    const g = new GruForecaster({ name: 't', stepMs: HOUR, horizon, quantiles, weights, kernel: 'js' });
+    g.restore('a', snap);
+    const next = { ...steps.at(-1)!, ts: steps.at(-1)!.ts + HOUR, z: steps.at(-1)!.z + 0.5, reset: false };
+    expect(g.step([next])[0]!.forecast).toEqual(f.step([next])[0]!.forecast);
+    f.dispose();
+    g.dispose();
   });
 
   it('carries state across chunks: two chunks with the carried state equal one long chunk', () => {

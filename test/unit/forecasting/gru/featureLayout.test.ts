@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NormalizedStep } from '../../../../src/domain/step.js';
-import { featureLayout, inputNames, inputSize, writeInput } from '../../../../src/forecasting/gru/featureLayout.js';
+import { DIFF_SCALE, featureLayout, inputNames, inputSize, layoutInputSize, writeInput } from '../../../../src/forecasting/gru/featureLayout.js';
 
 function step(over: Partial<NormalizedStep> = {}): NormalizedStep {
   return { series: 's', ts: Date.UTC(2024, 0, 1, 6), value: 5, observed: true, imputed: false, sinceObserved: 0, reset: false, z: 0.5, scale: { mean: 4, std: 2 }, ...over };
@@ -38,6 +38,23 @@ describe('featureLayout', () => {
     writeInput(step({ z: NaN }), layout, out, 0);
     expect(out[0]).toBe(0);
     expect(out[1]).toBe(1);
+  });
+
+  it('with diff, writes the scaled, clipped change of z after the gap column (0 after a reset)', () => {
+    const l = featureLayout(['hourOfDay'], 24, 10, undefined, true);
+    expect(layoutInputSize(l)).toBe(6);
+    expect(inputNames(l)).toEqual(['z', 'observed', 'sinceObserved', 'dz', 'hourOfDay.sin', 'hourOfDay.cos']);
+    const step = { series: 's', ts: 0, value: 1, observed: true, imputed: false, sinceObserved: 0, reset: false, z: 0.5, scale: { mean: 0, std: 1 } };
+    const out = new Float32Array(6);
+    expect(writeInput(step, l, out, 0, 0.25)).toBe(6);
+    expect(out[3]).toBeCloseTo(DIFF_SCALE * 0.25, 6);
+    writeInput(step, l, out, 0);
+    expect(out[3]).toBe(0);
+    writeInput({ ...step, z: 100 }, l, out, 0, -9);
+    expect(out[0]).toBe(10);
+    expect(out[3]).toBe(10);
+    // Without diff the layout is unchanged.
+    expect(layoutInputSize(featureLayout(['hourOfDay'], 24))).toBe(5);
   });
 
   it('rejects a bad layout with a fix-it message', () => {

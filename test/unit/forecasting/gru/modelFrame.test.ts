@@ -24,6 +24,15 @@ describe('model frame', () => {
     for (const k of ['kernel', 'bias'] as const) expect(weights.head[k]).toEqual(w.head[k]);
   });
 
+  it('carries a diff layout (its extra input column)', () => {
+    const dl = featureLayout(['hourOfDay'], 30, 10, { kind: 'last-value' }, true);
+    const dw = initGruModelWeights({ layout: dl, units: 8, horizon: 3, quantiles: [0.1, 0.5, 0.9] }, 3, 2);
+    const { weights } = decodeModelFrame(encodeModelFrame(dw, { pipeline: 'p' }));
+    expect(weights.layout).toEqual(dl);
+    expect(weights.cell.inputSize).toBe(dw.cell.inputSize);
+    expect(weights.cell.kernel).toEqual(dw.cell.kernel);
+  });
+
   it('carries the calibration', () => {
     const calibration = { ...identityCalibration(24, [0.1, 0.5, 0.9]), scale: Float32Array.from({ length: 72 }, (_, i) => 1 + i / 100), cells: 9 };
     const { weights } = decodeModelFrame(encodeModelFrame({ ...w, calibration }, { pipeline: 'p' }));
