@@ -436,12 +436,7 @@ export class SeriesHistory {
       since = bitAt(i) ? 0 : since + 1;
     }
     const slot = this.#slotOf(series);
-    const zs = this.#z.page(slot);
-    const zBase = this.#z.offset(slot);
-    const codes = this.#codes.page(slot);
-    const cBase = this.#codes.offset(slot);
-    const meta = this.#meta.page(slot);
-    const m = this.#meta.offset(slot);
+    const { zs, zBase, codes, cBase, meta, m } = this.#view(slot);
     meta.set(chain, m + ANCHOR);
     for (let i = 0; i < keep; i++) {
       const j = skip + i;
@@ -497,12 +492,7 @@ export class SeriesHistory {
     for (let i = 1; i <= start; i++) since = bitAt(i) ? 0 : since + 1;
     const keep = n - start;
     const slot = this.#slotOf(series);
-    const zs = this.#z.page(slot);
-    const zBase = this.#z.offset(slot);
-    const codes = this.#codes.page(slot);
-    const cBase = this.#codes.offset(slot);
-    const meta = this.#meta.page(slot);
-    const m = this.#meta.offset(slot);
+    const { zs, zBase, codes, cBase, meta, m } = this.#view(slot);
     meta[m + ANCHOR] = mean[start]!;
     meta[m + ANCHOR + 1] = std[start]!;
     meta[m + ANCHOR + 2] = 0;
