@@ -15,11 +15,12 @@ import {
   readyz,
   specTopics,
   startRun,
-  STEP,
+  stepKeys,
   testKafka,
+  trackedRuns,
   waitFor,
+  waitForEveryStep,
   writeSpec,
-  type RunningCli,
 } from './harness.js';
 
 /**
@@ -49,9 +50,8 @@ if (!canRun && !process.env['CI']) console.warn(`skipping the broker-restart tes
 
 describe.skipIf(!canRun && !process.env['CI'])('streamcast run, exactly-once: the broker restarts mid-stream', () => {
   const env: NodeJS.ProcessEnv = {};
-  const runs: RunningCli[] = [];
+  const runs = trackedRuns();
   afterAll(() => {
-    for (const r of runs) r.child.kill('SIGKILL');
     if (env['KAFKA_PORT'] !== undefined) spawnSync('bash', [script, 'stop'], { env: { ...process.env, ...env }, stdio: 'ignore', timeout: 60_000 });
   });
 
@@ -100,17 +100,8 @@ describe.skipIf(!canRun && !process.env['CI'])('streamcast run, exactly-once: th
     );
 
     kcatProduce(b, t.input, input.slice(half).map((p) => ({ key: p.series, value: JSON.stringify(p) })));
-    const want = new Set(input.map((p) => `${p.series}@${Math.floor(p.ts / STEP) * STEP}`));
-    await waitFor(
-      () => {
-        const have = forecastsByStep(kcatConsume(b, t.output, { readCommitted: true }), 3);
-        return [...want].every((k) => have.has(k));
-      },
-      60_000,
-      'a committed forecast for every (series, step) after the broker restart',
-    ).catch((err: unknown) => {
-      throw new Error(`${String(err)}\n${run.stderr().slice(-4000)}`);
-    });
+    const want = stepKeys(input);
+    await waitForEveryStep(b, t.output, want, { what: 'a committed forecast for every (series, step) after the broker restart', readCommitted: true, logs: () => run.stderr().slice(-4000) });
     await waitFor(async () => (await readyz(port)) === 200, 30_000, '/readyz back to 200');
     run.child.kill('SIGTERM');
     expect(await run.exited, run.stderr()).toEqual({ code: 0, signal: null });

@@ -2,19 +2,30 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { repoRoot } from '../../helpers/cli.js';
 import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
-import { checkForecast, createTopic, kcatConsume, offsets, points, readyz, specTopics, startRun, STEP, testKafka, waitFor, writeSpec, type RunningCli } from './harness.js';
+import {
+  createTopic,
+  kcatConsume,
+  offsets,
+  points,
+  readyz,
+  specTopics,
+  startRun,
+  stepKeys,
+  testKafka,
+  trackedRuns,
+  waitFor,
+  waitForEveryStep,
+  writeSpec,
+} from './harness.js';
 
 const SERIES = ['s-a', 's-b', 's-c'];
 const STEPS = 150;
 
 describeWithKafka('streamcast run: kill -9 mid-stream and restart loses nothing (at-least-once)', () => {
-  const runs: RunningCli[] = [];
-  afterAll(() => {
-    for (const r of runs) r.child.kill('SIGKILL');
-  });
+  const runs = trackedRuns();
 
   it('every (series, step) has at least one forecast after a crash and a restart', async () => {
     const brokers = requireKafkaBrokers();
@@ -54,20 +65,9 @@ describeWithKafka('streamcast run: kill -9 mid-stream and restart loses nothing 
     expect(await produced, producerErr).toBe(0);
     expect(producerErr).toContain(`produced ${input.length} points`);
 
-    const want = new Set(input.map((p) => `${p.series}@${Math.floor(p.ts / STEP) * STEP}`));
-    const missing = await waitFor(
-      () => {
-        const have = new Set(kcatConsume(b, t.output).map((r) => checkForecast(r, 3)).map((f) => `${f.series}@${f.ts}`));
-        const miss = [...want].filter((k) => !have.has(k));
-        return miss.length === 0 ? miss : undefined;
-      },
-      60_000,
-      'a forecast for every (series, step) after the restart',
-    ).catch((err: unknown) => {
-      const have = new Set(kcatConsume(b, t.output).map((r) => checkForecast(r, 3)).map((f) => `${f.series}@${f.ts}`));
-      throw new Error(`${String(err)}; missing ${[...want].filter((k) => !have.has(k)).slice(0, 20).join(', ')}\n${second.stderr().slice(-3000)}`);
-    });
-    expect(missing).toEqual([]);
+    const want = stepKeys(input);
+    const have = await waitForEveryStep(b, t.output, want, { what: 'a forecast for every (series, step) after the restart', logs: () => second.stderr().slice(-3000) });
+    expect([...want].filter((k) => !have.has(k))).toEqual([]);
 
     second.child.kill('SIGTERM');
     expect(await second.exited, second.stderr()).toEqual({ code: 0, signal: null });

@@ -1,22 +1,22 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
 import {
-  checkForecast,
   createTopic,
-  hasKcat,
   kcatConsume,
   kcatProduce,
   offsets,
   points,
   readyz,
+  requireKcat,
+  type RunningCli,
   specTopics,
   startRun,
-  STEP,
+  stepKeys,
   T0,
   testKafka,
   waitFor,
+  waitForEveryStep,
   writeSpec,
-  type RunningCli,
 } from './harness.js';
 
 const SERIES = ['host-1.cpu', 'host-2.cpu', 'host-3.cpu', 'db.load'];
@@ -27,9 +27,7 @@ describeWithKafka('streamcast run on a real broker: kcat in, forecasts out (at-l
   afterAll(() => {
     run?.child.kill('SIGKILL');
   });
-  beforeAll(() => {
-    if (!hasKcat()) throw new Error('kcat is required for the Kafka end-to-end test: apt-get install -y kcat');
-  });
+  beforeAll(requireKcat);
 
   it('forecasts every (series, step) with the DESIGN.md shape, and SIGTERM exits 0 with offsets committed to the end', async () => {
     const brokers = requireKafkaBrokers();
@@ -45,17 +43,8 @@ describeWithKafka('streamcast run on a real broker: kcat in, forecasts out (at-l
     await waitFor(async () => (await readyz(port)) === 200, 30_000, '/readyz to turn 200 (group joined, partitions assigned)');
 
     // Every step of every series, the last ones closed by idle close (2 s of wall time).
-    const want = new Set(input.map((p) => `${p.series}@${Math.floor(p.ts / STEP) * STEP}`));
-    const forecasts = await waitFor(
-      () => {
-        const recs = kcatConsume(brokers.join(','), t.output);
-        const have = new Set(recs.map((r) => checkForecast(r, 3)).map((f) => `${f.series}@${f.ts}`));
-        return [...want].every((k) => have.has(k)) ? recs : undefined;
-      },
-      45_000,
-      'a forecast for every (series, step)',
-    );
-    const parsed = forecasts.map((r) => checkForecast(r, 3));
+    const byStep = await waitForEveryStep(brokers.join(','), t.output, stepKeys(input), { what: 'a forecast for every (series, step)', timeoutMs: 45_000 });
+    const parsed = [...byStep.values()].flat();
     expect(new Set(parsed.map((f) => f.series))).toEqual(new Set(SERIES));
     expect(Math.min(...parsed.map((f) => f.ts))).toBe(T0);
     // Per series, forecasts come in step order (keyed by series: one partition, in order).

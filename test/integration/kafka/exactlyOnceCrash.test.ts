@@ -1,35 +1,31 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
 import {
   createTopic,
   forecastsByStep,
-  hasKcat,
   kcatConsume,
   offsets,
   points,
   readyz,
+  requireKcat,
   specTopics,
   startProduce,
   startRun,
-  STEP,
+  stepKeys,
   testKafka,
+  trackedRuns,
   waitFor,
+  waitForEveryStep,
   writePoints,
   writeSpec,
-  type RunningCli,
 } from './harness.js';
 
 const SERIES = ['eo-a', 'eo-b', 'eo-c', 'eo-d', 'eo-e', 'eo-f'];
 const STEPS = 100;
 
 describeWithKafka('streamcast run, exactly-once: kill -9 mid-stream and restart', () => {
-  const runs: RunningCli[] = [];
-  afterAll(() => {
-    for (const r of runs) r.child.kill('SIGKILL');
-  });
-  beforeAll(() => {
-    if (!hasKcat()) throw new Error('kcat is required: apt-get install -y kcat');
-  });
+  const runs = trackedRuns();
+  beforeAll(requireKcat);
 
   it('the committed forecast topic holds exactly one forecast per (series, step), equal to an uninterrupted run', async () => {
     const brokers = requireKafkaBrokers();
@@ -40,7 +36,7 @@ describeWithKafka('streamcast run, exactly-once: kill -9 mid-stream and restart'
     const spec = writeSpec(t, { guarantee: 'exactly-once' });
     const input = points(SERIES, 0, STEPS);
     const file = writePoints(input);
-    const want = new Set(input.map((p) => `${p.series}@${Math.floor(p.ts / STEP) * STEP}`));
+    const want = stepKeys(input);
 
     const first = startRun(spec, b);
     runs.push(first);
@@ -60,16 +56,7 @@ describeWithKafka('streamcast run, exactly-once: kill -9 mid-stream and restart'
     const p = await produced;
     expect(p.code, p.stderr).toBe(0);
 
-    await waitFor(
-      () => {
-        const have = forecastsByStep(kcatConsume(b, t.output, { readCommitted: true }), 3);
-        return [...want].every((k) => have.has(k));
-      },
-      60_000,
-      'a committed forecast for every (series, step) after the restart',
-    ).catch((err: unknown) => {
-      throw new Error(`${String(err)}\n${second.stderr().slice(-4000)}`);
-    });
+    await waitForEveryStep(b, t.output, want, { what: 'a committed forecast for every (series, step) after the restart', readCommitted: true, logs: () => second.stderr().slice(-4000) });
     second.child.kill('SIGTERM');
     expect(await second.exited, second.stderr()).toEqual({ code: 0, signal: null });
     expect(second.stderr()).toMatch(/restored partition \d: [1-9]\d* series/);
@@ -88,14 +75,7 @@ describeWithKafka('streamcast run, exactly-once: kill -9 mid-stream and restart'
     await createTopic(kafka, u.output, 1);
     const ref = startRun(writeSpec(u, { guarantee: 'exactly-once' }), b);
     runs.push(ref);
-    const reference = await waitFor(
-      () => {
-        const have = forecastsByStep(kcatConsume(b, u.output, { readCommitted: true }), 3);
-        return [...want].every((k) => have.has(k)) ? have : undefined;
-      },
-      60_000,
-      'the uninterrupted run',
-    );
+    const reference = await waitForEveryStep(b, u.output, want, { what: 'the uninterrupted run', readCommitted: true });
     ref.child.kill('SIGTERM');
     await ref.exited;
     const differ: string[] = [];

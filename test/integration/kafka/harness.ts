@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
+import { afterAll } from 'vitest';
 import { repoRoot } from '../../helpers/cli.js';
 
 /** Unique per test (STYLE 14): topics and groups never collide between tests or runs. */
@@ -162,6 +163,52 @@ export function startRun(specPath: string, brokers: string, extraEnv: NodeJS.Pro
       return Number(m[1]);
     },
   };
+}
+
+/** `streamcast run` children of a suite, SIGKILLed after it whatever happened. */
+export function trackedRuns(): RunningCli[] {
+  const runs: RunningCli[] = [];
+  afterAll(() => {
+    for (const r of runs) r.child.kill('SIGKILL');
+  });
+  return runs;
+}
+
+/** Fails a suite that needs kcat (the second, independent Kafka client) where it is missing. */
+export function requireKcat(): void {
+  if (!hasKcat()) throw new Error('kcat is required: apt-get install -y kcat');
+}
+
+/** The `series@stepStart` key of every point, as forecastsByStep keys forecasts. */
+export function stepKeys(input: ReadonlyArray<{ series: string; ts: number }>): Set<string> {
+  return new Set(input.map((p) => `${p.series}@${Math.floor(p.ts / STEP) * STEP}`));
+}
+
+/**
+ * Waits until `topic` holds a forecast (horizon 3) for every key of `want` and returns them by
+ * step; on time-out the error names some missing keys and ends with `logs()` (the instances' stderr).
+ */
+export async function waitForEveryStep(
+  brokers: string,
+  topic: string,
+  want: ReadonlySet<string>,
+  opts: { what: string; timeoutMs?: number; readCommitted?: boolean; logs?: () => string },
+): Promise<Map<string, ForecastMsg[]>> {
+  const read = (): Map<string, ForecastMsg[]> => forecastsByStep(kcatConsume(brokers, topic, { readCommitted: opts.readCommitted === true }), 3);
+  try {
+    return await waitFor(
+      () => {
+        const have = read();
+        return [...want].every((k) => have.has(k)) ? have : undefined;
+      },
+      opts.timeoutMs ?? 60_000,
+      opts.what,
+    );
+  } catch (err) {
+    const have = read();
+    const missing = [...want].filter((k) => !have.has(k));
+    throw new Error(`${String(err)}; missing ${missing.slice(0, 20).join(', ')}\n${opts.logs?.() ?? ''}`);
+  }
 }
 
 /** Polls `probe` until it returns a value other than undefined/false. */

@@ -1,6 +1,21 @@
 import { afterAll, expect, it } from 'vitest';
 import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
-import { checkForecast, createTopic, kcatConsume, points, readyz, specTopics, startRun, STEP, T0, testKafka, waitFor, writeSpec, type RunningCli } from './harness.js';
+import {
+  createTopic,
+  kcatConsume,
+  points,
+  readyz,
+  type RunningCli,
+  specTopics,
+  startRun,
+  STEP,
+  stepKeys,
+  T0,
+  testKafka,
+  waitFor,
+  waitForEveryStep,
+  writeSpec,
+} from './harness.js';
 
 interface Letter {
   reason: string;
@@ -80,15 +95,7 @@ describeWithKafka('streamcast run: malformed and hostile records go to the dead-
     expect(letters.find((l) => l.reason === 'future_timestamp')?.payload).toContain('"good-a"');
 
     // The good records were all forecast, and the process is still running.
-    const wantSteps = new Set(good.map((p) => `${p.series}@${Math.floor(p.ts / STEP) * STEP}`));
-    await waitFor(
-      () => {
-        const have = new Set(kcatConsume(brokers.join(','), t.output).map((r) => checkForecast(r, 3)).map((f) => `${f.series}@${f.ts}`));
-        return [...wantSteps].every((k) => have.has(k));
-      },
-      30_000,
-      'forecasts for every good (series, step)',
-    );
+    await waitForEveryStep(brokers.join(','), t.output, stepKeys(good), { what: 'forecasts for every good (series, step)', timeoutMs: 30_000 });
     expect(run.child.exitCode).toBeNull();
     run.child.kill('SIGTERM');
     expect(await run.exited, run.stderr()).toEqual({ code: 0, signal: null });

@@ -1,34 +1,30 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
 import {
   createTopic,
   forecastsByStep,
-  hasKcat,
   kcatConsume,
   points,
   readyz,
+  requireKcat,
   specTopics,
   startProduce,
   startRun,
-  STEP,
+  stepKeys,
   testKafka,
+  trackedRuns,
   waitFor,
+  waitForEveryStep,
   writePoints,
   writeSpec,
-  type RunningCli,
 } from './harness.js';
 
 const SERIES = Array.from({ length: 8 }, (_, i) => `rb-${i}`);
 const STEPS = 100;
 
 describeWithKafka('streamcast run, exactly-once: rebalances move state with the partitions', () => {
-  const runs: RunningCli[] = [];
-  afterAll(() => {
-    for (const r of runs) r.child.kill('SIGKILL');
-  });
-  beforeAll(() => {
-    if (!hasKcat()) throw new Error('kcat is required: apt-get install -y kcat');
-  });
+  const runs = trackedRuns();
+  beforeAll(requireKcat);
 
   it('one of two instances killed, a third joining: still exactly one forecast per (series, step), as uninterrupted', async () => {
     const brokers = requireKafkaBrokers();
@@ -38,7 +34,7 @@ describeWithKafka('streamcast run, exactly-once: rebalances move state with the 
     await createTopic(kafka, t.input, 4);
     const spec = writeSpec(t, { guarantee: 'exactly-once' });
     const input = points(SERIES, 0, STEPS);
-    const want = new Set(input.map((p) => `${p.series}@${Math.floor(p.ts / STEP) * STEP}`));
+    const want = stepKeys(input);
     const committedForecasts = () => kcatConsume(b, t.output, { readCommitted: true });
 
     const a = startRun(spec, b);
@@ -61,15 +57,10 @@ describeWithKafka('streamcast run, exactly-once: rebalances move state with the 
     const p = await produced;
     expect(p.code, p.stderr).toBe(0);
 
-    await waitFor(
-      () => {
-        const have = forecastsByStep(committedForecasts(), 3);
-        return [...want].every((k) => have.has(k));
-      },
-      60_000,
-      'a committed forecast for every (series, step)',
-    ).catch((err: unknown) => {
-      throw new Error(`${String(err)}\nB: ${bInst.stderr().slice(-3000)}\nC: ${c.stderr().slice(-3000)}`);
+    await waitForEveryStep(b, t.output, want, {
+      what: 'a committed forecast for every (series, step)',
+      readCommitted: true,
+      logs: () => `B: ${bInst.stderr().slice(-3000)}\nC: ${c.stderr().slice(-3000)}`,
     });
     bInst.child.kill('SIGTERM');
     c.child.kill('SIGTERM');
@@ -85,14 +76,7 @@ describeWithKafka('streamcast run, exactly-once: rebalances move state with the 
     await createTopic(kafka, u.output, 1);
     const ref = startRun(writeSpec(u, { guarantee: 'exactly-once' }), b);
     runs.push(ref);
-    const reference = await waitFor(
-      () => {
-        const have = forecastsByStep(kcatConsume(b, u.output, { readCommitted: true }), 3);
-        return [...want].every((k) => have.has(k)) ? have : undefined;
-      },
-      60_000,
-      'the uninterrupted run',
-    );
+    const reference = await waitForEveryStep(b, u.output, want, { what: 'the uninterrupted run', readCommitted: true });
     ref.child.kill('SIGTERM');
     await ref.exited;
     const differ = [...want].filter((k) => JSON.stringify(got.get(k)![0]!.forecast) !== JSON.stringify(reference.get(k)![0]!.forecast));
