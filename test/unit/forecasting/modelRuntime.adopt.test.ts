@@ -4,21 +4,12 @@ import { initGruModelWeights } from '../../../src/forecasting/gru/gruWeights.js'
 import type { GruModelWeights } from '../../../src/forecasting/gru/gruWeights.js';
 import { ModelRuntime } from '../../../src/forecasting/modelRuntime.js';
 import type { TrainerLike } from '../../../src/forecasting/modelRuntime.js';
-import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
 import type { ArtifactInfo } from '../../../src/training/artifactStore.js';
 import type { TrainRequest } from '../../../src/training/trainer.js';
+import { runtimeSpec } from '../../helpers/runtimeSpec.js';
 import { seasonalSteps } from '../../helpers/trainingSeries.js';
 
-const spec = parseSpec({
-  name: 'rt',
-  input: { topic: 'in.rt' },
-  output: { topic: 'out.rt' },
-  window: { step: '1h' },
-  impute: { strategy: 'ffill', maxGap: '6h' },
-  model: { type: 'gru', hidden: 8, context: 24, horizon: 4, quantiles: [0.1, 0.5, 0.9], timeFeatures: ['hourOfDay'] },
-  baseline: { type: 'seasonal-naive', season: '1d' },
-  retrain: { every: '2d', minHistory: 200, epochs: 1, promote: { mustBeat: 'baseline' } },
-});
+const spec = runtimeSpec({ promote: { mustBeat: 'baseline' } });
 
 function weights(seed: number, version: number, units = 8): GruModelWeights {
   return initGruModelWeights({ layout: featureLayout(['hourOfDay'], 6), units, horizon: 4, quantiles: [0.1, 0.5, 0.9] }, seed, version);

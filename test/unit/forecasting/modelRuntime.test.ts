@@ -13,26 +13,14 @@ import type { ResidualBase } from '../../../src/forecasting/gru/residualBase.js'
 import { ModelRuntime } from '../../../src/forecasting/modelRuntime.js';
 import type { TrainerLike } from '../../../src/forecasting/modelRuntime.js';
 import type { PipelineEvent } from '../../../src/observability/events.js';
-import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
 import { ArtifactStore } from '../../../src/training/artifactStore.js';
 import { SeriesHistory } from '../../../src/training/seriesHistory.js';
 import { Trainer } from '../../../src/training/trainer.js';
 import type { TrainRequest, TrainResult } from '../../../src/training/trainer.js';
+import { runtimeSpec } from '../../helpers/runtimeSpec.js';
 import { seasonalSteps } from '../../helpers/trainingSeries.js';
 
-function makeSpec(retrain: Record<string, unknown> = {}) {
-  return parseSpec({
-    name: 'rt',
-    input: { topic: 'in.rt' },
-    output: { topic: 'out.rt' },
-    window: { step: '1h' },
-    impute: { strategy: 'ffill', maxGap: '6h' },
-    model: { type: 'gru', hidden: 8, context: 24, horizon: 4, quantiles: [0.1, 0.5, 0.9], timeFeatures: ['hourOfDay'] },
-    baseline: { type: 'seasonal-naive', season: '1d' },
-    retrain: { every: '2d', minHistory: 200, epochs: 1, promote: { mustBeat: 'both' }, ...retrain },
-  });
-}
-const spec = makeSpec();
+const spec = runtimeSpec();
 const CONTEXT = spec.model.context;
 
 function weights(seed: number, base?: ResidualBase, version = 0): GruModelWeights {
@@ -98,7 +86,7 @@ describe('ModelRuntime', () => {
 
   it('calibrates the GRU online from the stream once promoted (calibrate: false serves the head as is)', async () => {
     const run = async (calibrate: boolean) => {
-      const custom = makeSpec({ every: '30d', minHistory: 200 });
+      const custom = runtimeSpec({ every: '30d', minHistory: 200 });
       const rt = new ModelRuntime({ spec: custom, retrain: 'blocking', calibrate, trainer: fakeTrainer((req) => ({ weights: weights(5, req.init.layout.base) })).factory });
       const out = await feed(rt, series);
       await rt.close();
@@ -174,7 +162,7 @@ describe('ModelRuntime', () => {
       const w2 = weights(2, base);
       const fake = fakeTrainer(() => ({ weights: w2 }));
       // Retrains once, at step 300 (minHistory), with nothing before it but w1 serving.
-      const custom = makeSpec({ every: '30d', minHistory: 300 });
+      const custom = runtimeSpec({ every: '30d', minHistory: 300 });
       const rt = new ModelRuntime({ spec: custom, retrain: 'blocking', trainer: fake.factory, initial: w1, historySteps: 400, calibrate: false });
       const out = await feed(rt, series.slice(0, 301));
       expect(out[299]!.model.version).toBe(1);
@@ -220,7 +208,7 @@ describe('ModelRuntime', () => {
   it('close() cancels a running retrain and terminates the trainer worker; idempotent', async () => {
     let trainer: Trainer | undefined;
     const rt = new ModelRuntime({
-      spec: makeSpec({ every: '30d', epochs: 500 }),
+      spec: runtimeSpec({ every: '30d', epochs: 500 }),
       retrain: 'background',
       trainer: () => (trainer = new Trainer()),
     });
