@@ -64,10 +64,10 @@ export async function trainCommand(specPath: string, flags: TrainFlags): Promise
 
   const progress = createProgress('train', { quiet: flags.quiet });
   let lastDetail: Record<string, string | number> = {};
-  const cancel = new AbortController();
+  let cancelled = false;
   const disposeSignals = onShutdown(
     async () => {
-      cancel.abort();
+      cancelled = true;
       await runtime.close();
     },
     { timeoutMs: 30_000 },
@@ -86,7 +86,7 @@ export async function trainCommand(specPath: string, flags: TrainFlags): Promise
     disposeSignals();
     await runtime.close();
   }
-  if (cancel.signal.aborted) {
+  if (cancelled) {
     process.stderr.write('train: cancelled; nothing written\n');
     return 130;
   }

@@ -158,13 +158,13 @@ export class GruForecaster implements Forecaster {
     const slots = this.#slots;
     for (let b = 0; b < B; b++) {
       const s = batch[wave[b]!.i]!;
-      const isNew = this.#layout.diff === true && !slab.has(s.series);
       const slot = slab.slotOf(s.series);
       // A reset step (first step, or after a gap past maxGap) starts from h₀ = 0 as in training.
       if (s.reset) slab.zero(slot);
       slots[b] = slot;
       if (this.#layout.diff === true) {
-        const prev = s.reset || isNew || slot >= this.#prevZ.length ? Number.NaN : this.#prevZ[slot]!;
+        // A slot never stepped is NaN (grown filled so, and drop() clears one before reuse).
+        const prev = s.reset || slot >= this.#prevZ.length ? Number.NaN : this.#prevZ[slot]!;
         writeInput(s, this.#layout, this.#x, b * I, prev);
         this.#setPrev(slot, this.#x[b * I]!);
       } else {

@@ -67,6 +67,8 @@ export class OnlineCalibrator {
   /** horizon × Q: log scale. */
   #logScale = new Float64Array(0);
   readonly #slots = new Map<SeriesId, number>();
+  /** Slots of dropped series, reused first. */
+  readonly #free: number[] = [];
   /**
    * Per sampled series, a ring of the last `horizon` origins: origin ts, then per horizon the
    * model's centre, the baseline's centre and the served quantiles, then the last value.
@@ -169,8 +171,6 @@ export class OnlineCalibrator {
     this.#pending.fill(Number.NaN, slot * this.#stride, (slot + 1) * this.#stride);
     this.#free.push(slot);
   }
-
-  readonly #free: number[] = [];
 
   #slotFor(series: SeriesId): number | undefined {
     const known = this.#slots.get(series);
