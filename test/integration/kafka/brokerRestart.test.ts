@@ -6,22 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../helpers/cli.js';
-import {
-  createTopic,
-  forecastsByStep,
-  kcatConsume,
-  kcatProduce,
-  points,
-  readyz,
-  specTopics,
-  startRun,
-  stepKeys,
-  testKafka,
-  trackedRuns,
-  waitFor,
-  waitForEveryStep,
-  writeSpec,
-} from './harness.js';
+import { createTopic, forecastsByStep, kcatConsume, kcatProduce, points, readyz, specTopics, startRun, stepKeys, testKafka, trackedRuns, waitFor, waitForEveryStep, writeSpec } from './harness.js';
 
 /**
  * A broker of its own (deploy/kafka/kafka.sh on a free port, its own KAFKA_CACHE_DIR), restarted

@@ -4,22 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { repoRoot } from '../../helpers/cli.js';
-import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
-import {
-  createTopic,
-  kcatConsume,
-  offsets,
-  points,
-  readyz,
-  specTopics,
-  startRun,
-  stepKeys,
-  testKafka,
-  trackedRuns,
-  waitFor,
-  waitForEveryStep,
-  writeSpec,
-} from './harness.js';
+import { describeWithKafka } from '../../helpers/services.js';
+import { kafkaCase, kcatConsume, offsets, points, readyz, startRun, trackedRuns, waitFor, waitForEveryStep } from './harness.js';
 
 const SERIES = ['s-a', 's-b', 's-c'];
 const STEPS = 150;
@@ -28,13 +14,7 @@ describeWithKafka('streamcast run: kill -9 mid-stream and restart loses nothing 
   const runs = trackedRuns();
 
   it('every (series, step) has at least one forecast after a crash and a restart', async () => {
-    const brokers = requireKafkaBrokers();
-    const b = brokers.join(',');
-    const kafka = testKafka(brokers);
-    const t = specTopics('crash');
-    await createTopic(kafka, t.input, 2);
-    const spec = writeSpec(t);
-    const input = points(SERIES, 0, STEPS);
+    const { brokers: b, kafka, t, spec, input, want } = await kafkaCase('crash', { partitions: 2, series: SERIES, steps: STEPS });
     const file = join(mkdtempSync(join(tmpdir(), 'streamcast-crash-')), 'points.jsonl');
     writeFileSync(file, input.map((p) => JSON.stringify(p)).join('\n') + '\n');
 
@@ -65,7 +45,6 @@ describeWithKafka('streamcast run: kill -9 mid-stream and restart loses nothing 
     expect(await produced, producerErr).toBe(0);
     expect(producerErr).toContain(`produced ${input.length} points`);
 
-    const want = stepKeys(input);
     const have = await waitForEveryStep(b, t.output, want, { what: 'a forecast for every (series, step) after the restart', logs: () => second.stderr().slice(-3000) });
     expect([...want].filter((k) => !have.has(k))).toEqual([]);
 

@@ -1,23 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
-import {
-  createTopic,
-  kcatConsume,
-  kcatProduce,
-  offsets,
-  points,
-  readyz,
-  requireKcat,
-  type RunningCli,
-  specTopics,
-  startRun,
-  stepKeys,
-  T0,
-  testKafka,
-  waitFor,
-  waitForEveryStep,
-  writeSpec,
-} from './harness.js';
+import { describeWithKafka } from '../../helpers/services.js';
+import { kafkaCase, kcatConsume, kcatProduce, offsets, readyz, requireKcat, type RunningCli, startRun, T0, waitFor, waitForEveryStep } from './harness.js';
 
 const SERIES = ['host-1.cpu', 'host-2.cpu', 'host-3.cpu', 'db.load'];
 const STEPS = 40;
@@ -30,20 +13,15 @@ describeWithKafka('streamcast run on a real broker: kcat in, forecasts out (at-l
   beforeAll(requireKcat);
 
   it('forecasts every (series, step) with the DESIGN.md shape, and SIGTERM exits 0 with offsets committed to the end', async () => {
-    const brokers = requireKafkaBrokers();
-    const kafka = testKafka(brokers);
-    const t = specTopics('e2e');
-    await createTopic(kafka, t.input, 3);
-    const spec = writeSpec(t);
-    const input = points(SERIES, 0, STEPS);
-    kcatProduce(brokers.join(','), t.input, input.map((p) => ({ key: p.series, value: JSON.stringify(p) })));
+    const { brokers: b, kafka, t, spec, input, want } = await kafkaCase('e2e', { partitions: 3, series: SERIES, steps: STEPS });
+    kcatProduce(b, t.input, input.map((p) => ({ key: p.series, value: JSON.stringify(p) })));
 
-    run = startRun(spec, brokers.join(','));
+    run = startRun(spec, b);
     const port = await run.port();
     await waitFor(async () => (await readyz(port)) === 200, 30_000, '/readyz to turn 200 (group joined, partitions assigned)');
 
     // Every step of every series, the last ones closed by idle close (2 s of wall time).
-    const byStep = await waitForEveryStep(brokers.join(','), t.output, stepKeys(input), { what: 'a forecast for every (series, step)', timeoutMs: 45_000 });
+    const byStep = await waitForEveryStep(b, t.output, want, { what: 'a forecast for every (series, step)', timeoutMs: 45_000 });
     const parsed = [...byStep.values()].flat();
     expect(new Set(parsed.map((f) => f.series))).toEqual(new Set(SERIES));
     expect(Math.min(...parsed.map((f) => f.ts))).toBe(T0);
@@ -52,7 +30,7 @@ describeWithKafka('streamcast run on a real broker: kcat in, forecasts out (at-l
       const ts = parsed.filter((f) => f.series === s).map((f) => f.ts);
       expect(ts).toEqual([...ts].sort((a, b) => a - b));
     }
-    expect(kcatConsume(brokers.join(','), t.dlq)).toEqual([]);
+    expect(kcatConsume(b, t.dlq)).toEqual([]);
 
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toMatch(new RegExp(`streamcast_forecasts_out_total\\{pipeline="${t.name}"\\} ${parsed.length}`));

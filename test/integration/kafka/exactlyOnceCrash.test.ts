@@ -1,24 +1,6 @@
 import { beforeAll, expect, it } from 'vitest';
-import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
-import {
-  createTopic,
-  forecastsByStep,
-  kcatConsume,
-  offsets,
-  points,
-  readyz,
-  requireKcat,
-  specTopics,
-  startProduce,
-  startRun,
-  stepKeys,
-  testKafka,
-  trackedRuns,
-  waitFor,
-  waitForEveryStep,
-  writePoints,
-  writeSpec,
-} from './harness.js';
+import { describeWithKafka } from '../../helpers/services.js';
+import { createTopic, forecastsByStep, kafkaCase, kcatConsume, offsets, readyz, requireKcat, specTopics, startProduce, startRun, trackedRuns, waitFor, waitForEveryStep, writePoints, writeSpec } from './harness.js';
 
 const SERIES = ['eo-a', 'eo-b', 'eo-c', 'eo-d', 'eo-e', 'eo-f'];
 const STEPS = 100;
@@ -28,15 +10,8 @@ describeWithKafka('streamcast run, exactly-once: kill -9 mid-stream and restart'
   beforeAll(requireKcat);
 
   it('the committed forecast topic holds exactly one forecast per (series, step), equal to an uninterrupted run', async () => {
-    const brokers = requireKafkaBrokers();
-    const b = brokers.join(',');
-    const kafka = testKafka(brokers);
-    const t = specTopics('eocrash');
-    await createTopic(kafka, t.input, 2);
-    const spec = writeSpec(t, { guarantee: 'exactly-once' });
-    const input = points(SERIES, 0, STEPS);
+    const { brokers: b, kafka, t, spec, input, want } = await kafkaCase('eocrash', { partitions: 2, series: SERIES, steps: STEPS, guarantee: 'exactly-once' });
     const file = writePoints(input);
-    const want = stepKeys(input);
 
     const first = startRun(spec, b);
     runs.push(first);

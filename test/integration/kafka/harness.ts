@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll } from 'vitest';
 import { repoRoot } from '../../helpers/cli.js';
+import { requireKafkaBrokers } from '../../helpers/services.js';
 
 /** Unique per test (STYLE 14): topics and groups never collide between tests or runs. */
 export function uniqueName(prefix: string): string {
@@ -209,6 +210,20 @@ export async function waitForEveryStep(
     const missing = [...want].filter((k) => !have.has(k));
     throw new Error(`${String(err)}; missing ${missing.slice(0, 20).join(', ')}\n${opts.logs?.() ?? ''}`);
   }
+}
+
+/**
+ * What most end-to-end tests start with: the test broker, fresh topics (`partitions` input
+ * partitions), a spec file for them, and `series` × `steps` input points with their step keys.
+ */
+export async function kafkaCase(prefix: string, opts: { partitions: number; series: readonly string[]; steps: number; guarantee?: 'at-least-once' | 'exactly-once' }) {
+  const brokerList = requireKafkaBrokers();
+  const kafka = testKafka(brokerList);
+  const t = specTopics(prefix);
+  await createTopic(kafka, t.input, opts.partitions);
+  const spec = writeSpec(t, opts.guarantee !== undefined ? { guarantee: opts.guarantee } : {});
+  const input = points(opts.series, 0, opts.steps);
+  return { brokers: brokerList.join(','), kafka, t, spec, input, want: stepKeys(input) };
 }
 
 /** Polls `probe` until it returns a value other than undefined/false. */

@@ -1,21 +1,6 @@
 import { afterAll, expect, it } from 'vitest';
 import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
-import {
-  createTopic,
-  kcatConsume,
-  points,
-  readyz,
-  type RunningCli,
-  specTopics,
-  startRun,
-  STEP,
-  stepKeys,
-  T0,
-  testKafka,
-  waitFor,
-  waitForEveryStep,
-  writeSpec,
-} from './harness.js';
+import { createTopic, kcatConsume, points, readyz, type RunningCli, specTopics, startRun, STEP, stepKeys, T0, testKafka, waitFor, waitForEveryStep, writeSpec } from './harness.js';
 
 interface Letter {
   reason: string;

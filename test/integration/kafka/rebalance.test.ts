@@ -1,23 +1,6 @@
 import { beforeAll, expect, it } from 'vitest';
-import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
-import {
-  createTopic,
-  forecastsByStep,
-  kcatConsume,
-  points,
-  readyz,
-  requireKcat,
-  specTopics,
-  startProduce,
-  startRun,
-  stepKeys,
-  testKafka,
-  trackedRuns,
-  waitFor,
-  waitForEveryStep,
-  writePoints,
-  writeSpec,
-} from './harness.js';
+import { describeWithKafka } from '../../helpers/services.js';
+import { createTopic, forecastsByStep, kafkaCase, kcatConsume, readyz, requireKcat, specTopics, startProduce, startRun, trackedRuns, waitFor, waitForEveryStep, writePoints, writeSpec } from './harness.js';
 
 const SERIES = Array.from({ length: 8 }, (_, i) => `rb-${i}`);
 const STEPS = 100;
@@ -27,14 +10,7 @@ describeWithKafka('streamcast run, exactly-once: rebalances move state with the 
   beforeAll(requireKcat);
 
   it('one of two instances killed, a third joining: still exactly one forecast per (series, step), as uninterrupted', async () => {
-    const brokers = requireKafkaBrokers();
-    const b = brokers.join(',');
-    const kafka = testKafka(brokers);
-    const t = specTopics('rebal');
-    await createTopic(kafka, t.input, 4);
-    const spec = writeSpec(t, { guarantee: 'exactly-once' });
-    const input = points(SERIES, 0, STEPS);
-    const want = stepKeys(input);
+    const { brokers: b, kafka, t, spec, input, want } = await kafkaCase('rebal', { partitions: 4, series: SERIES, steps: STEPS, guarantee: 'exactly-once' });
     const committedForecasts = () => kcatConsume(b, t.output, { readCommitted: true });
 
     const a = startRun(spec, b);
