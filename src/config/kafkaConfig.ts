@@ -40,6 +40,12 @@ export interface KafkaConfig {
    * visible). Undefined: 200 ms under exactly-once, 1000 ms under at-least-once.
    */
   readonly checkpointIntervalMs?: number;
+  /**
+   * Run the pipeline's output producers (forecasts, dead letters, state, transactions) on a
+   * worker thread of their own (default true): kafkajs encodes records in JavaScript, and a
+   * pipeline writes several times the bytes it reads. False keeps them on the main thread.
+   */
+  readonly producerThread: boolean;
 }
 
 /** Values that a command line (or a test) sets; they win over the environment. */
@@ -69,6 +75,7 @@ export const KAFKA_ENV_VARS = [
   'KAFKA_TOPIC_REPLICATION',
   'KAFKA_SESSION_TIMEOUT_MS',
   'KAFKA_CHECKPOINT_INTERVAL_MS',
+  'KAFKA_PRODUCER_THREAD',
 ] as const;
 
 const hostPort = z
@@ -127,6 +134,7 @@ const envSchema = z.object({
     .transform(Number)
     .refine((n) => n >= 10 && n <= 600_000, 'KAFKA_CHECKPOINT_INTERVAL_MS must be between 10 and 600000 ms')
     .optional(),
+  KAFKA_PRODUCER_THREAD: bool('KAFKA_PRODUCER_THREAD').optional(),
 });
 
 /**
@@ -199,6 +207,7 @@ export function kafkaConfigFrom(env: Readonly<Record<string, string | undefined>
     topicReplication: replication,
     sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS ?? 30_000,
     ...(e.KAFKA_CHECKPOINT_INTERVAL_MS !== undefined ? { checkpointIntervalMs: e.KAFKA_CHECKPOINT_INTERVAL_MS } : {}),
+    producerThread: e.KAFKA_PRODUCER_THREAD ?? true,
   });
 }
 

@@ -6,6 +6,8 @@ import { KafkaCheckpointWriter } from '../connectors/kafka/checkpointWriter.js';
 import { createKafka, isRetriableKafkaError } from '../connectors/kafka/kafkaClient.js';
 import { KafkaOutput, kafkaSinks } from '../connectors/kafka/kafkaSink.js';
 import { KafkaSource } from '../connectors/kafka/kafkaSource.js';
+import { inProcessProducers, type ProducerFactory } from '../connectors/kafka/outputProducer.js';
+import { ProducerThread } from '../connectors/kafka/producerThread.js';
 import { ensureTopics } from '../connectors/kafka/topics.js';
 import { wallClock } from '../domain/clock.js';
 import { StreamcastError } from '../domain/errors.js';
@@ -63,6 +65,7 @@ export class KafkaPipeline {
   readonly coordinator: CheckpointCoordinator;
   readonly store: SeriesStateStore;
   private readonly writer: KafkaCheckpointWriter;
+  private readonly producers: ProducerFactory;
   private readonly abort = new AbortController();
   private connected = false;
 
@@ -73,8 +76,10 @@ export class KafkaPipeline {
     const kafka = createKafka(cfg, log);
     const topics = { input: spec.input.topic, output: spec.output.topic, deadLetter: spec.deadLetter.topic, changelog: changelogTopic(spec) };
     this.store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster } });
-    this.output = new KafkaOutput({ kafka, logger: log });
-    this.stateOutput = new KafkaOutput({ kafka, logger: log });
+    const producers = cfg.producerThread ? new ProducerThread({ cfg, logger: log, debug: log.isLevelEnabled('debug') }) : inProcessProducers(kafka);
+    this.producers = producers;
+    this.output = new KafkaOutput({ kafka, producers, logger: log });
+    this.stateOutput = new KafkaOutput({ kafka, producers, logger: log });
     let coordinator: CheckpointCoordinator | undefined;
     this.source = new KafkaSource({
       kafka,
@@ -93,7 +98,7 @@ export class KafkaPipeline {
     });
     this.writer =
       spec.guarantee === 'exactly-once'
-        ? new KafkaCheckpointWriter({ guarantee: 'exactly-once', kafka, logger: log, groupId: cfg.groupId, topics, signal: this.abort.signal, instanceId: opts.instanceId ?? randomUUID() })
+        ? new KafkaCheckpointWriter({ guarantee: 'exactly-once', kafka, logger: log, groupId: cfg.groupId, topics, signal: this.abort.signal, instanceId: opts.instanceId ?? randomUUID(), producers })
         : new KafkaCheckpointWriter({ guarantee: 'at-least-once', kafka, logger: log, groupId: cfg.groupId, topics, signal: this.abort.signal, output: this.output, stateOutput: this.stateOutput, source: this.source });
     coordinator = new CheckpointCoordinator({
       store: this.store,
@@ -211,5 +216,7 @@ export class KafkaPipeline {
   async close(): Promise<void> {
     // The forecaster's close() cancels background training and ends its worker thread.
     await Promise.allSettled([this.output.close(), this.stateOutput.close(), this.writer.close(), this.opts.forecaster.close?.(), this.opts.models?.close()]);
+    // After the producers on it are flushed and disconnected above.
+    await this.producers.close();
   }
 }

@@ -1,5 +1,6 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { ConfigError, StreamcastError } from '../domain/errors.js';
+import { spawnWorker } from '../runtime/spawnWorker.js';
 import type { EpochReport } from './trainLoop.js';
 import type { FromWorker, ToWorker, TrainOutcome, TrainRequest, WorkerInit } from './trainerProtocol.js';
 import { datasetBuffers } from './trainerProtocol.js';
@@ -108,7 +109,7 @@ export class Trainer {
   #ensureWorker(): Worker {
     if (this.#worker !== undefined) return this.#worker;
     const workerData: WorkerInit = { cancel: this.#cancel, prefer: this.#prefer };
-    const w = spawnTrainerWorker(workerData);
+    const w = spawnWorker(import.meta.url, 'trainerWorker', workerData);
     w.on('message', (m: FromWorker) => this.#onMessage(m));
     w.on('error', (err) => this.#onDeath(w, new StreamcastError('fatal', `trainer worker failed: ${err.message}`, { cause: err })));
     w.on('exit', (code) => this.#onDeath(w, new StreamcastError('fatal', `trainer worker exited with code ${code}`)));
@@ -151,19 +152,4 @@ export class Trainer {
         return;
     }
   }
-}
-
-/**
- * Starts trainerWorker beside this module: the compiled `.js` directly, the `.ts` source (tsx,
- * vitest, `node bin/streamcast.js`) through a small bootstrap that registers tsx's loader in the
- * worker first — a worker does not inherit the parent's module hooks, and `execArgv: ['--import',
- * 'tsx']` does not take effect in Node 20 workers.
- */
-function spawnTrainerWorker(workerData: WorkerInit): Worker {
-  const ext = new URL(import.meta.url).pathname.endsWith('.ts') ? '.ts' : '.js';
-  const target = new URL(`./trainerWorker${ext}`, import.meta.url);
-  if (ext === '.js') return new Worker(target, { workerData });
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(target.href)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData });
 }

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Admin, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
+import type { Admin, Kafka, Message, TopicMessages } from 'kafkajs';
 import type { DeadLetter } from '../../domain/deadLetter.js';
 import type { Forecast } from '../../domain/forecast.js';
 import type { LogSink } from '../../observability/logger.js';
@@ -11,6 +11,7 @@ import { readChangelog } from './changelogReader.js';
 import { isRetriableKafkaError, kafkaErrorType } from './kafkaClient.js';
 import { deadLetterMessage, forecastMessage, type KafkaOutput } from './kafkaSink.js';
 import type { KafkaSource } from './kafkaSource.js';
+import { inProcessProducers, type OutputProducer, type ProducerFactory } from './outputProducer.js';
 
 export interface KafkaCheckpointTopics {
   readonly input: string;
@@ -35,6 +36,8 @@ export interface ExactlyOnceOptions extends CommonOptions {
   readonly guarantee: 'exactly-once';
   /** Names this process in offset-commit metadata (tells a landed commit from a lost one after an outage). */
   readonly instanceId: string;
+  /** Where the transactional producers run (default: this thread, producers of `kafka`). */
+  readonly producers?: ProducerFactory;
   readonly transactionTimeoutMs?: number;
 }
 
@@ -84,7 +87,7 @@ export function stateMessage(s: EncodedState): Message {
  */
 export class KafkaCheckpointWriter implements CheckpointWriter {
   readonly eager: boolean;
-  private readonly producers = new Map<number, Producer>();
+  private readonly producers = new Map<number, OutputProducer>();
   private readonly maxRequestBytes: number;
   private admin?: Promise<Admin>;
   private seq = 0;
@@ -116,19 +119,17 @@ export class KafkaCheckpointWriter implements CheckpointWriter {
   }
 
   /** A fresh producer for the partition's transactional id, initialised (which fences every earlier one). */
-  private async replaceProducer(partition: number): Promise<Producer> {
+  private async replaceProducer(partition: number): Promise<OutputProducer> {
     const o = this.opts as ExactlyOnceOptions;
     const old = this.producers.get(partition);
     this.producers.delete(partition);
     if (old !== undefined) await old.disconnect().catch((err: unknown) => o.logger.debug({ err }, 'old transactional producer disconnect failed'));
     return retry(
       async () => {
-        const producer = o.kafka.producer({
-          transactionalId: `${o.groupId}.${o.topics.input}.${partition}`,
+        const producer = (o.producers ?? inProcessProducers(o.kafka)).producer({
           idempotent: true,
-          maxInFlightRequests: 1,
+          transactionalId: `${o.groupId}.${o.topics.input}.${partition}`,
           transactionTimeout: o.transactionTimeoutMs ?? 30_000,
-          allowAutoTopicCreation: false,
         });
         try {
           await producer.connect();
@@ -245,7 +246,7 @@ export class KafkaCheckpointWriter implements CheckpointWriter {
     }
   }
 
-  private async transact(producer: Producer, part: PartitionCheckpoint, marker: string): Promise<void> {
+  private async transact(producer: OutputProducer, part: PartitionCheckpoint, marker: string): Promise<void> {
     const o = this.opts as ExactlyOnceOptions;
     const txn = await producer.transaction();
     try {

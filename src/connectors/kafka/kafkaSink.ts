@@ -1,4 +1,4 @@
-import type { Kafka, Message, Producer } from 'kafkajs';
+import type { Kafka, Message } from 'kafkajs';
 import { encodeForecast } from '../../codecs/forecastJson.js';
 import type { DeadLetter } from '../../domain/deadLetter.js';
 import { StreamcastError } from '../../domain/errors.js';
@@ -7,9 +7,12 @@ import type { LogSink } from '../../observability/logger.js';
 import { retry } from '../../runtime/retry.js';
 import type { Sink } from '../sink.js';
 import { isRetriableKafkaError } from './kafkaClient.js';
+import { inProcessProducers, type OutputProducer, type ProducerFactory } from './outputProducer.js';
 
 export interface KafkaOutputOptions {
   readonly kafka: Kafka;
+  /** Where the producer runs (default: this thread, a producer of `kafka`). */
+  readonly producers?: ProducerFactory;
   readonly logger: LogSink;
   /**
    * Bytes of values per produce request. A request's records for one partition form one record
@@ -36,7 +39,7 @@ interface Pending {
  * guarantees that only with one request in flight per connection.
  */
 export class KafkaOutput {
-  private readonly producer: Producer;
+  private readonly producer: OutputProducer;
   private readonly maxRequestBytes: number;
   private readonly sendThreshold: number;
   private pending: Pending[] = [];
@@ -49,7 +52,7 @@ export class KafkaOutput {
   private failed: unknown;
 
   constructor(private readonly opts: KafkaOutputOptions) {
-    this.producer = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.producer = (opts.producers ?? inProcessProducers(opts.kafka)).producer({ idempotent: true });
     this.maxRequestBytes = opts.maxRequestBytes ?? 512 * 1024;
     this.sendThreshold = opts.sendThresholdBytes ?? 4 * 1024 * 1024;
   }

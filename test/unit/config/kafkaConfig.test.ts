@@ -25,6 +25,7 @@ describe('kafkaConfigFrom', () => {
       topicPartitions: 1,
       topicReplication: 1,
       sessionTimeoutMs: 30_000,
+      producerThread: true,
     });
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.brokers)).toBe(true);
@@ -39,8 +40,10 @@ describe('kafkaConfigFrom', () => {
       KAFKA_SSL: '',
       KAFKA_TOPIC_PARTITIONS: '6',
       KAFKA_SESSION_TIMEOUT_MS: '6000',
+      KAFKA_PRODUCER_THREAD: 'false',
     };
     const c = kafkaConfigFrom(env, base);
+    expect(c.producerThread).toBe(false);
     expect(c.brokers).toEqual(['k1:9092', 'k2:9093']);
     expect([c.groupId, c.clientId, c.fromBeginning, c.ssl, c.topicPartitions, c.sessionTimeoutMs]).toEqual(['g', 'c', false, undefined, 6, 6000]);
     const o = kafkaConfigFrom(env, { ...base, brokers: ['b:1'], groupId: 'flag', fromBeginning: true });
@@ -70,6 +73,7 @@ describe('kafkaConfigFrom', () => {
     [{ KAFKA_TOPIC_PARTITIONS: '0' }, /KAFKA_TOPIC_PARTITIONS must be a whole number ≥ 1/],
     [{ KAFKA_SESSION_TIMEOUT_MS: '100' }, /KAFKA_SESSION_TIMEOUT_MS/],
     [{ KAFKA_FROM_BEGINNING: 'earliest' }, /KAFKA_FROM_BEGINNING must be true or false/],
+    [{ KAFKA_PRODUCER_THREAD: 'auto' }, /KAFKA_PRODUCER_THREAD must be true or false/],
   ])('rejects %j with a ConfigError that says how to fix it', (env, message) => {
     const err = configError(() => kafkaConfigFrom(env, base));
     expect(err.kind).toBe('config');

@@ -1,0 +1,158 @@
+import type { Worker } from 'node:worker_threads';
+import type { Offsets, TopicMessages } from 'kafkajs';
+import type { KafkaConfig } from '../../config/kafkaConfig.js';
+import { StreamcastError } from '../../domain/errors.js';
+import type { LogSink } from '../../observability/logger.js';
+import { spawnWorker } from '../../runtime/spawnWorker.js';
+import type { OutputProducer, OutputProducerOptions, OutputTransaction, ProducerFactory } from './outputProducer.js';
+import { packedTransferList, packTopicMessages } from './packedMessages.js';
+import type { ProducerReply, ProducerRequest, ProducerWorkerInit } from './producerProtocol.js';
+import { fromRemoteError } from './remoteError.js';
+
+type Call = ProducerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+interface Waiting {
+  readonly resolve: (active: boolean | undefined) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+export interface ProducerThreadOptions {
+  readonly cfg: KafkaConfig;
+  readonly logger: LogSink;
+  readonly clientIdSuffix?: string;
+  /** Forward kafkajs' debug lines from the thread (they cost a message each). */
+  readonly debug?: boolean;
+}
+
+/**
+ * kafkajs producers on a worker thread of their own. A pipeline writes several times the bytes it
+ * reads (forecasts, state records), and kafkajs builds every record in JavaScript: a Buffer per
+ * record, a CRC32C over every byte, a murmur2 per key. On the forecasting thread that was about a
+ * third of the CPU of a run; here it overlaps with the forecasting. Messages cross packed into one
+ * transferred buffer per request (packedMessages.ts); errors cross with their classification
+ * (remoteError.ts), so callers retry and detect fencing exactly as with in-process producers.
+ *
+ * The thread starts with the first producer that connects and is referenced only while a request
+ * is outstanding, so it never keeps a finished process alive. If it dies, every outstanding and
+ * later request fails as fatal: the pipeline stops without committing past unwritten output.
+ */
+export class ProducerThread implements ProducerFactory {
+  #worker: Worker | undefined;
+  #nextId = 1;
+  #nextProducer = 1;
+  #nextTransaction = 1;
+  readonly #waiting = new Map<number, Waiting>();
+  #dead: Error | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(private readonly opts: ProducerThreadOptions) {}
+
+  producer(options: OutputProducerOptions): OutputProducer {
+    const pid = this.#nextProducer++;
+    const thread = this;
+    return {
+      connect: async () => void (await thread.#call({ op: 'connect', pid, options })),
+      disconnect: async () => {
+        if (thread.#worker === undefined || thread.#closing !== undefined) return;
+        await thread.#call({ op: 'disconnect', pid });
+      },
+      sendBatch: async ({ topicMessages }) => void (await thread.#send({ op: 'send', pid }, topicMessages)),
+      transaction: async () => {
+        const tid = thread.#nextTransaction++;
+        await thread.#call({ op: 'transaction', pid, tid });
+        return thread.#transaction(tid);
+      },
+    };
+  }
+
+  #transaction(tid: number): OutputTransaction {
+    let active = true;
+    const track = async (p: Promise<boolean | undefined>): Promise<void> => {
+      try {
+        const a = await p;
+        if (a !== undefined) active = a;
+      } catch (err) {
+        const a = (err as { active?: unknown }).active;
+        if (typeof a === 'boolean') active = a;
+        throw err;
+      }
+    };
+    return {
+      sendBatch: ({ topicMessages }) => track(this.#send({ op: 'txnSend', tid }, topicMessages)),
+      sendOffsets: (offsets: Offsets & { consumerGroupId: string }) => track(this.#call({ op: 'txnOffsets', tid, offsets })),
+      commit: () => track(this.#call({ op: 'txnCommit', tid })),
+      abort: () => track(this.#call({ op: 'txnAbort', tid })),
+      isActive: () => active,
+    };
+  }
+
+  #send(call: { op: 'send'; pid: number } | { op: 'txnSend'; tid: number }, topicMessages: TopicMessages[]): Promise<boolean | undefined> {
+    const messages = packTopicMessages(topicMessages);
+    return this.#call({ ...call, messages } as Call, packedTransferList(messages));
+  }
+
+  #call(call: Call, transfer: ArrayBuffer[] = []): Promise<boolean | undefined> {
+    if (this.#dead !== undefined) return Promise.reject(this.#dead);
+    if (this.#closing !== undefined && call.op !== 'close') return Promise.reject(new StreamcastError('fatal', 'the Kafka producer thread is closing'));
+    const worker = this.#ensureWorker();
+    const id = this.#nextId++;
+    return new Promise<boolean | undefined>((resolve, reject) => {
+      if (this.#waiting.size === 0) worker.ref();
+      this.#waiting.set(id, { resolve, reject });
+      worker.postMessage({ ...call, id } as ProducerRequest, transfer);
+    });
+  }
+
+  #ensureWorker(): Worker {
+    if (this.#worker !== undefined) return this.#worker;
+    const init: ProducerWorkerInit = {
+      cfg: this.opts.cfg,
+      debug: this.opts.debug ?? false,
+      ...(this.opts.clientIdSuffix !== undefined ? { clientIdSuffix: this.opts.clientIdSuffix } : {}),
+    };
+    const w = spawnWorker(import.meta.url, 'producerWorker', init);
+    w.unref();
+    w.on('message', (m: ProducerReply) => this.#onMessage(m));
+    w.on('error', (err) => this.#die(new StreamcastError('fatal', `the Kafka producer thread failed: ${err.message}`, { cause: err })));
+    w.on('exit', (code) => {
+      if (this.#closing === undefined) this.#die(new StreamcastError('fatal', `the Kafka producer thread exited (code ${code})`));
+    });
+    this.#worker = w;
+    return w;
+  }
+
+  #onMessage(m: ProducerReply): void {
+    if (m.type === 'log') {
+      this.opts.logger.debug(m.fields, m.msg);
+      return;
+    }
+    const w = this.#waiting.get(m.id);
+    if (w === undefined) return;
+    this.#waiting.delete(m.id);
+    if (this.#waiting.size === 0) this.#worker?.unref();
+    if (m.ok) w.resolve(m.active);
+    else w.reject(Object.assign(fromRemoteError(m.error), m.active !== undefined ? { active: m.active } : {}));
+  }
+
+  #die(err: Error): void {
+    this.#dead ??= err;
+    const waiting = [...this.#waiting.values()];
+    this.#waiting.clear();
+    for (const w of waiting) w.reject(this.#dead);
+    this.opts.logger.error({ err }, err.message);
+  }
+
+  /** Disconnects every producer and ends the thread; idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const w = this.#worker;
+      if (w === undefined) return;
+      if (this.#dead === undefined) await this.#call({ op: 'close' }).catch(() => undefined);
+      await w.terminate();
+      this.#dead ??= new StreamcastError('fatal', 'the Kafka producer thread is closed');
+      for (const waiting of this.#waiting.values()) waiting.reject(this.#dead);
+      this.#waiting.clear();
+    })();
+    return this.#closing;
+  }
+}
