@@ -93,6 +93,8 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
   private forced = false;
   private barrierRequested = false;
   private inFlight: Promise<void> = Promise.resolve();
+  /** A checkpoint is being written (inFlight has not settled). */
+  private committing = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly ready = new Map<number, Promise<string | undefined>>();
   private readonly revoking = new Map<number, Promise<void>>();
@@ -251,8 +253,17 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
     this.captures.set(batch, this.capture());
   }
 
+  /**
+   * A checkpoint interval that has passed does not cut a new checkpoint while the previous one is
+   * still being written: the pipeline keeps going, and the next checkpoint, due at once when the
+   * previous one completes, covers everything since (a series changed five times is written
+   * once). So when the broker is slower than the interval, checkpoints grow and space out by
+   * themselves instead of stalling the stream. Revocations and too many buffered forecasts cut
+   * one regardless (the latter is the backpressure: the pipeline then waits for the one in flight).
+   */
   private due(): boolean {
-    return this.forced || this.pendingCount >= this.maxPending || this.now() - this.lastCaptureAt >= this.opts.intervalMs;
+    if (this.forced || this.pendingCount >= this.maxPending) return true;
+    return !this.committing && this.now() - this.lastCaptureAt >= this.opts.intervalMs;
   }
 
   private capture(): Capture {
@@ -300,12 +311,19 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
     await this.inFlight;
     if (this.failure !== undefined) throw this.failure;
     const t0 = performance.now();
+    this.committing = true;
     this.inFlight = this.commit(parts, cap.revocations).then(
       () => {
+        this.committing = false;
         events({ type: 'checkpoint', seconds: (performance.now() - t0) / 1000 });
         if (!writer.eager) this.latency(startsOfThis);
+        // One that came due meanwhile was held back (see due()): cut it now.
+        this.maybeBarrier();
       },
-      (err: unknown) => this.fail(err),
+      (err: unknown) => {
+        this.committing = false;
+        this.fail(err);
+      },
     );
   }
 

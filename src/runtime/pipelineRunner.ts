@@ -49,6 +49,10 @@ export interface RunnerCheckpoint {
   finish(): Promise<void>;
 }
 
+function yieldToEventLoop(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
+}
+
 export interface RunSummary {
   readonly batches: number;
   readonly steps: number;
@@ -163,6 +167,9 @@ export class PipelineRunner {
             concatMap(async (batch) => {
               try {
                 await handle(batch);
+                // A batch whose work never waits on I/O resolves in microtasks, and so would the
+                // next: give timers, fetch responses and producer acknowledgements a turn.
+                await yieldToEventLoop();
               } finally {
                 if (--inFlight <= maxInFlight / 2 && paused) {
                   paused = false;

@@ -8,7 +8,7 @@ import { backoffDelay, retry } from '../../runtime/retry.js';
 import type { EncodedState } from '../../state/seriesStateStore.js';
 import type { Sink } from '../sink.js';
 import { readChangelog } from './changelogReader.js';
-import { isRetriableKafkaError, kafkaErrorType } from './kafkaClient.js';
+import { hasKafkaErrorType, isRetriableKafkaError } from './kafkaClient.js';
 import { deadLetterMessage, forecastMessage, type KafkaOutput } from './kafkaSink.js';
 import type { KafkaSource } from './kafkaSource.js';
 import { inProcessProducers, type OutputProducer, type ProducerFactory } from './outputProducer.js';
@@ -133,8 +133,7 @@ export class KafkaCheckpointWriter implements CheckpointWriter {
         });
         try {
           await producer.connect();
-          // kafkajs initialises a transactional id on its first transaction: do it now, empty.
-          await (await producer.transaction()).abort();
+          await producer.initTransactions();
         } catch (err) {
           await producer.disconnect().catch(() => undefined);
           throw err;
@@ -233,7 +232,7 @@ export class KafkaCheckpointWriter implements CheckpointWriter {
         await this.transact(producer, part, marker);
         return 'ok';
       } catch (err) {
-        if (hasType(err, FENCED)) return 'lost';
+        if (hasKafkaErrorType(err, FENCED)) return 'lost';
         if (!retriableChain(err) || o.signal.aborted) throw err;
         const delayMs = backoffDelay(attempt, { initialMs: 300, maxMs: 10_000 }, Math.random);
         o.logger.warn({ err, partition: part.partition, attempt: attempt + 1, delayMs }, `checkpoint transaction of partition ${part.partition} failed; retrying in ${(delayMs / 1000).toFixed(1)} s`);
@@ -246,36 +245,22 @@ export class KafkaCheckpointWriter implements CheckpointWriter {
     }
   }
 
-  private async transact(producer: OutputProducer, part: PartitionCheckpoint, marker: string): Promise<void> {
+  private transact(producer: OutputProducer, part: PartitionCheckpoint, marker: string): Promise<void> {
     const o = this.opts as ExactlyOnceOptions;
-    const txn = await producer.transaction();
-    try {
-      const outputs: Array<[string, Message[]]> = [
-        [o.topics.output, part.forecasts.map(forecastMessage)],
-        [o.topics.deadLetter, part.deadLetters.map(deadLetterMessage)],
-      ];
-      for (const req of chunk(outputs, this.maxRequestBytes)) await txn.sendBatch({ acks: -1, topicMessages: req });
-      for (const req of chunk([[o.topics.changelog, part.state.map(stateMessage)]], this.maxRequestBytes)) await txn.sendBatch({ acks: -1, topicMessages: req });
-      if (part.position !== undefined) {
-        const offsets = {
-          consumerGroupId: o.groupId,
-          // kafkajs passes `metadata` through to TxnOffsetCommit although its types omit it.
-          topics: [{ topic: part.position.topic, partitions: [{ partition: part.partition, offset: part.position.offset, metadata: marker }] }],
-        };
-        // kafkajs does not retry CONCURRENT_TRANSACTIONS here (the previous transaction's markers
-        // are still being written); the broker clears it within milliseconds.
-        await retry(() => txn.sendOffsets(offsets), {
-          retries: 20,
-          initialMs: 20,
-          maxMs: 500,
-          isRetriable: (err) => hasType(err, CONCURRENT),
-        });
-      }
-      await txn.commit();
-    } catch (err) {
-      if (txn.isActive()) await txn.abort().catch((e: unknown) => o.logger.debug({ err: e }, 'abort after a failed checkpoint failed too'));
-      throw err;
-    }
+    const outputs: Array<[string, Message[]]> = [
+      [o.topics.output, part.forecasts.map(forecastMessage)],
+      [o.topics.deadLetter, part.deadLetters.map(deadLetterMessage)],
+    ];
+    const requests = [...chunk(outputs, this.maxRequestBytes), ...chunk([[o.topics.changelog, part.state.map(stateMessage)]], this.maxRequestBytes)];
+    const offsets =
+      part.position === undefined
+        ? undefined
+        : {
+            consumerGroupId: o.groupId,
+            // kafkajs passes `metadata` through to TxnOffsetCommit although its types omit it.
+            topics: [{ topic: part.position.topic, partitions: [{ partition: part.partition, offset: part.position.offset, metadata: marker }] }],
+          };
+    return producer.transact(offsets === undefined ? { requests } : { requests, offsets });
   }
 
   close(): Promise<void> {
@@ -290,8 +275,6 @@ export class KafkaCheckpointWriter implements CheckpointWriter {
   }
 }
 
-const CONCURRENT = new Set(['CONCURRENT_TRANSACTIONS']);
-
 /**
  * Retriable when the error or a cause is: kafkajs' transaction code bails out of its own retries
  * with a non-retriable wrapper around a (retriable) connection error when the broker goes away.
@@ -301,16 +284,6 @@ const CONCURRENT = new Set(['CONCURRENT_TRANSACTIONS']);
 function retriableChain(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
     if (isRetriableKafkaError(e)) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
-/** True when the error or one of its causes carries a broker error code in `types`. */
-function hasType(err: unknown, types: ReadonlySet<string>): boolean {
-  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
-    const t = kafkaErrorType(e);
-    if (t !== undefined && types.has(t)) return true;
     e = (e as { cause?: unknown }).cause;
   }
   return false;

@@ -54,3 +54,13 @@ export function kafkaErrorType(err: unknown): string | undefined {
   const t = (err as { type: unknown }).type;
   return typeof t === 'string' ? t : undefined;
 }
+
+/** True when the error or one of its causes carries a broker error code in `types`. */
+export function hasKafkaErrorType(err: unknown, types: ReadonlySet<string>): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    const t = kafkaErrorType(e);
+    if (t !== undefined && types.has(t)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}

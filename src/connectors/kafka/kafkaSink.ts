@@ -44,9 +44,9 @@ export class KafkaOutput {
   private readonly sendThreshold: number;
   private pending: Pending[] = [];
   private pendingBytes = 0;
-  private sending: Promise<void> = Promise.resolve();
-  /** The queued send that has not taken its batch yet; later flushes join it. */
-  private next: Promise<void> | undefined;
+  /** The last request handed to the producer (its acknowledgement implies every earlier one's). */
+  private last: Promise<void> = Promise.resolve();
+  private connected = false;
   private connecting?: Promise<void>;
   private closing?: Promise<void>;
   private failed: unknown;
@@ -93,30 +93,26 @@ export class KafkaOutput {
 
   /**
    * Sends everything written so far; resolves when the broker has acknowledged all of it.
-   * Flushes that arrive while a send is in flight coalesce: the next send takes everything
-   * written by then in one go, so a slow acknowledgement does not leave a queue of small
-   * requests behind it, each one more round trip for the forecasts at its end.
+   * Requests are handed to the producer at once, without waiting for the acknowledgement of the
+   * previous one: the producer runs them one at a time in order (OutputProducer's contract), so
+   * the broker stays busy even while this thread is busy forecasting, and the last request's
+   * acknowledgement implies all earlier ones.
    */
   flush(): Promise<void> {
-    if (this.next === undefined) {
-      // Serialised so that acknowledgements arrive in write order and a flush waits for earlier ones.
-      const next = this.sending.then(() => {
-        if (this.next === next) this.next = undefined;
-        const batch = this.pending;
-        this.pending = [];
-        this.pendingBytes = 0;
-        return this.send(batch);
-      });
-      this.next = next;
-      this.sending = next;
+    if (this.failed !== undefined) return Promise.reject(this.failed);
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (batch.length > 0) {
+      // Before the first connection, flushes queue behind it in call order.
+      this.last = this.connected ? this.post(batch) : this.last.then(() => this.connect()).then(() => this.post(batch));
     }
-    return this.next;
+    return this.last;
   }
 
-  private async send(batch: readonly Pending[]): Promise<void> {
-    if (this.failed !== undefined) throw this.failed;
-    if (batch.length === 0) return;
-    await this.connect();
+  private post(batch: readonly Pending[]): Promise<void> {
+    this.connected = true;
+    let last: Promise<void> = Promise.resolve();
     let i = 0;
     while (i < batch.length) {
       const byTopic = new Map<string, Message[]>();
@@ -130,15 +126,19 @@ export class KafkaOutput {
         bytes += p.bytes;
         i++;
       } while (i < batch.length && bytes + batch[i]!.bytes <= this.maxRequestBytes);
-      try {
-        await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
-      } catch (err) {
-        // The idempotent producer already retried what can be retried; what remains would lose
-        // or reorder output, so the pipeline stops before committing offsets past it.
-        this.failed = err;
-        throw err;
-      }
+      last = this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }).then(
+        () => undefined,
+        (err: unknown) => {
+          // The idempotent producer already retried what can be retried; what remains would lose
+          // or reorder output, so the pipeline stops before committing offsets past it.
+          this.failed ??= err;
+          throw err;
+        },
+      );
+      // Earlier requests fail together with the last one (the producer refuses the rest).
+      if (i < batch.length) last.catch(() => undefined);
     }
+    return last;
   }
 
   close(): Promise<void> {

@@ -1,21 +1,22 @@
-import type { Kafka, Offsets, TopicMessages } from 'kafkajs';
+import type { Kafka, TopicMessages } from 'kafkajs';
 import { murmur2Partitioner } from './murmur2Partitioner.js';
+import { initTransactions, runTransaction, type TransactionWork } from './runTransaction.js';
 
-/** The part of a kafkajs transaction streamcast uses. */
-export interface OutputTransaction {
-  sendBatch(batch: { acks: -1; topicMessages: TopicMessages[] }): Promise<unknown>;
-  sendOffsets(offsets: Offsets & { consumerGroupId: string }): Promise<void>;
-  commit(): Promise<void>;
-  abort(): Promise<void>;
-  isActive(): boolean;
-}
-
-/** The part of a kafkajs producer streamcast uses (kafkajs' Producer has it as is). */
+/** The part of a kafkajs producer streamcast uses. */
 export interface OutputProducer {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
+  /**
+   * Calls run one at a time, in call order, so a caller may issue the next before the previous
+   * is acknowledged; once one fails, every later one fails with the same error (nothing is
+   * written past a lost write). kafkajs' own producer promises neither: concurrent sends of an
+   * idempotent producer can reorder when one is retried.
+   */
   sendBatch(batch: { acks: -1; topicMessages: TopicMessages[] }): Promise<unknown>;
-  transaction(): Promise<OutputTransaction>;
+  /** Transactional producers: initialises the transactional id, fencing every older producer of it. */
+  initTransactions(): Promise<void>;
+  /** Transactional producers: `work` as one transaction (runTransaction.ts). */
+  transact(work: TransactionWork): Promise<void>;
 }
 
 /** Plain data (it crosses to the producer thread). */
@@ -37,8 +38,37 @@ export interface ProducerFactory {
 /** kafkajs producers of `kafka`, on this thread. */
 export function inProcessProducers(kafka: Kafka): ProducerFactory {
   return {
-    producer: (o) => kafka.producer(producerConfig(o)),
+    producer: (o) => {
+      const p = kafka.producer(producerConfig(o));
+      const send = serialSends((batch: { acks: -1; topicMessages: TopicMessages[] }) => p.sendBatch(batch));
+      return {
+        connect: () => p.connect(),
+        disconnect: () => p.disconnect(),
+        sendBatch: send,
+        initTransactions: () => initTransactions(p),
+        transact: (work) => runTransaction(p, work),
+      };
+    },
     close: async () => undefined,
+  };
+}
+
+/** Wraps `send` so that calls run one at a time in call order and fail together after the first failure. */
+export function serialSends<A, R>(send: (arg: A) => Promise<R>): (arg: A) => Promise<R> {
+  let tail: Promise<unknown> = Promise.resolve();
+  let failed: { err: unknown } | undefined;
+  return (arg) => {
+    const run = tail.then(async () => {
+      if (failed !== undefined) throw failed.err;
+      try {
+        return await send(arg);
+      } catch (err) {
+        failed = { err };
+        throw err;
+      }
+    });
+    tail = run.catch(() => undefined);
+    return run;
   };
 }
 

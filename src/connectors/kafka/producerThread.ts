@@ -1,10 +1,10 @@
 import type { Worker } from 'node:worker_threads';
-import type { Offsets, TopicMessages } from 'kafkajs';
+import type { TopicMessages } from 'kafkajs';
 import type { KafkaConfig } from '../../config/kafkaConfig.js';
 import { StreamcastError } from '../../domain/errors.js';
 import type { LogSink } from '../../observability/logger.js';
 import { spawnWorker } from '../../runtime/spawnWorker.js';
-import type { OutputProducer, OutputProducerOptions, OutputTransaction, ProducerFactory } from './outputProducer.js';
+import type { OutputProducer, OutputProducerOptions, ProducerFactory } from './outputProducer.js';
 import { packedTransferList, packTopicMessages } from './packedMessages.js';
 import type { ProducerReply, ProducerRequest, ProducerWorkerInit } from './producerProtocol.js';
 import { fromRemoteError } from './remoteError.js';
@@ -12,7 +12,7 @@ import { fromRemoteError } from './remoteError.js';
 type Call = ProducerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 interface Waiting {
-  readonly resolve: (active: boolean | undefined) => void;
+  readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
 
@@ -40,7 +40,6 @@ export class ProducerThread implements ProducerFactory {
   #worker: Worker | undefined;
   #nextId = 1;
   #nextProducer = 1;
-  #nextTransaction = 1;
   readonly #waiting = new Map<number, Waiting>();
   #dead: Error | undefined;
   #closing: Promise<void> | undefined;
@@ -56,47 +55,27 @@ export class ProducerThread implements ProducerFactory {
         if (thread.#worker === undefined || thread.#closing !== undefined) return;
         await thread.#call({ op: 'disconnect', pid });
       },
-      sendBatch: async ({ topicMessages }) => void (await thread.#send({ op: 'send', pid }, topicMessages)),
-      transaction: async () => {
-        const tid = thread.#nextTransaction++;
-        await thread.#call({ op: 'transaction', pid, tid });
-        return thread.#transaction(tid);
+      sendBatch: ({ topicMessages }) => thread.#send(pid, topicMessages),
+      initTransactions: async () => void (await thread.#call({ op: 'initTransactions', pid })),
+      transact: async ({ requests, offsets }) => {
+        const packed = requests.map((r) => packTopicMessages(r));
+        const call = { op: 'transact' as const, pid, requests: packed, ...(offsets !== undefined ? { offsets } : {}) };
+        await thread.#call(call, packed.flatMap(packedTransferList));
       },
     };
   }
 
-  #transaction(tid: number): OutputTransaction {
-    let active = true;
-    const track = async (p: Promise<boolean | undefined>): Promise<void> => {
-      try {
-        const a = await p;
-        if (a !== undefined) active = a;
-      } catch (err) {
-        const a = (err as { active?: unknown }).active;
-        if (typeof a === 'boolean') active = a;
-        throw err;
-      }
-    };
-    return {
-      sendBatch: ({ topicMessages }) => track(this.#send({ op: 'txnSend', tid }, topicMessages)),
-      sendOffsets: (offsets: Offsets & { consumerGroupId: string }) => track(this.#call({ op: 'txnOffsets', tid, offsets })),
-      commit: () => track(this.#call({ op: 'txnCommit', tid })),
-      abort: () => track(this.#call({ op: 'txnAbort', tid })),
-      isActive: () => active,
-    };
-  }
-
-  #send(call: { op: 'send'; pid: number } | { op: 'txnSend'; tid: number }, topicMessages: TopicMessages[]): Promise<boolean | undefined> {
+  #send(pid: number, topicMessages: TopicMessages[]): Promise<void> {
     const messages = packTopicMessages(topicMessages);
-    return this.#call({ ...call, messages } as Call, packedTransferList(messages));
+    return this.#call({ op: 'send', pid, messages }, packedTransferList(messages));
   }
 
-  #call(call: Call, transfer: ArrayBuffer[] = []): Promise<boolean | undefined> {
+  #call(call: Call, transfer: ArrayBuffer[] = []): Promise<void> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead);
     if (this.#closing !== undefined && call.op !== 'close') return Promise.reject(new StreamcastError('fatal', 'the Kafka producer thread is closing'));
     const worker = this.#ensureWorker();
     const id = this.#nextId++;
-    return new Promise<boolean | undefined>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       if (this.#waiting.size === 0) worker.ref();
       this.#waiting.set(id, { resolve, reject });
       worker.postMessage({ ...call, id } as ProducerRequest, transfer);
@@ -130,8 +109,8 @@ export class ProducerThread implements ProducerFactory {
     if (w === undefined) return;
     this.#waiting.delete(m.id);
     if (this.#waiting.size === 0) this.#worker?.unref();
-    if (m.ok) w.resolve(m.active);
-    else w.reject(Object.assign(fromRemoteError(m.error), m.active !== undefined ? { active: m.active } : {}));
+    if (m.ok) w.resolve();
+    else w.reject(fromRemoteError(m.error));
   }
 
   #die(err: Error): void {

@@ -3,13 +3,14 @@
  * partitioning run here instead of on the thread that forecasts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Producer, Transaction } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import type { LogSink } from '../../observability/logger.js';
 import { createKafka } from './kafkaClient.js';
-import { producerConfig } from './outputProducer.js';
-import { unpackTopicMessages } from './packedMessages.js';
+import { producerConfig, serialSends } from './outputProducer.js';
+import { type PackedMessages, unpackTopicMessages } from './packedMessages.js';
 import type { ProducerReply, ProducerRequest, ProducerWorkerInit } from './producerProtocol.js';
 import { toRemoteError } from './remoteError.js';
+import { initTransactions, runTransaction } from './runTransaction.js';
 
 const port = parentPort!;
 const init = workerData as ProducerWorkerInit;
@@ -32,7 +33,8 @@ const logger = { debug, info: noop, warn: noop, error: noop } as unknown as LogS
 
 const kafka = createKafka(init.cfg, logger, init.clientIdSuffix !== undefined ? { clientIdSuffix: init.clientIdSuffix } : {});
 const producers = new Map<number, Producer>();
-const transactions = new Map<number, Transaction>();
+/** Per producer: its sends in order, one at a time (OutputProducer's contract). */
+const sends = new Map<number, (messages: PackedMessages) => Promise<unknown>>();
 
 function producer(pid: number): Producer {
   const p = producers.get(pid);
@@ -40,48 +42,43 @@ function producer(pid: number): Producer {
   return p;
 }
 
-function transaction(tid: number): Transaction {
-  const t = transactions.get(tid);
-  if (t === undefined) throw new Error(`transaction ${tid} is not open`);
-  return t;
-}
-
 async function handle(req: ProducerRequest): Promise<void> {
   switch (req.op) {
     case 'connect': {
       let p = producers.get(req.pid);
-      if (p === undefined) producers.set(req.pid, (p = kafka.producer(producerConfig(req.options))));
+      if (p === undefined) {
+        const created = kafka.producer(producerConfig(req.options));
+        producers.set(req.pid, (p = created));
+        sends.set(req.pid, serialSends((m: PackedMessages) => created.sendBatch({ acks: -1, topicMessages: unpackTopicMessages(m) })));
+      }
       await p.connect();
       return;
     }
     case 'disconnect': {
       const p = producers.get(req.pid);
       producers.delete(req.pid);
+      sends.delete(req.pid);
       await p?.disconnect();
       return;
     }
-    case 'send':
-      await producer(req.pid).sendBatch({ acks: -1, topicMessages: unpackTopicMessages(req.messages) });
+    case 'send': {
+      const send = sends.get(req.pid);
+      if (send === undefined) throw new Error(`producer ${req.pid} is not connected`);
+      await send(req.messages);
       return;
-    case 'transaction':
-      transactions.set(req.tid, await producer(req.pid).transaction());
+    }
+    case 'initTransactions':
+      await initTransactions(producer(req.pid));
       return;
-    case 'txnSend':
-      await transaction(req.tid).sendBatch({ acks: -1, topicMessages: unpackTopicMessages(req.messages) });
+    case 'transact': {
+      const requests = req.requests.map(unpackTopicMessages);
+      await runTransaction(producer(req.pid), req.offsets === undefined ? { requests } : { requests, offsets: req.offsets });
       return;
-    case 'txnOffsets':
-      await transaction(req.tid).sendOffsets(req.offsets);
-      return;
-    case 'txnCommit':
-      await transaction(req.tid).commit();
-      return;
-    case 'txnAbort':
-      await transaction(req.tid).abort();
-      return;
+    }
     case 'close': {
       const all = [...producers.values()];
       producers.clear();
-      transactions.clear();
+      sends.clear();
       await Promise.allSettled(all.map((p) => p.disconnect()));
       return;
     }
@@ -89,16 +86,8 @@ async function handle(req: ProducerRequest): Promise<void> {
 }
 
 port.on('message', (req: ProducerRequest) => {
-  const tid = 'tid' in req ? req.tid : undefined;
-  const active = (): { active?: boolean } => {
-    if (tid === undefined) return {};
-    const t = transactions.get(tid);
-    const open = t?.isActive() ?? false;
-    if (!open) transactions.delete(tid);
-    return { active: open };
-  };
   handle(req).then(
-    () => post({ type: 'reply', id: req.id, ok: true, ...active() }),
-    (err: unknown) => post({ type: 'reply', id: req.id, ok: false, error: toRemoteError(err), ...active() }),
+    () => post({ type: 'reply', id: req.id, ok: true }),
+    (err: unknown) => post({ type: 'reply', id: req.id, ok: false, error: toRemoteError(err) }),
   );
 });

@@ -67,25 +67,22 @@ describeWithKafka('ProducerThread: kafkajs producers on a worker thread, on a re
     await producer.disconnect();
   });
 
-  it('a transaction fenced by a newer producer of its id fails with the broker’s fencing error type and writes nothing', async () => {
+  it('a producer fenced by a newer one of its transactional id fails with the broker’s fencing error type and writes nothing', async () => {
     const brokers = requireKafkaBrokers();
     const topic = uniqueName('pt.txn');
     await createTopic(testKafka(brokers), topic, 1);
     const transactionalId = uniqueName('txn');
     const old = thread(brokers).producer({ idempotent: true, transactionalId });
     await old.connect();
-    const txn = await old.transaction();
-    await txn.sendBatch({ acks: -1, topicMessages: [{ topic, messages: [{ key: 'k', value: 'zombie' }] }] });
-    expect(txn.isActive()).toBe(true);
+    await old.initTransactions();
+    await old.transact({ requests: [[{ topic, messages: [{ key: 'k', value: 'first' }] }]] });
 
     const fresh = thread(brokers).producer({ idempotent: true, transactionalId });
     await fresh.connect();
-    const t2 = await fresh.transaction();
-    await t2.sendBatch({ acks: -1, topicMessages: [{ topic, messages: [{ key: 'k', value: 'owner' }] }] });
-    await t2.commit();
-    expect(t2.isActive()).toBe(false);
+    await fresh.initTransactions(); // fences `old`
+    await fresh.transact({ requests: [[{ topic, messages: [{ key: 'k', value: 'owner' }] }]] });
 
-    const err = await txn.commit().then(
+    const err = await old.transact({ requests: [[{ topic, messages: [{ key: 'k', value: 'zombie' }] }]] }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -93,8 +90,8 @@ describeWithKafka('ProducerThread: kafkajs producers on a worker thread, on a re
     const types: Array<string | undefined> = [];
     for (let e: unknown = err; e !== undefined; e = (e as { cause?: unknown }).cause) types.push(kafkaErrorType(e));
     expect(types.some((t) => t === 'PRODUCER_FENCED' || t === 'INVALID_PRODUCER_EPOCH' || t === 'INVALID_PRODUCER_ID_MAPPING')).toBe(true);
-    const got = await readCommitted(brokers, topic, 1);
-    expect(got.map((g) => g.message.value!.toString())).toEqual(['owner']);
+    const got = await readCommitted(brokers, topic, 2);
+    expect(got.map((g) => g.message.value!.toString())).toEqual(['first', 'owner']);
   });
 
   it('after close, a send fails as fatal instead of hanging', async () => {
