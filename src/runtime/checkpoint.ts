@@ -29,6 +29,13 @@ export interface CheckpointWriter {
   /** True when forecasts go out per batch (`emit`) rather than inside checkpoints. */
   readonly eager: boolean;
   emit(forecasts: readonly Forecast[], deadLetters: readonly DeadLetter[]): Promise<void>;
+  /**
+   * Optional, for writers that are not eager: keeps a partition's forecasts until its next
+   * `commit` in the writer's own (compact) form, instead of the coordinator holding the objects;
+   * `commit` then writes them with that partition's part (whose `forecasts` is empty), and
+   * `release`/`acquire` discard what a partition had staged.
+   */
+  stage?(partition: number, forecasts: readonly Forecast[]): void;
   /** Resolves once the partition's previous owner can no longer commit (exactly-once: fenced). */
   acquire(partition: number): Promise<void>;
   release(partition: number): Promise<void>;
@@ -50,6 +57,12 @@ export interface CheckpointOptions {
   readonly intervalMs: number;
   /** …or once this many forecasts wait for one (exactly-once buffers them until it commits). */
   readonly maxPendingForecasts?: number;
+  /**
+   * A checkpoint is also cut once the input has been quiet this long with records read since the
+   * last one (at most every max(quietMs, intervalMs / 4)): the end of a burst or of a backlog is
+   * committed promptly instead of at the interval's end. Default min(100, intervalMs / 2).
+   */
+  readonly quietMs?: number;
   /** Wall clock (arrival times, intervals). */
   readonly now?: () => number;
 }
@@ -83,6 +96,8 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
   private readonly maxPending: number;
   private readonly captures = new WeakMap<StepBatch, Capture>();
   private pendingForecasts = new Map<number, Forecast[]>();
+  /** Partitions with forecasts staged in the writer since the last capture (CheckpointWriter.stage). */
+  private stagedPartitions = new Set<number>();
   private pendingStarts: number[] = [];
   private pendingCount = 0;
   private pendingDead = new Map<number, DeadLetter[]>();
@@ -90,6 +105,9 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
   private readonly committed = new Map<number, string>();
   private readonly arrival = new Map<SeriesId, number>();
   private lastCaptureAt: number;
+  private readonly quietMs: number;
+  private lastRecordAt = 0;
+  private readSinceCapture = false;
   private forced = false;
   private barrierRequested = false;
   private inFlight: Promise<void> = Promise.resolve();
@@ -109,6 +127,7 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
     this.now = opts.now ?? Date.now;
     this.maxPending = opts.maxPendingForecasts ?? 50_000;
     this.lastCaptureAt = this.now();
+    this.quietMs = opts.quietMs ?? Math.min(100, opts.intervalMs / 2);
   }
 
   /** Shutdown has begun: restores aborted from now on are not failures. */
@@ -130,7 +149,7 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
   /** Starts the interval timer (stopped by `finish`). */
   start(): void {
     if (this.timer !== undefined) return;
-    this.timer = setInterval(() => this.maybeBarrier(), Math.max(10, Math.floor(this.opts.intervalMs / 2)));
+    this.timer = setInterval(() => this.maybeBarrier(), Math.max(10, Math.floor(Math.min(this.opts.intervalMs, this.quietMs) / 2)));
     this.timer.unref();
   }
 
@@ -216,6 +235,7 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
         this.latest.delete(p);
         this.committed.delete(p);
         this.pendingForecasts.delete(p);
+        this.stagedPartitions.delete(p);
         this.pendingDead.delete(p);
         this.revoking.delete(p);
         void this.opts.writer.release(p).catch((err: unknown) => this.opts.logger.warn({ err, partition: p }, 'releasing a revoked partition failed'));
@@ -231,8 +251,10 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
   record(rec: Ingested): void {
     const p = rec.position.partition;
     this.latest.set(p, rec.position);
-    if (rec.points.length === 0) return;
     const t = this.now();
+    this.lastRecordAt = t;
+    this.readSinceCapture = true;
+    if (rec.points.length === 0) return;
     for (const pt of rec.points) {
       this.opts.store.touch(pt.series, p);
       this.arrival.set(pt.series, t);
@@ -263,12 +285,17 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
    */
   private due(): boolean {
     if (this.forced || this.pendingCount >= this.maxPending) return true;
-    return !this.committing && this.now() - this.lastCaptureAt >= this.opts.intervalMs;
+    if (this.committing) return false;
+    const now = this.now();
+    const since = now - this.lastCaptureAt;
+    if (since >= this.opts.intervalMs) return true;
+    return this.readSinceCapture && now - this.lastRecordAt >= this.quietMs && since >= Math.max(this.quietMs, this.opts.intervalMs / 4);
   }
 
   private capture(): Capture {
     this.forced = false;
     this.barrierRequested = false;
+    this.readSinceCapture = false;
     this.lastCaptureAt = this.now();
     const deadLetters = this.pendingDead;
     this.pendingDead = new Map();
@@ -291,15 +318,23 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
         );
       }
     } else {
+      const byPartition = writer.stage === undefined ? this.pendingForecasts : new Map<number, Forecast[]>();
       for (const f of forecasts) {
         const p = store.partitionOf(f.series) ?? -1;
-        let list = this.pendingForecasts.get(p);
-        if (list === undefined) this.pendingForecasts.set(p, (list = []));
+        let list = byPartition.get(p);
+        if (list === undefined) byPartition.set(p, (list = []));
         list.push(f);
+      }
+      if (writer.stage !== undefined) {
+        for (const [p, list] of byPartition) {
+          writer.stage(p, list);
+          this.stagedPartitions.add(p);
+        }
       }
       for (const s of starts) this.pendingStarts.push(s);
       this.pendingCount += forecasts.length;
-      if (this.pendingCount >= this.maxPending) this.requestBarrier();
+      // Unless this very batch carries the checkpoint that empties the buffer.
+      if (this.pendingCount >= this.maxPending && !this.captures.has(batch)) this.requestBarrier();
     }
     const cap = this.captures.get(batch);
     if (cap === undefined) return;
@@ -337,6 +372,8 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
     if (!this.opts.writer.eager) {
       for (const [p, list] of this.pendingForecasts) slot(p).forecasts = list;
       this.pendingForecasts = new Map();
+      for (const p of this.stagedPartitions) slot(p);
+      this.stagedPartitions = new Set();
     }
     for (const [p, list] of cap.deadLetters) slot(p).deadLetters = list;
     for (const s of state) slot(s.partition).state.push(s);
@@ -388,7 +425,12 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
     if (this.barrierRequested) return;
     this.barrierRequested = true;
     // Asynchronously: a barrier from inside a record push would cut a record in half.
-    queueMicrotask(() => this.barrier$.next());
+    // The flag clears when the barrier goes out, whether or not a checkpoint is due by then
+    // (a barrier that finds nothing due must not block every later one).
+    queueMicrotask(() => {
+      this.barrierRequested = false;
+      this.barrier$.next();
+    });
   }
 
   private fail(err: unknown): void {

@@ -8,6 +8,7 @@ import { backoffDelay, retry } from '../../runtime/retry.js';
 import type { EncodedState } from '../../state/seriesStateStore.js';
 import type { Sink } from '../sink.js';
 import { readChangelog } from './changelogReader.js';
+import { type PackedMessages, PackedMessagesBuilder } from './packedMessages.js';
 import { hasKafkaErrorType, isRetriableKafkaError } from './kafkaClient.js';
 import { deadLetterMessage, forecastMessage, type KafkaOutput } from './kafkaSink.js';
 import type { KafkaSource } from './kafkaSource.js';
@@ -88,6 +89,7 @@ export function stateMessage(s: EncodedState): Message {
 export class KafkaCheckpointWriter implements CheckpointWriter {
   readonly eager: boolean;
   private readonly producers = new Map<number, OutputProducer>();
+  private readonly staged = new Map<number, PackedMessagesBuilder>();
   private readonly maxRequestBytes: number;
   private admin?: Promise<Admin>;
   private seq = 0;
@@ -113,7 +115,18 @@ export class KafkaCheckpointWriter implements CheckpointWriter {
     await this.sinks.forecasts.flush();
   }
 
+  /** Exactly-once: a partition's forecasts, packed as they come, wait here for its next transaction. */
+  stage(partition: number, forecasts: readonly Forecast[]): void {
+    let b = this.staged.get(partition);
+    if (b === undefined) this.staged.set(partition, (b = new PackedMessagesBuilder(this.opts.topics.output, this.maxRequestBytes)));
+    for (const f of forecasts) {
+      const m = forecastMessage(f);
+      b.add(m.key, m.value);
+    }
+  }
+
   async acquire(partition: number): Promise<void> {
+    this.staged.delete(partition);
     if (this.opts.guarantee !== 'exactly-once') return;
     await this.replaceProducer(partition);
   }
@@ -151,6 +164,7 @@ export class KafkaCheckpointWriter implements CheckpointWriter {
   }
 
   async release(partition: number): Promise<void> {
+    this.staged.delete(partition);
     const p = this.producers.get(partition);
     this.producers.delete(partition);
     await p?.disconnect();
@@ -203,7 +217,9 @@ export class KafkaCheckpointWriter implements CheckpointWriter {
       return [];
     }
     const seq = ++this.seq;
-    const outcomes = await Promise.all(parts.map((part) => this.commitPartition(part, seq)));
+    // Taken now: whatever a partition staged up to this call belongs to this checkpoint.
+    const staged = parts.map((part) => this.staged.get(part.partition)?.take() ?? []);
+    const outcomes = await Promise.all(parts.map((part, i) => this.commitPartition(part, staged[i]!, seq)));
     return parts.filter((_, i) => outcomes[i] === 'lost').map((p) => p.partition);
   }
 
@@ -222,14 +238,14 @@ export class KafkaCheckpointWriter implements CheckpointWriter {
     if (positions.length > 0) await o.source.commit(positions);
   }
 
-  private async commitPartition(part: PartitionCheckpoint, seq: number): Promise<'ok' | 'lost'> {
+  private async commitPartition(part: PartitionCheckpoint, staged: readonly PackedMessages[], seq: number): Promise<'ok' | 'lost'> {
     const o = this.opts as ExactlyOnceOptions;
     const marker = `${o.instanceId}:${seq}`;
     for (let attempt = 0; ; attempt++) {
       const producer = this.producers.get(part.partition);
       if (producer === undefined) return 'lost'; // released (revoked) meanwhile
       try {
-        await this.transact(producer, part, marker);
+        await this.transact(producer, part, staged, marker);
         return 'ok';
       } catch (err) {
         if (hasKafkaErrorType(err, FENCED)) return 'lost';
@@ -245,13 +261,13 @@ export class KafkaCheckpointWriter implements CheckpointWriter {
     }
   }
 
-  private transact(producer: OutputProducer, part: PartitionCheckpoint, marker: string): Promise<void> {
+  private transact(producer: OutputProducer, part: PartitionCheckpoint, staged: readonly PackedMessages[], marker: string): Promise<void> {
     const o = this.opts as ExactlyOnceOptions;
     const outputs: Array<[string, Message[]]> = [
       [o.topics.output, part.forecasts.map(forecastMessage)],
       [o.topics.deadLetter, part.deadLetters.map(deadLetterMessage)],
     ];
-    const requests = [...chunk(outputs, this.maxRequestBytes), ...chunk([[o.topics.changelog, part.state.map(stateMessage)]], this.maxRequestBytes)];
+    const requests = [...staged, ...chunk(outputs, this.maxRequestBytes), ...chunk([[o.topics.changelog, part.state.map(stateMessage)]], this.maxRequestBytes)];
     const offsets =
       part.position === undefined
         ? undefined

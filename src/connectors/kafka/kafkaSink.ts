@@ -159,7 +159,7 @@ function byteLength(v: Message['value'] | Message['key']): number {
 }
 
 /** Forecast message: keyed by series (so one series' forecasts stay in order), value per DESIGN.md. */
-export function forecastMessage(f: Forecast): Message {
+export function forecastMessage(f: Forecast): Message & { key: string; value: string } {
   // No record timestamp from event time: the broker's time-based retention would delete the
   // forecasts of a replayed old data set at once.
   return { key: f.series, value: encodeForecast(f) };

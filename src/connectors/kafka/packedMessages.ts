@@ -101,3 +101,78 @@ function roughBytes(v: Message['key'] | Message['value']): number {
   if (v === null || v === undefined) return 0;
   return typeof v === 'string' ? v.length : v.byteLength;
 }
+
+/**
+ * Packs messages of one topic as they come, into produce requests of at most `maxBytes` of keys
+ * and values each (at least one message per request). Messages kept this way between checkpoints
+ * are a few large buffers rather than many small objects, which the garbage collector would
+ * otherwise copy on every young-generation collection while they wait.
+ */
+export class PackedMessagesBuilder {
+  private readonly done: PackedMessages[] = [];
+  private buf = Buffer.from(new ArrayBuffer(16 * 1024));
+  private at = 0;
+  private lengths = new Int32Array(256);
+  private n = 0;
+  private total = 0;
+
+  constructor(
+    private readonly topic: string,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** Messages added since the last `take`. */
+  get count(): number {
+    return this.total;
+  }
+
+  add(key: string, value: string): void {
+    const need = 3 * (key.length + value.length);
+    if (this.n > 0 && this.at + need > this.maxBytes) {
+      // Exact sizes only when close to the limit: most messages are far below it.
+      const exact = Buffer.byteLength(key) + Buffer.byteLength(value);
+      if (this.at + exact > this.maxBytes) this.cut();
+    }
+    if (this.at + need > this.buf.byteLength) {
+      const grown = Buffer.from(new ArrayBuffer(Math.max(2 * this.buf.byteLength, this.at + need)));
+      this.buf.copy(grown, 0, 0, this.at);
+      this.buf = grown;
+    }
+    if (2 * this.n + 2 > this.lengths.length) {
+      const grown = new Int32Array(2 * this.lengths.length);
+      grown.set(this.lengths);
+      this.lengths = grown;
+    }
+    const k = this.buf.write(key, this.at, 'utf8');
+    const v = this.buf.write(value, this.at + k, 'utf8');
+    this.lengths[2 * this.n] = k;
+    this.lengths[2 * this.n + 1] = v;
+    this.at += k + v;
+    this.n++;
+    this.total++;
+  }
+
+  /** The requests packed so far; the builder starts afresh. */
+  take(): PackedMessages[] {
+    if (this.n > 0) this.cut();
+    const out = this.done.splice(0);
+    this.total = 0;
+    return out;
+  }
+
+  private cut(): void {
+    // Copied out at its used size: the working buffer is reused, and a transfer must not take it.
+    const data = new ArrayBuffer(this.at);
+    new Uint8Array(data).set(this.buf.subarray(0, this.at));
+    this.done.push({
+      topics: [this.topic],
+      counts: Int32Array.of(this.n),
+      partitions: new Int32Array(this.n).fill(-1),
+      lengths: this.lengths.slice(0, 2 * this.n),
+      data,
+      size: this.at,
+    });
+    this.at = 0;
+    this.n = 0;
+  }
+}

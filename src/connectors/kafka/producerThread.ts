@@ -5,7 +5,7 @@ import { StreamcastError } from '../../domain/errors.js';
 import type { LogSink } from '../../observability/logger.js';
 import { spawnWorker } from '../../runtime/spawnWorker.js';
 import type { OutputProducer, OutputProducerOptions, ProducerFactory } from './outputProducer.js';
-import { packedTransferList, packTopicMessages } from './packedMessages.js';
+import { type PackedMessages, packedTransferList, packTopicMessages } from './packedMessages.js';
 import type { ProducerReply, ProducerRequest, ProducerWorkerInit } from './producerProtocol.js';
 import { fromRemoteError } from './remoteError.js';
 
@@ -58,9 +58,17 @@ export class ProducerThread implements ProducerFactory {
       sendBatch: ({ topicMessages }) => thread.#send(pid, topicMessages),
       initTransactions: async () => void (await thread.#call({ op: 'initTransactions', pid })),
       transact: async ({ requests, offsets }) => {
-        const packed = requests.map((r) => packTopicMessages(r));
+        // Requests packed here move to the thread; ones the caller packed are copied, so that the
+        // caller can send them again if the transaction has to be retried.
+        const fresh: PackedMessages[] = [];
+        const packed = requests.map((r) => {
+          if (!Array.isArray(r)) return r;
+          const p = packTopicMessages(r);
+          fresh.push(p);
+          return p;
+        });
         const call = { op: 'transact' as const, pid, requests: packed, ...(offsets !== undefined ? { offsets } : {}) };
-        await thread.#call(call, packed.flatMap(packedTransferList));
+        await thread.#call(call, fresh.flatMap(packedTransferList));
       },
     };
   }

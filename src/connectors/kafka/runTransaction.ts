@@ -1,10 +1,12 @@
 import type { Offsets, Producer, TopicMessages } from 'kafkajs';
 import { retry } from '../../runtime/retry.js';
 import { hasKafkaErrorType } from './kafkaClient.js';
+import { type PackedMessages, unpackTopicMessages } from './packedMessages.js';
 
 /** One checkpoint's transaction: produce requests in order, then (optionally) the consumer offsets, then commit. */
 export interface TransactionWork {
-  readonly requests: readonly TopicMessages[][];
+  /** Produce requests, as messages or packed (PackedMessages: left intact, so a retry can send them again). */
+  readonly requests: ReadonlyArray<TopicMessages[] | PackedMessages>;
   readonly offsets?: Offsets & { readonly consumerGroupId: string };
 }
 
@@ -20,7 +22,7 @@ const CONCURRENT = new Set(['CONCURRENT_TRANSACTIONS']);
 export async function runTransaction(producer: Producer, work: TransactionWork): Promise<void> {
   const txn = await producer.transaction();
   try {
-    for (const topicMessages of work.requests) await txn.sendBatch({ acks: -1, topicMessages });
+    for (const r of work.requests) await txn.sendBatch({ acks: -1, topicMessages: Array.isArray(r) ? r : unpackTopicMessages(r) });
     const offsets = work.offsets;
     if (offsets !== undefined) {
       // kafkajs does not retry CONCURRENT_TRANSACTIONS here (the previous transaction's markers

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { Message, TopicMessages } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { packedTransferList, packTopicMessages, unpackTopicMessages } from '../../../../src/connectors/kafka/packedMessages.js';
+import { PackedMessagesBuilder, packedTransferList, packTopicMessages, unpackTopicMessages } from '../../../../src/connectors/kafka/packedMessages.js';
 
 const bytesOf = (v: Message['key'] | Message['value']): Buffer | null => (v === null || v === undefined ? null : Buffer.from(v));
 
@@ -51,5 +51,49 @@ describe('packTopicMessages / unpackTopicMessages', () => {
   it('refuses headers and timestamps rather than dropping them', () => {
     expect(() => packTopicMessages([{ topic: 't', messages: [{ value: 'v', headers: { a: 'b' } }] }])).toThrow(/key, value and partition only/);
     expect(() => packTopicMessages([{ topic: 't', messages: [{ value: 'v', timestamp: '1' }] }])).toThrow(/key, value and partition only/);
+  });
+});
+
+describe('PackedMessagesBuilder', () => {
+  it('packs what is added into requests of at most maxBytes of keys and values, in order, each readable', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.string({ unit: 'grapheme', maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 200 })), { maxLength: 200 }),
+        fc.integer({ min: 64, max: 2048 }),
+        (messages, maxBytes) => {
+          const b = new PackedMessagesBuilder('forecasts', maxBytes);
+          for (const [k, v] of messages) b.add(k, v);
+          expect(b.count).toBe(messages.length);
+          const requests = b.take();
+          expect(b.count).toBe(0);
+          const back: Array<[string, string]> = [];
+          for (const r of requests) {
+            const [t] = unpackTopicMessages(r);
+            expect(t!.topic).toBe('forecasts');
+            const bytes = t!.messages.reduce((n, m) => n + m.key!.length + m.value!.length, 0);
+            // Over the limit only as a request of one message.
+            expect(bytes <= maxBytes || t!.messages.length === 1).toBe(true);
+            for (const m of t!.messages) {
+              expect(m.partition).toBeUndefined();
+              back.push([m.key!.toString('utf8'), m.value!.toString('utf8')]);
+            }
+          }
+          expect(back).toEqual(messages);
+          expect(requests.length === 0).toBe(messages.length === 0);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('starts afresh after take, and its requests stay valid after later adds', () => {
+    const b = new PackedMessagesBuilder('t', 1024);
+    b.add('a', 'first');
+    const [first] = b.take();
+    b.add('b', 'second');
+    const [second] = b.take();
+    expect(unpackTopicMessages(first!)[0]!.messages.map((m) => m.value!.toString())).toEqual(['first']);
+    expect(unpackTopicMessages(second!)[0]!.messages.map((m) => m.value!.toString())).toEqual(['second']);
+    expect(b.take()).toEqual([]);
   });
 });

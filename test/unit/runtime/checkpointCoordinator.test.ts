@@ -1,0 +1,404 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MemorySink } from '../../../src/connectors/memory/memorySink.js';
+import { MemorySource } from '../../../src/connectors/memory/memorySource.js';
+import type { Ingested } from '../../../src/connectors/source.js';
+import { ManualClock } from '../../../src/domain/clock.js';
+import type { DeadLetter } from '../../../src/domain/deadLetter.js';
+import type { Forecast } from '../../../src/domain/forecast.js';
+import type { SeriesId } from '../../../src/domain/point.js';
+import { createBaseline } from '../../../src/forecasting/baseline/createBaseline.js';
+import type { PipelineEvent } from '../../../src/observability/events.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { createPipelineCores } from '../../../src/pipeline/build.js';
+import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
+import { CheckpointCoordinator, type CheckpointWriter, type PartitionCheckpoint } from '../../../src/runtime/checkpoint.js';
+import { PipelineRunner, type RunSummary } from '../../../src/runtime/pipelineRunner.js';
+import { SeriesStateStore } from '../../../src/state/seriesStateStore.js';
+
+const STEP = 60_000;
+const INTERVAL = 1000;
+const TOPIC = 'in.ckpt';
+
+// One step per batch (maxSize 1: no micro-batch timer), no lateness (a point of step i closes
+// step i - 1), last-value baseline (a forecast for every step, no training).
+const spec = parseSpec({
+  name: 'ckpt',
+  input: { topic: TOPIC },
+  output: { topic: 'out.ckpt' },
+  window: { step: '1m' },
+  impute: { strategy: 'ffill', maxGap: '1h' },
+  model: { type: 'baseline', horizon: 2, quantiles: [0.1, 0.5, 0.9] },
+  baseline: { type: 'last-value', season: '1h' },
+  batch: { maxSize: 1, maxWait: '20ms' },
+});
+
+/** A commit the test settles by hand. */
+interface HeldCommit {
+  readonly parts: readonly PartitionCheckpoint[];
+  readonly resolve: () => void;
+}
+
+/** A CheckpointWriter whose commits stay outstanding until the test resolves them. */
+class FakeWriter implements CheckpointWriter {
+  readonly commits: HeldCommit[] = [];
+  readonly emitted: Forecast[] = [];
+  private readonly held: HeldCommit[] = [];
+  outstanding = 0;
+  maxOutstanding = 0;
+
+  constructor(readonly eager: boolean) {}
+
+  async emit(forecasts: readonly Forecast[], _deadLetters: readonly DeadLetter[]): Promise<void> {
+    this.emitted.push(...forecasts);
+  }
+  async acquire(_partition: number): Promise<void> {}
+  async release(_partition: number): Promise<void> {}
+  async readChangelog(_partitions: readonly number[], _onRecord: (series: SeriesId, value: Uint8Array | null, partition: number) => void): Promise<number> {
+    return 0;
+  }
+  async committedOffset(_partition: number): Promise<string | undefined> {
+    return undefined;
+  }
+  commit(parts: readonly PartitionCheckpoint[]): Promise<readonly number[]> {
+    this.outstanding++;
+    this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding);
+    return new Promise<readonly number[]>((resolve) => {
+      const c: HeldCommit = {
+        parts,
+        resolve: () => {
+          this.outstanding--;
+          resolve([]);
+        },
+      };
+      this.commits.push(c);
+      this.held.push(c);
+    });
+  }
+  /** Resolves the oldest outstanding commit; false when none is outstanding. */
+  resolveNext(): boolean {
+    const c = this.held.shift();
+    if (c === undefined) return false;
+    c.resolve();
+    return true;
+  }
+  async close(): Promise<void> {}
+}
+
+/** Lets microtasks, setImmediate turns (the runner yields one per batch) and commit callbacks run. */
+async function settle(turns = 10): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** Point of minute `i` of series `a`, at input offset i + 1 (Kafka's "next offset" convention). */
+function rec(i: number): Ingested {
+  return { points: [{ series: 'a', ts: i * STEP + 1000, value: i }], deadLetters: [], position: { topic: TOPIC, partition: 0, offset: String(i + 1) } };
+}
+
+const key = (f: Forecast) => `${f.series}@${f.ts}`;
+/** Forecast keys of steps from..to (inclusive) of series a. */
+const steps = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => `a@${(from + k) * STEP}`);
+
+async function harness(opts: { eager: boolean; maxPendingForecasts?: number }) {
+  let t = 0;
+  const writer = new FakeWriter(opts.eager);
+  const forecaster = createBaseline({ type: 'last-value', seasonMs: 3_600_000 }, { name: 'ckpt', stepMs: STEP, horizon: 2, quantiles: [0.1, 0.5, 0.9] });
+  const store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster } });
+  const events: PipelineEvent[] = [];
+  const coordinator = new CheckpointCoordinator({
+    store,
+    writer,
+    events: (e) => events.push(e),
+    logger: createLogger({ level: 'silent' }),
+    intervalMs: INTERVAL,
+    now: () => t,
+    ...(opts.maxPendingForecasts !== undefined ? { maxPendingForecasts: opts.maxPendingForecasts } : {}),
+  });
+  const source = new MemorySource({ name: TOPIC });
+  /** Every forecast the forecaster made, and the step count of every batch stepped (0: a checkpoint barrier). */
+  const made: Forecast[] = [];
+  const batchSizes: number[] = [];
+  const runner = new PipelineRunner({
+    spec,
+    source,
+    forecaster,
+    forecastSink: new MemorySink<Forecast>(),
+    deadLetterSink: new MemorySink<DeadLetter>(),
+    clock: new ManualClock(0),
+    events: (e) => events.push(e),
+    checkpoint: coordinator,
+    pipeline: { flushOnComplete: false },
+    onBatch: (s, f) => {
+      batchSizes.push(s.length);
+      made.push(...f);
+    },
+  });
+  // Own partition 0 (restored from the fake writer's empty changelog) before any record.
+  await expect(coordinator.partitionReady(0)).resolves.toBeUndefined();
+  let summary: RunSummary | undefined;
+  let failed: unknown;
+  const done = runner.run().then(
+    (s) => {
+      summary = s;
+    },
+    (err: unknown) => {
+      failed = err;
+    },
+  );
+  await settle();
+
+  return {
+    writer,
+    coordinator,
+    source,
+    made,
+    batchSizes,
+    events,
+    setNow: (ms: number) => {
+      t = ms;
+    },
+    push: (...is: number[]) => {
+      for (const i of is) source.push(rec(i));
+    },
+    forecastsOut: () => events.reduce((n, e) => (e.type === 'forecasts_out' ? n + e.count : n), 0),
+    /** Ends the input, lets every remaining commit through, and returns the run's summary. */
+    finish: async (): Promise<RunSummary> => {
+      source.end();
+      for (let i = 0; i < 100 && summary === undefined && failed === undefined; i++) {
+        writer.resolveNext();
+        await settle(2);
+      }
+      await done;
+      if (failed !== undefined) throw failed;
+      if (summary === undefined) throw new Error('the runner did not finish');
+      return summary;
+    },
+  };
+}
+
+type Harness = Awaited<ReturnType<typeof harness>>;
+
+/** The single partition-0 part of a commit. */
+function part0(h: Harness, n: number): PartitionCheckpoint {
+  const c = h.writer.commits[n];
+  expect(c, `commit #${n}`).toBeDefined();
+  expect(c!.parts.map((p) => p.partition)).toEqual([0]);
+  return c!.parts[0]!;
+}
+
+/** Every forecast made appears in exactly one commit, none is lost or duplicated. */
+function expectEachForecastCommittedOnce(h: Harness): void {
+  const committed = h.writer.commits.flatMap((c) => c.parts.flatMap((p) => p.forecasts.map(key)));
+  expect(h.made.length).toBeGreaterThan(0);
+  expect([...committed].sort()).toEqual(h.made.map(key).sort());
+  expect(new Set(committed).size).toBe(committed.length);
+}
+
+describe('CheckpointCoordinator with PipelineRunner', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('does not cut a checkpoint on an elapsed interval while one is in flight, and keeps forecasting meanwhile', async () => {
+    // Only the coordinator's interval timer is faked (runner turns and microtasks stay real).
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const h = await harness({ eager: true });
+    h.coordinator.start();
+
+    h.push(0, 1, 2);
+    await settle();
+    expect(h.made.map(key)).toEqual(steps(0, 1));
+    expect(h.writer.commits).toHaveLength(0); // interval not elapsed yet
+
+    // Interval elapsed: the next batch carries checkpoint #1, whose commit the writer holds.
+    h.setNow(INTERVAL);
+    h.push(3);
+    await settle();
+    expect(h.writer.commits).toHaveLength(1);
+    expect(part0(h, 0).position?.offset).toBe('4');
+    expect(h.writer.outstanding).toBe(1);
+
+    // Intervals keep elapsing, the timer keeps firing: no barrier and no second checkpoint.
+    const batchesBefore = h.batchSizes.length;
+    h.setNow(10 * INTERVAL);
+    vi.advanceTimersByTime(5 * INTERVAL);
+    await settle();
+    expect(h.batchSizes.slice(batchesBefore)).toEqual([]); // no (empty) barrier batch
+    expect(h.writer.commits).toHaveLength(1);
+
+    // Input keeps flowing through the pipeline: every record still gets its forecast, at once.
+    h.push(4, 5, 6, 7);
+    await settle();
+    vi.advanceTimersByTime(5 * INTERVAL);
+    await settle();
+    expect(h.made.map(key)).toEqual(steps(0, 6));
+    expect(h.batchSizes).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(h.forecastsOut()).toBe(7);
+    expect(h.writer.emitted.map(key)).toEqual(steps(0, 6)); // eager: emitted per batch
+    expect(h.writer.commits).toHaveLength(1);
+    expect(h.writer.outstanding).toBe(1);
+
+    await h.finish();
+    expect(h.writer.maxOutstanding).toBe(1);
+  });
+
+  it('cuts the held-back checkpoint as soon as the in-flight one commits, covering everything since', async () => {
+    const h = await harness({ eager: false });
+
+    h.push(0, 1, 2);
+    await settle();
+    h.setNow(INTERVAL);
+    h.push(3);
+    await settle();
+    expect(h.writer.commits).toHaveLength(1);
+    const first = part0(h, 0);
+    expect(first.forecasts.map(key)).toEqual(steps(0, 2));
+    expect(first.position).toEqual({ topic: TOPIC, partition: 0, offset: '4' });
+    expect(first.state.map((s) => s.series)).toEqual(['a']);
+
+    // While #1 is in flight the interval elapses and more records arrive.
+    h.setNow(INTERVAL + 1500);
+    h.push(4, 5, 6, 7);
+    await settle();
+    expect(h.made.map(key)).toEqual(steps(0, 6));
+    expect(h.writer.commits).toHaveLength(1);
+
+    // #1 commits: #2 follows without further input and carries all that was held back.
+    expect(h.writer.resolveNext()).toBe(true);
+    await settle();
+    expect(h.writer.commits).toHaveLength(2);
+    const second = part0(h, 1);
+    expect(second.forecasts.map(key)).toEqual(steps(3, 6));
+    expect(second.position).toEqual({ topic: TOPIC, partition: 0, offset: '8' });
+    expect(second.state.map((s) => s.series)).toEqual(['a']);
+    expect(h.batchSizes.at(-1)).toBe(0); // cut by a barrier (an empty batch), not by a record
+    expect(h.events.filter((e) => e.type === 'checkpoint')).toHaveLength(1);
+
+    // More input after #2 lands in a later checkpoint (here the last, at the end of the input).
+    expect(h.writer.resolveNext()).toBe(true);
+    await settle();
+    h.push(8, 9);
+    await settle();
+    const summary = await h.finish();
+    expect(summary.forecasts).toBe(9);
+    expect(h.writer.commits.at(-1)?.parts[0]?.position?.offset).toBe('10');
+    expect(h.writer.maxOutstanding).toBe(1);
+    expectEachForecastCommittedOnce(h);
+  });
+
+  it('still cuts a checkpoint on too many pending forecasts while one is in flight, then waits for it (no overlapping commits)', async () => {
+    const h = await harness({ eager: false, maxPendingForecasts: 3 });
+
+    // Checkpoint #1, cut by the interval, stays in flight.
+    h.push(0, 1);
+    await settle();
+    h.setNow(INTERVAL);
+    h.push(2);
+    await settle();
+    expect(h.writer.commits).toHaveLength(1);
+    expect(part0(h, 0).forecasts.map(key)).toEqual(steps(0, 1));
+    expect(part0(h, 0).position?.offset).toBe('3');
+
+    // The clock stands still (no interval elapses); three forecasts wait: a barrier cuts
+    // checkpoint #2 although #1 is in flight…
+    const batchesBefore = h.batchSizes.length;
+    h.push(3, 4, 5);
+    await settle();
+    expect(h.made.map(key)).toEqual(steps(0, 4));
+    expect(h.batchSizes.slice(batchesBefore)).toEqual(expect.arrayContaining([0])); // the barrier
+    // …which waits for #1 instead of committing alongside it, and holds up the pipeline: the
+    // next record's step is not forecast while #1 is outstanding.
+    expect(h.writer.commits).toHaveLength(1);
+    expect(h.writer.outstanding).toBe(1);
+    h.push(6);
+    await settle();
+    expect(h.made.map(key)).toEqual(steps(0, 4));
+
+    // #1 commits: #2 follows with exactly the forecasts cut, then the pipeline moves again.
+    expect(h.writer.resolveNext()).toBe(true);
+    await settle();
+    expect(h.writer.commits).toHaveLength(2);
+    const second = part0(h, 1);
+    expect(second.forecasts.map(key)).toEqual(steps(2, 4));
+    expect(second.position?.offset).toBe('6');
+    expect(h.made.map(key)).toEqual(steps(0, 5));
+
+    const summary = await h.finish();
+    expect(summary.forecasts).toBe(6);
+    expect(h.writer.commits.at(-1)?.parts[0]?.position?.offset).toBe('7');
+    expect(h.writer.maxOutstanding).toBe(1);
+    expectEachForecastCommittedOnce(h);
+  });
+
+  // A barrier that found nothing due once left a flag set that ignored every later barrier.
+  it('after a backpressure checkpoint, still cuts the held-back one promptly when the in-flight commit resolves', async () => {
+    const h = await harness({ eager: false, maxPendingForecasts: 3 });
+
+    // Checkpoint #1, cut by backpressure (three forecasts pending), stays in flight.
+    h.push(0, 1, 2, 3);
+    await settle();
+    expect(h.writer.commits).toHaveLength(1);
+    expect(part0(h, 0).forecasts.map(key)).toEqual(steps(0, 2));
+
+    // An interval elapses and one more forecast is made while #1 is in flight.
+    h.setNow(INTERVAL);
+    h.push(4);
+    await settle();
+    expect(h.made.map(key)).toEqual(steps(0, 3));
+    expect(h.writer.commits).toHaveLength(1);
+
+    // #1 commits: #2 is due (interval elapsed) and should follow without further input.
+    expect(h.writer.resolveNext()).toBe(true);
+    await settle();
+    try {
+      expect(h.writer.commits).toHaveLength(2); // fails today: the barrier request is stuck
+      expect(part0(h, 1).forecasts.map(key)).toEqual(steps(3, 3));
+      expect(part0(h, 1).position?.offset).toBe('5');
+    } finally {
+      const summary = await h.finish();
+      expect(summary.forecasts).toBe(4);
+      expectEachForecastCommittedOnce(h);
+    }
+  });
+
+  it('cuts a checkpoint once the input goes quiet, before the interval ends, and not again without new input', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const h = await harness({ eager: false });
+    h.coordinator.start();
+    h.push(0, 1, 2);
+    await settle();
+    vi.advanceTimersByTime(INTERVAL);
+    await settle();
+    expect(h.writer.commits).toHaveLength(0); // the clock has not moved: not quiet yet
+
+    // Quiet for 300 ms (≥ the 100 ms default and the minimum gap of interval / 4), well before the interval.
+    h.setNow(300);
+    vi.advanceTimersByTime(100);
+    await settle();
+    expect(h.writer.commits).toHaveLength(1);
+    expect(part0(h, 0).forecasts.map(key)).toEqual(steps(0, 1));
+    expect(part0(h, 0).position?.offset).toBe('3');
+    h.writer.resolveNext();
+    await settle();
+
+    // Nothing read since: staying quiet cuts nothing more until the interval…
+    h.setNow(600);
+    vi.advanceTimersByTime(100);
+    await settle();
+    expect(h.writer.commits).toHaveLength(1);
+    // …and new input, once quiet again, does.
+    h.push(3);
+    await settle();
+    h.setNow(650);
+    vi.advanceTimersByTime(100);
+    await settle();
+    expect(h.writer.commits).toHaveLength(1); // read 50 ms ago: not quiet
+    h.setNow(800);
+    vi.advanceTimersByTime(100);
+    await settle();
+    expect(h.writer.commits).toHaveLength(2);
+    expect(part0(h, 1).forecasts.map(key)).toEqual(steps(2, 2));
+    expect(part0(h, 1).position?.offset).toBe('4');
+    await h.finish();
+    expectEachForecastCommittedOnce(h);
+  });
+});
