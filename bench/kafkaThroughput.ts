@@ -200,7 +200,10 @@ async function streamcast(
   const abort = new AbortController();
   const running = pipeline.run(abort.signal);
   const kafka = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.NOTHING });
-  const end = await committedToEnd(kafka, cfg.groupId, input);
+  // A pipeline that fails would leave committedToEnd waiting forever: report it instead.
+  const failed = running.then((r) => Promise.reject(new Error(`streamcast ${guarantee} stopped before the end of the input (${JSON.stringify(r)})`)));
+  const end = await Promise.race([committedToEnd(kafka, cfg.groupId, input), failed]);
+  failed.catch(() => undefined);
   return {
     ms: end - first,
     forecasts,
