@@ -253,12 +253,12 @@ export class KafkaSource implements Source {
         await heartbeat();
       }
       if (!live()) return;
-      const offset = BigInt(m.offset);
+      const next = BigInt(m.offset) + 1n;
       const mark = this.handedOver.get(partition);
-      if (mark === undefined || offset >= mark) {
-        this.handedOver.set(partition, offset + 1n);
+      if (mark === undefined || next > mark) {
+        this.handedOver.set(partition, next);
         // Synchronous: the pipeline has taken the record when next() returns.
-        this.subject.next(this.ingest(topic, partition, m));
+        this.subject.next(this.ingest(topic, partition, m, next));
       }
       resolveOffset(m.offset);
     }
@@ -268,14 +268,14 @@ export class KafkaSource implements Source {
     await heartbeat();
   }
 
-  private ingest(topic: string, partition: number, m: KafkaMessage): Ingested {
+  private ingest(topic: string, partition: number, m: KafkaMessage, next: bigint): Ingested {
     const source: RecordSource = { topic, partition, offset: m.offset, key: keyText(m.key) };
     const ts = Number(m.timestamp);
     const decoded = this.opts.decoder.decode(m.value ?? new Uint8Array(0), m.key ?? null, source, Number.isFinite(ts) ? ts : undefined);
     return {
       points: decoded.points,
       deadLetters: decoded.deadLetters,
-      position: { topic, partition, offset: (BigInt(m.offset) + 1n).toString() },
+      position: { topic, partition, offset: next.toString() },
     };
   }
 

@@ -105,7 +105,18 @@ export class Normalizer {
     const raw = (step.value - mean) / std;
     // `+ 0` turns -0 into 0: a signed zero would leak into model inputs and snapshots as noise.
     const z = Number.isNaN(raw) ? 0 : Math.min(Z_CLIP, Math.max(-Z_CLIP, raw)) + 0;
-    return { ...step, z, scale: { mean, std } };
+    // Spelled out rather than spread: one object shape for every step, built per step on the hot path.
+    return {
+      series: step.series,
+      ts: step.ts,
+      value: step.value,
+      observed: step.observed,
+      imputed: step.imputed,
+      sinceObserved: step.sinceObserved,
+      reset: step.reset,
+      z,
+      scale: { mean, std },
+    };
   }
 
   snapshot(series: SeriesId): NormalizerSnapshot | undefined {
