@@ -324,7 +324,7 @@ export async function benchKafka(): Promise<Record<string, unknown>[]> {
       await r.stop();
       const rate = n / (r.ms / 1000);
       if (g === 'at-least-once') aloRate = rate;
-      rows.push({ run: `streamcast run (${g})`, points: n, 's': +(r.ms / 1000).toFixed(2), 'points/s': Math.round(rate), ratio: +(rate / rawRate).toFixed(2), forecasts: r.forecasts });
+      rows.push({ run: `streamcast run (${g})`, points: n, 's': +(r.ms / 1000).toFixed(2), 'points/s': Math.round(rate), ratio: Number.isNaN(rawRate) ? '' : +(rate / rawRate).toFixed(2), forecasts: r.forecasts });
     }
     if (rows.length > 0) console.table(rows);
 
