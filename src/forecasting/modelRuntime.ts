@@ -716,9 +716,11 @@ const SNAP_MAGIC = 0x31524d53; // "SMR1": Streamcast Model Runtime, format 1
 const ABSENT = 0xffffffff;
 
 function packParts(parts: readonly (Uint8Array | undefined)[], version: number): Uint8Array {
-  const size = 8 + parts.reduce((n, p) => n + 4 + (p?.byteLength ?? 0), 0);
-  const out = new Uint8Array(size);
-  const dv = new DataView(out.buffer);
+  let size = 8;
+  for (const p of parts) size += 4 + (p?.byteLength ?? 0);
+  // Pooled and not zeroed: every byte is written below (checkpoints pack every changed series).
+  const out = Buffer.allocUnsafe(size);
+  const dv = new DataView(out.buffer, out.byteOffset, size);
   dv.setUint32(0, SNAP_MAGIC, true);
   dv.setUint32(4, version, true);
   let o = 8;
@@ -730,7 +732,7 @@ function packParts(parts: readonly (Uint8Array | undefined)[], version: number):
       o += p.byteLength;
     }
   }
-  return out;
+  return new Uint8Array(out.buffer, out.byteOffset, size);
 }
 
 function unpackParts(snap: Uint8Array, series: SeriesId): { parts: (Uint8Array | undefined)[]; version: number } {

@@ -43,11 +43,23 @@ const F_LAST_STEP = 16;
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
+const kindBytes = new Map<string, Uint8Array>();
+
+/**
+ * A checkpoint encodes every changed series at once, on the thread that forecasts: one pooled
+ * allocation per frame (Buffer.allocUnsafe; every byte is written), JSON written straight into it.
+ */
 export function encodeSeriesState(s: SeriesState): Uint8Array {
-  const kind = utf8.encode(s.model.kind);
+  let kind = kindBytes.get(s.model.kind);
+  if (kind === undefined) {
+    kind = utf8.encode(s.model.kind);
+    if (kindBytes.size < 64) kindBytes.set(s.model.kind, kind);
+  }
   if (kind.byteLength > 255) throw new StreamcastError('fatal', `model kind ${JSON.stringify(s.model.kind)} is longer than 255 bytes`);
-  const resampler = s.resampler === undefined ? undefined : utf8.encode(JSON.stringify(s.resampler));
-  const imputer = s.imputer === undefined ? undefined : utf8.encode(JSON.stringify(s.imputer));
+  const resampler = s.resampler === undefined ? undefined : JSON.stringify(s.resampler);
+  const imputer = s.imputer === undefined ? undefined : JSON.stringify(s.imputer);
+  const resamplerLen = resampler === undefined ? 0 : Buffer.byteLength(resampler);
+  const imputerLen = imputer === undefined ? 0 : Buffer.byteLength(imputer);
   let flags = 0;
   let size = 9 + kind.byteLength;
   if (s.lastStep !== undefined) {
@@ -60,18 +72,18 @@ export function encodeSeriesState(s: SeriesState): Uint8Array {
   }
   if (resampler !== undefined) {
     flags |= F_RESAMPLER;
-    size += 4 + resampler.byteLength;
+    size += 4 + resamplerLen;
   }
   if (imputer !== undefined) {
     flags |= F_IMPUTER;
-    size += 4 + imputer.byteLength;
+    size += 4 + imputerLen;
   }
   if (s.forecaster !== undefined) {
     flags |= F_FORECASTER;
     size += 4 + s.forecaster.byteLength;
   }
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
+  const out = Buffer.allocUnsafe(size);
+  const view = new DataView(out.buffer, out.byteOffset, size);
   out[0] = MAGIC0;
   out[1] = MAGIC1;
   out[2] = STATE_CODEC_VERSION;
@@ -84,19 +96,31 @@ export function encodeSeriesState(s: SeriesState): Uint8Array {
     view.setFloat64(o, s.lastStep);
     o += 8;
   }
-  if (s.normalizer !== undefined) {
-    for (const x of [s.normalizer.w, s.normalizer.mean, s.normalizer.m2, s.normalizer.lastTs]) {
-      view.setFloat64(o, x);
-      o += 8;
-    }
+  const n = s.normalizer;
+  if (n !== undefined) {
+    view.setFloat64(o, n.w);
+    view.setFloat64(o + 8, n.mean);
+    view.setFloat64(o + 16, n.m2);
+    view.setFloat64(o + 24, n.lastTs);
+    o += 32;
   }
-  for (const bytes of [resampler, imputer, s.forecaster]) {
-    if (bytes === undefined) continue;
-    view.setUint32(o, bytes.byteLength);
-    out.set(bytes, o + 4);
-    o += 4 + bytes.byteLength;
+  if (resampler !== undefined) {
+    view.setUint32(o, resamplerLen);
+    out.write(resampler, o + 4, 'utf8');
+    o += 4 + resamplerLen;
   }
-  return out;
+  if (imputer !== undefined) {
+    view.setUint32(o, imputerLen);
+    out.write(imputer, o + 4, 'utf8');
+    o += 4 + imputerLen;
+  }
+  if (s.forecaster !== undefined) {
+    view.setUint32(o, s.forecaster.byteLength);
+    out.set(s.forecaster, o + 4);
+    o += 4 + s.forecaster.byteLength;
+  }
+  // A plain Uint8Array over the pooled bytes: a Buffer's slice() would share them, unlike Uint8Array's.
+  return new Uint8Array(out.buffer, out.byteOffset, size);
 }
 
 /**

@@ -140,12 +140,19 @@ function encodeAdvance(chain: Chain, z: number, observed: boolean, mean: number,
 const LAST_TS = 0; // the newest step's ts
 const ANCHOR = 1; // the chain at the oldest step: mean, std, g
 const NEWEST = 4; // the chain at the newest step
-const META = 7;
+const APPENDED = 7; // steps appended since the slot was created or restored (absolute index of the next one)
+// The chain and sinceObserved at absolute step TAIL - 1 (0: none), where the previous snapshot's
+// kept tail began: the next snapshot walks on from there, not from the oldest step, so a
+// checkpoint costs the steps appended since the last one rather than the whole history.
+const TAIL = 8;
+const TAIL_ANCHOR = 9;
+const META = 12;
 // Per-slot Int32 record.
 const HEAD = 0; // physical index of the oldest step
 const COUNT = 1;
 const SINCE = 2; // sinceObserved of the oldest step
-const RING = 3;
+const TAIL_SINCE = 3; // sinceObserved at the TAIL step
+const RING = 4;
 
 const SNAPSHOT_MAGIC_V1 = 0x31485353; // "SSH1": z, dMean, dLogStd as float16, newest scale exact
 const SNAPSHOT_HEADER_V1 = 40;
@@ -309,6 +316,7 @@ export class SeriesHistory {
     ring[r + HEAD] = head;
     ring[r + COUNT] = count;
     meta[m + LAST_TS] = step.ts;
+    meta[m + APPENDED] = meta[m + APPENDED]! + 1;
     return true;
   }
 
@@ -375,15 +383,31 @@ export class SeriesHistory {
     const head = (ring[r + HEAD]! + skip) % C;
     const n = count - skip;
     const anchor = this.#anchor;
-    for (let k = 0; k < 3; k++) anchor[k] = meta[m + ANCHOR + k]!;
-    let since = ring[r + SINCE]!;
-    for (let i = 1; i <= skip; i++) {
+    // Absolute index of the oldest step kept in the ring, and of the first step this snapshot keeps.
+    const oldest = meta[m + APPENDED]! - count;
+    const target = oldest + skip;
+    const cached = meta[m + TAIL]! - 1;
+    let from: number;
+    let since: number;
+    if (cached >= oldest && cached <= target) {
+      from = cached - oldest;
+      for (let k = 0; k < 3; k++) anchor[k] = meta[m + TAIL_ANCHOR + k]!;
+      since = ring[r + TAIL_SINCE]!;
+    } else {
+      from = 0;
+      for (let k = 0; k < 3; k++) anchor[k] = meta[m + ANCHOR + k]!;
+      since = ring[r + SINCE]!;
+    }
+    for (let i = from + 1; i <= skip; i++) {
       const p = (ring[r + HEAD]! + i) % C;
       const q = cBase + 3 * p;
       const obs = this.#bit(slot, p);
       advance(anchor, fromFloat16(zs[zBase + p]!), obs, codeM(codes, q), codeL(codes, q));
       since = obs ? 0 : since + 1;
     }
+    meta[m + TAIL] = target + 1;
+    for (let k = 0; k < 3; k++) meta[m + TAIL_ANCHOR + k] = anchor[k]!;
+    ring[r + TAIL_SINCE] = since;
     const codesAt = SNAPSHOT_HEADER + 2 * n;
     const maskAt = codesAt + 3 * n;
     const out = new Uint8Array(maskAt + Math.ceil(n / 8));
@@ -511,6 +535,8 @@ export class SeriesHistory {
     const m = this.#meta.offset(slot);
     meta.set(this.#chain, m + NEWEST);
     meta[m + LAST_TS] = lastTs;
+    meta[m + APPENDED] = keep;
+    meta[m + TAIL] = 0;
     const ring = this.#ring.page(slot);
     const r = this.#ring.offset(slot);
     ring[r + HEAD] = 0;
@@ -556,6 +582,11 @@ export class SeriesHistory {
     const r = this.#ring.offset(slot);
     ring[r + HEAD] = 0;
     ring[r + COUNT] = 0;
+    // A reused slot must not inherit its previous series' snapshot tail.
+    const meta = this.#meta.page(slot);
+    const m = this.#meta.offset(slot);
+    meta[m + APPENDED] = 0;
+    meta[m + TAIL] = 0;
     return slot;
   }
 }
