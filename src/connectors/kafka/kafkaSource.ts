@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import kafkajs, { type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage } from 'kafkajs';
 import { Observable, Subject } from 'rxjs';
 import type { Decoder } from '../../codecs/codec.js';
 import { utf8OrUndefined } from '../../codecs/payloadText.js';
@@ -126,15 +126,28 @@ export class KafkaSource implements Source {
       if (restart) {
         this.notReadyReason = 'Kafka consumer restarting after an error';
         opts.logger.warn({ err: error }, 'Kafka consumer failed; kafkajs restarts it (readiness false until it rejoins)');
-      } else {
-        this.notReadyReason = 'Kafka consumer crashed';
-        opts.logger.error({ err: error }, 'Kafka consumer crashed and will not restart; stopping. Operator action: check broker ACLs and topic, then restart');
-        this.subject.error(new StreamcastError('fatal', `Kafka consumer crashed: ${error.message}`, { cause: error }));
-      }
+      } else if (crashFromOutage(error) && !this.stopRequested) {
+        // kafkajs gives up for good when, after a broker restart, the group coordinator is not
+        // back within its own retries; a longer outage is still an outage: start over here.
+        this.notReadyReason = 'Kafka unreachable; restarting the consumer';
+        this.running = false;
+        const delayMs = 1000;
+        opts.logger.warn({ err: error }, `Kafka consumer gave up while the broker was away (${error.message}); restarting it in ${delayMs / 1000} s`);
+        setTimeout(() => {
+          if (this.stopRequested) return;
+          this.starting = this.connectAndRun().catch((err: unknown) => this.crashed(err));
+        }, delayMs);
+      } else this.crashed(error);
     });
     this.consumer.on(STOP, () => {
       this.joined = false;
     });
+  }
+
+  private crashed(error: unknown): void {
+    this.notReadyReason = 'Kafka consumer crashed';
+    this.opts.logger.error({ err: error }, 'Kafka consumer crashed and will not restart; stopping. Operator action: check broker ACLs and topic, then restart');
+    this.subject.error(new StreamcastError('fatal', `Kafka consumer crashed: ${(error as Error).message}`, { cause: error }));
   }
 
   records(): Observable<Ingested> {
@@ -413,4 +426,21 @@ export class KafkaSource implements Source {
 function keyText(key: Buffer | null | undefined): string | null {
   if (key === null || key === undefined) return null;
   return utf8OrUndefined(key) ?? `base64:${key.toString('base64')}`;
+}
+
+/**
+ * A crash that a broker being away explains: a retriable error anywhere in the cause chain, or
+ * kafkajs' "group coordinator not found", which it classes as non-retriable although a broker
+ * restart produces it (the coordinator is back once the offsets topic is loaded). By class, not
+ * by message (STYLE 5).
+ */
+// kafkajs is CommonJS and Node's ESM loader does not see this class as a named export.
+const { KafkaJSGroupCoordinatorNotFound } = kafkajs;
+
+export function crashFromOutage(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    if (isRetriableKafkaError(e) || e instanceof KafkaJSGroupCoordinatorNotFound) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
