@@ -27,6 +27,7 @@ import { fitCalibration } from './gru/calibration.js';
 import type { Calibration } from './gru/calibration.js';
 import { OnlineCalibrator } from './gru/onlineCalibrator.js';
 import { replayForCalibration } from './calibrationReplay.js';
+import { frameBytes } from '../state/frameArena.js';
 
 /** What one retrain did (`retrainNow`). Losses: mean pinball per cell and level, normalized units, held-out slice. */
 export interface RetrainReport {
@@ -718,8 +719,8 @@ const ABSENT = 0xffffffff;
 function packParts(parts: readonly (Uint8Array | undefined)[], version: number): Uint8Array {
   let size = 8;
   for (const p of parts) size += 4 + (p?.byteLength ?? 0);
-  // Pooled and not zeroed: every byte is written below (checkpoints pack every changed series).
-  const out = Buffer.allocUnsafe(size);
+  // Carved from a shared chunk: checkpoints snapshot every changed series.
+  const out = frameBytes(size);
   const dv = new DataView(out.buffer, out.byteOffset, size);
   dv.setUint32(0, SNAP_MAGIC, true);
   dv.setUint32(4, version, true);
@@ -732,7 +733,7 @@ function packParts(parts: readonly (Uint8Array | undefined)[], version: number):
       o += p.byteLength;
     }
   }
-  return new Uint8Array(out.buffer, out.byteOffset, size);
+  return out;
 }
 
 function unpackParts(snap: Uint8Array, series: SeriesId): { parts: (Uint8Array | undefined)[]; version: number } {

@@ -4,7 +4,9 @@ import type { Forecaster } from '../forecasting/forecaster.js';
 import type { Imputer, ImputerSnapshot } from '../pipeline/core/imputer.js';
 import type { Normalizer, NormalizerSnapshot } from '../pipeline/core/normalizer.js';
 import type { Resampler, ResamplerSnapshot } from '../pipeline/core/resampler.js';
-import { decodeSeriesState, encodeSeriesState } from './stateCodec.js';
+import { decodeSeriesState, encodeSeriesState, type SeriesState } from './stateCodec.js';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export interface StateCores {
   readonly resampler: Resampler;
@@ -129,14 +131,14 @@ export class SeriesStateStore {
       if (!this.owned.has(u.partition)) continue;
       const forecaster = f.snapshot(series);
       const lastStep = this.lastStep.get(series);
-      const value = encodeSeriesState({
-        model,
-        ...(u.resampler !== undefined ? { resampler: u.resampler } : {}),
-        ...(u.imputer !== undefined ? { imputer: u.imputer } : {}),
-        ...(u.normalizer !== undefined ? { normalizer: u.normalizer } : {}),
-        ...(forecaster !== undefined ? { forecaster } : {}),
-        ...(lastStep !== undefined ? { lastStep } : {}),
-      });
+      // Built field by field: this runs for every changed series at every checkpoint.
+      const state: Mutable<SeriesState> = { model };
+      if (u.resampler !== undefined) state.resampler = u.resampler;
+      if (u.imputer !== undefined) state.imputer = u.imputer;
+      if (u.normalizer !== undefined) state.normalizer = u.normalizer;
+      if (forecaster !== undefined) state.forecaster = forecaster;
+      if (lastStep !== undefined) state.lastStep = lastStep;
+      const value = encodeSeriesState(state);
       out.push({ series, partition: u.partition, value });
     }
     return out;

@@ -1,4 +1,5 @@
 import { StreamcastError } from '../domain/errors.js';
+import { frameBytes } from './frameArena.js';
 import type { ImputerSnapshot } from '../pipeline/core/imputer.js';
 import type { NormalizerSnapshot } from '../pipeline/core/normalizer.js';
 import type { ResamplerSnapshot } from '../pipeline/core/resampler.js';
@@ -46,8 +47,8 @@ const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 const kindBytes = new Map<string, Uint8Array>();
 
 /**
- * A checkpoint encodes every changed series at once, on the thread that forecasts: one pooled
- * allocation per frame (Buffer.allocUnsafe; every byte is written), JSON written straight into it.
+ * A checkpoint encodes every changed series at once, on the thread that forecasts: each frame is
+ * carved from a shared chunk (frameArena.ts), JSON written straight into it.
  */
 export function encodeSeriesState(s: SeriesState): Uint8Array {
   let kind = kindBytes.get(s.model.kind);
@@ -82,7 +83,8 @@ export function encodeSeriesState(s: SeriesState): Uint8Array {
     flags |= F_FORECASTER;
     size += 4 + s.forecaster.byteLength;
   }
-  const out = Buffer.allocUnsafe(size);
+  const frame = frameBytes(size);
+  const out = Buffer.from(frame.buffer, frame.byteOffset, size);
   const view = new DataView(out.buffer, out.byteOffset, size);
   out[0] = MAGIC0;
   out[1] = MAGIC1;
@@ -119,8 +121,8 @@ export function encodeSeriesState(s: SeriesState): Uint8Array {
     out.set(s.forecaster, o + 4);
     o += 4 + s.forecaster.byteLength;
   }
-  // A plain Uint8Array over the pooled bytes: a Buffer's slice() would share them, unlike Uint8Array's.
-  return new Uint8Array(out.buffer, out.byteOffset, size);
+  // The plain Uint8Array: a Buffer's slice() would share its bytes, unlike Uint8Array's.
+  return frame;
 }
 
 /**
