@@ -94,6 +94,13 @@ function specFor(name: string, input: string, guarantee: 'at-least-once' | 'exac
   });
 }
 
+/** A pipeline as `streamcast run` builds it, on the bench spec, with default Kafka settings. */
+function benchPipeline(brokers: string[], name: string, input: string, guarantee: 'at-least-once' | 'exactly-once', events: (e: PipelineEvent) => void) {
+  const spec = specFor(name, input, guarantee);
+  const cfg = kafkaConfigFrom({}, { pipeline: name, brokers });
+  return { cfg, pipeline: new KafkaPipeline({ spec, cfg, logger, forecaster: createForecaster(spec), events }) };
+}
+
 function pointMessages(stepFrom: number, stepTo: number): Message[] {
   const out: Message[] = [];
   for (let i = stepFrom; i < stepTo; i++) {
@@ -184,21 +191,12 @@ async function streamcast(
   guarantee: 'at-least-once' | 'exactly-once',
   events: (e: PipelineEvent) => void = () => {},
 ): Promise<{ ms: number; forecasts: number; stop: () => Promise<void> }> {
-  const name = `bench-${guarantee === 'exactly-once' ? 'eos' : 'alo'}-${id()}`;
-  const spec = specFor(name, input, guarantee);
-  const cfg = kafkaConfigFrom({}, { pipeline: name, brokers });
   let first = 0;
   let forecasts = 0;
-  const pipeline = new KafkaPipeline({
-    spec,
-    cfg,
-    logger,
-    forecaster: createForecaster(spec),
-    events: (e) => {
-      if (e.type === 'records_in' && first === 0) first = performance.now();
-      if (e.type === 'forecasts_out') forecasts += e.count;
-      events(e);
-    },
+  const { pipeline, cfg } = benchPipeline(brokers, `bench-${guarantee === 'exactly-once' ? 'eos' : 'alo'}-${id()}`, input, guarantee, (e) => {
+    if (e.type === 'records_in' && first === 0) first = performance.now();
+    if (e.type === 'forecasts_out') forecasts += e.count;
+    events(e);
   });
   const abort = new AbortController();
   const running = pipeline.run(abort.signal);
@@ -234,17 +232,8 @@ async function latencyAtRate(brokers: string[], kafka: Kafka, rate: number, guar
   const lat: number[] = [];
   const warm: number[] = [];
   let steadyFrom = Number.POSITIVE_INFINITY;
-  const name = `lat-${id()}`;
-  const spec = specFor(name, input, guarantee);
-  const cfg = kafkaConfigFrom({}, { pipeline: name, brokers });
-  const pipeline = new KafkaPipeline({
-    spec,
-    cfg,
-    logger,
-    forecaster: createForecaster(spec),
-    events: (e) => {
-      if (e.type === 'latency') (performance.now() < steadyFrom ? warm : lat).push(e.seconds * 1000);
-    },
+  const { pipeline } = benchPipeline(brokers, `lat-${id()}`, input, guarantee, (e) => {
+    if (e.type === 'latency') (performance.now() < steadyFrom ? warm : lat).push(e.seconds * 1000);
   });
   const abort = new AbortController();
   const running = pipeline.run(abort.signal);
