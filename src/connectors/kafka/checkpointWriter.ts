@@ -9,7 +9,7 @@ import type { EncodedState } from '../../state/seriesStateStore.js';
 import type { Sink } from '../sink.js';
 import { readChangelog } from './changelogReader.js';
 import { type PackedMessages, PackedMessagesBuilder } from './packedMessages.js';
-import { hasKafkaErrorType, isRetriableKafkaError } from './kafkaClient.js';
+import { hasKafkaErrorType, inCauseChain, isRetriableKafkaError } from './kafkaClient.js';
 import { deadLetterMessage, forecastMessage, type KafkaOutput } from './kafkaSink.js';
 import type { KafkaSource } from './kafkaSource.js';
 import { inProcessProducers, type OutputProducer, type ProducerFactory } from './outputProducer.js';
@@ -298,11 +298,7 @@ export class KafkaCheckpointWriter implements CheckpointWriter {
  * the same id (aborting the open transaction) and first checks whether the commit landed.
  */
 function retriableChain(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
-    if (isRetriableKafkaError(e)) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
+  return inCauseChain(err, isRetriableKafkaError);
 }
 
 /** Splits messages into produce requests of at most `maxBytes` of keys and values (at least one message each). */

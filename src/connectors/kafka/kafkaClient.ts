@@ -55,12 +55,22 @@ export function kafkaErrorType(err: unknown): string | undefined {
   return typeof t === 'string' ? t : undefined;
 }
 
-/** True when the error or one of its causes carries a broker error code in `types`. */
-export function hasKafkaErrorType(err: unknown, types: ReadonlySet<string>): boolean {
-  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
-    const t = kafkaErrorType(e);
-    if (t !== undefined && types.has(t)) return true;
+/**
+ * True when the error or one of its causes (at most five deep) satisfies `test`: kafkajs wraps
+ * what the broker said in errors of its own (retries exceeded, non-retriable bail-outs).
+ */
+export function inCauseChain(err: unknown, test: (e: object) => boolean): boolean {
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    if (test(e)) return true;
     e = (e as { cause?: unknown }).cause;
   }
   return false;
+}
+
+/** True when the error or one of its causes carries a broker error code in `types`. */
+export function hasKafkaErrorType(err: unknown, types: ReadonlySet<string>): boolean {
+  return inCauseChain(err, (e) => {
+    const t = kafkaErrorType(e);
+    return t !== undefined && types.has(t);
+  });
 }

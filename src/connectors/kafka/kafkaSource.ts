@@ -8,7 +8,7 @@ import type { EventListener } from '../../observability/events.js';
 import type { LogSink } from '../../observability/logger.js';
 import { retry } from '../../runtime/retry.js';
 import type { Ingested, Position, Source } from '../source.js';
-import { isRetriableKafkaError, kafkaErrorType } from './kafkaClient.js';
+import { inCauseChain, isRetriableKafkaError, kafkaErrorType } from './kafkaClient.js';
 
 export interface KafkaSourceOptions {
   readonly kafka: Kafka;
@@ -438,9 +438,5 @@ function keyText(key: Buffer | null | undefined): string | null {
 const { KafkaJSGroupCoordinatorNotFound } = kafkajs;
 
 export function crashFromOutage(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
-    if (isRetriableKafkaError(e) || e instanceof KafkaJSGroupCoordinatorNotFound) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
+  return inCauseChain(error, (e) => isRetriableKafkaError(e) || e instanceof KafkaJSGroupCoordinatorNotFound);
 }

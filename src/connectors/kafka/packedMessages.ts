@@ -16,9 +16,8 @@ export interface PackedMessages {
   readonly partitions: Int32Array;
   /** Per message: key length then value length in bytes, -1 for null. */
   readonly lengths: Int32Array;
+  /** Keys and values back to back, in message order (it may be longer than they are). */
   readonly data: ArrayBuffer;
-  /** Bytes of `data` in use. */
-  readonly size: number;
 }
 
 const NULL = -1;
@@ -43,11 +42,7 @@ export function packTopicMessages(topicMessages: readonly TopicMessages[]): Pack
       return;
     }
     const need = typeof v === 'string' ? v.length * 3 : v.byteLength;
-    if (at + need > buf.byteLength) {
-      const grown = Buffer.from(new ArrayBuffer(Math.max(2 * buf.byteLength, at + need)));
-      buf.copy(grown, 0, 0, at);
-      buf = grown;
-    }
+    buf = withRoom(buf, at, need);
     const len = typeof v === 'string' ? buf.write(v, at, 'utf8') : (buf.set(v, at), v.byteLength);
     lengths[slot] = len;
     at += len;
@@ -64,7 +59,7 @@ export function packTopicMessages(topicMessages: readonly TopicMessages[]): Pack
       i++;
     }
   });
-  return { topics: topicMessages.map((t) => t.topic), counts, partitions, lengths, data: buf.buffer as ArrayBuffer, size: at };
+  return { topics: topicMessages.map((t) => t.topic), counts, partitions, lengths, data: buf.buffer as ArrayBuffer };
 }
 
 /** What postMessage must move rather than copy. */
@@ -95,6 +90,15 @@ export function unpackTopicMessages(p: PackedMessages): TopicMessages[] {
     out.push({ topic, messages });
   });
   return out;
+}
+
+/** `buf`, or a copy of its first `used` bytes in one of at least twice the size, with room for `need` more. */
+function withRoom(buf: Buffer<ArrayBuffer>, used: number, need: number): Buffer<ArrayBuffer> {
+  if (used + need <= buf.byteLength) return buf;
+  // Its own ArrayBuffer (not Node's shared pool): the packed data is transferred whole.
+  const grown = Buffer.from(new ArrayBuffer(Math.max(2 * buf.byteLength, used + need)));
+  buf.copy(grown, 0, 0, used);
+  return grown;
 }
 
 function roughBytes(v: Message['key'] | Message['value']): number {
@@ -133,11 +137,7 @@ export class PackedMessagesBuilder {
       const exact = Buffer.byteLength(key) + Buffer.byteLength(value);
       if (this.at + exact > this.maxBytes) this.cut();
     }
-    if (this.at + need > this.buf.byteLength) {
-      const grown = Buffer.from(new ArrayBuffer(Math.max(2 * this.buf.byteLength, this.at + need)));
-      this.buf.copy(grown, 0, 0, this.at);
-      this.buf = grown;
-    }
+    this.buf = withRoom(this.buf, this.at, need);
     if (2 * this.n + 2 > this.lengths.length) {
       const grown = new Int32Array(2 * this.lengths.length);
       grown.set(this.lengths);
@@ -170,7 +170,6 @@ export class PackedMessagesBuilder {
       partitions: new Int32Array(this.n).fill(-1),
       lengths: this.lengths.slice(0, 2 * this.n),
       data,
-      size: this.at,
     });
     this.at = 0;
     this.n = 0;

@@ -9,7 +9,9 @@ import { type PackedMessages, packedTransferList, packTopicMessages } from './pa
 import type { ProducerReply, ProducerRequest, ProducerWorkerInit } from './producerProtocol.js';
 import { fromRemoteError } from './remoteError.js';
 
-type Call = ProducerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+/** A request before it is numbered (Omit over each member of the union). */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+type Call = WithoutId<ProducerRequest>;
 
 interface Waiting {
   readonly resolve: () => void;

@@ -185,6 +185,18 @@ function part0(h: Harness, n: number): PartitionCheckpoint {
   return c!.parts[0]!;
 }
 
+/**
+ * Ends the run, then: the final commit holds the input's last offset, `forecasts` were made,
+ * commits never overlapped and each forecast was committed exactly once.
+ */
+async function expectFinished(h: Harness, want: { forecasts: number; lastOffset: string }): Promise<void> {
+  const summary = await h.finish();
+  expect(summary.forecasts).toBe(want.forecasts);
+  expect(h.writer.commits.at(-1)?.parts[0]?.position?.offset).toBe(want.lastOffset);
+  expect(h.writer.maxOutstanding).toBe(1);
+  expectEachForecastCommittedOnce(h);
+}
+
 /** Every forecast made appears in exactly one commit, none is lost or duplicated. */
 function expectEachForecastCommittedOnce(h: Harness): void {
   const committed = h.writer.commits.flatMap((c) => c.parts.flatMap((p) => p.forecasts.map(key)));
@@ -278,11 +290,7 @@ describe('CheckpointCoordinator with PipelineRunner', () => {
     await settle();
     h.push(8, 9);
     await settle();
-    const summary = await h.finish();
-    expect(summary.forecasts).toBe(9);
-    expect(h.writer.commits.at(-1)?.parts[0]?.position?.offset).toBe('10');
-    expect(h.writer.maxOutstanding).toBe(1);
-    expectEachForecastCommittedOnce(h);
+    await expectFinished(h, { forecasts: 9, lastOffset: '10' });
   });
 
   it('still cuts a checkpoint on too many pending forecasts while one is in flight, then waits for it (no overlapping commits)', async () => {
@@ -322,11 +330,7 @@ describe('CheckpointCoordinator with PipelineRunner', () => {
     expect(second.position?.offset).toBe('6');
     expect(h.made.map(key)).toEqual(steps(0, 5));
 
-    const summary = await h.finish();
-    expect(summary.forecasts).toBe(6);
-    expect(h.writer.commits.at(-1)?.parts[0]?.position?.offset).toBe('7');
-    expect(h.writer.maxOutstanding).toBe(1);
-    expectEachForecastCommittedOnce(h);
+    await expectFinished(h, { forecasts: 6, lastOffset: '7' });
   });
 
   // A barrier that found nothing due once left a flag set that ignored every later barrier.
