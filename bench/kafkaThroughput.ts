@@ -38,6 +38,7 @@ import type { PipelineSpec } from '../src/pipeline/spec/pipelineSpec.js';
 import { CheckpointCoordinator } from '../src/runtime/checkpoint.js';
 import { KafkaPipeline } from '../src/runtime/kafkaPipeline.js';
 import { SeriesStateStore } from '../src/state/seriesStateStore.js';
+import { pacedProduce } from './pacedLoad.js';
 
 const root = resolve(import.meta.dirname, '..');
 const SERIES = Number(process.env['BENCH_KAFKA_SERIES'] ?? 1000);
@@ -238,23 +239,14 @@ async function latencyAtRate(brokers: string[], kafka: Kafka, rate: number, guar
   const abort = new AbortController();
   const running = pipeline.run(abort.signal);
   while (!pipeline.readiness().ready) await sleep(50);
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
-  await producer.connect();
   // One step of every series per tick; ticks paced so that points/s ≈ rate.
   const tickMs = 50;
   const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
   const steps = Math.ceil((rate * (warmup + seconds)) / SERIES);
   const all = pointMessages(0, steps);
-  const t0 = performance.now();
-  steadyFrom = t0 + warmup * 1000;
-  for (let i = 0; i < all.length; i += perTick) {
-    await producer.send({ topic: input, acks: 1, messages: all.slice(i, i + perTick) });
-    const due = t0 + ((i + perTick) / perTick) * tickMs;
-    const wait = due - performance.now();
-    if (wait > 0) await sleep(wait);
-  }
-  const achieved = all.length / ((performance.now() - t0) / 1000);
-  await producer.disconnect();
+  const achieved = await pacedProduce({ brokers, topic: input, messages: all, perTick, tickMs }, () => {
+    steadyFrom = performance.now() + warmup * 1000;
+  });
   await sleep(1500);
   await pipeline.stop();
   await running;
