@@ -36,6 +36,15 @@ export interface EncodedState {
   readonly value: Uint8Array;
 }
 
+/** Series states taken at a checkpoint, not yet encoded (SeriesStateStore.freeze). */
+export type FrozenStates = readonly FrozenState[];
+
+interface FrozenState {
+  readonly series: SeriesId;
+  readonly partition: number;
+  readonly state: SeriesState;
+}
+
 export type RestoreOutcome = 'restored' | 'rewarm' | 'invalid';
 
 export interface StateStoreOptions {
@@ -124,9 +133,18 @@ export class SeriesStateStore {
 
   /** Phase two: adds the forecaster's state and encodes; call right after the batch of the capture was stepped. */
   finish(capture: UpstreamCapture): EncodedState[] {
+    return this.encode(this.freeze(capture));
+  }
+
+  /**
+   * The part of phase two that cannot wait: the forecaster's state (a copy) and last step of
+   * each captured series, taken before the forecaster steps another batch. Encoding them
+   * (`encode`) can then wait, in slices, while the pipeline goes on.
+   */
+  freeze(capture: UpstreamCapture): FrozenStates {
     const f = this.cores.forecaster;
     const model = { kind: f.info.kind, version: f.info.version };
-    const out: EncodedState[] = [];
+    const states: FrozenState[] = [];
     for (const [series, u] of capture.series) {
       if (!this.owned.has(u.partition)) continue;
       const forecaster = f.snapshot(series);
@@ -138,8 +156,17 @@ export class SeriesStateStore {
       if (u.normalizer !== undefined) state.normalizer = u.normalizer;
       if (forecaster !== undefined) state.forecaster = forecaster;
       if (lastStep !== undefined) state.lastStep = lastStep;
-      const value = encodeSeriesState(state);
-      out.push({ series, partition: u.partition, value });
+      states.push({ series, partition: u.partition, state });
+    }
+    return states;
+  }
+
+  /** Encodes frozen states [from, to) (default all); pure: the store's state is not read. */
+  encode(frozen: FrozenStates, from = 0, to = frozen.length): EncodedState[] {
+    const out: EncodedState[] = [];
+    for (let i = from; i < Math.min(to, frozen.length); i++) {
+      const { series, partition, state } = frozen[i]!;
+      out.push({ series, partition, value: encodeSeriesState(state) });
     }
     return out;
   }

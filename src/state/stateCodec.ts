@@ -47,8 +47,9 @@ const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 const kindBytes = new Map<string, Uint8Array>();
 
 /**
- * A checkpoint encodes every changed series at once, on the thread that forecasts: each frame is
- * carved from a shared chunk (frameArena.ts), JSON written straight into it.
+ * A checkpoint encodes every changed series on the thread that forecasts (under at-least-once in
+ * slices between batches): each frame is carved from a shared chunk (frameArena.ts), JSON written
+ * straight into it.
  */
 export function encodeSeriesState(s: SeriesState): Uint8Array {
   let kind = kindBytes.get(s.model.kind);

@@ -95,4 +95,20 @@ describe('SeriesStateStore', () => {
     expect(cap.dropped).toBe(1);
     expect(s.cores.forecaster.snapshot('x')).toBeUndefined();
   });
+  it('encodes frozen states as they were when frozen, however far the series moved on since', () => {
+    const a = storeWith(forecaster('seasonal-naive'));
+    feed(a, 'x', 0, 40);
+    feed(a, 'y', 0, 40);
+    const cap = a.captureUpstream();
+    const reference = a.finish(cap).map((e) => ({ series: e.series, value: e.value.slice() }));
+    const frozen = a.freeze(cap);
+    // The pipeline goes on before the frames are encoded (at-least-once encodes in slices).
+    feed(a, 'x', 40, 5);
+    feed(a, 'y', 40, 5);
+    const late = [...a.encode(frozen, 0, 1), ...a.encode(frozen, 1)];
+    expect(late.map((e) => ({ series: e.series, value: e.value }))).toEqual(reference);
+    // …while the series had indeed moved on.
+    const current = a.finish(a.captureUpstream()).find((e) => e.series === late[0]!.series)!;
+    expect(decodeSeriesState(current.value).lastStep).toBe(decodeSeriesState(late[0]!.value).lastStep! + 5 * 60_000);
+  });
 });
