@@ -7,7 +7,10 @@ import type { EventListener } from '../observability/events.js';
 import type { LogSink } from '../observability/logger.js';
 import type { PipelineContext, StepBatch } from '../pipeline/build.js';
 import type { RunnerCheckpoint } from './pipelineRunner.js';
-import type { EncodedState, SeriesStateStore, UpstreamCapture } from '../state/seriesStateStore.js';
+import type { EncodedState, FrozenStates, SeriesStateStore, UpstreamCapture } from '../state/seriesStateStore.js';
+
+/** Series encoded per event-loop turn when a checkpoint's frames are built in slices (≈ 1 ms). */
+const ENCODE_SLICE = 128;
 
 /** What one input partition contributes to a checkpoint. */
 export interface PartitionCheckpoint {
@@ -81,12 +84,15 @@ interface Capture {
  * assignment before any record is processed, flush and drop on revocation).
  *
  * How a checkpoint cuts the stream consistently without stopping it:
- * 1. When one is due, a barrier makes the micro-batcher emit at once (an empty batch when it
- *    holds nothing). As that batch forms, `formed` snapshots the pipeline cores of the changed
- *    series, takes the input positions read so far and the dead letters raised so far.
+ * 1. When one is due, a barrier, between two records, makes the micro-batcher emit at once (an
+ *    empty batch when it holds nothing). As that batch forms, `formed` snapshots the pipeline
+ *    cores of the changed series, takes the input positions read so far and the dead letters
+ *    raised so far.
  * 2. When the runner has stepped that batch (all earlier batches were stepped before it),
- *    `afterStep` adds the forecaster's state of those series and the forecasts made since the
- *    previous checkpoint: state, outputs and positions now describe the same prefix of the input.
+ *    `afterStep` copies the forecaster's state of those series (`freeze`) and takes the forecasts
+ *    made since the previous checkpoint: state, outputs and positions now describe the same prefix
+ *    of the input. The frames are encoded from those copies (at-least-once: in slices, while the
+ *    pipeline goes on).
  * 3. The writer commits it; the next checkpoint waits for it (at most one in flight), so the
  *    pipeline keeps running while the broker works and backpressure applies when it falls behind.
  */
@@ -110,6 +116,8 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
   private readSinceCapture = false;
   private forced = false;
   private barrierRequested = false;
+  /** A barrier is flushing the micro-batcher: the batch it forms carries the checkpoint. */
+  private cutting = false;
   private inFlight: Promise<void> = Promise.resolve();
   /** A checkpoint is being written (inFlight has not settled). */
   private committing = false;
@@ -254,6 +262,8 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
     const t = this.now();
     this.lastRecordAt = t;
     this.readSinceCapture = true;
+    // Cut once this record has gone through (the barrier waits for the push to end).
+    if (!this.barrierRequested && this.due()) this.requestBarrier();
     if (rec.points.length === 0) return;
     for (const pt of rec.points) {
       this.opts.store.touch(pt.series, p);
@@ -269,9 +279,15 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
     }
   }
 
-  /** PipelineContext.onBatchFormed: phase one of a due checkpoint. */
+  /**
+   * PipelineContext.onBatchFormed: phase one of a due checkpoint, in the batch a barrier forms
+   * only. A batch that fills up can form in the middle of a record (a record of several points,
+   * or a point that closes several steps): the input position would then count the whole record
+   * while the cores had taken only part of it, and a restore would lose the rest.
+   */
   formed(batch: StepBatch): void {
-    if (!this.due()) return;
+    if (!this.cutting) return;
+    this.cutting = false;
     this.captures.set(batch, this.capture());
   }
 
@@ -338,7 +354,8 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
     }
     const cap = this.captures.get(batch);
     if (cap === undefined) return;
-    const parts = this.assemble(cap, store.finish(cap.upstream));
+    // Before the forecaster steps another batch: the forecaster's state of the captured series.
+    const frozen = store.freeze(cap.upstream);
     const startsOfThis = this.pendingStarts;
     this.pendingStarts = [];
     this.pendingCount = 0;
@@ -347,7 +364,14 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
     if (this.failure !== undefined) throw this.failure;
     const t0 = performance.now();
     this.committing = true;
-    this.inFlight = this.commit(parts, cap.revocations).then(
+    // At-least-once: the frames are encoded in slices while the pipeline goes on (the forecasts
+    // made meanwhile go out as usual; their state is the next checkpoint's), so a checkpoint does
+    // not hold up the batch after it. Exactly-once: assembled at once, because forecasts staged
+    // from the next batch on belong to the next transaction.
+    const parts = writer.eager
+      ? this.encodeInSlices(frozen).then((state) => this.assemble(cap, state))
+      : Promise.resolve(this.assemble(cap, store.encode(frozen)));
+    this.inFlight = parts.then((p) => this.commit(p, cap.revocations)).then(
       () => {
         this.committing = false;
         events({ type: 'checkpoint', seconds: (performance.now() - t0) / 1000 });
@@ -360,6 +384,15 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
         this.fail(err);
       },
     );
+  }
+
+  private async encodeInSlices(frozen: FrozenStates): Promise<EncodedState[]> {
+    const out: EncodedState[] = [];
+    for (let i = 0; i < frozen.length; i += ENCODE_SLICE) {
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      for (const e of this.opts.store.encode(frozen, i, i + ENCODE_SLICE)) out.push(e);
+    }
+    return out;
   }
 
   private assemble(cap: Capture, state: readonly EncodedState[]): PartitionCheckpoint[] {
@@ -425,11 +458,14 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
     if (this.barrierRequested) return;
     this.barrierRequested = true;
     // Asynchronously: a barrier from inside a record push would cut a record in half.
-    // The flag clears when the barrier goes out, whether or not a checkpoint is due by then
-    // (a barrier that finds nothing due must not block every later one).
+    // The flag clears when the microtask runs, whether or not a checkpoint is still due then
+    // (a request that finds nothing due must not block every later one).
     queueMicrotask(() => {
       this.barrierRequested = false;
+      if (!this.due()) return;
+      this.cutting = true;
       this.barrier$.next();
+      this.cutting = false;
     });
   }
 

@@ -14,6 +14,7 @@ import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
 import { CheckpointCoordinator, type CheckpointWriter, type PartitionCheckpoint } from '../../../src/runtime/checkpoint.js';
 import { PipelineRunner, type RunSummary } from '../../../src/runtime/pipelineRunner.js';
 import { SeriesStateStore } from '../../../src/state/seriesStateStore.js';
+import { decodeSeriesState } from '../../../src/state/stateCodec.js';
 
 const STEP = 60_000;
 const INTERVAL = 1000;
@@ -221,7 +222,7 @@ describe('CheckpointCoordinator with PipelineRunner', () => {
     expect(h.made.map(key)).toEqual(steps(0, 1));
     expect(h.writer.commits).toHaveLength(0); // interval not elapsed yet
 
-    // Interval elapsed: the next batch carries checkpoint #1, whose commit the writer holds.
+    // Interval elapsed: the next record is followed by the barrier of checkpoint #1, whose commit the writer holds.
     h.setNow(INTERVAL);
     h.push(3);
     await settle();
@@ -243,7 +244,7 @@ describe('CheckpointCoordinator with PipelineRunner', () => {
     vi.advanceTimersByTime(5 * INTERVAL);
     await settle();
     expect(h.made.map(key)).toEqual(steps(0, 6));
-    expect(h.batchSizes).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(h.batchSizes).toEqual([1, 1, 1, 0, 1, 1, 1, 1]); // 0: the barrier that cut #1
     expect(h.forecastsOut()).toBe(7);
     expect(h.writer.emitted.map(key)).toEqual(steps(0, 6)); // eager: emitted per batch
     expect(h.writer.commits).toHaveLength(1);
@@ -404,5 +405,30 @@ describe('CheckpointCoordinator with PipelineRunner', () => {
     expect(part0(h, 1).position?.offset).toBe('4');
     await h.finish();
     expectEachForecastCommittedOnce(h);
+  });
+  // A batch that fills up in the middle of a record used to carry the checkpoint: the position
+  // then counted the whole record while the state had taken only part of it.
+  it('cuts checkpoints between records only: a record of several points is never split', async () => {
+    const h = await harness({ eager: true });
+    const series = ['s0', 's1', 's2', 's3'];
+    const many = (i: number): Ingested => ({
+      points: series.map((s) => ({ series: s, ts: i * STEP + 1000, value: i })),
+      deadLetters: [],
+      position: { topic: TOPIC, partition: 0, offset: String(i + 1) },
+    });
+    h.source.push(many(0));
+    await settle();
+    // Due now; the next record closes minute 0 of four series, one batch each (maxSize 1).
+    h.setNow(INTERVAL);
+    h.source.push(many(1));
+    await settle(20);
+    expect(h.writer.commits).toHaveLength(1);
+    const first = part0(h, 0);
+    expect(first.position?.offset).toBe('2');
+    // The whole record is in the checkpoint: every series' state has stepped minute 0.
+    const lastSteps = Object.fromEntries(first.state.map((e) => [e.series, decodeSeriesState(e.value).lastStep]));
+    expect(lastSteps).toEqual(Object.fromEntries(series.map((s) => [s, 0])));
+    expect(h.made.map(key).sort()).toEqual(series.map((s) => `${s}@0`));
+    await h.finish();
   });
 });
