@@ -28,8 +28,8 @@ import { retry } from './retry.js';
  * A checkpoint's state goes out in requests this small (a dozen series each) rather than the
  * forecasts' 512 KB: the producer thread encodes one request at a time, and a forecast send that
  * lands behind a half-megabyte state request waits for all of it. Measured at 15k points/s
- * (bench/kafkaThroughput.ts): p99 latency 103–125 ms with 512 KB, 78–82 ms with 32 KB, for 2 %
- * less throughput from a backlog.
+ * (bench/kafkaThroughput.ts): p99 latency 103–125 ms with 512 KB, 73–99 ms with 32 KB, for 2–10 %
+ * less throughput from a backlog (the state of a checkpoint then takes more round trips).
  */
 const STATE_REQUEST_BYTES = 32 * 1024;
 
