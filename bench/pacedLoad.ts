@@ -6,21 +6,22 @@ import type { Message } from 'kafkajs';
 
 const root = resolve(import.meta.dirname, '..');
 
-/** `messages` to `topic`, `perTick` of them every `tickMs`. */
+/** `count` messages (the i-th is `messageAt(i)`) to `topic`, `perTick` of them every `tickMs`. */
 export interface PacedLoad {
   readonly brokers: readonly string[];
   readonly topic: string;
-  readonly messages: readonly Message[];
+  readonly count: number;
+  readonly messageAt: (i: number) => Message;
   readonly perTick: number;
   readonly tickMs: number;
 }
 
 /**
- * The paced load generator of the latency benchmark: a real producer runs outside the forecaster, and on this 2-core
- * machine a kafkajs producer at 15k points/s takes a third of a core (on the pipeline's event
- * loop it would also delay the pipeline it measures). kcat (librdkafka, the C client) does the
- * same for a few per cent; without kcat (or with BENCH_LOAD=kafkajs), kafkajs on a thread of its own. Resolves with the
- * points/s achieved.
+ * The paced load generator of the latency benchmark: a real producer runs outside the
+ * forecaster, and on this 2-core machine a kafkajs producer at 15k points/s takes a third of a
+ * core (on the pipeline's event loop it would also delay the pipeline it measures). kcat
+ * (librdkafka, the C client) does the same for a few per cent; without kcat (or with
+ * BENCH_LOAD=kafkajs), kafkajs on a thread of its own. Resolves with the points/s achieved.
  */
 export function pacedProduce(load: PacedLoad, onStart: () => void): Promise<number> {
   return process.env['BENCH_LOAD'] !== 'kafkajs' && hasKcat() ? kcatPaced(load, onStart) : workerPaced(load, onStart);
@@ -30,27 +31,32 @@ function hasKcat(): boolean {
   return spawnSync('kcat', ['-V'], { stdio: 'ignore' }).status === 0;
 }
 
-async function kcatPaced({ brokers, topic, messages, perTick, tickMs }: PacedLoad, onStart: () => void): Promise<number> {
+async function kcatPaced({ brokers, topic, count, messageAt, perTick, tickMs }: PacedLoad, onStart: () => void): Promise<number> {
   // Java's partitioner (murmur2), as kafkajs and streamcast use; key and value split at the tab.
   const kcat = spawn('kcat', ['-P', '-b', brokers.join(','), '-t', topic, '-K', '\t', '-X', 'partitioner=murmur2_random', '-X', 'acks=1', '-X', 'linger.ms=1'], { stdio: ['pipe', 'ignore', 'inherit'] });
   const exited = new Promise<number | null>((resolveExit) => kcat.on('close', (code) => resolveExit(code)));
   onStart();
   const t0 = performance.now();
-  for (let i = 0; i < messages.length; i += perTick) {
+  for (let i = 0; i < count; i += perTick) {
     let lines = '';
-    for (const m of messages.slice(i, i + perTick)) lines += `${String(m.key)}\t${String(m.value)}\n`;
+    for (let k = i; k < Math.min(count, i + perTick); k++) {
+      const m = messageAt(k);
+      lines += `${String(m.key)}\t${String(m.value)}\n`;
+    }
     if (!kcat.stdin.write(lines)) await new Promise((r) => kcat.stdin.once('drain', r));
     const wait = t0 + ((i + perTick) / perTick) * tickMs - performance.now();
     if (wait > 0) await sleep(wait);
   }
-  const achieved = messages.length / ((performance.now() - t0) / 1000);
+  const achieved = count / ((performance.now() - t0) / 1000);
   kcat.stdin.end();
   const code = await exited;
   if (code !== 0) throw new Error(`kcat (load generator) exited with code ${code}`);
   return achieved;
 }
 
-function workerPaced({ brokers, topic, messages, perTick, tickMs }: PacedLoad, onStart: () => void): Promise<number> {
+function workerPaced({ brokers, topic, count, messageAt, perTick, tickMs }: PacedLoad, onStart: () => void): Promise<number> {
+  // Cloned into the worker's heap; this process holds it only while the worker starts.
+  const messages = Array.from({ length: count }, (_, i) => messageAt(i));
   const code = `
     const { parentPort, workerData: w } = require('node:worker_threads');
     const { setTimeout: sleep } = require('node:timers/promises');
