@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Subject, type Observable } from 'rxjs';
 import type { Ingested, Position } from '../connectors/source.js';
 import type { DeadLetter } from '../domain/deadLetter.js';
@@ -263,7 +264,7 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
     this.lastRecordAt = t;
     this.readSinceCapture = true;
     // Cut once this record has gone through (the barrier waits for the push to end).
-    if (!this.barrierRequested && this.due()) this.requestBarrier();
+    if (!this.barrierRequested && this.due(t)) this.requestBarrier();
     if (rec.points.length === 0) return;
     for (const pt of rec.points) {
       this.opts.store.touch(pt.series, p);
@@ -299,10 +300,9 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
    * themselves instead of stalling the stream. Revocations and too many buffered forecasts cut
    * one regardless (the latter is the backpressure: the pipeline then waits for the one in flight).
    */
-  private due(): boolean {
+  private due(now = this.now()): boolean {
     if (this.forced || this.pendingCount >= this.maxPending) return true;
     if (this.committing) return false;
-    const now = this.now();
     const since = now - this.lastCaptureAt;
     if (since >= this.opts.intervalMs) return true;
     return this.readSinceCapture && now - this.lastRecordAt >= this.quietMs && since >= Math.max(this.quietMs, this.opts.intervalMs / 4);
@@ -389,7 +389,7 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
   private async encodeInSlices(frozen: FrozenStates): Promise<EncodedState[]> {
     const out: EncodedState[] = [];
     for (let i = 0; i < frozen.length; i += ENCODE_SLICE) {
-      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (i > 0) await nextTurn();
       for (const e of this.opts.store.encode(frozen, i, i + ENCODE_SLICE)) out.push(e);
     }
     return out;

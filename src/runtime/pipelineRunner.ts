@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { concatMap, defer, finalize, Subscription, tap } from 'rxjs';
 import type { Clock } from '../domain/clock.js';
 import type { DeadLetter } from '../domain/deadLetter.js';
@@ -47,10 +48,6 @@ export interface RunnerCheckpoint {
   onFailure(listener: (err: unknown) => void): void;
   /** The last checkpoint, once the input completed and every batch was handled. */
   finish(): Promise<void>;
-}
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 export interface RunSummary {
@@ -169,7 +166,7 @@ export class PipelineRunner {
                 await handle(batch);
                 // A batch whose work never waits on I/O resolves in microtasks, and so would the
                 // next: give timers, fetch responses and producer acknowledgements a turn.
-                await yieldToEventLoop();
+                await nextTurn();
               } finally {
                 if (--inFlight <= maxInFlight / 2 && paused) {
                   paused = false;

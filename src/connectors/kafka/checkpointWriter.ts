@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Admin, Kafka, Message, TopicMessages } from 'kafkajs';
+import type { Admin, Kafka, Message } from 'kafkajs';
 import type { DeadLetter } from '../../domain/deadLetter.js';
 import type { Forecast } from '../../domain/forecast.js';
 import type { LogSink } from '../../observability/logger.js';
@@ -13,6 +13,7 @@ import { hasKafkaErrorType, inCauseChain, isRetriableKafkaError } from './kafkaC
 import { deadLetterMessage, forecastMessage, type KafkaOutput } from './kafkaSink.js';
 import type { KafkaSource } from './kafkaSource.js';
 import { inProcessProducers, type OutputProducer, type ProducerFactory } from './outputProducer.js';
+import { outgoing, produceRequests } from './produceRequests.js';
 
 export interface KafkaCheckpointTopics {
   readonly input: string;
@@ -263,11 +264,10 @@ export class KafkaCheckpointWriter implements CheckpointWriter {
 
   private transact(producer: OutputProducer, part: PartitionCheckpoint, staged: readonly PackedMessages[], marker: string): Promise<void> {
     const o = this.opts as ExactlyOnceOptions;
-    const outputs: Array<[string, Message[]]> = [
-      [o.topics.output, part.forecasts.map(forecastMessage)],
-      [o.topics.deadLetter, part.deadLetters.map(deadLetterMessage)],
-    ];
-    const requests = [...staged, ...chunk(outputs, this.maxRequestBytes), ...chunk([[o.topics.changelog, part.state.map(stateMessage)]], this.maxRequestBytes)];
+    const outputs = [...part.forecasts.map((f) => outgoing(o.topics.output, forecastMessage(f))), ...part.deadLetters.map((d) => outgoing(o.topics.deadLetter, deadLetterMessage(d)))];
+    const state = part.state.map((st) => outgoing(o.topics.changelog, stateMessage(st)));
+    // Outputs and state in requests of their own, after what was staged.
+    const requests = [...staged, ...produceRequests(outputs, this.maxRequestBytes), ...produceRequests(state, this.maxRequestBytes)];
     const offsets =
       part.position === undefined
         ? undefined
@@ -299,32 +299,4 @@ export class KafkaCheckpointWriter implements CheckpointWriter {
  */
 function retriableChain(err: unknown): boolean {
   return inCauseChain(err, isRetriableKafkaError);
-}
-
-/** Splits messages into produce requests of at most `maxBytes` of keys and values (at least one message each). */
-function chunk(byTopic: ReadonlyArray<[string, Message[]]>, maxBytes: number): TopicMessages[][] {
-  const out: TopicMessages[][] = [];
-  let req = new Map<string, Message[]>();
-  let bytes = 0;
-  for (const [topic, messages] of byTopic) {
-    for (const m of messages) {
-      const b = size(m.value) + size(m.key);
-      if (bytes > 0 && bytes + b > maxBytes) {
-        out.push([...req].map(([t, ms]) => ({ topic: t, messages: ms })));
-        req = new Map();
-        bytes = 0;
-      }
-      let list = req.get(topic);
-      if (list === undefined) req.set(topic, (list = []));
-      list.push(m);
-      bytes += b;
-    }
-  }
-  if (bytes > 0 || req.size > 0) out.push([...req].map(([t, ms]) => ({ topic: t, messages: ms })));
-  return out;
-}
-
-function size(v: Message['value'] | Message['key']): number {
-  if (v === null || v === undefined) return 0;
-  return typeof v === 'string' ? Buffer.byteLength(v) : v.byteLength;
 }

@@ -8,6 +8,7 @@ import { retry } from '../../runtime/retry.js';
 import type { Sink } from '../sink.js';
 import { isRetriableKafkaError } from './kafkaClient.js';
 import { inProcessProducers, type OutputProducer, type ProducerFactory } from './outputProducer.js';
+import { type Outgoing, outgoing, produceRequests } from './produceRequests.js';
 
 export interface KafkaOutputOptions {
   readonly kafka: Kafka;
@@ -24,11 +25,6 @@ export interface KafkaOutputOptions {
   readonly connectRetry?: { readonly initialMs: number; readonly maxMs: number; readonly retries: number };
 }
 
-interface Pending {
-  readonly topic: string;
-  readonly message: Message;
-  readonly bytes: number;
-}
 
 /**
  * One idempotent producer shared by every Kafka sink of a pipeline (forecasts, dead letters), so
@@ -42,7 +38,7 @@ export class KafkaOutput {
   private readonly producer: OutputProducer;
   private readonly maxRequestBytes: number;
   private readonly sendThreshold: number;
-  private pending: Pending[] = [];
+  private pending: Outgoing[] = [];
   private pendingBytes = 0;
   /** The last request handed to the producer (its acknowledgement implies every earlier one's). */
   private last: Promise<void> = Promise.resolve();
@@ -84,9 +80,9 @@ export class KafkaOutput {
   private async enqueue(topic: string, messages: readonly Message[]): Promise<void> {
     if (this.closing) throw new StreamcastError('fatal', `Kafka sink for ${topic}: write after close`);
     for (const message of messages) {
-      const bytes = byteLength(message.value) + byteLength(message.key);
-      this.pending.push({ topic, message, bytes });
-      this.pendingBytes += bytes;
+      const item = outgoing(topic, message);
+      this.pending.push(item);
+      this.pendingBytes += item.bytes;
     }
     if (this.pendingBytes >= this.sendThreshold) await this.flush();
   }
@@ -110,23 +106,12 @@ export class KafkaOutput {
     return this.last;
   }
 
-  private post(batch: readonly Pending[]): Promise<void> {
+  private post(batch: readonly Outgoing[]): Promise<void> {
     this.connected = true;
     let last: Promise<void> = Promise.resolve();
-    let i = 0;
-    while (i < batch.length) {
-      const byTopic = new Map<string, Message[]>();
-      let bytes = 0;
-      // At least one message per request, even one above the limit (the broker then says why).
-      do {
-        const p = batch[i]!;
-        let list = byTopic.get(p.topic);
-        if (list === undefined) byTopic.set(p.topic, (list = []));
-        list.push(p.message);
-        bytes += p.bytes;
-        i++;
-      } while (i < batch.length && bytes + batch[i]!.bytes <= this.maxRequestBytes);
-      last = this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }).then(
+    const requests = produceRequests(batch, this.maxRequestBytes);
+    for (const [i, topicMessages] of requests.entries()) {
+      last = this.producer.sendBatch({ acks: -1, topicMessages }).then(
         () => undefined,
         (err: unknown) => {
           // The idempotent producer already retried what can be retried; what remains would lose
@@ -136,7 +121,7 @@ export class KafkaOutput {
         },
       );
       // Earlier requests fail together with the last one (the producer refuses the rest).
-      if (i < batch.length) last.catch(() => undefined);
+      if (i < requests.length - 1) last.catch(() => undefined);
     }
     return last;
   }
@@ -151,11 +136,6 @@ export class KafkaOutput {
     })();
     return this.closing;
   }
-}
-
-function byteLength(v: Message['value'] | Message['key']): number {
-  if (v === null || v === undefined) return 0;
-  return typeof v === 'string' ? Buffer.byteLength(v) : v.byteLength;
 }
 
 /** Forecast message: keyed by series (so one series' forecasts stay in order), value per DESIGN.md. */

@@ -99,7 +99,12 @@ const key = (f: Forecast) => `${f.series}@${f.ts}`;
 /** Forecast keys of steps from..to (inclusive) of series a. */
 const steps = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => `a@${(from + k) * STEP}`);
 
-async function harness(opts: { eager: boolean; maxPendingForecasts?: number }) {
+/**
+ * `timer`: the coordinator's interval timer runs, on faked setInterval (runner turns, microtasks
+ * and setImmediate stay real; `vi.advanceTimersByTime` drives it).
+ */
+async function harness(opts: { eager: boolean; maxPendingForecasts?: number; timer?: boolean }) {
+  if (opts.timer === true) vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
   let t = 0;
   const writer = new FakeWriter(opts.eager);
   const forecaster = createBaseline({ type: 'last-value', seasonMs: 3_600_000 }, { name: 'ckpt', stepMs: STEP, horizon: 2, quantiles: [0.1, 0.5, 0.9] });
@@ -146,6 +151,7 @@ async function harness(opts: { eager: boolean; maxPendingForecasts?: number }) {
     },
   );
   await settle();
+  if (opts.timer === true) coordinator.start();
 
   return {
     writer,
@@ -212,10 +218,7 @@ describe('CheckpointCoordinator with PipelineRunner', () => {
   });
 
   it('does not cut a checkpoint on an elapsed interval while one is in flight, and keeps forecasting meanwhile', async () => {
-    // Only the coordinator's interval timer is faked (runner turns and microtasks stay real).
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    const h = await harness({ eager: true });
-    h.coordinator.start();
+    const h = await harness({ eager: true, timer: true });
 
     h.push(0, 1, 2);
     await settle();
@@ -366,9 +369,7 @@ describe('CheckpointCoordinator with PipelineRunner', () => {
   });
 
   it('cuts a checkpoint once the input goes quiet, before the interval ends, and not again without new input', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    const h = await harness({ eager: false });
-    h.coordinator.start();
+    const h = await harness({ eager: false, timer: true });
     h.push(0, 1, 2);
     await settle();
     vi.advanceTimersByTime(INTERVAL);
