@@ -260,12 +260,26 @@ export class KafkaSource implements Source {
       }
       this.opened.add(partition);
     }
+    // Offsets are resolved (kafkajs: where this partition's next fetch starts) before every return
+    // and await rather than per record, and kafkajs' running/stale checks, which only change while
+    // this loop awaits, are made after each await: per record both cost more than decoding it.
+    let unresolved: string | undefined;
+    const settle = (): void => {
+      if (unresolved === undefined) return;
+      resolveOffset(unresolved);
+      unresolved = undefined;
+    };
+    if (!live()) return;
     for (const m of batch.messages) {
-      while (this.paused && live()) {
-        await this.waitForResume(1000);
-        await heartbeat();
+      if (this.paused) {
+        settle();
+        while (this.paused && live()) {
+          await this.waitForResume(1000);
+          await heartbeat();
+        }
+        if (!live()) return;
       }
-      if (!live()) return;
+      if (this.stopRequested) break;
       const next = BigInt(m.offset) + 1n;
       const mark = this.handedOver.get(partition);
       if (mark === undefined || next > mark) {
@@ -273,8 +287,10 @@ export class KafkaSource implements Source {
         // Synchronous: the pipeline has taken the record when next() returns.
         this.subject.next(this.ingest(topic, partition, m, next));
       }
-      resolveOffset(m.offset);
+      unresolved = m.offset;
     }
+    settle();
+    if (this.stopRequested) return;
     const hw = BigInt(batch.highWatermark);
     const next = BigInt(batch.lastOffset()) + 1n;
     this.opts.events({ type: 'consumer_lag', topic, partition, lag: Number(hw > next ? hw - next : 0n) });
