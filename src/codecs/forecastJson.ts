@@ -4,6 +4,14 @@ import type { Forecast, ModelInfo } from '../domain/forecast.js';
 const keyText = new Map<string, string>();
 let lastModel: ModelInfo = { name: '', version: Number.NaN, kind: 'baseline' };
 let lastModelText = '';
+/** The text from `,"ts":` to `"forecast":[` of the last forecast's ts and step. */
+let headTs = Number.NaN;
+let headStep = Number.NaN;
+let headText = '';
+/** Per horizon position: the `{"h":…,"ts":…,"mean":` text of the last h and ts there. */
+const horizonH: number[] = [];
+const horizonTs: number[] = [];
+const horizonText: string[] = [];
 
 /**
  * Serializes a forecast exactly as `JSON.stringify` would (same keys, same order, same number
@@ -11,11 +19,24 @@ let lastModelText = '';
  * serializer dominated replay profiles. Strings go through JSON.stringify for escaping.
  */
 export function encodeForecast(f: Forecast): string {
-  let out = `{"series":${JSON.stringify(f.series)},"ts":${f.ts},"step":${f.step},"forecast":[`;
+  // Series that share a step length close their steps at the same instants, so consecutive
+  // forecasts mostly share ts, step and the horizons' ts: their text is kept from the last one.
+  if (f.ts !== headTs || f.step !== headStep) {
+    headTs = f.ts;
+    headStep = f.step;
+    headText = `,"ts":${f.ts},"step":${f.step},"forecast":[`;
+    horizonH.length = 0;
+  }
+  let out = `{"series":${JSON.stringify(f.series)}${headText}`;
   const hs = f.forecast;
   for (let i = 0; i < hs.length; i++) {
     const h = hs[i]!;
-    out += `${i > 0 ? ',' : ''}{"h":${h.h},"ts":${h.ts},"mean":${h.mean},"q":{`;
+    if (horizonH[i] !== h.h || horizonTs[i] !== h.ts) {
+      horizonH[i] = h.h;
+      horizonTs[i] = h.ts;
+      horizonText[i] = `{"h":${h.h},"ts":${h.ts},"mean":`;
+    }
+    out += `${i > 0 ? ',' : ''}${horizonText[i]!}${h.mean},"q":{`;
     let first = true;
     for (const k in h.q) {
       let kt = keyText.get(k);

@@ -33,3 +33,25 @@ describe('encodeForecast', () => {
     expect(JSON.parse(encodeForecast(f))).toEqual(f);
   });
 });
+
+describe('encodeForecast with the text it keeps between calls', () => {
+  it('is JSON.stringify for runs of forecasts that share ts, step and horizons, and after they change', () => {
+    const run = fc.array(fc.tuple(forecast, fc.nat(3)), { minLength: 1, maxLength: 20 }).map((xs) => {
+      // Consecutive forecasts often share the head: copy it from the previous one.
+      const out: Forecast[] = [];
+      for (const [f, share] of xs) {
+        const prev = out.at(-1);
+        if (prev === undefined || share === 0) out.push(f);
+        else if (share === 1) out.push({ ...f, ts: prev.ts, step: prev.step });
+        else out.push({ ...f, ts: prev.ts, step: prev.step, forecast: prev.forecast.map((h) => ({ ...h, mean: h.mean + 1 })) });
+      }
+      return out;
+    });
+    fc.assert(
+      fc.property(run, (fs) => {
+        for (const f of fs) expect(encodeForecast(f)).toBe(JSON.stringify(f));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
