@@ -2,7 +2,8 @@
  * Kafka end to end on a local broker (KAFKA_BROKERS, else one started with deploy/kafka/kafka.sh
  * on 127.0.0.1:19192 with its own KAFKA_CACHE_DIR, stopped afterwards):
  *
- * 1. throughput: the same input (SERIES × STEPS points, 4 partitions, keyed by series) through
+ * 1. throughput: the same input (SERIES × STEPS points, 4 partitions, keyed by series), BENCH_KAFKA_REPEAT
+ *    times each (interleaved; medians compared), through
  *    (a) a raw kafkajs consume→produce passthrough (eachBatch → sendBatch acks=all → commit),
  *    (b) `streamcast run`'s pipeline (KafkaPipeline, as the CLI builds it) at-least-once and
  *    (c) exactly-once. Each timed from its first record consumed to its input offsets committed
@@ -49,6 +50,8 @@ const SERIES = Number(process.env['BENCH_KAFKA_SERIES'] ?? 1000);
  */
 const STEPS = Number(process.env['BENCH_KAFKA_STEPS'] ?? 1000);
 const RESTORE_SERIES = Number(process.env['BENCH_RESTORE_SERIES'] ?? 100_000);
+/** Times each throughput run is repeated (BENCH_KAFKA_REPEAT); medians are compared. */
+const REPEAT = Number(process.env['BENCH_KAFKA_REPEAT'] ?? 3);
 const PARTITIONS = 4;
 /**
  * Seconds of steady state the latency percentiles are taken over (BENCH_LATENCY_S): at 15k
@@ -150,6 +153,19 @@ async function createTopics(kafka: Kafka, topics: Array<{ topic: string; partiti
   await admin.disconnect();
 }
 
+/** Deletes topics a run made: a million forecasts are half a gigabyte, and a fuller broker is a slower one. */
+async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const gone = topics.filter((t) => existing.has(t));
+    if (gone.length > 0) await admin.deleteTopics({ topics: gone });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Resolves once the group's committed offsets reach the topic's end on every partition. */
 async function committedToEnd(kafka: Kafka, groupId: string, topic: string): Promise<number> {
   const admin = kafka.admin();
@@ -197,6 +213,7 @@ async function passthrough(kafka: Kafka, input: string): Promise<{ ms: number }>
   const end = await Promise.race([committedToEnd(kafka, groupId, input), crashed]);
   await consumer.disconnect();
   await producer.disconnect();
+  await deleteTopics(kafka, [out]);
   return { ms: end - first };
 }
 
@@ -208,7 +225,8 @@ async function streamcast(
 ): Promise<{ ms: number; forecasts: number; stop: () => Promise<void> }> {
   let first = 0;
   let forecasts = 0;
-  const { pipeline, cfg } = benchPipeline(brokers, `bench-${guarantee === 'exactly-once' ? 'eos' : 'alo'}-${id()}`, input, guarantee, (e) => {
+  const name = `bench-${guarantee === 'exactly-once' ? 'eos' : 'alo'}-${id()}`;
+  const { pipeline, cfg } = benchPipeline(brokers, name, input, guarantee, (e) => {
     if (e.type === 'records_in' && first === 0) first = performance.now();
     if (e.type === 'forecasts_out') forecasts += e.count;
     events(e);
@@ -227,6 +245,7 @@ async function streamcast(
       await pipeline.stop();
       await running;
       await pipeline.close();
+      await deleteTopics(kafka, [`${name}.out`, `${name}.dlq`, `${name}.state`]);
     },
   };
 }
@@ -247,7 +266,8 @@ async function latencyAtRate(brokers: string[], kafka: Kafka, rate: number, guar
   const lat: number[] = [];
   const warm: number[] = [];
   let steadyFrom = Number.POSITIVE_INFINITY;
-  const { pipeline } = benchPipeline(brokers, `lat-${id()}`, input, guarantee, (e) => {
+  const name = `lat-${id()}`;
+  const { pipeline } = benchPipeline(brokers, name, input, guarantee, (e) => {
     if (e.type === 'latency') (performance.now() < steadyFrom ? warm : lat).push(e.seconds * 1000);
   });
   const abort = new AbortController();
@@ -265,6 +285,7 @@ async function latencyAtRate(brokers: string[], kafka: Kafka, rate: number, guar
   await pipeline.stop();
   await running;
   await pipeline.close();
+  await deleteTopics(kafka, [input, `${name}.out`, `${name}.dlq`, `${name}.state`]);
   return {
     guarantee,
     'target points/s': Math.round(rate),
@@ -317,6 +338,7 @@ async function restoreBench(brokers: string[], kafka: Kafka): Promise<Record<str
   await Promise.all([0, 1, 2, 3].map((p) => coordinator.partitionReady(p)));
   const seconds = (performance.now() - t0) / 1000;
   await writer.close();
+  await deleteTopics(kafka, [spec.input.topic, changelog]);
   return { series: RESTORE_SERIES, restored: store.size, 'bytes/series': Math.round(bytes / RESTORE_SERIES), 'restore s': +seconds.toFixed(2), 'series/s': Math.round(RESTORE_SERIES / seconds) };
 }
 
@@ -333,25 +355,45 @@ export async function benchKafka(): Promise<Record<string, unknown>[]> {
     // In slices: a million messages at once would be a few hundred MB of this process' heap.
     for (let s = 0; s < STEPS; s += 50) await produceAll(kafka, input, pointMessages(s, Math.min(STEPS, s + 50)));
 
-    const rows: Record<string, unknown>[] = [];
-    let rawRate = Number.NaN;
-    if (want('passthrough')) {
-      note(`${n} points in ${input}; raw kafkajs passthrough`);
-      const raw = await passthrough(kafka, input);
-      rawRate = n / (raw.ms / 1000);
-      rows.push({ run: 'raw kafkajs passthrough', points: n, 's': +(raw.ms / 1000).toFixed(2), 'points/s': Math.round(rawRate), ratio: 1 });
+    // Each run REPEAT times, interleaved (passthrough, at-least-once, exactly-once, passthrough, …),
+    // and compared by medians: one slow moment of a shared 2-core machine can cost a single run a
+    // fifth of its rate (docs/benchmarks.md, session 5).
+    const runs = new Map<string, number[]>();
+    const forecastsOf = new Map<string, number>();
+    const record = (run: string, rate: number): void => void runs.set(run, [...(runs.get(run) ?? []), rate]);
+    for (let r = 1; r <= REPEAT; r++) {
+      if (want('passthrough')) {
+        note(`${n} points in ${input}; raw kafkajs passthrough (${r}/${REPEAT})`);
+        const raw = await passthrough(kafka, input);
+        record('raw kafkajs passthrough', n / (raw.ms / 1000));
+      }
+      for (const g of ['at-least-once', 'exactly-once'] as const) {
+        if (!want(g)) continue;
+        note(`streamcast run, ${g} (${r}/${REPEAT})`);
+        const res = await streamcast(brokers, input, g);
+        await res.stop();
+        record(`streamcast run (${g})`, n / (res.ms / 1000));
+        forecastsOf.set(`streamcast run (${g})`, res.forecasts);
+      }
     }
-    let aloRate = Number(process.env['BENCH_KAFKA_RATE'] ?? 0);
-    for (const g of ['at-least-once', 'exactly-once'] as const) {
-      if (!want(g)) continue;
-      note(`streamcast run, ${g}`);
-      const r = await streamcast(brokers, input, g);
-      await r.stop();
-      const rate = n / (r.ms / 1000);
-      if (g === 'at-least-once') aloRate = rate;
-      rows.push({ run: `streamcast run (${g})`, points: n, 's': +(r.ms / 1000).toFixed(2), 'points/s': Math.round(rate), ratio: Number.isNaN(rawRate) ? '' : +(rate / rawRate).toFixed(2), forecasts: r.forecasts });
-    }
+    const median = (xs: number[]): number => {
+      const s = [...xs].sort((a, b) => a - b);
+      const m = s.length >> 1;
+      return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+    };
+    const rawRate = runs.has('raw kafkajs passthrough') ? median(runs.get('raw kafkajs passthrough')!) : Number.NaN;
+    const rows: Record<string, unknown>[] = [...runs].map(([run, rates]) => ({
+      run,
+      points: n,
+      'median points/s': Math.round(median(rates)),
+      'runs points/s': rates.map((x) => Math.round(x)).join(' '),
+      'median ratio': Number.isNaN(rawRate) ? '' : +(median(rates) / rawRate).toFixed(2),
+      'ratio range': Number.isNaN(rawRate) ? '' : `${(Math.min(...rates) / rawRate).toFixed(2)}–${(Math.max(...rates) / rawRate).toFixed(2)}`,
+      forecasts: forecastsOf.get(run) ?? '',
+    }));
+    const aloRate = runs.has('streamcast run (at-least-once)') ? median(runs.get('streamcast run (at-least-once)')!) : Number(process.env['BENCH_KAFKA_RATE'] ?? 0);
     if (rows.length > 0) console.table(rows);
+    await deleteTopics(kafka, [input]);
 
     if (want('latency') && aloRate > 0) {
       const lat: Record<string, unknown>[] = [];

@@ -298,9 +298,11 @@ export class KafkaSource implements Source {
   }
 
   private ingest(topic: string, partition: number, m: KafkaMessage, next: bigint): Ingested {
-    const source: RecordSource = { topic, partition, offset: m.offset, key: keyText(m.key) };
+    // The key decoded once: the decoder takes valid UTF-8 as text and decodes raw bytes itself.
+    const key = m.key === null || m.key === undefined ? null : (utf8OrUndefined(m.key) ?? m.key);
+    const source: RecordSource = { topic, partition, offset: m.offset, key: keyText(key) };
     const ts = Number(m.timestamp);
-    const decoded = this.opts.decoder.decode(m.value ?? new Uint8Array(0), m.key ?? null, source, Number.isFinite(ts) ? ts : undefined);
+    const decoded = this.opts.decoder.decode(m.value ?? new Uint8Array(0), key, source, Number.isFinite(ts) ? ts : undefined);
     return {
       points: decoded.points,
       deadLetters: decoded.deadLetters,
@@ -438,10 +440,10 @@ export class KafkaSource implements Source {
   }
 }
 
-/** The key as text for dead letters: UTF-8 when valid, else base64 with a `base64:` prefix. */
-function keyText(key: Buffer | null | undefined): string | null {
-  if (key === null || key === undefined) return null;
-  return utf8OrUndefined(key) ?? `base64:${key.toString('base64')}`;
+/** The key as text for dead letters: as it is when already decoded (valid UTF-8), else base64 with a `base64:` prefix. */
+function keyText(key: string | Buffer | null): string | null {
+  if (key === null || typeof key === 'string') return key;
+  return `base64:${key.toString('base64')}`;
 }
 
 /**
