@@ -85,6 +85,8 @@ describe('deploy/Dockerfile (parsed, no Docker engine)', () => {
     const copiedBefore = (index: number) => build.body.slice(0, index).filter((i) => i.op === 'COPY').flatMap((i) => copyOf(i).sources.map(norm));
     expect(copiedBefore(ci)).toEqual(expect.arrayContaining(['package.json', 'package-lock.json']));
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    // npm ci's postinstall patches kafkajs from patches/: without them it would install stock kafkajs.
+    if (/patch-package/.test(pkg.scripts['postinstall'] ?? '')) expect(copiedBefore(ci)).toContain('patches');
     const project = /-p\s+(\S+)/.exec(pkg.scripts['build'] ?? '')?.[1];
     expect(project).toBeDefined();
     const tsconfig = JSON.parse(readFileSync(join(repoRoot, project!), 'utf8')) as { extends?: string; include?: string[] };
