@@ -37,7 +37,7 @@ import { createPipelineCores } from '../src/pipeline/build.js';
 import { parseSpec } from '../src/pipeline/spec/loadSpec.js';
 import type { PipelineSpec } from '../src/pipeline/spec/pipelineSpec.js';
 import { CheckpointCoordinator } from '../src/runtime/checkpoint.js';
-import { KafkaPipeline } from '../src/runtime/kafkaPipeline.js';
+import { changelogTopic, KafkaPipeline } from '../src/runtime/kafkaPipeline.js';
 import { SeriesStateStore } from '../src/state/seriesStateStore.js';
 import { pacedProduce } from './pacedLoad.js';
 
@@ -113,7 +113,9 @@ function benchPipeline(brokers: string[], name: string, input: string, guarantee
   const spec = specFor(name, input, guarantee);
   // Default Kafka settings, but for the checkpoint interval when KAFKA_CHECKPOINT_INTERVAL_MS is set.
   const cfg = kafkaConfigFrom({ KAFKA_CHECKPOINT_INTERVAL_MS: process.env['KAFKA_CHECKPOINT_INTERVAL_MS'] }, { pipeline: name, brokers });
-  return { cfg, pipeline: new KafkaPipeline({ spec, cfg, logger, forecaster: createForecaster(spec), events }) };
+  // Every topic the pipeline makes, for deleting after the run.
+  const topics = [spec.output.topic, spec.deadLetter.topic, changelogTopic(spec)];
+  return { cfg, topics, pipeline: new KafkaPipeline({ spec, cfg, logger, forecaster: createForecaster(spec), events }) };
 }
 
 /** The k-th input point: step k / SERIES of every series in turn. */
@@ -225,8 +227,7 @@ async function streamcast(
 ): Promise<{ ms: number; forecasts: number; stop: () => Promise<void> }> {
   let first = 0;
   let forecasts = 0;
-  const name = `bench-${guarantee === 'exactly-once' ? 'eos' : 'alo'}-${id()}`;
-  const { pipeline, cfg } = benchPipeline(brokers, name, input, guarantee, (e) => {
+  const { pipeline, cfg, topics } = benchPipeline(brokers, `bench-${guarantee === 'exactly-once' ? 'eos' : 'alo'}-${id()}`, input, guarantee, (e) => {
     if (e.type === 'records_in' && first === 0) first = performance.now();
     if (e.type === 'forecasts_out') forecasts += e.count;
     events(e);
@@ -245,7 +246,7 @@ async function streamcast(
       await pipeline.stop();
       await running;
       await pipeline.close();
-      await deleteTopics(kafka, [`${name}.out`, `${name}.dlq`, `${name}.state`]);
+      await deleteTopics(kafka, topics);
     },
   };
 }
@@ -253,6 +254,14 @@ async function streamcast(
 function pct(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
+}
+
+/** The median (the mean of the middle two for an even count); NaN for none. */
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  if (s.length === 0) return Number.NaN;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /**
@@ -266,8 +275,7 @@ async function latencyAtRate(brokers: string[], kafka: Kafka, rate: number, guar
   const lat: number[] = [];
   const warm: number[] = [];
   let steadyFrom = Number.POSITIVE_INFINITY;
-  const name = `lat-${id()}`;
-  const { pipeline } = benchPipeline(brokers, name, input, guarantee, (e) => {
+  const { pipeline, topics } = benchPipeline(brokers, `lat-${id()}`, input, guarantee, (e) => {
     if (e.type === 'latency') (performance.now() < steadyFrom ? warm : lat).push(e.seconds * 1000);
   });
   const abort = new AbortController();
@@ -285,7 +293,7 @@ async function latencyAtRate(brokers: string[], kafka: Kafka, rate: number, guar
   await pipeline.stop();
   await running;
   await pipeline.close();
-  await deleteTopics(kafka, [input, `${name}.out`, `${name}.dlq`, `${name}.state`]);
+  await deleteTopics(kafka, [input, ...topics]);
   return {
     guarantee,
     'target points/s': Math.round(rate),
@@ -360,7 +368,11 @@ export async function benchKafka(): Promise<Record<string, unknown>[]> {
     // fifth of its rate (docs/benchmarks.md, session 5).
     const runs = new Map<string, number[]>();
     const forecastsOf = new Map<string, number>();
-    const record = (run: string, rate: number): void => void runs.set(run, [...(runs.get(run) ?? []), rate]);
+    const record = (run: string, rate: number): void => {
+      const rates = runs.get(run);
+      if (rates === undefined) runs.set(run, [rate]);
+      else rates.push(rate);
+    };
     for (let r = 1; r <= REPEAT; r++) {
       if (want('passthrough')) {
         note(`${n} points in ${input}; raw kafkajs passthrough (${r}/${REPEAT})`);
@@ -376,12 +388,7 @@ export async function benchKafka(): Promise<Record<string, unknown>[]> {
         forecastsOf.set(`streamcast run (${g})`, res.forecasts);
       }
     }
-    const median = (xs: number[]): number => {
-      const s = [...xs].sort((a, b) => a - b);
-      const m = s.length >> 1;
-      return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-    };
-    const rawRate = runs.has('raw kafkajs passthrough') ? median(runs.get('raw kafkajs passthrough')!) : Number.NaN;
+    const rawRate = median(runs.get('raw kafkajs passthrough') ?? []);
     const rows: Record<string, unknown>[] = [...runs].map(([run, rates]) => ({
       run,
       points: n,

@@ -9,9 +9,7 @@ let headTs = Number.NaN;
 let headStep = Number.NaN;
 let headText = '';
 /** Per horizon position: the `{"h":…,"ts":…,"mean":` text of the last h and ts there. */
-const horizonH: number[] = [];
-const horizonTs: number[] = [];
-const horizonText: string[] = [];
+const horizonHeads: Array<{ h: number; ts: number; text: string }> = [];
 
 /**
  * Serializes a forecast exactly as `JSON.stringify` would (same keys, same order, same number
@@ -25,18 +23,14 @@ export function encodeForecast(f: Forecast): string {
     headTs = f.ts;
     headStep = f.step;
     headText = `,"ts":${f.ts},"step":${f.step},"forecast":[`;
-    horizonH.length = 0;
   }
   let out = `{"series":${JSON.stringify(f.series)}${headText}`;
   const hs = f.forecast;
   for (let i = 0; i < hs.length; i++) {
     const h = hs[i]!;
-    if (horizonH[i] !== h.h || horizonTs[i] !== h.ts) {
-      horizonH[i] = h.h;
-      horizonTs[i] = h.ts;
-      horizonText[i] = `{"h":${h.h},"ts":${h.ts},"mean":`;
-    }
-    out += `${i > 0 ? ',' : ''}${horizonText[i]!}${h.mean},"q":{`;
+    let head = horizonHeads[i];
+    if (head === undefined || head.h !== h.h || head.ts !== h.ts) horizonHeads[i] = head = { h: h.h, ts: h.ts, text: `{"h":${h.h},"ts":${h.ts},"mean":` };
+    out += `${i > 0 ? ',' : ''}${head.text}${h.mean},"q":{`;
     let first = true;
     for (const k in h.q) {
       let kt = keyText.get(k);
