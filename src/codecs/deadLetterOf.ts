@@ -8,6 +8,13 @@ import { MAX_PAYLOAD_BYTES, utf8OrUndefined } from './payloadText.js';
 export const DEAD_LETTER_PAYLOAD_KEEP_BYTES = 64 * 1024;
 
 /**
+ * Bad parts (array elements, lines) of one record that get a dead letter each; the rest share
+ * one that carries the whole record. Without it a 1 MiB record of `[0,0,…]` became half a
+ * million dead letters.
+ */
+export const MAX_DEAD_LETTERS_PER_RECORD = 100;
+
+/**
  * Builds the dead-letter message of DESIGN.md. The payload is kept as UTF-8 text when the bytes
  * are valid UTF-8, else base64 with `encoding: 'base64'`. Never throws.
  */

@@ -21,11 +21,12 @@
  * Timestamps are integers in the given precision (ns by default, as Influx writes them); a line
  * without one takes the fallback timestamp (the Kafka record timestamp) or is dead-lettered
  * `missing_ts`. Empty lines and `#` comment lines are skipped. Each bad line is its own dead
- * letter; good lines of the same record still produce points. Never throws.
+ * letter (past 100 bad lines, the rest share one carrying the whole record); good lines of the
+ * same record still produce points. Values beyond ±1e30 are `invalid_value`. Never throws.
  */
 import type { DeadLetter, DeadLetterReason, RecordSource } from '../domain/deadLetter.js';
-import type { Point } from '../domain/point.js';
-import { deadLetter } from './deadLetterOf.js';
+import { isValidValue, MAX_ABS_VALUE, type Point } from '../domain/point.js';
+import { deadLetter, MAX_DEAD_LETTERS_PER_RECORD } from './deadLetterOf.js';
 import type { Decoded } from './decoded.js';
 import { exceedsPayloadLimit, MAX_PAYLOAD_BYTES, stripBom, utf8OrUndefined } from './payloadText.js';
 import { seriesIdProblem } from './seriesId.js';
@@ -79,6 +80,8 @@ export function decodeInfluxLine(
   const fallback = opts.fallbackTs !== undefined && isValidEpochMs(opts.fallbackTs) ? opts.fallbackTs : undefined;
 
   let lines = 0;
+  let bad = 0;
+  let unlisted: { lineNo: number; problem: Problem; count: number } | undefined;
   let start = 0;
   let lineNo = 0;
   while (start <= text.length) {
@@ -93,9 +96,25 @@ export function decodeInfluxLine(
     if (trimmed === '' || trimmed.charCodeAt(0) === 35 /* # */) continue;
     lines++;
     const problem = decodeLine(trimmed, precision, fallback, out.points);
-    if (problem !== undefined) {
-      out.deadLetters.push(deadLetter(problem.reason, `line ${lineNo}: ${problem.message}`, source, line));
+    if (problem === undefined) continue;
+    if (++bad > MAX_DEAD_LETTERS_PER_RECORD) {
+      if (unlisted === undefined) unlisted = { lineNo, problem, count: 0 };
+      unlisted.count++;
+      continue;
     }
+    out.deadLetters.push(deadLetter(problem.reason, `line ${lineNo}: ${problem.message}`, source, line));
+  }
+  if (unlisted !== undefined) {
+    // One record cannot flood the dead-letter topic: past the cap, one letter keeps the record.
+    const { lineNo: first, problem, count } = unlisted;
+    out.deadLetters.push(
+      deadLetter(
+        problem.reason,
+        `${count} more bad lines from line ${first} on (only the first ${MAX_DEAD_LETTERS_PER_RECORD} get a dead letter each; the payload is the whole record); line ${first}: ${problem.message}`,
+        source,
+        payload,
+      ),
+    );
   }
   if (lines === 0) {
     out.deadLetters.push(deadLetter('invalid_line_protocol', 'payload holds no line-protocol lines', source, payload));
@@ -206,6 +225,8 @@ function decodeLine(
       const value = numericField(token);
       if (value === undefined) {
         if (!BOOLEANS.has(token)) return bad(`field ${JSON.stringify(k)} has an invalid value ${JSON.stringify(token)}`);
+      } else if (!isValidValue(value)) {
+        return { reason: 'invalid_value', message: `field ${JSON.stringify(k)} value ${token} is beyond ±${MAX_ABS_VALUE}; rescale it` };
       } else {
         numeric.push([k, value]);
       }

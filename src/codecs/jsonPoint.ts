@@ -1,7 +1,8 @@
 import type { DeadLetter, RecordSource } from '../domain/deadLetter.js';
-import type { Point } from '../domain/point.js';
-import { deadLetter } from './deadLetterOf.js';
+import { isValidValue, MAX_ABS_VALUE, type Point } from '../domain/point.js';
+import { deadLetter, MAX_DEAD_LETTERS_PER_RECORD } from './deadLetterOf.js';
 import type { Decoded } from './decoded.js';
+import { MAX_JSON_DEPTH, tooDeepAt, topLevelElementRanges } from './jsonNesting.js';
 import { exceedsPayloadLimit, MAX_PAYLOAD_BYTES, stripBom, utf8OrUndefined } from './payloadText.js';
 import { seriesIdProblem } from './seriesId.js';
 import { isValidEpochMs, MAX_EPOCH_MS, parseTimestampText } from './timestamp.js';
@@ -13,11 +14,15 @@ import { isValidEpochMs, MAX_EPOCH_MS, parseTimestampText } from './timestamp.js
  * - `series`: non-empty string of at most 256 characters; when absent (or `null`) the message
  *   key is used, and the key must then be valid too.
  * - `ts`: integer epoch ms in [0, 8.64e15], or an ISO-8601 string with a zone (`Z`, `±hh:mm`).
- * - `value`: a finite number, or `null` for an explicitly missing value. Strings (even "0.5" or
- *   "NaN"), booleans and objects are `invalid_value`; an absent value is `missing_value`.
+ * - `value`: a finite number within ±MAX_ABS_VALUE (1e30), or `null` for an explicitly missing
+ *   value. Strings (even "0.5" or "NaN"), booleans, objects and larger magnitudes are
+ *   `invalid_value`; an absent value is `missing_value`.
  * - A JSON array of such objects is one record carrying several points; each bad element becomes
- *   its own dead letter whose payload is that element re-serialized.
- * - Payloads over 1 MiB are `too_large` and are not parsed.
+ *   its own dead letter whose payload is that element's original text (never re-serialized).
+ *   Past MAX_DEAD_LETTERS_PER_RECORD bad elements, the rest share one dead letter carrying the
+ *   whole record, so that one record cannot flood the dead-letter topic.
+ * - Payloads over 1 MiB are `too_large`, and nesting deeper than MAX_JSON_DEPTH (64) is
+ *   `too_deep`; neither is parsed. So nothing here walks a deep tree: it cannot overflow the stack.
  * Unknown fields are ignored. Never throws.
  */
 export function decodeJsonPoint(
@@ -37,11 +42,20 @@ export function decodeJsonPoint(
     out.deadLetters.push(deadLetter('invalid_json', 'payload is not valid UTF-8', source, payload));
     return out;
   }
+  const json = stripBom(text);
+  const deepAt = tooDeepAt(json);
+  if (deepAt >= 0) {
+    out.deadLetters.push(
+      deadLetter('too_deep', `payload nests arrays/objects deeper than ${MAX_JSON_DEPTH} levels (at character ${deepAt}); send flat points`, source, payload),
+    );
+    return out;
+  }
   let doc: unknown;
   try {
-    doc = JSON.parse(stripBom(text));
+    doc = JSON.parse(json);
   } catch (err) {
-    const detail = err instanceof Error ? err.message : String(err);
+    // JSON.parse reports bad syntax with a SyntaxError; its message is all we use of it.
+    const detail = err instanceof Error ? err.message : 'unparsable';
     const hint = text.trim() === '' ? 'payload is empty' : `payload is not valid JSON: ${detail}`;
     out.deadLetters.push(deadLetter('invalid_json', hint, source, payload));
     return out;
@@ -52,14 +66,36 @@ export function decodeJsonPoint(
       out.deadLetters.push(deadLetter('not_an_object', 'payload is an empty array; it holds no points', source, payload));
       return out;
     }
+    // Computed on the first bad element only: well-formed records never pay for it.
+    let ranges: Array<[number, number]> | undefined;
+    let bad = 0;
+    let unlisted: { first: number; problem: Problem; count: number } | undefined;
     for (let i = 0; i < doc.length; i++) {
       const element: unknown = doc[i];
       const problem = decodeObject(element, keyValue, key !== null, out.points);
-      if (problem !== undefined) {
-        out.deadLetters.push(
-          deadLetter(problem.reason, `element ${i}: ${problem.message}`, source, JSON.stringify(element) ?? 'undefined'),
-        );
+      if (problem === undefined) continue;
+      if (++bad > MAX_DEAD_LETTERS_PER_RECORD) {
+        if (unlisted === undefined) unlisted = { first: i, problem, count: 0 };
+        unlisted.count++;
+        continue;
       }
+      ranges ??= topLevelElementRanges(json);
+      const r = ranges[i];
+      // The ranges match the parsed elements for any text JSON.parse accepted; the whole record
+      // stands in should they not, so that nothing is lost either way.
+      const elementText = r !== undefined && ranges.length === doc.length ? json.slice(r[0], r[1]) : payload;
+      out.deadLetters.push(deadLetter(problem.reason, `element ${i}: ${problem.message}`, source, elementText));
+    }
+    if (unlisted !== undefined) {
+      const { first, problem, count } = unlisted;
+      out.deadLetters.push(
+        deadLetter(
+          problem.reason,
+          `${count} more bad elements from element ${first} on (only the first ${MAX_DEAD_LETTERS_PER_RECORD} get a dead letter each; the payload is the whole record); element ${first}: ${problem.message}`,
+          source,
+          payload,
+        ),
+      );
     }
     return out;
   }
@@ -134,6 +170,9 @@ function decodeObject(
   }
   if (typeof rawValue !== 'number' || !Number.isFinite(rawValue)) {
     return { reason: 'invalid_value', message: `"value" must be a finite number or null, got ${kindOf(rawValue)}` };
+  }
+  if (!isValidValue(rawValue)) {
+    return { reason: 'invalid_value', message: `"value" ${rawValue} is beyond ±${MAX_ABS_VALUE}; rescale it (e.g. send a smaller unit)` };
   }
   // -0 would print as 0 but compare oddly in Object.is-based dedup; normalise it.
   points.push({ series, ts, value: rawValue === 0 ? 0 : rawValue });

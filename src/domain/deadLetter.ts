@@ -13,6 +13,10 @@ export const DEAD_LETTER_REASONS = [
   'future_timestamp',
   'late',
   'too_large',
+  /** JSON nested deeper than MAX_JSON_DEPTH (src/codecs/jsonNesting.ts); not parsed. */
+  'too_deep',
+  /** A record whose decoding or processing threw: a streamcast bug, kept rather than crash on it. */
+  'internal_error',
 ] as const;
 
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];

@@ -4,7 +4,7 @@ import { seriesIdProblem } from '../../codecs/seriesId.js';
 import { isValidEpochMs, parseTimestampText } from '../../codecs/timestamp.js';
 import type { DeadLetter, RecordSource } from '../../domain/deadLetter.js';
 import { ConfigError } from '../../domain/errors.js';
-import type { Point } from '../../domain/point.js';
+import { isValidValue, type Point } from '../../domain/point.js';
 import type { Ingested } from '../source.js';
 import { splitCsvLine } from './csvLine.js';
 import { LineCursor, type RecordCursor } from './recordCursor.js';
@@ -120,7 +120,7 @@ class CsvCursor extends LineCursor {
       if (problem !== undefined) return this.bad(position, lineNo, line, problem);
       const value = parseValue(cells[layout.value] as string);
       if (value === undefined) {
-        return this.bad(position, lineNo, line, `value ${JSON.stringify(cells[layout.value])} is not a number (leave the cell empty for a missing value)`);
+        return this.bad(position, lineNo, line, `value ${JSON.stringify(cells[layout.value])} is not a number within ±1e30 (leave the cell empty for a missing value)`);
       }
       return { points: [{ series, ts, value }], deadLetters: EMPTY_DEAD, position };
     }
@@ -135,7 +135,7 @@ class CsvCursor extends LineCursor {
         (dead ??= []).push(
           deadLetter(
             'invalid_csv',
-            `line ${lineNo}, column ${JSON.stringify(series[c])}: ${JSON.stringify(cell)} is not a number (leave the cell empty for a missing value)`,
+            `line ${lineNo}, column ${JSON.stringify(series[c])}: ${JSON.stringify(cell)} is not a number within ±1e30 (leave the cell empty for a missing value)`,
             this.sourceOf(lineNo),
             line,
           ),
@@ -257,7 +257,8 @@ export function parseValue(cell: string): number | null | undefined {
     if (s.length === 0) return null;
   }
   const v = Number(s);
-  if (!Number.isFinite(v)) return undefined;
+  // Also refuses magnitudes beyond ±MAX_ABS_VALUE, which would overflow sums downstream.
+  if (!isValidValue(v)) return undefined;
   // Number() also reads 0x1F, 0o7 and 0b1; a data file meaning those is far likelier a mistake.
   if (s.charCodeAt(0) === 48 && s.length > 2) {
     const c1 = s.charCodeAt(1) | 0x20;

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeInfluxLine, influxSeriesId } from '../../../src/codecs/influxLine.js';
 import type { RecordSource } from '../../../src/domain/deadLetter.js';
+import { MAX_ABS_VALUE } from '../../../src/domain/point.js';
 
 const src: RecordSource = { topic: 'telegraf', partition: 0, offset: '7', key: null };
 const dec = (payload: string | Uint8Array, opts?: Parameters<typeof decodeInfluxLine>[3]) => decodeInfluxLine(payload, null, src, opts);
@@ -108,6 +109,32 @@ describe('decodeInfluxLine', () => {
   });
 });
 
+describe('decodeInfluxLine hardening', () => {
+  it('dead-letters values beyond ±1e30 as invalid_value, which would overflow sums downstream', () => {
+    const r = dec(`m v=1e308 ${T_NS}\nm v=-2e30 ${T_NS}\nm v=1e30 ${T_NS}`);
+    expect(r.points.map((p) => p.value)).toEqual([1e30]);
+    expect(r.deadLetters.map((d) => d.reason)).toEqual(['invalid_value', 'invalid_value']);
+    expect(r.deadLetters[0]!.message).toMatch(/line 1: field "v" value 1e308 is beyond ±1e\+30/);
+  });
+
+  it('rejects tag values with control characters, naming the character and its index', () => {
+    const r = dec(`m,host=a\tb v=1 ${T_NS}`);
+    expect(r.points).toEqual([]);
+    expect(r.deadLetters[0]).toMatchObject({ reason: 'invalid_series' });
+    expect(r.deadLetters[0]!.message).toMatch(/control character U\+0009 at index 8/);
+  });
+
+  it('caps the dead letters of one record at 100, the rest in one letter carrying the whole record', () => {
+    const payload = 'x\n'.repeat(5000);
+    const r = dec(payload);
+    expect(r.deadLetters).toHaveLength(101);
+    expect(r.deadLetters[99]!.message).toMatch(/^line 100:/);
+    const last = r.deadLetters[100]!;
+    expect(last.message).toMatch(/^4900 more bad lines from line 101 on/);
+    expect(last.payload).toBe(payload);
+  });
+});
+
 describe('decodeInfluxLine on generated valid lines', () => {
   // Names drawn from characters that need escaping too, written with line-protocol escapes.
   const name = fc.stringMatching(/^[a-z, =#]{1,6}$/).filter((n) => !n.startsWith('#'));
@@ -117,7 +144,7 @@ describe('decodeInfluxLine on generated valid lines', () => {
       fc.property(
         name,
         fc.uniqueArray(fc.tuple(name, name), { maxLength: 3, selector: ([k]) => k }),
-        fc.uniqueArray(fc.tuple(name, fc.double({ noNaN: true, noDefaultInfinity: true })), { minLength: 1, maxLength: 3, selector: ([k]) => k }),
+        fc.uniqueArray(fc.tuple(name, fc.double({ min: -MAX_ABS_VALUE, max: MAX_ABS_VALUE, noNaN: true })), { minLength: 1, maxLength: 3, selector: ([k]) => k }),
         fc.integer({ min: 0, max: 4_000_000_000_000 }),
         (m, tags, fields, ms) => {
           const line = `${esc(m, ', ')}${tags.map(([k, v]) => `,${esc(k, ',= ')}=${esc(v, ',= ')}`).join('')} ${fields

@@ -111,4 +111,61 @@ describe('decodeJsonPoint', () => {
     expect(reasonOf('{"__proto__":{"series":"x"},"ts":0,"value":1}')).toBe('missing_series');
     expect(dec('{"series":"a","ts":0,"value":-0,"extra":[1,2]}').points).toEqual([{ series: 'a', ts: 0, value: 0 }]);
   });
+
+  it('dead-letters a deeply nested element (the poison pill) as too_deep instead of throwing', () => {
+    // One 5,000-deep element in an array record: re-serializing it for the dead letter overflowed the stack.
+    const pill = `[{"series":"a","ts":0,"value":1},${'['.repeat(5000)}${']'.repeat(5000)}]`;
+    const bytes = new TextEncoder().encode(pill);
+    let r: ReturnType<typeof dec> | undefined;
+    expect(() => (r = dec(bytes))).not.toThrow();
+    expect(r!.points).toEqual([]);
+    expect(r!.deadLetters).toHaveLength(1);
+    expect(r!.deadLetters[0]).toMatchObject({ reason: 'too_deep', source: src, payload: pill });
+    expect(r!.deadLetters[0]!.message).toMatch(/deeper than 64 levels/);
+    // Objects nest the same way; brackets inside strings do not count.
+    expect(reasonOf(`${'{"a":'.repeat(65)}1${'}'.repeat(65)}`)).toBe('too_deep');
+    expect(dec(`{"series":"a","ts":0,"value":1,"s":"${'['.repeat(1000)}"}`).points).toHaveLength(1);
+    expect(dec(`{"series":"a","ts":0,"value":1,"x":${'['.repeat(62)}${']'.repeat(62)}}`).points).toHaveLength(1);
+  });
+
+  it("keeps a bad element's original text, never a re-serialization of it", () => {
+    const text = String.raw`[ {"series":"a","ts":0,"value":1} ,` + '\n' + String.raw` {"series":"a", "ts":-5,"value":2.50, "s":"x,]\\\"}"} , [[1]] ]`;
+    const r = dec(text);
+    expect(r.deadLetters.map((d) => d.payload)).toEqual([String.raw`{"series":"a", "ts":-5,"value":2.50, "s":"x,]\\\"}"}`, '[[1]]']);
+  });
+
+  it('caps the dead letters of one array record at 100, the rest in one letter carrying the whole record', () => {
+    const text = `[${Array.from({ length: 100_000 }, () => '0').join(',')}]`;
+    const r = dec(text);
+    expect(r.deadLetters).toHaveLength(101);
+    expect(r.deadLetters[99]).toMatchObject({ reason: 'not_an_object', payload: '0' });
+    expect(r.deadLetters[100]!.message).toMatch(/^99900 more bad elements from element 100 on/);
+    expect(r.deadLetters[100]!.payload).toBe(text);
+  });
+
+  it('dead-letters values beyond ±1e30 as invalid_value (1e308 overflowed sums downstream)', () => {
+    expect(reasonOf('{"series":"a","ts":0,"value":1e308}')).toBe('invalid_value');
+    expect(reasonOf('{"series":"a","ts":0,"value":-1.5e30}')).toBe('invalid_value');
+    expect(dec('{"series":"a","ts":0,"value":1e308}').deadLetters[0]!.message).toMatch(/beyond ±1e\+30/);
+    expect(dec('{"series":"a","ts":0,"value":-1e30}').points).toEqual([{ series: 'a', ts: 0, value: -1e30 }]);
+  });
+
+  it('rejects series ids with control characters or lone surrogates, saying which and where', () => {
+    const msg = (series: string) => {
+      const r = dec(JSON.stringify({ series, ts: 0, value: 1 }));
+      expect(r.points).toEqual([]);
+      expect(r.deadLetters[0]!.reason).toBe('invalid_series');
+      return r.deadLetters[0]!.message;
+    };
+    expect(msg('a\u0000b')).toMatch(/control character U\+0000 at index 1/);
+    expect(msg('host\n')).toMatch(/control character U\+000A at index 4/);
+    expect(msg('x\u007f')).toMatch(/U\+007F at index 1/);
+    expect(msg('\u009f')).toMatch(/U\+009F at index 0/);
+    expect(msg('ab\ud800')).toMatch(/lone surrogate U\+D800 at index 2/);
+    expect(msg('\udc00a')).toMatch(/lone surrogate U\+DC00 at index 0/);
+    // The key is checked by the same rule.
+    expect(dec('{"ts":0,"value":1}', 'k\u0001').deadLetters[0]!.message).toMatch(/U\+0001 at index 1/);
+    // Printable Unicode, surrogate pairs included, is fine.
+    for (const ok of ['héllo wörld', 'cpu😀', '\u00a0nbsp', 'a\u2028b']) expect(dec(JSON.stringify({ series: ok, ts: 0, value: 1 })).points).toHaveLength(1);
+  });
 });
