@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { DeadLetter } from '../domain/deadLetter.js';
+import type { DeadLetter, RecordSource } from '../domain/deadLetter.js';
 import type { Point } from '../domain/point.js';
 
 /** A position in an input that can be committed once everything derived from it is durable. */
@@ -18,6 +18,13 @@ export interface Ingested {
   readonly points: readonly Point[];
   readonly deadLetters: readonly DeadLetter[];
   readonly position: Position;
+  /**
+   * Where the record came from and its original bytes, for the `internal_error` dead letter of
+   * a record the pipeline fails on (see RecordGuard). Optional: without them that dead letter
+   * names the position and carries the decoded points.
+   */
+  readonly source?: RecordSource;
+  readonly payload?: Uint8Array | string;
 }
 
 /**

@@ -1,6 +1,8 @@
-import { concatMap, from, map, type Observable, type OperatorFunction, type SchedulerLike, tap } from 'rxjs';
+import { map, type Observable, type OperatorFunction, type SchedulerLike, tap } from 'rxjs';
+import { deadLetter } from '../codecs/deadLetterOf.js';
 import type { Clock } from '../domain/clock.js';
 import type { DeadLetter } from '../domain/deadLetter.js';
+import { errorText } from '../domain/errorText.js';
 import type { Point } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { Ingested, Position } from '../connectors/source.js';
@@ -9,6 +11,7 @@ import { Imputer } from './core/imputer.js';
 import { Normalizer } from './core/normalizer.js';
 import { Resampler } from './core/resampler.js';
 import { ProcessedPositions } from './processedPositions.js';
+import { RecordGuard } from './recordGuard.js';
 import { impute } from './operators/impute.js';
 import { microBatch } from './operators/microBatch.js';
 import { normalize } from './operators/normalize.js';
@@ -106,6 +109,22 @@ function rejectedPoint(point: Point, reason: 'late' | 'future_timestamp', positi
 }
 
 /**
+ * The dead letter of a record the pipeline failed on: its original bytes when the source kept
+ * them, else its decoded points (flat objects: serializing them cannot fail).
+ */
+function internalErrorLetter(rec: Ingested, err: unknown, point: number): DeadLetter {
+  const position = rec.position;
+  const source = rec.source ?? { topic: position.topic, partition: position.partition, offset: ownOffset(position.offset), key: rec.points[0]?.series ?? null };
+  const message = `processing failed at point ${point + 1} of ${rec.points.length} (a streamcast bug; please report it; points before it were applied): ${errorText(err)}`;
+  return deadLetter('internal_error', message, source, rec.payload ?? JSON.stringify(rec.points));
+}
+
+/** The offset of the record itself: positions name the next one to read. */
+function ownOffset(next: string): string {
+  return /^\d+$/.test(next) && next !== '0' ? (BigInt(next) - 1n).toString() : next;
+}
+
+/**
  * The operator chain from decoded records to model-ready micro-batches: the same code runs for
  * Kafka, file replay and the demo, so backtests exercise the production path.
  * decode results → event-time resampling → imputation → normalization → micro-batching.
@@ -118,6 +137,19 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
   let lastPosition: Position | undefined;
   const processed = ctx.commitPositions === 'forecast' ? new ProcessedPositions(spec.window.step) : undefined;
   const flushOnComplete = ctx.flushOnComplete ?? true;
+  // A record the chain throws on is dead-lettered and the stream goes on (see RecordGuard).
+  const guard = new RecordGuard((rec, err, point) => {
+    if (processed !== undefined) {
+      for (const p of rec.points) processed.reject(p);
+      // The failure may have been a step holding earlier records' points of the same series:
+      // count them done too, or commits would wait for a forecast that never comes.
+      const failed = rec.points[point];
+      if (failed !== undefined) processed.forecast([failed]);
+    }
+    events({ type: 'invalid', reason: 'internal_error', count: 1 });
+    ctx.onDeadLetter([internalErrorLetter(rec, err, point)]);
+  });
+  const onError = guard.caught;
 
   return (input$: Observable<Ingested>) =>
     input$.pipe(
@@ -132,7 +164,7 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
         processed?.admit(rec);
         lastPosition = rec.position;
       }),
-      concatMap((rec) => from(rec.points)),
+      guard.points(),
       resample(
         {
           stepMs: spec.window.step,
@@ -144,6 +176,7 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
         {
           clock: ctx.clock,
           flushOnComplete,
+          onError,
           ...(ctx.idleTicks ? { ticks: ctx.idleTicks } : {}),
           ...(ctx.cores?.resampler ? { core: ctx.cores.resampler } : {}),
           onRejected: (point, reason) => {
@@ -165,10 +198,11 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
           onImputed: (strategy, n) => events({ type: 'imputed', strategy, count: n }),
           onGapReset: () => events({ type: 'gap_reset', count: 1 }),
           flushOnComplete,
+          onError,
           ...(ctx.cores?.imputer ? { core: ctx.cores.imputer } : {}),
         },
       ),
-      normalize({ stepMs: spec.window.step, halfLifeMs: spec.normalize.halfLife }, ctx.cores?.normalizer ? { core: ctx.cores.normalizer } : {}),
+      normalize({ stepMs: spec.window.step, halfLifeMs: spec.normalize.halfLife }, ctx.cores?.normalizer ? { core: ctx.cores.normalizer, onError } : { onError }),
       microBatch({ maxSize: spec.batch.maxSize, maxWaitMs: spec.batch.maxWait }, ctx.scheduler, ctx.barriers),
       map((steps): StepBatch => {
         let batch: StepBatch;

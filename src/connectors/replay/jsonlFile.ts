@@ -1,4 +1,4 @@
-import { decodeJsonPoint } from '../../codecs/jsonPoint.js';
+import { decoderFor } from '../../codecs/codec.js';
 import type { Ingested } from '../source.js';
 import { LineScanner } from './lineScanner.js';
 import { LineCursor, type RecordCursor } from './recordCursor.js';
@@ -11,6 +11,9 @@ import { LineCursor, type RecordCursor } from './recordCursor.js';
 export function jsonlCursor(path: string, partition: number, text: string): RecordCursor {
   return new JsonlCursor(path, partition, text);
 }
+
+// The guarded decoder, as for Kafka: a line it fails on is an internal_error dead letter.
+const json = decoderFor('json');
 
 class JsonlCursor extends LineCursor {
   constructor(
@@ -28,14 +31,10 @@ class JsonlCursor extends LineCursor {
   }
 
   protected decodeLine(line: string, lineNo: number): Ingested {
-    const { points, deadLetters } = decodeJsonPoint(line, null, {
-      topic: this.path,
-      partition: this.partition,
-      offset: String(lineNo),
-      key: null,
-    });
+    const source = { topic: this.path, partition: this.partition, offset: String(lineNo), key: null };
+    const { points, deadLetters } = json.decode(line, null, source);
     const first = points[0];
     if (first !== undefined) this.headTs = first.ts;
-    return { points, deadLetters, position: { topic: this.path, partition: this.partition, offset: String(lineNo + 1) } };
+    return { points, deadLetters, position: { topic: this.path, partition: this.partition, offset: String(lineNo + 1) }, source, payload: line };
   }
 }

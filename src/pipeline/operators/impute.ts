@@ -13,6 +13,8 @@ export interface ImputeContext {
   readonly flushOnComplete?: boolean;
   /** A pre-built imputer (owned by the runtime's state store) instead of a fresh one per subscription. */
   readonly core?: Imputer;
+  /** Offered each error first; true: handled (see RecordGuard), else the stream errors. */
+  readonly onError?: (err: unknown) => boolean;
 }
 
 const METHODS: readonly ImputeMethod[] = ['model', 'ffill', 'linear', 'seasonal', 'zero'];
@@ -40,7 +42,7 @@ export function impute(opts: ImputeOptions, ctx: ImputeContext = {}): OperatorFu
           for (const s of out) subscriber.next(s);
           return true;
         } catch (err) {
-          subscriber.error(err);
+          if (ctx.onError?.(err) !== true) subscriber.error(err);
           return false;
         }
       };

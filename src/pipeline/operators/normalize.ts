@@ -1,4 +1,4 @@
-import { defer, map, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from 'rxjs';
 import type { ImputedStep, NormalizedStep } from '../../domain/step.js';
 import { Normalizer, type NormalizerOptions } from '../core/normalizer.js';
 
@@ -7,6 +7,8 @@ export type NormalizeOptions = NormalizerOptions;
 export interface NormalizeContext {
   /** A pre-built normalizer (owned by the runtime's state store) instead of a fresh one per subscription. */
   readonly core?: Normalizer;
+  /** Offered each error first; true: handled (see RecordGuard), else the stream errors. */
+  readonly onError?: (err: unknown) => boolean;
 }
 
 /** Imputed steps → z-scored steps with the scale that inverts them (see `Normalizer`). */
@@ -14,8 +16,22 @@ export function normalize(opts: NormalizeOptions, ctx: NormalizeContext = {}): O
   // Validate eagerly (a bad spec fails at build time), then one normalizer per subscription.
   new Normalizer(opts);
   return (source) =>
-    defer(() => {
+    new Observable<NormalizedStep>((subscriber) => {
       const normalizer = ctx.core ?? new Normalizer(opts);
-      return source.pipe(map((step) => normalizer.push(step)));
+      return source.subscribe({
+        next: (step) => {
+          let out: NormalizedStep;
+          try {
+            out = normalizer.push(step);
+          } catch (err) {
+            if (ctx.onError?.(err) !== true) subscriber.error(err);
+            return;
+          }
+          // Outside the try: what the micro-batcher downstream does is not this step's doing.
+          subscriber.next(out);
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      });
     });
 }

@@ -31,6 +31,8 @@ export interface ResampleContext {
    * runtime's state store) can snapshot, restore and drop series. Its options win over `opts`.
    */
   readonly core?: Resampler;
+  /** Offered each error first; true: handled (see RecordGuard), else the stream errors. */
+  readonly onError?: (err: unknown) => boolean;
 }
 
 /**
@@ -67,7 +69,7 @@ export function resample(opts: ResampleOptions, ctx: ResampleContext): OperatorF
             emitAll(steps);
             if (now - lastIdleCheck >= every) closeIdle(now);
           } catch (err) {
-            subscriber.error(err);
+            if (ctx.onError?.(err) !== true) subscriber.error(err);
           }
         },
         error: (err: unknown) => subscriber.error(err),
