@@ -12,6 +12,8 @@ export type PipelineEvent =
   | { readonly type: 'records_in'; readonly count: number }
   | { readonly type: 'points_in'; readonly count: number }
   | { readonly type: 'invalid'; readonly reason: DeadLetterReason; readonly count: number }
+  /** Kafka records with a null value: no point and nothing to dead-letter. */
+  | { readonly type: 'tombstones'; readonly count: number }
   | { readonly type: 'late'; readonly count: number }
   | { readonly type: 'imputed'; readonly strategy: string; readonly count: number }
   | { readonly type: 'gap_reset'; readonly count: number }

@@ -15,6 +15,7 @@ export interface Metrics {
   readonly recordsIn: Counter<'pipeline'>;
   readonly pointsIn: Counter<'pipeline'>;
   readonly invalidRecords: Counter<'pipeline' | 'reason'>;
+  readonly tombstones: Counter<'pipeline'>;
   readonly lateRecords: Counter<'pipeline'>;
   readonly imputedSteps: Counter<'pipeline' | 'strategy'>;
   readonly gapResets: Counter<'pipeline'>;
@@ -82,6 +83,11 @@ export function createMetrics(registry: Registry, labels: { pipeline: string }):
       'streamcast_invalid_records_total',
       'Records sent to the dead-letter topic, by reason code. A jump in one reason usually means a producer changed its format; inspect the dead-letter topic.',
       ['reason'],
+    ),
+    tombstones: counter(
+      'streamcast_tombstones_total',
+      'Kafka records with a null value (tombstones): they carry no point and are skipped, not dead-lettered. Expected only where producers delete keys of a compacted input topic.',
+      [],
     ),
     lateRecords: counter(
       'streamcast_late_records_total',
@@ -192,7 +198,7 @@ export function createMetrics(registry: Registry, labels: { pipeline: string }):
   };
 
   // Known label values start at 0 so that rate() and alerts see a series before the first event.
-  for (const c of [m.recordsIn, m.pointsIn, m.lateRecords, m.gapResets, m.forecastsOut, m.droppedHistoryPoints]) {
+  for (const c of [m.recordsIn, m.pointsIn, m.tombstones, m.lateRecords, m.gapResets, m.forecastsOut, m.droppedHistoryPoints]) {
     c.inc(p, 0);
   }
   for (const reason of DEAD_LETTER_REASONS) m.invalidRecords.inc({ pipeline, reason }, 0);
@@ -251,6 +257,9 @@ export function metricsListener(metrics: Metrics, opts: MetricsListenerOptions =
         break;
       case 'invalid':
         if (ok(e, e.count)) metrics.invalidRecords.inc({ pipeline, reason: e.reason }, e.count);
+        break;
+      case 'tombstones':
+        if (ok(e, e.count)) metrics.tombstones.inc(p, e.count);
         break;
       case 'late':
         if (ok(e, e.count)) metrics.lateRecords.inc(p, e.count);

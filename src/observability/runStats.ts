@@ -7,6 +7,7 @@ export class RunStats {
   late = 0;
   gapResets = 0;
   forecasts = 0;
+  tombstones = 0;
   readonly invalid = new Map<string, number>();
   readonly imputed = new Map<string, number>();
 
@@ -20,6 +21,9 @@ export class RunStats {
         break;
       case 'invalid':
         this.invalid.set(e.reason, (this.invalid.get(e.reason) ?? 0) + e.count);
+        break;
+      case 'tombstones':
+        this.tombstones += e.count;
         break;
       case 'late':
         this.late += e.count;
@@ -45,6 +49,7 @@ export class RunStats {
       late: this.late,
       gapResets: this.gapResets,
       forecasts: this.forecasts,
+      tombstones: this.tombstones,
       invalid: Object.fromEntries(this.invalid),
       imputed: Object.fromEntries(this.imputed),
     };

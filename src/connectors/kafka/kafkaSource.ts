@@ -299,15 +299,19 @@ export class KafkaSource implements Source {
 
   private ingest(topic: string, partition: number, m: KafkaMessage, next: bigint): Ingested {
     // The key decoded once: the decoder takes valid UTF-8 as text and decodes raw bytes itself.
+    const position = { topic, partition, offset: next.toString() };
+    if (m.value === null) {
+      // A tombstone (null value): on a compacted input topic it deletes its key; either way it
+      // carries no point and nothing to keep, so it is counted, not dead-lettered (a producer
+      // deleting keys would otherwise flood the dead-letter topic with empty letters).
+      this.opts.events({ type: 'tombstones', count: 1 });
+      return { points: NONE, deadLetters: NONE, position };
+    }
     const key = m.key === null || m.key === undefined ? null : (utf8OrUndefined(m.key) ?? m.key);
     const source: RecordSource = { topic, partition, offset: m.offset, key: keyText(key) };
     const ts = Number(m.timestamp);
-    const decoded = this.opts.decoder.decode(m.value ?? new Uint8Array(0), key, source, Number.isFinite(ts) ? ts : undefined);
-    return {
-      points: decoded.points,
-      deadLetters: decoded.deadLetters,
-      position: { topic, partition, offset: next.toString() },
-    };
+    const decoded = this.opts.decoder.decode(m.value, key, source, Number.isFinite(ts) ? ts : undefined);
+    return { points: decoded.points, deadLetters: decoded.deadLetters, position, source, payload: m.value };
   }
 
   private waitForResume(timeoutMs: number): Promise<void> {
@@ -439,6 +443,8 @@ export class KafkaSource implements Source {
     return this.committed;
   }
 }
+
+const NONE: readonly never[] = Object.freeze([]);
 
 /** The key as text for dead letters: as it is when already decoded (valid UTF-8), else base64 with a `base64:` prefix. */
 function keyText(key: string | Buffer | null): string | null {

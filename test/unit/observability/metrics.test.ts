@@ -9,6 +9,7 @@ const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   streamcast_points_in_total: { type: 'counter', labels: ['pipeline'] },
   streamcast_invalid_records_total: { type: 'counter', labels: ['pipeline', 'reason'] },
   streamcast_late_records_total: { type: 'counter', labels: ['pipeline'] },
+  streamcast_tombstones_total: { type: 'counter', labels: ['pipeline'] },
   streamcast_imputed_steps_total: { type: 'counter', labels: ['pipeline', 'strategy'] },
   streamcast_gap_resets_total: { type: 'counter', labels: ['pipeline'] },
   streamcast_forecasts_out_total: { type: 'counter', labels: ['pipeline'] },
