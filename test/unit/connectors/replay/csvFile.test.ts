@@ -129,6 +129,8 @@ describe('cell parsers', () => {
   it('parseValue', () => {
     expect([parseValue(''), parseValue(' '), parseValue('1e3'), parseValue(' -2.5 '), parseValue('-0')]).toEqual([null, null, 1000, -2.5, 0]);
     expect([parseValue('NaN'), parseValue('Infinity'), parseValue('0b1'), parseValue('1,5'), parseValue('true')]).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    // Beyond ±1e30 (MAX_ABS_VALUE): finite, but sums and squares of it downstream are not.
+    expect([parseValue('1e308'), parseValue('-1.5e30'), parseValue('1e30')]).toEqual([undefined, undefined, 1e30]);
   });
   it('parseTime', () => {
     expect(parseTime('1420070400000')).toBe(T0);
