@@ -20,11 +20,14 @@ const COMMA = 44;
 
 /**
  * The index of the first bracket that opens nesting level MAX_JSON_DEPTH + 1, outside strings,
- * or -1 when the text never nests that deep. Does not validate JSON (JSON.parse does, after).
+ * or -1 when the text never nests that deep. Does not validate JSON (JSON.parse does, after):
+ * a text too short to be a valid document that deep (2 × 65 characters: each level opens and
+ * closes) is not scanned, as JSON.parse rejects it anyway.
  */
 export function tooDeepAt(text: string): number {
-  // Nesting deeper than the limit needs more brackets than the text has characters.
-  if (text.length <= MAX_JSON_DEPTH) return -1;
+  // The common record is short. A longer one needs more than MAX_JSON_DEPTH opening brackets
+  // to nest that deep: counted first with indexOf (vectorised), before the char-by-char walk.
+  if (text.length < 2 * (MAX_JSON_DEPTH + 1) || openingsUpTo(text, MAX_JSON_DEPTH + 1) <= MAX_JSON_DEPTH) return -1;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -38,6 +41,14 @@ export function tooDeepAt(text: string): number {
     } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) depth--;
   }
   return -1;
+}
+
+/** How many `[` and `{` the text holds, counting no further than `limit`. */
+function openingsUpTo(text: string, limit: number): number {
+  let n = 0;
+  for (let i = text.indexOf('['); i >= 0 && n < limit; i = text.indexOf('[', i + 1)) n++;
+  for (let i = text.indexOf('{'); i >= 0 && n < limit; i = text.indexOf('{', i + 1)) n++;
+  return n;
 }
 
 /**
