@@ -11,7 +11,7 @@ import { MAX_ABS_VALUE, MAX_SERIES_ID_LENGTH } from '../../../src/domain/point.j
 
 const source = { topic: 't', partition: 1, offset: '9', key: null };
 
-function assertWellFormed(r: Decoded): void {
+function assertWellFormed(r: Decoded, input?: string | Uint8Array): void {
   expect(r.points.length + r.deadLetters.length).toBeGreaterThan(0);
   for (const p of r.points) {
     expect(typeof p.series).toBe('string');
@@ -24,10 +24,18 @@ function assertWellFormed(r: Decoded): void {
   // One record never floods the dead-letter topic.
   expect(r.deadLetters.length).toBeLessThanOrEqual(MAX_DEAD_LETTERS_PER_RECORD + 1);
   for (const d of r.deadLetters) {
+    if (input !== undefined) expect(fromOriginal(d, input), `dead letter ${d.reason} (${d.message}) is not made of the record's bytes`).toBe(true);
     expect(DEAD_LETTER_REASONS).toContain(d.reason);
     expect(typeof d.payload).toBe('string');
     expect(d.source).toBe(source);
   }
+}
+
+/** A dead letter's payload is the record's original bytes or a slice of them (never re-serialized). */
+function fromOriginal(d: Decoded['deadLetters'][number], input: string | Uint8Array): boolean {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input);
+  const kept = d.encoding === 'base64' ? Buffer.from(d.payload, 'base64') : Buffer.from(d.payload, 'utf8');
+  return bytes.includes(kept);
 }
 
 // Inputs near the contracts find more than uniform noise does.
@@ -104,7 +112,7 @@ describe.each<[CodecName, fc.Arbitrary<string>]>([
   it('never throws on arbitrary text and yields well-formed points or dead letters', () => {
     fc.assert(
       fc.property(texts, key, fc.option(fc.integer()), (payload, k, fallback) => {
-        assertWellFormed(decoder.decode(payload, k, source, fallback ?? undefined));
+        assertWellFormed(decoder.decode(payload, k, source, fallback ?? undefined), payload);
       }),
       { numRuns: 500 },
     );
@@ -113,7 +121,7 @@ describe.each<[CodecName, fc.Arbitrary<string>]>([
   it('never throws on arbitrary bytes', () => {
     fc.assert(
       fc.property(bytes, key, (payload, k) => {
-        assertWellFormed(decoder.decode(payload, k, source, 0));
+        assertWellFormed(decoder.decode(payload, k, source, 0), payload);
       }),
       { numRuns: 500 },
     );
@@ -122,7 +130,7 @@ describe.each<[CodecName, fc.Arbitrary<string>]>([
   it('never throws on adversarial records (deep nesting, huge arrays, huge values, control characters, junk) and keeps its contracts', () => {
     fc.assert(
       fc.property(adversarialText, key, (payload, k) => {
-        assertWellFormed(decoder.decode(payload, k, source, T));
+        assertWellFormed(decoder.decode(payload, k, source, T), payload);
       }),
       { numRuns: 100 },
     );
@@ -131,7 +139,7 @@ describe.each<[CodecName, fc.Arbitrary<string>]>([
   it('never throws on adversarial bytes (invalid UTF-8, BOMs, random bytes)', () => {
     fc.assert(
       fc.property(adversarialBytes, key, (payload, k) => {
-        assertWellFormed(decoder.decode(payload, k, source, T));
+        assertWellFormed(decoder.decode(payload, k, source, T), payload);
       }),
       { numRuns: 300 },
     );
