@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { DeadLetter } from '../domain/deadLetter.js';
+import type { DeadLetter, RecordSource } from '../domain/deadLetter.js';
 import type { Point } from '../domain/point.js';
 
 /** A position in an input that can be committed once everything derived from it is durable. */
@@ -18,6 +18,12 @@ export interface Ingested {
   readonly points: readonly Point[];
   readonly deadLetters: readonly DeadLetter[];
   readonly position: Position;
+  /**
+   * The record itself (its own offset, its key or null), where the source knows more than
+   * `position` says (Kafka); dead letters of its points name it. Absent: the record at
+   * `position` − 1, without a key (files, memory).
+   */
+  readonly source?: RecordSource;
 }
 
 /**

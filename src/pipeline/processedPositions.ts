@@ -45,6 +45,11 @@ export class ProcessedPositions {
     this.rejected.add(point);
   }
 
+  /** The series was re-based onto an earlier clock: forecasts made on the skewed one cover none of its new points. */
+  rebased(series: string): void {
+    this.forecastUpTo.delete(series);
+  }
+
   /** Forecasts were made (and written) for these steps. */
   forecast(steps: readonly { readonly series: string; readonly ts: number }[]): void {
     for (const s of steps) {

@@ -307,6 +307,7 @@ export class KafkaSource implements Source {
       points: decoded.points,
       deadLetters: decoded.deadLetters,
       position: { topic, partition, offset: next.toString() },
+      source,
     };
   }
 
