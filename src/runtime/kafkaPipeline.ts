@@ -133,7 +133,7 @@ export class KafkaPipeline {
       clock: wallClock,
       events,
       checkpoint: coordinator,
-      pipeline: { flushOnComplete: false, idleTicks: interval(idleEveryMs) },
+      pipeline: { flushOnComplete: false, idleTicks: interval(idleEveryMs), logger: log },
       ...(opts.onForecasts || opts.onBatch
         ? {
             onBatch: (steps: readonly NormalizedStep[], forecasts: readonly Forecast[]) => {
