@@ -19,6 +19,12 @@ const stateArb: fc.Arbitrary<SeriesState> = fc.record(
       held: fc.constant(null),
     }),
     forecaster: fc.uint8Array({ maxLength: 64 }),
+    shape: fc.record({
+      step: fc.integer({ min: 1, max: 2 ** 40 }),
+      horizon: fc.integer({ min: 1, max: 1000 }),
+      baseline: fc.constantFrom('seasonal-naive' as const, 'last-value' as const),
+      season: fc.nat({ max: 2 ** 40 }),
+    }),
   },
   { requiredKeys: ['model'] },
 );
