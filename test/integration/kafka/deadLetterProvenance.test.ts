@@ -1,6 +1,6 @@
-import { afterAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
-import { createTopic, kcatConsume, kcatProduce, points, readyz, requireKcat, type RunningCli, specTopics, startRun, STEP, T0, testKafka, waitFor, writeSpec } from './harness.js';
+import { createTopic, kcatConsume, kcatProduce, points, readyz, requireKcat, specTopics, startRun, STEP, stepKeys, T0, testKafka, trackedRuns, waitFor, waitForEveryStep, writeSpec } from './harness.js';
 
 interface Letter {
   reason: string;
@@ -12,9 +12,32 @@ interface Letter {
 const line = (key: string | null, value: unknown) => ({ key, value: typeof value === 'string' ? value : JSON.stringify(value) });
 
 describeWithKafka('streamcast run: every dead letter names the input record that carried the bad point', () => {
-  let run: RunningCli | undefined;
-  afterAll(() => {
-    run?.child.kill('SIGKILL');
+  // SIGKILLed after the suite whatever happened.
+  const runs = trackedRuns();
+
+  it('a series that skewed points moved a year ahead is re-based onto its genuine points and forecast again', async () => {
+    requireKcat();
+    const brokers = requireKafkaBrokers();
+    const b = brokers.join(',');
+    const t = specTopics('skew');
+    await createTopic(testKafka(brokers), t.input, 1);
+    const YEAR = 365 * 24 * 60 * STEP;
+    const genuine = (from: number, to: number) => points(['c'], from, to);
+    const skewed = [0, 1, 2].map((k) => ({ series: 'c', ts: T0 + YEAR + (10 + k) * STEP, value: 1 }));
+    const after = genuine(10, 70);
+    kcatProduce(b, t.input, [...genuine(0, 10), ...skewed, ...after].map((p) => line('c', p)));
+
+    const run = startRun(writeSpec(t), b);
+    runs.push(run);
+    const port = await run.port();
+    // Every genuine step after the skew is forecast (the 2 s idle close closes the last ones).
+    await waitForEveryStep(b, t.output, stepKeys(after), { what: 'forecasts of every genuine step after the skew', timeoutMs: 40_000, logs: run.stderr });
+    expect(kcatConsume(b, t.dlq)).toEqual([]);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toMatch(/streamcast_series_rebased_total\{pipeline="[^"]+"\} 1\b/);
+    expect(run.stderr()).toMatch(/series \\?"c\\?" re-based from/);
+    run.child.kill('SIGTERM');
+    expect(await run.exited, run.stderr()).toEqual({ code: 0, signal: null });
   });
 
   it('late, future-stamped and malformed records: the topic, partition, offset and key (null when absent) of the record itself', async () => {
@@ -42,7 +65,8 @@ describeWithKafka('streamcast run: every dead letter names the input record that
     const rest = points(['a', 'b'], 20, 30).map((p) => line(p.series === 'a' ? 'a' : null, p));
     kcatProduce(b, t.input, [...history, ...bad.map((x) => line(x.key, x.value)), ...rest], { partition: 1 });
 
-    run = startRun(writeSpec(t), b);
+    const run = startRun(writeSpec(t), b);
+    runs.push(run);
     const port = await run.port();
     await waitFor(async () => (await readyz(port)) === 200, 30_000, '/readyz to turn 200');
     const letters = await waitFor(
