@@ -179,7 +179,7 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
             ctx.onDeadLetter([rejectedPoint(point, reason, from)]);
           },
           onRebased: (r: Rebased) => {
-            processed?.rebased(r.series);
+            processed?.rebased(r.series, r.from - spec.window.maxJump);
             events({ type: 'series_rebased', count: 1 });
             ctx.logger?.warn(
               { series: r.series, from: r.from, to: r.to },
