@@ -7,9 +7,12 @@ import { benchBaselines } from './baselineThroughput.js';
 import { benchKafka } from './kafkaThroughput.js';
 import { benchMemory } from './memory.js';
 import { benchReplay } from './replayThroughput.js';
+import { benchResampler } from './resamplerPush.js';
 
 const benches: Record<string, () => Promise<Record<string, unknown>[]>> = {
   replay: benchReplay,
+  // The per-point core alone: Resampler.push.
+  resampler: benchResampler,
   baseline: benchBaselines,
   memory: benchMemory,
   // Needs a broker: KAFKA_BROKERS, else starts one with deploy/kafka/kafka.sh (and stops it).

@@ -19,11 +19,12 @@ export interface Ingested {
   readonly deadLetters: readonly DeadLetter[];
   readonly position: Position;
   /**
-   * Where the record came from and its original bytes, for the `internal_error` dead letter of
-   * a record the pipeline fails on (see RecordGuard). Optional: without them that dead letter
-   * names the position and carries the decoded points.
+   * The record itself (its own offset, its key or null), where the source knows more than
+   * `position` says (Kafka); dead letters of its points name it. Absent: the record at
+   * `position` − 1, without a key (files, memory).
    */
   readonly source?: RecordSource;
+  /** The record's original bytes, for the `internal_error` dead letter of a record the pipeline fails on (see RecordGuard). */
   readonly payload?: Uint8Array | string;
 }
 

@@ -11,6 +11,12 @@ export interface ClosedStep {
   readonly value: number | null;
   /** Number of non-null points aggregated into `value`. */
   readonly count: number;
+  /**
+   * Set on the first step after the resampler re-based the series onto an earlier clock (its
+   * watermark had been moved ahead by skewed points): per-series state downstream of it is from
+   * the skewed clock's future and starts afresh. Absent on every other step.
+   */
+  readonly rebase?: true;
 }
 
 /**

@@ -17,6 +17,8 @@ export type PipelineEvent =
   | { readonly type: 'late'; readonly count: number }
   | { readonly type: 'imputed'; readonly strategy: string; readonly count: number }
   | { readonly type: 'gap_reset'; readonly count: number }
+  /** Series moved back off a skewed clock onto their points' (see Resampler, re-base). */
+  | { readonly type: 'series_rebased'; readonly count: number }
   | { readonly type: 'forecasts_out'; readonly count: number }
   | { readonly type: 'batch'; readonly size: number; readonly durationMs: number; readonly backend: string }
   | { readonly type: 'latency'; readonly seconds: number }

@@ -19,6 +19,7 @@ export interface Metrics {
   readonly lateRecords: Counter<'pipeline'>;
   readonly imputedSteps: Counter<'pipeline' | 'strategy'>;
   readonly gapResets: Counter<'pipeline'>;
+  readonly seriesRebased: Counter<'pipeline'>;
   readonly forecastsOut: Counter<'pipeline'>;
   readonly eventToForecastLatency: Histogram<'pipeline'>;
   readonly modelStepDuration: Histogram<'pipeline' | 'backend'>;
@@ -102,6 +103,11 @@ export function createMetrics(registry: Registry, labels: { pipeline: string }):
     gapResets: counter(
       'streamcast_gap_resets_total',
       'Series whose gap exceeded impute.maxGap, so their state was reset instead of imputed across the gap.',
+      [],
+    ),
+    seriesRebased: counter(
+      'streamcast_series_rebased_total',
+      'Series moved back onto their points\' clock after window.jumpConfirm points in a row arrived more than window.maxJump behind the watermark that skewed points had moved ahead; each restarts its imputation and forecaster state. Any increase: a producer clock was wrong (the warning log names the series).',
       [],
     ),
     forecastsOut: counter(
@@ -198,7 +204,7 @@ export function createMetrics(registry: Registry, labels: { pipeline: string }):
   };
 
   // Known label values start at 0 so that rate() and alerts see a series before the first event.
-  for (const c of [m.recordsIn, m.pointsIn, m.tombstones, m.lateRecords, m.gapResets, m.forecastsOut, m.droppedHistoryPoints]) {
+  for (const c of [m.recordsIn, m.pointsIn, m.tombstones, m.lateRecords, m.gapResets, m.seriesRebased, m.forecastsOut, m.droppedHistoryPoints]) {
     c.inc(p, 0);
   }
   for (const reason of DEAD_LETTER_REASONS) m.invalidRecords.inc({ pipeline, reason }, 0);
@@ -269,6 +275,9 @@ export function metricsListener(metrics: Metrics, opts: MetricsListenerOptions =
         break;
       case 'gap_reset':
         if (ok(e, e.count)) metrics.gapResets.inc(p, e.count);
+        break;
+      case 'series_rebased':
+        if (ok(e, e.count)) metrics.seriesRebased.inc(p, e.count);
         break;
       case 'forecasts_out':
         if (ok(e, e.count)) metrics.forecastsOut.inc(p, e.count);

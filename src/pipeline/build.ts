@@ -1,15 +1,16 @@
 import { map, type Observable, type OperatorFunction, type SchedulerLike, tap } from 'rxjs';
 import { deadLetter } from '../codecs/deadLetterOf.js';
 import type { Clock } from '../domain/clock.js';
-import type { DeadLetter } from '../domain/deadLetter.js';
+import type { DeadLetter, RecordSource } from '../domain/deadLetter.js';
 import { errorText } from '../domain/errorText.js';
 import type { Point } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { Ingested, Position } from '../connectors/source.js';
 import type { EventListener } from '../observability/events.js';
+import type { LogSink } from '../observability/logger.js';
 import { Imputer } from './core/imputer.js';
 import { Normalizer } from './core/normalizer.js';
-import { Resampler } from './core/resampler.js';
+import { type Rebased, Resampler } from './core/resampler.js';
 import { ProcessedPositions } from './processedPositions.js';
 import { RecordGuard } from './recordGuard.js';
 import { impute } from './operators/impute.js';
@@ -63,6 +64,8 @@ export interface PipelineContext {
    * earlier, not yet stepped, batches: the consistent cut a checkpoint captures.
    */
   readonly onBatchFormed?: (batch: StepBatch) => void;
+  /** Where a series re-based off a skewed clock is reported (a warning; the metric counts it regardless). */
+  readonly logger?: LogSink;
 }
 
 export interface PipelineCores {
@@ -83,6 +86,7 @@ export function createPipelineCores(
       latenessMs: spec.window.lateness,
       idleCloseMs: spec.window.idleClose,
       maxJumpMs: spec.window.maxJump,
+      jumpConfirm: spec.window.jumpConfirm,
     }),
     imputer: new Imputer({
       stepMs: spec.window.step,
@@ -95,17 +99,28 @@ export function createPipelineCores(
   };
 }
 
-/** A rejected point becomes a dead letter so that it is counted and kept, not silently dropped. */
-function rejectedPoint(point: Point, reason: 'late' | 'future_timestamp', position: Position | undefined): DeadLetter {
+/**
+ * A rejected point becomes a dead letter so that it is counted and kept, not silently dropped.
+ * `source` is the record that carried it, so that the letter can be replayed from there.
+ */
+function rejectedPoint(point: Point, reason: 'late' | 'future_timestamp', source: RecordSource): DeadLetter {
   return {
     reason: reason === 'late' ? 'late' : 'future_timestamp',
     message:
       reason === 'late'
         ? `point at ${new Date(point.ts).toISOString()} arrived after its step closed (raise window.lateness to accept it)`
-        : `point at ${new Date(point.ts).toISOString()} jumps beyond window.maxJump and was not confirmed by the next point`,
-    source: { topic: position?.topic ?? '', partition: position?.partition ?? 0, offset: position?.offset ?? '', key: point.series },
+        : `point at ${new Date(point.ts).toISOString()} jumps beyond window.maxJump and was not confirmed by window.jumpConfirm agreeing points`,
+    source,
     payload: JSON.stringify(point),
   };
+}
+
+/** The record a position follows (positions name the next record to read), for sources that say no more. */
+function recordBefore(position: Position): RecordSource {
+  const next = position.offset;
+  // Kafka offsets can exceed 2^53; file line numbers never come close.
+  const offset = next.length < 16 ? String(Number(next) - 1) : (BigInt(next) - 1n).toString();
+  return { topic: position.topic, partition: position.partition, offset, key: null };
 }
 
 /**
@@ -113,15 +128,9 @@ function rejectedPoint(point: Point, reason: 'late' | 'future_timestamp', positi
  * them, else its decoded points (flat objects: serializing them cannot fail).
  */
 function internalErrorLetter(rec: Ingested, err: unknown, point: number): DeadLetter {
-  const position = rec.position;
-  const source = rec.source ?? { topic: position.topic, partition: position.partition, offset: ownOffset(position.offset), key: rec.points[0]?.series ?? null };
+  const source = rec.source ?? recordBefore(rec.position);
   const message = `processing failed at point ${point + 1} of ${rec.points.length} (a streamcast bug; please report it; points before it were applied): ${errorText(err)}`;
   return deadLetter('internal_error', message, source, rec.payload ?? JSON.stringify(rec.points));
-}
-
-/** The offset of the record itself: positions name the next one to read. */
-function ownOffset(next: string): string {
-  return /^\d+$/.test(next) && next !== '0' ? (BigInt(next) - 1n).toString() : next;
 }
 
 /**
@@ -134,7 +143,13 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
   // Positions advance as records enter; a batch carries the newest ones seen when it formed.
   // Points still inside open windows are covered by the window state that checkpoints with them.
   const latest = new Map<string, Position>();
-  let lastPosition: Position | undefined;
+  // The record whose points are being pushed now (concatMap pushes them before the next record).
+  let current: Ingested | undefined;
+  let currentSource: RecordSource | undefined;
+  const origin = (): RecordSource | undefined => {
+    if (currentSource === undefined && current !== undefined) currentSource = current.source ?? recordBefore(current.position);
+    return currentSource;
+  };
   const processed = ctx.commitPositions === 'forecast' ? new ProcessedPositions(spec.window.step) : undefined;
   const flushOnComplete = ctx.flushOnComplete ?? true;
   // A record the chain throws on is dead-lettered and the stream goes on (see RecordGuard).
@@ -162,7 +177,8 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
         }
         latest.set(`${rec.position.topic}\u0000${rec.position.partition}`, rec.position);
         processed?.admit(rec);
-        lastPosition = rec.position;
+        current = rec;
+        currentSource = rec.source;
       }),
       guard.points(),
       resample(
@@ -172,6 +188,7 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
           latenessMs: spec.window.lateness,
           idleCloseMs: spec.window.idleClose,
           maxJumpMs: spec.window.maxJump,
+          jumpConfirm: spec.window.jumpConfirm,
         },
         {
           clock: ctx.clock,
@@ -179,10 +196,24 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
           onError,
           ...(ctx.idleTicks ? { ticks: ctx.idleTicks } : {}),
           ...(ctx.cores?.resampler ? { core: ctx.cores.resampler } : {}),
-          onRejected: (point, reason) => {
+          origin,
+          onRejected: (point, reason, source) => {
             processed?.reject(point);
             events(reason === 'late' ? { type: 'late', count: 1 } : { type: 'invalid', reason: 'future_timestamp', count: 1 });
-            ctx.onDeadLetter([rejectedPoint(point, reason, lastPosition)]);
+            // Without a source: a point held in state written before sources were kept (an
+            // upgrade); the record that rejected it is of the same series and partition.
+            const from = source ?? origin() ?? { topic: '', partition: 0, offset: '', key: null };
+            ctx.onDeadLetter([rejectedPoint(point, reason, from)]);
+          },
+          onRebased: (r: Rebased) => {
+            processed?.rebased(r.series, r.from - spec.window.maxJump);
+            events({ type: 'series_rebased', count: 1 });
+            ctx.logger?.warn(
+              { series: r.series, from: r.from, to: r.to },
+              `series ${JSON.stringify(r.series)} re-based from ${new Date(r.from).toISOString()} back to ${new Date(r.to).toISOString()}: ` +
+                `window.jumpConfirm points in a row arrived more than window.maxJump behind its watermark, so the watermark was the skewed clock. ` +
+                'Its imputation restarts and its forecaster state resets. Operator action: check the clock of the producer that wrote the series ahead',
+            );
           },
         },
       ),

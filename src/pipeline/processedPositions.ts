@@ -23,6 +23,8 @@ export class ProcessedPositions {
   private readonly latest = new Map<string, Position>();
   private readonly forecastUpTo = new Map<string, number>();
   private readonly rejected = new WeakSet<Point>();
+  /** Series re-based whose first step since has not been forecast yet. */
+  private readonly rebasing = new Set<string>();
 
   constructor(private readonly stepMs: number) {}
 
@@ -45,9 +47,30 @@ export class ProcessedPositions {
     this.rejected.add(point);
   }
 
+  /**
+   * The series was re-based off a skewed clock. Forecasts on that clock cover none of its new
+   * points, so they stop counting until its first step after the re-base (flagged `reset`); its
+   * points from the skewed clock (ts above `skewedAbove`: the old watermark − maxJump, where no
+   * genuine point is) count as done: their steps were closed by the re-base, and waiting for a
+   * forecast at or past them would hold commits back until the genuine clock catches up.
+   */
+  rebased(series: string, skewedAbove: number): void {
+    this.forecastUpTo.delete(series);
+    this.rebasing.add(series);
+    for (const q of this.queues.values()) {
+      for (const h of q) for (const p of h.points) if (p.series === series && p.ts > skewedAbove) this.rejected.add(p);
+    }
+  }
+
   /** Forecasts were made (and written) for these steps. */
-  forecast(steps: readonly { readonly series: string; readonly ts: number }[]): void {
+  forecast(steps: readonly { readonly series: string; readonly ts: number; readonly reset?: boolean }[]): void {
     for (const s of steps) {
+      if (this.rebasing.size > 0 && this.rebasing.has(s.series)) {
+        if (s.reset !== true) continue; // a step of the skewed clock, emitted at the re-base
+        this.rebasing.delete(s.series);
+        this.forecastUpTo.set(s.series, s.ts);
+        continue;
+      }
       const prev = this.forecastUpTo.get(s.series);
       if (prev === undefined || s.ts > prev) this.forecastUpTo.set(s.series, s.ts);
     }

@@ -199,7 +199,7 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
       await this.revoking.get(p);
       store.own([p]);
       await writer.acquire(p);
-      const outcomes = { restored: 0, rewarm: 0, invalid: 0, tombstones: 0 };
+      const outcomes = { restored: 0, rewarm: 0, invalid: 0, discarded: 0, tombstones: 0 };
       const records = await writer.readChangelog([p], (series, value, partition) => {
         if (value === null) {
           outcomes.tombstones++;
@@ -211,9 +211,20 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
       if (from !== undefined) this.committed.set(p, from);
       const seconds = (performance.now() - t0) / 1000;
       events({ type: 'state_restore', seconds });
+      const changes = store.takeSpecChanges(p);
+      if (changes.length > 0) {
+        const what = changes.map(
+          (c) => `${c.field} ${c.old} → ${c.new} (${c.series} series ${c.drops === 'all' ? 'start afresh' : 're-warm their forecaster'})`,
+        );
+        logger.warn(
+          { partition: p, changes },
+          `state of partition ${p} was written under another spec: ${what.join('; ')}. ` +
+            'Operator action: none if the change was meant (the series rebuild from new points); otherwise restore the previous spec before more state is overwritten',
+        );
+      }
       logger.info(
         { partition: p, records, ...outcomes, resumeFrom: from, seconds },
-        `restored partition ${p}: ${outcomes.restored} series (${outcomes.rewarm} to re-warm, ${outcomes.invalid} unreadable) in ${seconds.toFixed(2)} s; resuming at offset ${from ?? 'start'}`,
+        `restored partition ${p}: ${outcomes.restored} series (${outcomes.rewarm} to re-warm, ${outcomes.invalid} unreadable, ${outcomes.discarded} voided by a spec change) in ${seconds.toFixed(2)} s; resuming at offset ${from ?? 'start'}`,
       );
       if (!store.owns(p)) store.dropPartitions([p]); // revoked while restoring
       return from;

@@ -19,6 +19,7 @@ import type { Logger } from '../observability/logger.js';
 import { createPipelineCores } from '../pipeline/build.js';
 import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
 import { SeriesStateStore } from '../state/seriesStateStore.js';
+import { stateShapeOf } from '../state/stateShape.js';
 import { CheckpointCoordinator } from './checkpoint.js';
 import { PipelineRunner, type RunSummary } from './pipelineRunner.js';
 import type { ModelDistribution } from './modelDistribution.js';
@@ -84,7 +85,7 @@ export class KafkaPipeline {
     const log = opts.logger;
     const kafka = createKafka(cfg, log);
     const topics = { input: spec.input.topic, output: spec.output.topic, deadLetter: spec.deadLetter.topic, changelog: changelogTopic(spec) };
-    this.store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster } });
+    this.store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster }, shape: stateShapeOf(spec) });
     const producers = cfg.producerThread ? new ProducerThread({ cfg, logger: log, debug: log.isLevelEnabled('debug') }) : inProcessProducers(kafka);
     this.producers = producers;
     this.output = new KafkaOutput({ kafka, producers, logger: log });
@@ -133,7 +134,7 @@ export class KafkaPipeline {
       clock: wallClock,
       events,
       checkpoint: coordinator,
-      pipeline: { flushOnComplete: false, idleTicks: interval(idleEveryMs) },
+      pipeline: { flushOnComplete: false, idleTicks: interval(idleEveryMs), logger: log },
       ...(opts.onForecasts || opts.onBatch
         ? {
             onBatch: (steps: readonly NormalizedStep[], forecasts: readonly Forecast[]) => {

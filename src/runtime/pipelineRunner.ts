@@ -29,7 +29,7 @@ export interface RunnerOptions {
    */
   readonly flushBeforeCommit?: boolean;
   /** Live-input options of the step pipeline (see PipelineContext). */
-  readonly pipeline?: Pick<PipelineContext, 'flushOnComplete' | 'commitPositions' | 'idleTicks'>;
+  readonly pipeline?: Pick<PipelineContext, 'flushOnComplete' | 'commitPositions' | 'idleTicks' | 'logger'>;
   /**
    * Checkpointed state (Kafka with a state changelog): when given, it owns the pipeline's cores,
    * and forecasts, dead letters and positions go to it instead of the sinks and `source.commit`;

@@ -5,6 +5,7 @@ import type { Imputer, ImputerSnapshot } from '../pipeline/core/imputer.js';
 import type { Normalizer, NormalizerSnapshot } from '../pipeline/core/normalizer.js';
 import type { Resampler, ResamplerSnapshot } from '../pipeline/core/resampler.js';
 import { decodeSeriesState, encodeSeriesState, type SeriesState } from './stateCodec.js';
+import { shapeChanges, type ShapeChange, type StateShape } from './stateShape.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -45,10 +46,22 @@ interface FrozenState {
   readonly state: SeriesState;
 }
 
-export type RestoreOutcome = 'restored' | 'rewarm' | 'invalid';
+/** `discarded`: readable, but written under a spec whose change voids all of it (see StateShape). */
+export type RestoreOutcome = 'restored' | 'rewarm' | 'invalid' | 'discarded';
+
+/** A change of spec found in restored frames, and in how many series' frames. */
+export interface SpecChange {
+  readonly field: ShapeChange['field'] | 'model.kind';
+  readonly old: string;
+  readonly new: string;
+  readonly drops: ShapeChange['drops'];
+  readonly series: number;
+}
 
 export interface StateStoreOptions {
   readonly cores: StateCores;
+  /** The spec fields this process's state depends on; written with every frame, checked on restore. */
+  readonly shape?: StateShape;
   /** Wall clock: a restored series' idle timer restarts at its restore (nothing could arrive while it was away). */
   readonly now?: () => number;
 }
@@ -71,10 +84,30 @@ export class SeriesStateStore {
   private readonly lastStep = new Map<SeriesId, number>();
   private dirty = new Set<SeriesId>();
   private readonly owned = new Set<number>();
+  private readonly shape: StateShape | undefined;
+  /** Spec changes seen by `restore` since the last `takeSpecChanges`, per partition, by field, old and new value. */
+  private readonly specChanges = new Map<number, Map<string, { change: Omit<SpecChange, 'series'>; series: number }>>();
 
   constructor(opts: StateStoreOptions) {
     this.cores = opts.cores;
     this.now = opts.now ?? Date.now;
+    this.shape = opts.shape;
+  }
+
+  /** What `restore` found changed in `partition`'s frames since they were written (drains its tally). */
+  takeSpecChanges(partition: number): SpecChange[] {
+    const tally = this.specChanges.get(partition);
+    this.specChanges.delete(partition);
+    return tally === undefined ? [] : [...tally.values()].map(({ change, series }) => ({ ...change, series }));
+  }
+
+  private noteChange(partition: number, change: Omit<SpecChange, 'series'>): void {
+    let tally = this.specChanges.get(partition);
+    if (tally === undefined) this.specChanges.set(partition, (tally = new Map()));
+    const key = `${change.field}\u0000${change.old}\u0000${change.new}`;
+    const seen = tally.get(key);
+    if (seen === undefined) tally.set(key, { change, series: 1 });
+    else seen.series++;
   }
 
   /** Partitions whose series this instance may keep. */
@@ -151,6 +184,7 @@ export class SeriesStateStore {
       const lastStep = this.lastStep.get(series);
       // Built field by field: this runs for every changed series at every checkpoint.
       const state: Mutable<SeriesState> = { model };
+      if (this.shape !== undefined) state.shape = this.shape;
       if (u.resampler !== undefined) state.resampler = u.resampler;
       if (u.imputer !== undefined) state.imputer = u.imputer;
       if (u.normalizer !== undefined) state.normalizer = u.normalizer;
@@ -175,14 +209,24 @@ export class SeriesStateStore {
    * Restores one series from a changelog record. A frame this build cannot read, or a core
    * snapshot its core rejects, leaves the series empty ('invalid': it starts afresh). Forecaster
    * state from another model kind or version, or that the forecaster refuses, is not restored
-   * ('rewarm'): the pipeline cores are, and the forecaster warms the series up again.
+   * ('rewarm'): the pipeline cores are, and the forecaster warms the series up again. A frame
+   * written under a spec change that voids its state (StateShape) is 'discarded' (window.step:
+   * every core's state is on the old grid) or 'rewarm' (the forecaster's fields); either way the
+   * change is tallied for `takeSpecChanges`, so that the caller can say what changed.
    */
   restore(series: SeriesId, partition: number, bytes: Uint8Array): RestoreOutcome {
     const { resampler, imputer, normalizer, forecaster } = this.cores;
     this.dropSeries(series);
     let state;
+    let forecasterVoid = false;
     try {
       state = decodeSeriesState(bytes);
+      if (this.shape !== undefined && state.shape !== undefined) {
+        const changes = shapeChanges(state.shape, this.shape);
+        for (const c of changes) this.noteChange(partition, c);
+        if (changes.some((c) => c.drops === 'all')) return 'discarded';
+        forecasterVoid = changes.length > 0;
+      }
       // The idle timer restarts now: during the downtime nothing could arrive, and closing the
       // series' open windows at once would make the records about to be re-read late.
       if (state.resampler !== undefined) resampler.restore(series, { ...state.resampler, lastArrival: this.now() });
@@ -197,7 +241,12 @@ export class SeriesStateStore {
     if (state.lastStep !== undefined) this.lastStep.set(series, state.lastStep);
     const info = forecaster.info;
     if (state.forecaster === undefined) return 'restored'; // no step forecast yet: nothing to re-warm
-    if (state.model.kind !== info.kind || state.model.version !== info.version) return 'rewarm';
+    if (state.model.kind !== info.kind) {
+      // Another kind of model serves now (a version change alone is a routine promotion: no note).
+      this.noteChange(partition, { field: 'model.kind', old: state.model.kind, new: info.kind, drops: 'forecaster' });
+      return 'rewarm';
+    }
+    if (forecasterVoid || state.model.version !== info.version) return 'rewarm';
     try {
       forecaster.restore(series, state.forecaster);
     } catch (err) {

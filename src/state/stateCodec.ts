@@ -3,6 +3,7 @@ import { frameBytes } from './frameArena.js';
 import type { ImputerSnapshot } from '../pipeline/core/imputer.js';
 import type { NormalizerSnapshot } from '../pipeline/core/normalizer.js';
 import type { ResamplerSnapshot } from '../pipeline/core/resampler.js';
+import { decodeStateShape, STATE_SHAPE_BYTES, type StateShape, writeStateShape } from './stateShape.js';
 
 /** Everything the runtime keeps about one series, as written to the state changelog. */
 export interface SeriesState {
@@ -15,17 +16,20 @@ export interface SeriesState {
   readonly lastStep?: number;
   /** Identity of the forecaster that wrote `forecaster`; a mismatch means "re-warm, do not restore". */
   readonly model: { readonly kind: string; readonly version: number };
+  /** The spec fields the state was built under (absent in frames of earlier builds). */
+  readonly shape?: StateShape;
 }
 
 /**
  * Frame layout (big endian), version 1:
  *   0  u8[2] magic "SS"
  *   2  u8    codec version (1)
- *   3  u8    flags: 1 resampler, 2 imputer, 4 normalizer, 8 forecaster, 16 lastStep
+ *   3  u8    flags: 1 resampler, 2 imputer, 4 normalizer, 8 forecaster, 16 lastStep, 32 shape
  *   4  u32   model version
  *   8  u8    model kind length K, then K bytes of UTF-8
  *   .. f64   lastStep                                    (flag 16)
  *   .. f64×4 normalizer w, mean, m2, lastTs              (flag 4)
+ *   .. 24 bytes state shape (stateShape.ts)              (flag 32; frames of earlier builds lack it)
  *   .. u32 length + UTF-8 JSON of the resampler snapshot  (flag 1)
  *   .. u32 length + UTF-8 JSON of the imputer snapshot    (flag 2)
  *   .. u32 length + forecaster bytes                      (flag 8)
@@ -40,6 +44,7 @@ const F_IMPUTER = 2;
 const F_NORMALIZER = 4;
 const F_FORECASTER = 8;
 const F_LAST_STEP = 16;
+const F_SHAPE = 32;
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -71,6 +76,10 @@ export function encodeSeriesState(s: SeriesState): Uint8Array {
   if (s.normalizer !== undefined) {
     flags |= F_NORMALIZER;
     size += 32;
+  }
+  if (s.shape !== undefined) {
+    flags |= F_SHAPE;
+    size += STATE_SHAPE_BYTES;
   }
   if (resampler !== undefined) {
     flags |= F_RESAMPLER;
@@ -106,6 +115,11 @@ export function encodeSeriesState(s: SeriesState): Uint8Array {
     view.setFloat64(o + 16, n.m2);
     view.setFloat64(o + 24, n.lastTs);
     o += 32;
+  }
+  const shape = s.shape;
+  if (shape !== undefined) {
+    writeStateShape(view, o, shape);
+    o += STATE_SHAPE_BYTES;
   }
   if (resampler !== undefined) {
     view.setUint32(o, resamplerLen);
@@ -161,6 +175,12 @@ export function decodeSeriesState(bytes: Uint8Array): SeriesState {
     normalizer = { v: 1, w: view.getFloat64(o), mean: view.getFloat64(o + 8), m2: view.getFloat64(o + 16), lastTs: view.getFloat64(o + 24) };
     o += 32;
   }
+  let shape: StateShape | undefined;
+  if (flags & F_SHAPE) {
+    need(STATE_SHAPE_BYTES);
+    shape = decodeStateShape(bytes.subarray(o, o + STATE_SHAPE_BYTES));
+    o += STATE_SHAPE_BYTES;
+  }
   const section = (): Uint8Array => {
     need(4);
     const n = view.getUint32(o);
@@ -189,5 +209,6 @@ export function decodeSeriesState(bytes: Uint8Array): SeriesState {
     ...(normalizer !== undefined ? { normalizer } : {}),
     ...(forecaster !== undefined ? { forecaster } : {}),
     ...(lastStep !== undefined ? { lastStep } : {}),
+    ...(shape !== undefined ? { shape } : {}),
   };
 }

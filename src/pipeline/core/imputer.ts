@@ -116,6 +116,12 @@ export class Imputer {
   push(step: ClosedStep): ImputedStep[] {
     const value = step.value !== null && Number.isFinite(step.value) ? step.value : null;
     let slot = this.#slots.get(step.series);
+    if (step.rebase === true && slot !== undefined) {
+      // The resampler moved the series back from a skewed clock: what is kept here (last step,
+      // last value, season ring) lies in that clock's future. Start afresh, as a first step.
+      this.drop(step.series);
+      slot = undefined;
+    }
     if (slot === undefined) {
       slot = this.#add(step.series, step.ts, Number.NaN, 0, 0, false, 0);
       if (this.#rings !== undefined) this.#rings[slot] = new Float64Array(this.seasonSteps).fill(Number.NaN);

@@ -1,3 +1,4 @@
+import type { RecordSource } from '../../domain/deadLetter.js';
 import { ConfigError, StreamcastError } from '../../domain/errors.js';
 import type { EpochMs, Point, SeriesId } from '../../domain/point.js';
 import { SlotPages } from '../../domain/seriesSlots.js';
@@ -14,18 +15,42 @@ export interface ResamplerOptions {
   readonly latenessMs: number;
   /** Close a series' open buckets once no record of it has arrived for this long (clock time). */
   readonly idleCloseMs: number;
-  /** A record more than this far past its series' watermark needs a second record to confirm it. */
+  /** A record more than this far from its series' watermark (either way) needs confirming. */
   readonly maxJumpMs: number;
+  /**
+   * How many agreeing points (the first included) confirm a jump of more than maxJumpMs ahead of
+   * the watermark, or re-base a series onto points that far behind it. Default DEFAULT_JUMP_CONFIRM.
+   */
+  readonly jumpConfirm?: number;
 }
+
+/**
+ * 3, not 2: an at-least-once producer that retries writes one bad reading twice, and two
+ * agreeing points were all it took for one skewed clock to move a series a year ahead. Each one
+ * more delays a genuine jump (a series back from an outage) by one point, held, not lost.
+ */
+export const DEFAULT_JUMP_CONFIRM = 3;
 
 export interface Rejected {
   readonly point: Point;
   readonly reason: RejectReason;
+  /** The input record that carried the point, as `push` was given it (the dead letter's source). */
+  readonly source: RecordSource | undefined;
+}
+
+/** A series moved back onto its points' clock (see Resampler, re-base). */
+export interface Rebased {
+  readonly series: SeriesId;
+  /** The watermark before: the skewed clock's. */
+  readonly from: EpochMs;
+  /** The earliest point the series was re-based onto. */
+  readonly to: EpochMs;
 }
 
 export interface PushResult {
   readonly steps: ClosedStep[];
   readonly rejected: Rejected[];
+  readonly rebased: Rebased | undefined;
 }
 
 /** One open bucket's running aggregate, as snapshots carry it (JSON-safe). */
@@ -58,14 +83,35 @@ const LAST_TS = 6;
 const BUCKET = 7;
 const NO_BUCKETS: readonly number[] = Object.freeze([]);
 
-/** A far-future record waiting for a second record to confirm the jump. */
-interface Suspect {
+/** A point more than maxJump from its series' watermark, waiting for others to agree with it. */
+interface HeldPoint {
   readonly point: Point;
   readonly arrival: number;
+  /** Where it came from: kept with it, so that its dead letter names its own record. */
+  readonly source: RecordSource | undefined;
+}
+
+/** A series' held points: all on one side of its watermark (1 ahead, -1 behind), in arrival order. */
+interface Held {
+  readonly dir: 1 | -1;
+  readonly points: HeldPoint[];
 }
 
 /** The JSON-safe per-series state that `snapshot` returns and `restore` accepts. */
 export interface ResamplerSnapshot {
+  readonly v: 2;
+  readonly watermark: number;
+  readonly frontier: number;
+  readonly lastArrival: number;
+  readonly buckets: ReadonlyArray<Readonly<Bucket>>;
+  /** Held points (see Held); null when none. */
+  readonly held: { readonly dir: 1 | -1; readonly points: ReadonlyArray<{ readonly point: Point; readonly arrival: number; readonly source?: RecordSource }> } | null;
+  /** Re-based, and the first step since not emitted yet: it carries `rebase: true`. */
+  readonly rebase?: true;
+}
+
+/** Version 1 (one far-future suspect, no source), still restored. */
+interface ResamplerSnapshotV1 {
   readonly v: 1;
   readonly watermark: number;
   readonly frontier: number;
@@ -85,11 +131,21 @@ const AGGREGATES: readonly Aggregate[] = ['mean', 'last', 'sum', 'max', 'min'];
  *   fills the holes.
  * - A record whose bucket is already closed is rejected as `late` (the caller routes and counts
  *   it). Hence disorder within `lateness` yields exactly the steps that sorted input yields.
- * - A record more than `maxJumpMs` past the watermark is held as a suspect without moving the
- *   watermark: one bad clock on a producer must not close (and so make late) a day of buckets.
- *   If the series' next record is also far ahead and within `maxJumpMs` of the suspect, the jump
- *   is real (e.g. the series came back after an outage) and both are accepted; otherwise the
- *   suspect is rejected as `future_timestamp`. The first record of a series is always accepted.
+ * - Clock skew. A point more than `maxJumpMs` from the watermark, either way, is held without
+ *   moving anything: one bad clock on a producer must not close (and so make late) a day of
+ *   buckets, nor silence a series. Held points confirm each other when `jumpConfirm` of them in
+ *   a row (the series' next points) lie on the same side, within `maxJumpMs` of the first held:
+ *   - ahead: the jump is real (e.g. the series came back after an outage); they are accepted in
+ *     ts order;
+ *   - behind: the series' points keep arriving "late" by a consistent large offset, so the
+ *     watermark is what was skewed (a clock that ran ahead, then was fixed): the series is
+ *     re-based onto them. Its open buckets close (they held accepted points), its watermark
+ *     and frontier restart from the held points as for a new series, the points are accepted,
+ *     and the next step it emits carries `rebase: true` (the imputer then restarts the series,
+ *     whose next step says `reset`). `PushResult.rebased` reports it.
+ *   A point on the watermark's side of the held ones (an ordinary one), or one that disagrees
+ *   with them, rejects them: `future_timestamp` ahead, `late` behind. The first record of a
+ *   series is always accepted. Each held point keeps the `source` it came with.
  * - Non-finite values are treated like explicit nulls (the codecs reject them; this is defence).
  *
  * Pure: no clock, no RxJS; the caller passes arrival times and decides when to `closeIdle`.
@@ -102,56 +158,87 @@ export class Resampler {
   readonly #state = new SlotPages(STRIDE, (n) => new Float64Array(n));
   /** Open buckets by slot (see BUCKET). */
   readonly #buckets: (readonly number[])[] = [];
-  /** Suspects by slot: few series have one. */
-  readonly #suspects = new Map<number, Suspect>();
+  /** Held points by slot: few series have any. */
+  readonly #held = new Map<number, Held>();
+  /** Slots re-based whose next emitted step must say so. */
+  readonly #rebasing = new Set<number>();
+  private readonly jumpConfirm: number;
   private pendingRejected: Rejected[] = [];
 
   constructor(opts: ResamplerOptions) {
     validate(opts);
     this.opts = { ...opts };
+    this.jumpConfirm = opts.jumpConfirm ?? DEFAULT_JUMP_CONFIRM;
   }
 
   get size(): number {
     return this.#slots.size;
   }
 
-  push(point: Point, arrivalTime: number): PushResult {
+  /**
+   * `source` is the input record that carried the point; it rides along untouched (kept with a
+   * held point, handed back with a rejection), so pass the record's own object, not a copy.
+   */
+  push(point: Point, arrivalTime: number, source?: RecordSource): PushResult {
     const steps: ClosedStep[] = [];
     const rejected: Rejected[] = [];
     const slot = this.#slots.get(point.series);
     if (slot === undefined) {
       const fresh = this.#add(point.series, point.ts, this.gridFloor(point.ts - this.opts.latenessMs), arrivalTime);
       this.accept(fresh, point, steps);
-      return { steps, rejected };
+      return { steps, rejected, rebased: undefined };
     }
     const st = this.#state.page(slot);
     const o = this.#state.offset(slot);
     st[o + LAST_ARRIVAL] = Math.max(st[o + LAST_ARRIVAL]!, arrivalTime);
 
-    const suspect = this.#suspects.get(slot);
-    if (point.ts > st[o + WATERMARK]! + this.opts.maxJumpMs) {
-      if (suspect === undefined) {
-        this.#suspects.set(slot, { point, arrival: arrivalTime });
-      } else if (Math.abs(point.ts - suspect.point.ts) <= this.opts.maxJumpMs) {
-        // Confirmed: accept both in ts order so that the earlier one is not made late by the later.
-        this.#suspects.delete(slot);
-        const [a, b] = suspect.point.ts <= point.ts ? [suspect.point, point] : [point, suspect.point];
-        this.acceptOrReject(slot, a, steps, rejected);
-        this.acceptOrReject(slot, b, steps, rejected);
-      } else {
-        // Two far-future records that disagree with each other confirm nothing; keep the newer.
-        rejected.push({ point: suspect.point, reason: 'future_timestamp' });
-        this.#suspects.set(slot, { point, arrival: arrivalTime });
+    const watermark = st[o + WATERMARK]!;
+    const held = this.#held.get(slot);
+    const dir = point.ts > watermark + this.opts.maxJumpMs ? 1 : point.ts < watermark - this.opts.maxJumpMs ? -1 : 0;
+    if (dir === 0) {
+      if (held !== undefined) this.rejectHeld(slot, held, rejected);
+      this.acceptOrReject(slot, point, source, steps, rejected);
+      return { steps, rejected, rebased: undefined };
+    }
+    const h: HeldPoint = { point, arrival: arrivalTime, source };
+    if (held === undefined || held.dir !== dir || Math.abs(point.ts - held.points[0]!.point.ts) > this.opts.maxJumpMs) {
+      // Held points that this one disagrees with confirm nothing; it starts a group of its own.
+      if (held !== undefined) this.rejectHeld(slot, held, rejected);
+      if (this.jumpConfirm > 1) {
+        this.#held.set(slot, { dir, points: [h] });
+        return { steps, rejected, rebased: undefined };
       }
-      return { steps, rejected };
+      return this.confirm(slot, dir, [h], steps, rejected);
     }
+    held.points.push(h);
+    if (held.points.length < this.jumpConfirm) return { steps, rejected, rebased: undefined };
+    this.#held.delete(slot);
+    return this.confirm(slot, dir, held.points, steps, rejected);
+  }
 
-    if (suspect !== undefined) {
-      rejected.push({ point: suspect.point, reason: 'future_timestamp' });
-      this.#suspects.delete(slot);
+  /** `jumpConfirm` agreeing points: accept them in ts order, after a re-base when behind. */
+  private confirm(slot: number, dir: 1 | -1, points: HeldPoint[], steps: ClosedStep[], rejected: Rejected[]): PushResult {
+    // In ts order, so that an earlier one is not made late by a later one.
+    const sorted = points.length === 1 ? points : [...points].sort((a, b) => a.point.ts - b.point.ts);
+    const first = sorted[0]!.point;
+    let rebased: Rebased | undefined;
+    if (dir === -1) {
+      const st = this.#state.page(slot);
+      const o = this.#state.offset(slot);
+      rebased = { series: first.series, from: st[o + WATERMARK]!, to: first.ts };
+      this.closeAll(first.series, slot, steps);
+      st[o + WATERMARK] = first.ts;
+      st[o + FRONTIER] = this.gridFloor(first.ts - this.opts.latenessMs);
+      this.#rebasing.add(slot);
     }
-    this.acceptOrReject(slot, point, steps, rejected);
-    return { steps, rejected };
+    for (const h of sorted) this.acceptOrReject(slot, h.point, h.source, steps, rejected);
+    return { steps, rejected, rebased };
+  }
+
+  private rejectHeld(slot: number, held: Held, out: Rejected[]): void {
+    const reason = held.dir === 1 ? 'future_timestamp' : 'late';
+    for (const h of held.points) out.push({ point: h.point, reason, source: h.source });
+    this.#held.delete(slot);
   }
 
   /** Closes the open buckets of every series whose last record arrived ≥ idleCloseMs before `now`. */
@@ -166,23 +253,20 @@ export class Resampler {
   }
 
   /**
-   * End of a finite input: closes every open bucket (per series in ts order). Unconfirmed
-   * suspects are rejected as `future_timestamp`; collect them with `flushRejected()`.
+   * End of a finite input: closes every open bucket (per series in ts order). Unconfirmed held
+   * points are rejected (`future_timestamp` ahead, `late` behind); collect them with `flushRejected()`.
    */
   flush(): ClosedStep[] {
     const out: ClosedStep[] = [];
     for (const [series, slot] of this.#slots) {
       this.closeAll(series, slot, out);
-      const suspect = this.#suspects.get(slot);
-      if (suspect !== undefined) {
-        this.pendingRejected.push({ point: suspect.point, reason: 'future_timestamp' });
-        this.#suspects.delete(slot);
-      }
+      const held = this.#held.get(slot);
+      if (held !== undefined) this.rejectHeld(slot, held, this.pendingRejected);
     }
     return out;
   }
 
-  /** The points `flush` had to reject (unconfirmed far-future records); drains the list. */
+  /** The points `flush` had to reject (unconfirmed held points); drains the list. */
   flushRejected(): Rejected[] {
     const out = this.pendingRejected;
     this.pendingRejected = [];
@@ -199,14 +283,21 @@ export class Resampler {
     for (let i = 0; i < bs.length; i += BUCKET) {
       buckets.push({ start: bs[i + START]!, n: bs[i + N]!, sum: bs[i + SUM]!, max: bs[i + MAX]!, min: bs[i + MIN]!, last: bs[i + LAST]!, lastTs: bs[i + LAST_TS]! });
     }
-    const suspect = this.#suspects.get(slot);
+    const held = this.#held.get(slot);
     return {
-      v: 1,
+      v: 2,
       watermark: st[o + WATERMARK]!,
       frontier: st[o + FRONTIER]!,
       lastArrival: st[o + LAST_ARRIVAL]!,
       buckets,
-      suspect: suspect === undefined ? null : { point: { ...suspect.point }, arrival: suspect.arrival },
+      held:
+        held === undefined
+          ? null
+          : {
+              dir: held.dir,
+              points: held.points.map((h) => ({ point: { ...h.point }, arrival: h.arrival, ...(h.source !== undefined ? { source: { ...h.source } } : {}) })),
+            },
+      ...(this.#rebasing.has(slot) ? { rebase: true as const } : {}),
     };
   }
 
@@ -222,8 +313,10 @@ export class Resampler {
     const bs: number[] = [];
     for (const b of [...s.buckets].sort((x, y) => x.start - y.start)) bs.push(b.start, b.n, b.sum, b.max, b.min, b.last, b.lastTs);
     this.#buckets[slot] = bs.length === 0 ? NO_BUCKETS : bs;
-    if (s.suspect === null) this.#suspects.delete(slot);
-    else this.#suspects.set(slot, { point: { ...s.suspect.point }, arrival: s.suspect.arrival });
+    if (s.held === null) this.#held.delete(slot);
+    else this.#held.set(slot, { dir: s.held.dir, points: s.held.points.map((h) => ({ point: { ...h.point }, arrival: h.arrival, source: h.source })) });
+    if (s.rebase === true) this.#rebasing.add(slot);
+    else this.#rebasing.delete(slot);
   }
 
   /** Forgets a series (e.g. its partition was revoked after its snapshot was written). */
@@ -232,7 +325,8 @@ export class Resampler {
     if (slot === undefined) return;
     this.#slots.delete(series);
     this.#buckets[slot] = NO_BUCKETS;
-    this.#suspects.delete(slot);
+    this.#held.delete(slot);
+    this.#rebasing.delete(slot);
     this.#free.push(slot);
   }
 
@@ -249,9 +343,9 @@ export class Resampler {
     return slot;
   }
 
-  private acceptOrReject(slot: number, point: Point, steps: ClosedStep[], rejected: Rejected[]): void {
+  private acceptOrReject(slot: number, point: Point, source: RecordSource | undefined, steps: ClosedStep[], rejected: Rejected[]): void {
     if (point.ts < this.#state.page(slot)[this.#state.offset(slot) + FRONTIER]!) {
-      rejected.push({ point, reason: 'late' });
+      rejected.push({ point, reason: 'late', source });
       return;
     }
     this.accept(slot, point, steps);
@@ -294,7 +388,8 @@ export class Resampler {
     const bs = this.#buckets[slot]!;
     let i = 0;
     while (i < bs.length && bs[i + START]! + this.opts.stepMs <= end) {
-      out.push(this.toStep(series, bs, i));
+      // The first step after a re-base says so (see push); the check costs nothing while none is pending.
+      out.push(this.#rebasing.size > 0 && this.#rebasing.delete(slot) ? { ...this.toStep(series, bs, i), rebase: true } : this.toStep(series, bs, i));
       i += BUCKET;
     }
     if (i > 0) this.#buckets[slot] = i === bs.length ? NO_BUCKETS : bs.slice(i);
@@ -375,7 +470,13 @@ function validate(o: ResamplerOptions): void {
   if (!Number.isFinite(o.maxJumpMs) || o.maxJumpMs < o.stepMs) {
     fail(`maxJump must be at least one step (${o.stepMs} ms), else every new bucket looks like a jump (got ${o.maxJumpMs})`);
   }
+  const n = o.jumpConfirm ?? DEFAULT_JUMP_CONFIRM;
+  if (!Number.isInteger(n) || n < 2 || n > MAX_JUMP_CONFIRM) {
+    fail(`jumpConfirm must be a whole number from 2 to ${MAX_JUMP_CONFIRM} (got ${n}): a jump its own point confirms guards nothing`);
+  }
 }
+
+export const MAX_JUMP_CONFIRM = 100;
 
 function isNum(x: unknown): x is number {
   return typeof x === 'number' && Number.isFinite(x);
@@ -389,7 +490,7 @@ function parseSnapshot(x: unknown): ResamplerSnapshot {
   };
   if (typeof x !== 'object' || x === null) return bad('not an object');
   const o = x as Record<string, unknown>;
-  if (o['v'] !== 1) bad(`unknown version ${String(o['v'])}`);
+  if (o['v'] !== 1 && o['v'] !== 2) bad(`unknown version ${String(o['v'])}`);
   if (!isNum(o['watermark']) || !isNum(o['frontier']) || !isNum(o['lastArrival'])) bad('watermark/frontier/lastArrival');
   if (!Array.isArray(o['buckets'])) return bad('buckets');
   for (const b of o['buckets'] as unknown[]) {
@@ -398,12 +499,28 @@ function parseSnapshot(x: unknown): ResamplerSnapshot {
     const keys = ['start', 'n', 'sum', 'max', 'min', 'last', 'lastTs'] as const;
     for (const k of keys) if (!isNum(r![k])) bad(`bucket.${k}`);
   }
-  const s = o['suspect'];
-  if (s !== null) {
-    const r = s as Record<string, unknown> | undefined;
-    if (typeof r !== 'object' || !isNum(r['arrival']) || typeof r['point'] !== 'object' || r['point'] === null) bad('suspect');
-    const p = (r as Record<string, unknown>)['point'] as Record<string, unknown>;
-    if (typeof p['series'] !== 'string' || !isNum(p['ts']) || !(p['value'] === null || isNum(p['value']))) bad('suspect.point');
+  const heldPoint = (h: unknown, what: string): void => {
+    const r = h as Record<string, unknown> | null;
+    if (typeof r !== 'object' || r === null || !isNum(r['arrival']) || typeof r['point'] !== 'object' || r['point'] === null) bad(what);
+    const p = r!['point'] as Record<string, unknown>;
+    if (typeof p['series'] !== 'string' || !isNum(p['ts']) || !(p['value'] === null || isNum(p['value']))) bad(`${what}.point`);
+    const src = r!['source'] as Record<string, unknown> | undefined;
+    if (src !== undefined) {
+      const ok = typeof src === 'object' && src !== null && typeof src['topic'] === 'string' && isNum(src['partition']) && typeof src['offset'] === 'string' && (src['key'] === null || typeof src['key'] === 'string');
+      if (!ok) bad(`${what}.source`);
+    }
+  };
+  if (o['v'] === 1) {
+    const v1 = x as ResamplerSnapshotV1;
+    if (v1.suspect !== null) heldPoint(v1.suspect, 'suspect');
+    const { suspect, ...rest } = v1;
+    return { ...rest, v: 2, held: suspect === null ? null : { dir: 1, points: [suspect] } };
   }
+  const held = o['held'] as Record<string, unknown> | null;
+  if (held !== null) {
+    if (typeof held !== 'object' || (held['dir'] !== 1 && held['dir'] !== -1) || !Array.isArray(held['points']) || held['points'].length === 0) bad('held');
+    for (const h of held!['points'] as unknown[]) heldPoint(h, 'held.points[]');
+  }
+  if (o['rebase'] !== undefined && o['rebase'] !== true) bad('rebase');
   return x as ResamplerSnapshot;
 }

@@ -1,17 +1,25 @@
 import { Observable, type OperatorFunction, type Subscription } from 'rxjs';
 import type { Clock } from '../../domain/clock.js';
+import type { RecordSource } from '../../domain/deadLetter.js';
 import { ConfigError } from '../../domain/errors.js';
 import type { Point } from '../../domain/point.js';
 import type { ClosedStep } from '../../domain/step.js';
-import { Resampler, type RejectReason, type ResamplerOptions } from '../core/resampler.js';
+import { Resampler, type Rebased, type RejectReason, type ResamplerOptions } from '../core/resampler.js';
 
 export type ResampleOptions = ResamplerOptions;
 
 export interface ResampleContext {
   /** Arrival time of each point and the reference for idle close. */
   readonly clock: Clock;
-  /** Late and future-stamped points: route them (dead letter, metric), never drop them silently. */
-  readonly onRejected: (point: Point, reason: RejectReason) => void;
+  /**
+   * Late and future-stamped points: route them (dead letter, metric), never drop them silently.
+   * `source` is what `origin` returned when the point arrived (a held point keeps its own).
+   */
+  readonly onRejected: (point: Point, reason: RejectReason, source: RecordSource | undefined) => void;
+  /** The input record of the point being pushed now (read once per point; default none). */
+  readonly origin?: () => RecordSource | undefined;
+  /** A series was re-based onto an earlier clock (see Resampler); called before its steps are emitted. */
+  readonly onRebased?: (r: Rebased) => void;
   /** Run `closeIdle` at most once per this much clock time as points pass; default idleCloseMs / 4. */
   readonly idleCheckEveryMs?: number;
   /**
@@ -64,8 +72,9 @@ export function resample(opts: ResampleOptions, ctx: ResampleContext): OperatorF
         next: (point) => {
           try {
             const now = ctx.clock.now();
-            const { steps, rejected } = resampler.push(point, now);
-            for (const r of rejected) ctx.onRejected(r.point, r.reason);
+            const { steps, rejected, rebased } = resampler.push(point, now, ctx.origin?.());
+            for (const r of rejected) ctx.onRejected(r.point, r.reason, r.source);
+            if (rebased !== undefined) ctx.onRebased?.(rebased);
             emitAll(steps);
             if (now - lastIdleCheck >= every) closeIdle(now);
           } catch (err) {
@@ -81,7 +90,7 @@ export function resample(opts: ResampleOptions, ctx: ResampleContext): OperatorF
           }
           try {
             const steps = resampler.flush();
-            for (const r of resampler.flushRejected()) ctx.onRejected(r.point, r.reason);
+            for (const r of resampler.flushRejected()) ctx.onRejected(r.point, r.reason, r.source);
             emitAll(steps);
             subscriber.complete();
           } catch (err) {

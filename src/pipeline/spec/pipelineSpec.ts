@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../../domain/duration.js';
 import { TIME_FEATURES } from '../../domain/timeFeatures.js';
+import { DEFAULT_JUMP_CONFIRM, MAX_JUMP_CONFIRM } from '../core/resampler.js';
 
 /** A duration written as `30s`, `5m`, `2h`, `1d`, `1w`; parsed to milliseconds. */
 const duration = z.string().transform((text, ctx) => {
@@ -49,6 +50,16 @@ export const pipelineSpecSchema = z
          * to confirm it (guards against a single future-stamped record).
          */
         maxJump: duration.prefault('1d'),
+        /**
+         * How many agreeing points in a row confirm a jump past maxJump (ahead), or re-base a
+         * series onto points that far behind its watermark. Default: see DEFAULT_JUMP_CONFIRM.
+         */
+        jumpConfirm: z
+          .number({ error: 'window.jumpConfirm is a whole number of points, e.g. 3' })
+          .int('window.jumpConfirm is a whole number of points, e.g. 3')
+          .min(2, 'window.jumpConfirm must be at least 2: a jump that its own point confirms guards nothing (write 2 to accept a jump on the second point)')
+          .max(MAX_JUMP_CONFIRM, `window.jumpConfirm must be at most ${MAX_JUMP_CONFIRM}: each point of a genuine jump waits, held, until that many agree`)
+          .prefault(DEFAULT_JUMP_CONFIRM),
       })
       .strict(),
     impute: z

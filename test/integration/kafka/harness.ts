@@ -65,10 +65,15 @@ export function points(series: readonly string[], from: number, to: number): Arr
   return out;
 }
 
-/** Produces `key|value` lines with Debian's kcat (a second, independent Kafka client). */
-export function kcatProduce(brokers: string, topic: string, lines: ReadonlyArray<{ key: string; value: string }>): void {
-  const input = lines.map((l) => `${l.key}|${l.value}`).join('\n') + '\n';
-  const r = spawnSync('kcat', ['-b', brokers, '-P', '-t', topic, '-K', '|', '-z', 'none'], { input, encoding: 'utf8', timeout: 30_000 });
+/**
+ * Produces `key|value` lines with Debian's kcat (a second, independent Kafka client); a `null`
+ * key produces a record without a key (kcat: a line without the delimiter). `partition` pins
+ * every record to one partition (default: kcat's partitioner).
+ */
+export function kcatProduce(brokers: string, topic: string, lines: ReadonlyArray<{ key: string | null; value: string }>, opts: { partition?: number } = {}): void {
+  const input = lines.map((l) => (l.key === null ? l.value : `${l.key}|${l.value}`)).join('\n') + '\n';
+  const pin = opts.partition === undefined ? [] : ['-p', String(opts.partition)];
+  const r = spawnSync('kcat', ['-b', brokers, '-P', '-t', topic, '-K', '|', '-z', 'none', ...pin], { input, encoding: 'utf8', timeout: 30_000 });
   if (r.status !== 0) throw new Error(`kcat produce failed (${String(r.status)}): ${r.stderr}`);
 }
 

@@ -12,6 +12,7 @@ const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   streamcast_tombstones_total: { type: 'counter', labels: ['pipeline'] },
   streamcast_imputed_steps_total: { type: 'counter', labels: ['pipeline', 'strategy'] },
   streamcast_gap_resets_total: { type: 'counter', labels: ['pipeline'] },
+  streamcast_series_rebased_total: { type: 'counter', labels: ['pipeline'] },
   streamcast_forecasts_out_total: { type: 'counter', labels: ['pipeline'] },
   streamcast_event_to_forecast_latency_seconds: { type: 'histogram', labels: ['pipeline'] },
   streamcast_model_step_duration_seconds: { type: 'histogram', labels: ['pipeline', 'backend'] },
@@ -172,6 +173,7 @@ const ALL_EVENTS: PipelineEvent[] = [
   { type: 'late', count: 1 },
   { type: 'imputed', strategy: 'linear', count: 4 },
   { type: 'gap_reset', count: 1 },
+  { type: 'series_rebased', count: 1 },
   { type: 'forecasts_out', count: 7 },
   { type: 'batch', size: 32, durationMs: 3, backend: 'tensorflow' },
   { type: 'latency', seconds: 0.02 },
@@ -201,6 +203,7 @@ describe('metricsListener', () => {
     expect(await v('streamcast_late_records_total')).toBe(2);
     expect(await v('streamcast_imputed_steps_total', { strategy: 'linear' })).toBe(8);
     expect(await v('streamcast_gap_resets_total')).toBe(2);
+    expect(await v('streamcast_series_rebased_total')).toBe(2);
     expect(await v('streamcast_forecasts_out_total')).toBe(14);
     expect(await s(`streamcast_model_step_duration_seconds_sum{pipeline="${P}",backend="tensorflow"}`)).toBeCloseTo(0.006);
     expect(await s(`streamcast_model_step_duration_seconds_bucket{le="0.0025",pipeline="${P}",backend="tensorflow"}`)).toBe(0);

@@ -51,4 +51,20 @@ describe('ProcessedPositions', () => {
     pp.forecast([{ series: 'b', ts: 4 * STEP }]);
     expect(pp.positions()).toEqual([{ topic: 't', partition: 0, offset: '6' }]);
   });
+
+  it('a re-base: skewed points count as done, skewed forecasts cover no genuine point, the first reset step does', () => {
+    const pp = new ProcessedPositions(STEP);
+    const YEAR = 525_600;
+    pp.admit(rec(0, 0, [pt('a', YEAR)])); // accepted on the skewed clock
+    pp.admit(rec(0, 1, [pt('a', 10)])); // genuine, held, re-bases the series
+    pp.admit(rec(0, 2, [pt('a', 11)]));
+    pp.rebased('a', YEAR * STEP - 1440 * STEP); // the skewed watermark − maxJump (1 day)
+    // The skewed step forecast after the re-base must not make the genuine points look done.
+    pp.forecast([{ series: 'a', ts: YEAR * STEP }]);
+    expect(pp.positions()).toEqual([{ topic: 't', partition: 0, offset: '1' }]);
+    pp.forecast([{ series: 'a', ts: 10 * STEP, reset: true }]);
+    expect(pp.positions()).toEqual([{ topic: 't', partition: 0, offset: '2' }]);
+    pp.forecast([{ series: 'a', ts: 11 * STEP }]);
+    expect(pp.positions()).toEqual([{ topic: 't', partition: 0, offset: '3' }]);
+  });
 });

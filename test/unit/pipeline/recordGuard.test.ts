@@ -88,8 +88,8 @@ describe('buildStepPipeline: a record the chain throws on', () => {
     // The step of boom-impute closes when its next point arrives: that record is the one blamed.
     expect(im).toMatchObject({ source: { offset: '5' }, payload: 'raw-5' });
     expect(im!.message).toMatch(/TypeError: imputer bug/);
-    // Without them, the position names the record and the payload holds its decoded points.
-    expect(n).toMatchObject({ source: { topic: 'in', partition: 2, offset: '6', key: 'boom-normalize' } });
+    // Without them, the position names the record (no key known: null) and the payload holds its decoded points.
+    expect(n).toMatchObject({ source: { topic: 'in', partition: 2, offset: '6', key: null } });
     expect(n!.message).toMatch(/point 2 of 2 .*Error: normalizer bug/);
     expect(JSON.parse(n!.payload)).toEqual([{ series: 'boom-normalize', ts: 1, value: 1 }, { series: 'boom-normalize', ts: STEP + 1, value: 1 }]);
     expect(events.filter((e) => e.type === 'invalid')).toEqual([

@@ -11,14 +11,20 @@ const stateArb: fc.Arbitrary<SeriesState> = fc.record(
     lastStep: fc.integer({ min: 0, max: 2 ** 45 }),
     normalizer: fc.record({ v: fc.constant(1 as const), w: finite, mean: finite, m2: finite, lastTs: fc.integer({ min: 0, max: 2 ** 45 }) }),
     resampler: fc.record({
-      v: fc.constant(1 as const),
+      v: fc.constant(2 as const),
       watermark: fc.integer(),
       frontier: fc.integer(),
       lastArrival: fc.integer(),
       buckets: fc.array(fc.record({ start: fc.integer(), n: fc.nat(), sum: finite, max: finite, min: finite, last: finite, lastTs: fc.integer() }), { maxLength: 3 }),
-      suspect: fc.constant(null),
+      held: fc.constant(null),
     }),
     forecaster: fc.uint8Array({ maxLength: 64 }),
+    shape: fc.record({
+      step: fc.integer({ min: 1, max: 2 ** 40 }),
+      horizon: fc.integer({ min: 1, max: 1000 }),
+      baseline: fc.constantFrom('seasonal-naive' as const, 'last-value' as const),
+      season: fc.nat({ max: 2 ** 40 }),
+    }),
   },
   { requiredKeys: ['model'] },
 );

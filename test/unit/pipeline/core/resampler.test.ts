@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, StreamcastError } from '../../../../src/domain/errors.js';
+import type { RecordSource } from '../../../../src/domain/deadLetter.js';
 import type { Point } from '../../../../src/domain/point.js';
 import type { ClosedStep } from '../../../../src/domain/step.js';
-import { Resampler, type Aggregate, type Rejected, type ResamplerOptions } from '../../../../src/pipeline/core/resampler.js';
+import { DEFAULT_JUMP_CONFIRM, Resampler, type Aggregate, type Rejected, type ResamplerOptions } from '../../../../src/pipeline/core/resampler.js';
 
 const MIN = 60_000;
 const base: ResamplerOptions = { stepMs: MIN, aggregate: 'mean', latenessMs: 2 * MIN, idleCloseMs: 5 * MIN, maxJumpMs: 60 * MIN };
@@ -127,8 +128,8 @@ describe('Resampler', () => {
       expect(r.flush()).toEqual([{ series: 's', ts: 0, value: 2, count: 2 }]);
     });
 
-    it('a second record near the first confirms the jump; both are accepted, in ts order', () => {
-      const r = new Resampler(base);
+    it('with jumpConfirm 2, a second record near the first confirms the jump; both are accepted, in ts order', () => {
+      const r = new Resampler({ ...base, jumpConfirm: 2 });
       r.push(p(0, 1), 0);
       const far = 10_000 * MIN;
       r.push(p(far + MIN, 5), 1);
@@ -167,6 +168,162 @@ describe('Resampler', () => {
       const res = r.push(p(base.maxJumpMs, 2), 1);
       expect(res.rejected).toEqual([]);
       expect(res.steps).toEqual([{ series: 's', ts: 0, value: 1, count: 1 }]);
+    });
+  });
+
+  describe('dead-letter provenance: a rejected point comes back with the record that carried it', () => {
+    const src = (offset: number, key: string | null = null): RecordSource => ({ topic: 'in', partition: 3, offset: String(offset), key });
+
+    it('late: the source it was pushed with, not the next record\'s', () => {
+      const r = new Resampler(base);
+      r.push(p(10 * MIN, 1), 0, src(1, 's'));
+      const res = r.push(p(0, 2), 1, src(2));
+      expect(res.rejected).toEqual([{ point: p(0, 2), reason: 'late', source: src(2) }]);
+      expect(res.rejected[0]!.source?.key).toBeNull();
+    });
+
+    it('future_timestamp: the held point keeps its own source; the record that refutes it is not named', () => {
+      const r = new Resampler(base);
+      r.push(p(0, 1), 0, src(10, 'k'));
+      const future = p(10_000 * MIN, 99);
+      r.push(future, 1, src(11));
+      const res = r.push(p(MIN, 2), 2, src(12, 'k'));
+      expect(res.rejected).toEqual([{ point: future, reason: 'future_timestamp', source: src(11) }]);
+    });
+
+    it('every held point keeps its own source, through snapshot and restore, and at flush', () => {
+      const r = new Resampler(base);
+      r.push(p(0, 1), 0, src(1));
+      const a = p(10_000 * MIN, 1);
+      const b = p(10_000 * MIN + 1, 2);
+      r.push(a, 1, src(2, 'x'));
+      r.push(b, 2, src(3));
+      const r2 = new Resampler(base);
+      r2.restore('s', JSON.parse(JSON.stringify(r.snapshot('s'))) as unknown);
+      expect(r2.push(p(MIN, 3), 3, src(4)).rejected).toEqual([
+        { point: a, reason: 'future_timestamp', source: src(2, 'x') },
+        { point: b, reason: 'future_timestamp', source: src(3) },
+      ]);
+      r2.push(a, 4, src(5));
+      r2.flush();
+      expect(r2.flushRejected()).toEqual([{ point: a, reason: 'future_timestamp', source: src(5) }]);
+    });
+
+    it('a version 1 snapshot (one suspect, no source) still restores', () => {
+      const r = new Resampler(base);
+      const suspect = p(10_000 * MIN, 9);
+      r.restore('s', { v: 1, watermark: 0, frontier: -2 * MIN, lastArrival: 0, buckets: [], suspect: { point: suspect, arrival: 0 } });
+      expect(r.push(p(MIN, 1), 1).rejected).toEqual([{ point: suspect, reason: 'future_timestamp', source: undefined }]);
+    });
+  });
+
+  describe('clock skew: jumpConfirm agreeing points move a series, either way', () => {
+    const YEAR = 365 * 24 * 60 * MIN;
+    const daily = { ...base, maxJumpMs: 24 * 60 * MIN };
+    /** One genuine point per step from step `from`, then `skewed` points a year ahead, then 60 genuine ones. */
+    const scenario = (skewed: number) => {
+      const pts: Point[] = [];
+      for (let i = 0; i < 10; i++) pts.push(p(i * MIN + 1000, i));
+      for (let k = 0; k < skewed; k++) pts.push(p(YEAR + (10 + k) * MIN, 100 + k));
+      for (let i = 10; i < 70; i++) pts.push(p(i * MIN + 2000, i));
+      return pts;
+    };
+
+    it(`defaults to ${DEFAULT_JUMP_CONFIRM} points`, () => {
+      expect(DEFAULT_JUMP_CONFIRM).toBe(3);
+    });
+
+    it('two points a year ahead, then 60 genuine ones: none of the genuine is late, the two are future_timestamp', () => {
+      const { steps, rejected } = runAll(new Resampler(daily), scenario(2));
+      expect(rejected.map((x) => x.reason)).toEqual(['future_timestamp', 'future_timestamp']);
+      expect(rejected.map((x) => x.point.value)).toEqual([100, 101]);
+      expect(steps.map((s) => s.ts)).toEqual(Array.from({ length: 70 }, (_, i) => i * MIN));
+      expect(steps.some((s) => s.rebase === true)).toBe(false);
+    });
+
+    it('three points a year ahead confirm the jump; the genuine points that keep coming re-base the series onto them', () => {
+      const r = new Resampler(daily);
+      const pts = scenario(3);
+      const steps: ClosedStep[] = [];
+      const rejected: Rejected[] = [];
+      const rebased: unknown[] = [];
+      pts.forEach((pt, i) => {
+        const res = r.push(pt, i);
+        steps.push(...res.steps);
+        rejected.push(...res.rejected);
+        if (res.rebased !== undefined) rebased.push({ ...res.rebased, at: i });
+      });
+      steps.push(...r.flush());
+      rejected.push(...r.flushRejected());
+      // Nothing is lost: the skewed points were accepted, the genuine ones too (3 held, then re-based).
+      expect(rejected).toEqual([]);
+      expect(rebased).toEqual([{ series: 's', from: YEAR + 12 * MIN, to: 10 * MIN + 2000, at: 10 + 3 + 2 }]);
+      const ts = steps.map((s) => s.ts);
+      // Steps 0..9, their lateness-held tail closed by the jump, the skewed steps (closed at the
+      // re-base), then every genuine step again from 10.
+      expect(ts).toEqual([...Array.from({ length: 10 }, (_, i) => i * MIN), YEAR + 10 * MIN, YEAR + 11 * MIN, YEAR + 12 * MIN, ...Array.from({ length: 60 }, (_, i) => (10 + i) * MIN)]);
+      const first = steps.find((s) => s.ts === 10 * MIN)!;
+      expect(first.rebase).toBe(true);
+      expect(steps.filter((s) => s.rebase === true)).toHaveLength(1);
+      expect(first.value).toBe(10);
+    });
+
+    it('with jumpConfirm 2 (the old rule), two skewed points confirm, and the series still recovers after two genuine ones', () => {
+      const { steps, rejected } = runAll(new Resampler({ ...daily, jumpConfirm: 2 }), scenario(2));
+      expect(rejected).toEqual([]);
+      expect(steps.filter((s) => s.ts < YEAR).map((s) => s.ts)).toEqual(Array.from({ length: 70 }, (_, i) => i * MIN));
+      expect(steps.filter((s) => s.rebase === true).map((s) => s.ts)).toEqual([10 * MIN]);
+    });
+
+    it('a point far behind is held, and rejected as late (with its source) by the next ordinary point: one stale record re-bases nothing', () => {
+      const r = new Resampler(base);
+      for (let i = 0; i < 100; i++) r.push(p(i * MIN, i), i);
+      const stale = p(0, -1);
+      const src: RecordSource = { topic: 'in', partition: 0, offset: '7', key: null };
+      expect(r.push(stale, 100, src)).toEqual({ steps: [], rejected: [], rebased: undefined });
+      const res = r.push(p(100 * MIN, 100), 101);
+      expect(res.rejected).toEqual([{ point: stale, reason: 'late', source: src }]);
+    });
+
+    it('a point only a little late (within maxJump) is rejected at once, as before', () => {
+      const r = new Resampler(base);
+      for (let i = 0; i < 10; i++) r.push(p(i * MIN, i), i);
+      expect(r.push(p(2 * MIN, -1), 10).rejected.map((x) => x.reason)).toEqual(['late']);
+    });
+
+    it('held points that disagree with each other confirm nothing', () => {
+      const r = new Resampler(base);
+      r.push(p(0, 1), 0);
+      const a = p(10_000 * MIN, 1);
+      r.push(a, 1);
+      r.push(p(10_000 * MIN + 1, 2), 2);
+      // Far ahead again, but not within maxJump of the first held: starts its own group.
+      const res = r.push(p(30_000 * MIN, 3), 3);
+      expect(res.rejected.map((x) => [x.point.value, x.reason])).toEqual([[1, 'future_timestamp'], [2, 'future_timestamp']]);
+      // Points held ahead, then one far behind: the held ones are refuted, the new one held.
+      const back = r.push(p(-10_000 * MIN, 4), 4);
+      expect(back.rejected.map((x) => [x.point.value, x.reason])).toEqual([[3, 'future_timestamp']]);
+    });
+
+    it('the rebase mark survives a snapshot taken before the first re-based step closed', () => {
+      const r = new Resampler({ ...daily, jumpConfirm: 2 });
+      r.push(p(0, 1), 0);
+      r.push(p(YEAR, 2), 1);
+      r.push(p(YEAR + MIN, 3), 2);
+      r.push(p(MIN, 4), 3);
+      expect(r.push(p(MIN + 1, 5), 4).rebased).toBeDefined();
+      const snap = JSON.parse(JSON.stringify(r.snapshot('s'))) as { rebase?: boolean };
+      expect(snap.rebase).toBe(true);
+      const r2 = new Resampler({ ...daily, jumpConfirm: 2 });
+      r2.restore('s', snap);
+      const steps = r2.flush();
+      expect(steps).toEqual([{ series: 's', ts: MIN, value: 4.5, count: 2, rebase: true }]);
+      expect(r2.snapshot('s')).not.toHaveProperty('rebase');
+    });
+
+    it('rejects a jumpConfirm below 2 or not whole', () => {
+      expect(() => new Resampler({ ...base, jumpConfirm: 1 })).toThrow(/jumpConfirm must be a whole number from 2/);
+      expect(() => new Resampler({ ...base, jumpConfirm: 2.5 })).toThrow(ConfigError);
     });
   });
 
@@ -327,8 +484,9 @@ describe('Resampler properties', () => {
         // Every accepted point's bucket was emitted, and only such buckets were.
         const buckets = new Set(accepted.map((x) => `${x.series}@${Math.floor(x.ts / STEP) * STEP}`));
         expect(new Set(steps.map((s) => `${s.series}@${s.ts}`))).toEqual(buckets);
+        // Steps increase per series, except where the series was re-based back onto its points' clock.
         for (const [, ss] of byseries(steps)) {
-          for (let i = 1; i < ss.length; i += 1) expect(ss[i]!.ts).toBeGreaterThan(ss[i - 1]!.ts);
+          for (let i = 1; i < ss.length; i += 1) if (ss[i]!.rebase !== true) expect(ss[i]!.ts).toBeGreaterThan(ss[i - 1]!.ts);
         }
         for (const s of steps) {
           expect(s.ts % STEP === 0).toBe(true);
