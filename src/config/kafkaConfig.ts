@@ -54,6 +54,16 @@ export interface KafkaConfig {
 }
 
 /**
+ * 10 s (kafkajs' default is 30 s): an instance killed with SIGKILL sends no LeaveGroup, and as
+ * kafkajs 2.2.4 has no static membership (KIP-345, tulios/kafkajs#884), its partitions stay with
+ * the dead member until its session expires, so this is how long a restarted instance waits for
+ * them (measured: about 29 s at 30 s, bench/reassignmentAfterKill.ts). Heartbeats go every 3 s, so
+ * a member survives two lost heartbeats; the cost is that an event loop blocked for 10 s (a very
+ * long GC or batch) makes the group rebalance. The broker's floor is 6 s.
+ */
+export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
+
+/**
  * 2 minutes: longer than anything a healthy consumer with a backlog may spend without taking a
  * record — a checkpoint that waits out kafkajs' retries of a 30 s request timeout, a fenced
  * exactly-once producer re-initialised behind a 30 s transaction timeout, a partition restore that
@@ -228,7 +238,7 @@ export function kafkaConfigFrom(env: Readonly<Record<string, string | undefined>
     ...(sasl !== undefined ? { sasl } : {}),
     topicPartitions: e.KAFKA_TOPIC_PARTITIONS ?? 1,
     topicReplication: replication,
-    sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS ?? 30_000,
+    sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS ?? DEFAULT_SESSION_TIMEOUT_MS,
     stallTimeoutMs: e.KAFKA_STALL_TIMEOUT_MS ?? DEFAULT_STALL_TIMEOUT_MS,
     ...(e.KAFKA_CHECKPOINT_INTERVAL_MS !== undefined ? { checkpointIntervalMs: e.KAFKA_CHECKPOINT_INTERVAL_MS } : {}),
     producerThread: e.KAFKA_PRODUCER_THREAD ?? true,

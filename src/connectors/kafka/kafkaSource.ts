@@ -1,6 +1,7 @@
 import kafkajs, { type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage } from 'kafkajs';
 import { Observable, Subject } from 'rxjs';
 import type { Decoder } from '../../codecs/codec.js';
+import { DEFAULT_SESSION_TIMEOUT_MS } from '../../config/kafkaConfig.js';
 import { utf8OrUndefined } from '../../codecs/payloadText.js';
 import type { RecordSource } from '../../domain/deadLetter.js';
 import { describeError } from '../../domain/describeError.js';
@@ -104,9 +105,9 @@ export class KafkaSource implements Source {
     this.now = opts.now ?? Date.now;
     this.consumer = opts.kafka.consumer({
       groupId: opts.groupId,
-      sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+      sessionTimeout: opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
       // kafkajs requires heartbeatInterval < sessionTimeout; a third is Kafka's own advice.
-      heartbeatInterval: opts.heartbeatIntervalMs ?? Math.min(3000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
+      heartbeatInterval: opts.heartbeatIntervalMs ?? Math.min(3000, Math.floor((opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS) / 3)),
       maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
       // The broker's long-poll wait; stop() waits for the poll in progress, so keep it short.
       maxWaitTimeInMs: 1000,
@@ -243,7 +244,7 @@ export class KafkaSource implements Source {
     // Records are waiting from here on, even if this batch then waits (restore, pause): the
     // liveness check (stallDetector.ts) needs to know they are there before they are taken.
     const hw = BigInt(batch.highWatermark);
-    const waitingFrom = this.handedOver.get(partition) ?? BigInt(batch.firstOffset() ?? batch.highWatermark);
+    const waitingFrom = this.handedOver.get(partition) ?? BigInt(batch.messages[0]?.offset ?? batch.highWatermark);
     this.opts.events({ type: 'consumer_lag', topic, partition, lag: Number(hw > waitingFrom ? hw - waitingFrom : 0n) });
     if (this.opts.partitionReady !== undefined && !this.opened.has(partition)) {
       const gate = this.opts.partitionReady(partition);
