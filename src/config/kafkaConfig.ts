@@ -36,6 +36,11 @@ export interface KafkaConfig {
   /** Consumer session timeout: how long a crashed instance holds its partitions (broker minimum 6000). */
   readonly sessionTimeoutMs: number;
   /**
+   * Liveness: /healthz turns 503 when records wait in the assigned partitions and none has been
+   * processed for this long (src/runtime/stallDetector.ts).
+   */
+  readonly stallTimeoutMs: number;
+  /**
    * Checkpoint interval (state changelog, offsets; under exactly-once also when forecasts become
    * visible). Undefined: 100 ms under exactly-once (as Kafka Streams), 1000 ms under at-least-once.
    */
@@ -47,6 +52,26 @@ export interface KafkaConfig {
    */
   readonly producerThread: boolean;
 }
+
+/**
+ * 10 s (kafkajs' default is 30 s): an instance killed with SIGKILL sends no LeaveGroup, and as
+ * kafkajs 2.2.4 has no static membership (KIP-345, tulios/kafkajs#884), its partitions stay with
+ * the dead member until its session expires, so this is how long a restarted instance waits for
+ * them (measured: about 29 s at 30 s, bench/reassignmentAfterKill.ts). Heartbeats go every 3 s, so
+ * a member survives two lost heartbeats; the cost is that an event loop blocked for 10 s (a very
+ * long GC or batch) makes the group rebalance. The broker's floor is 6 s.
+ */
+export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
+
+/**
+ * 2 minutes: longer than anything a healthy consumer with a backlog may spend without taking a
+ * record — a checkpoint that waits out kafkajs' retries of a 30 s request timeout, a fenced
+ * exactly-once producer re-initialised behind a 30 s transaction timeout, a partition restore that
+ * holds its records — and short enough that, with a probe's usual failure threshold, a wedged
+ * instance is restarted within about 3 minutes. Kafka's own bound of the kind (max.poll.interval.ms)
+ * is 5 minutes.
+ */
+export const DEFAULT_STALL_TIMEOUT_MS = 120_000;
 
 /** Values that a command line (or a test) sets; they win over the environment. */
 export interface KafkaOverrides {
@@ -74,6 +99,7 @@ export const KAFKA_ENV_VARS = [
   'KAFKA_TOPIC_PARTITIONS',
   'KAFKA_TOPIC_REPLICATION',
   'KAFKA_SESSION_TIMEOUT_MS',
+  'KAFKA_STALL_TIMEOUT_MS',
   'KAFKA_CHECKPOINT_INTERVAL_MS',
   'KAFKA_PRODUCER_THREAD',
 ] as const;
@@ -126,6 +152,13 @@ const envSchema = z.object({
     .regex(/^\d{4,7}$/, 'KAFKA_SESSION_TIMEOUT_MS must be milliseconds between 6000 and 3600000')
     .transform(Number)
     .refine((n) => n >= 6000 && n <= 3_600_000, 'KAFKA_SESSION_TIMEOUT_MS must be milliseconds between 6000 (the broker minimum) and 3600000')
+    .optional(),
+  KAFKA_STALL_TIMEOUT_MS: z
+    .string()
+    .trim()
+    .regex(/^\d{1,8}$/, 'KAFKA_STALL_TIMEOUT_MS must be whole milliseconds, e.g. 120000')
+    .transform(Number)
+    .refine((n) => n >= 1000 && n <= 86_400_000, 'KAFKA_STALL_TIMEOUT_MS must be between 1000 ms and 86400000 ms (a day)')
     .optional(),
   KAFKA_CHECKPOINT_INTERVAL_MS: z
     .string()
@@ -205,7 +238,8 @@ export function kafkaConfigFrom(env: Readonly<Record<string, string | undefined>
     ...(sasl !== undefined ? { sasl } : {}),
     topicPartitions: e.KAFKA_TOPIC_PARTITIONS ?? 1,
     topicReplication: replication,
-    sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS ?? 30_000,
+    sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS ?? DEFAULT_SESSION_TIMEOUT_MS,
+    stallTimeoutMs: e.KAFKA_STALL_TIMEOUT_MS ?? DEFAULT_STALL_TIMEOUT_MS,
     ...(e.KAFKA_CHECKPOINT_INTERVAL_MS !== undefined ? { checkpointIntervalMs: e.KAFKA_CHECKPOINT_INTERVAL_MS } : {}),
     producerThread: e.KAFKA_PRODUCER_THREAD ?? true,
   });

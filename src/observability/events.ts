@@ -52,6 +52,8 @@ export type PipelineEvent =
     }
   /** What /readyz answers now (emit on every change); exported so that alerts can see it. */
   | { readonly type: 'readiness'; readonly ready: boolean }
+  /** What /healthz answers now for the pipeline (emit on every change): false while it is stalled. */
+  | { readonly type: 'liveness'; readonly live: boolean }
   | { readonly type: 'state_restore'; readonly seconds: number }
   | { readonly type: 'checkpoint'; readonly seconds: number }
   /** History points discarded rather than kept for retraining (e.g. a memory cap was reached). */

@@ -37,6 +37,7 @@ export interface Metrics {
   readonly checkpointDuration: Histogram<'pipeline'>;
   readonly droppedHistoryPoints: Counter<'pipeline'>;
   readonly ready: Gauge<'pipeline'>;
+  readonly stalled: Gauge<'pipeline'>;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -201,6 +202,11 @@ export function createMetrics(registry: Registry, labels: { pipeline: string }):
       '1 while /readyz answers 200 (assigned partitions restored, a model or baseline ready), else 0. Absent until the runtime first reports readiness.',
       [],
     ),
+    stalled: gauge(
+      'streamcast_stalled',
+      '1 while the pipeline is stalled: records wait in its assigned partitions and none was processed for KAFKA_STALL_TIMEOUT_MS (/healthz answers 503), else 0. Operator action: the logs say what it waits for; the liveness probe restarts it.',
+      [],
+    ),
   };
 
   // Known label values start at 0 so that rate() and alerts see a series before the first event.
@@ -336,6 +342,9 @@ export function metricsListener(metrics: Metrics, opts: MetricsListenerOptions =
         break;
       case 'readiness':
         metrics.ready.set(p, e.ready ? 1 : 0);
+        break;
+      case 'liveness':
+        metrics.stalled.set(p, e.live ? 0 : 1);
         break;
       case 'state_restore':
         if (ok(e, e.seconds)) metrics.stateRestoreDuration.observe(p, e.seconds);

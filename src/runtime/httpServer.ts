@@ -11,7 +11,7 @@ export interface HttpServerOptions {
   /** Default 127.0.0.1; set 0.0.0.0 where Prometheus scrapes from another host (containers). */
   readonly host?: string;
   readonly registry: Registry;
-  readonly health: () => { live: boolean };
+  readonly health: () => { live: boolean; reason?: string };
   readonly readiness: () => { ready: boolean; reason?: string };
   /** The latest forecast and state summary of a series, or undefined if it is unknown. */
   readonly seriesLookup: (id: string) => unknown | undefined;
@@ -128,8 +128,11 @@ export class HttpServer {
         const body = await this.opts.registry.metrics();
         return send(res, 200, this.opts.registry.contentType, body);
       }
-      case 'healthz':
-        return this.opts.health().live ? sendJson(res, 200, { status: 'ok' }) : sendJson(res, 503, { status: 'unhealthy' });
+      case 'healthz': {
+        const h = this.opts.health();
+        if (h.live) return sendJson(res, 200, { status: 'ok' });
+        return sendJson(res, 503, { status: 'unhealthy', ...(h.reason !== undefined ? { reason: h.reason } : {}) });
+      }
       case 'readyz': {
         const r = this.opts.readiness();
         if (r.ready) return sendJson(res, 200, { status: 'ready' });

@@ -24,6 +24,7 @@ import { CheckpointCoordinator } from './checkpoint.js';
 import { PipelineRunner, type RunSummary } from './pipelineRunner.js';
 import type { ModelDistribution } from './modelDistribution.js';
 import { retry } from './retry.js';
+import { type Liveness, StallDetector } from './stallDetector.js';
 
 /**
  * A checkpoint's state goes out in requests this small (a dozen series each) rather than the
@@ -77,16 +78,27 @@ export class KafkaPipeline {
   private readonly writer: KafkaCheckpointWriter;
   private readonly producers: ProducerFactory;
   private readonly abort = new AbortController();
+  private readonly stall: StallDetector;
   private connected = false;
 
   constructor(private readonly opts: KafkaPipelineOptions) {
-    const { spec, cfg, events, forecaster } = opts;
+    const { spec, cfg, forecaster } = opts;
     this.spec = spec;
+    this.stall = new StallDetector({ timeoutMs: cfg.stallTimeoutMs, now: Date.now });
+    // The stall detector hears what the metrics hear: records taken in, consumer lag.
+    const events: EventListener = (e) => {
+      this.stall.observe(e);
+      opts.events(e);
+    };
     const log = opts.logger;
     const kafka = createKafka(cfg, log);
     const topics = { input: spec.input.topic, output: spec.output.topic, deadLetter: spec.deadLetter.topic, changelog: changelogTopic(spec) };
     this.store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster }, shape: stateShapeOf(spec) });
-    const producers = cfg.producerThread ? new ProducerThread({ cfg, logger: log, debug: log.isLevelEnabled('debug') }) : inProcessProducers(kafka);
+    const producers = cfg.producerThread
+      ? new ProducerThread({ cfg, logger: log, debug: log.isLevelEnabled('debug') })
+      : inProcessProducers(kafka, ({ attempt, delayMs, error }) =>
+          log.warn({ attempt: attempt + 1, delayMs, err: error }, `Kafka producer: send failed while the broker is away; sending it again in ${(delayMs / 1000).toFixed(1)} s`),
+        );
     this.producers = producers;
     this.output = new KafkaOutput({ kafka, producers, logger: log });
     this.stateOutput = new KafkaOutput({ kafka, producers, logger: log, maxRequestBytes: STATE_REQUEST_BYTES });
@@ -151,6 +163,11 @@ export class KafkaPipeline {
     const s = this.source.readiness();
     if (!s.ready) return s;
     return this.coordinator.readiness();
+  }
+
+  /** /healthz: false when records wait and none has been processed for the stall timeout. */
+  liveness(): Liveness {
+    return this.stall.check(this.readiness().ready);
   }
 
   /** Creates topics, connects, runs until stopped (or the input fails); resolves undefined when stopped before Kafka was reachable. */

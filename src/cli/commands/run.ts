@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import { kafkaConfigFrom, type KafkaConfig } from '../../config/kafkaConfig.js';
-import { ConfigError } from '../../domain/errors.js';
+import { describeError } from '../../domain/describeError.js';
+import { ConfigError, exitCodeFor, isStreamcastError, StreamcastError } from '../../domain/errors.js';
 import type { Forecast } from '../../domain/forecast.js';
 import type { EventListener } from '../../observability/events.js';
 import { createForecaster } from '../../forecasting/createForecaster.js';
@@ -16,6 +17,8 @@ import { changelogTopic, KafkaPipeline } from '../../runtime/kafkaPipeline.js';
 import { createLiveObservers, type LiveObservers } from '../../runtime/liveObservers.js';
 import { ModelDistribution } from '../../runtime/modelDistribution.js';
 import { readinessReporter } from '../../runtime/readinessReporter.js';
+import type { Liveness } from '../../runtime/stallDetector.js';
+import { exitGuard } from '../../runtime/exitGuard.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 
 export interface RunFlags {
@@ -72,8 +75,11 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
   const pipelines: KafkaPipeline[] = built.map((b) => b.pipeline);
   // streamcast_ready{pipeline} follows each pipeline's part of /readyz (0 until restored).
   const readinessChecks = built.map((b) => readinessReporter(() => b.pipeline.readiness(), b.events));
+  // streamcast_stalled{pipeline} and a log line follow each pipeline's part of /healthz.
+  const livenessChecks = built.map((b) => livenessReporter(b.pipeline, b.events, logger.child({ pipeline: b.pipeline.spec.name })));
   const checkReadiness = () => {
     for (const check of readinessChecks) check();
+    for (const check of livenessChecks) check();
   };
   checkReadiness();
   const readinessTimer = setInterval(checkReadiness, READINESS_POLL_MS);
@@ -86,7 +92,13 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
       host: flags.host ?? '127.0.0.1',
       registry,
       logger,
-      health: () => ({ live: true }),
+      health: () => {
+        for (const [i, check] of livenessChecks.entries()) {
+          const l = check();
+          if (!l.live) return { live: false, reason: `${pipelines[i]!.spec.name}: ${l.reason ?? 'stalled'}` };
+        }
+        return { live: true };
+      },
       readiness: () => {
         for (const p of pipelines) {
           const r = p.readiness();
@@ -99,6 +111,7 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
     await http.start();
   }
 
+  const shutdownTimeoutMs = flags.shutdownTimeout ?? 30_000;
   const stopAll = async () => {
     abort.abort(new ConfigError('shutting down'));
     await Promise.all(pipelines.map((p) => p.stop()));
@@ -108,14 +121,37 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
       await stopAll();
       await done;
     },
-    { timeoutMs: flags.shutdownTimeout ?? 30_000, logger },
+    { timeoutMs: shutdownTimeoutMs, logger },
   );
+
+  // The first pipeline that fails stops the others at once (they would otherwise run on while the
+  // process can only exit once all have ended), within the same bound as a SIGTERM.
+  let failure: StreamcastError | undefined;
+  let cancelBound = (): void => undefined;
+  const failed = (p: KafkaPipeline, err: unknown): void => {
+    if (failure !== undefined) return;
+    failure = fatalFailure(p.spec.name, err);
+    // During a shutdown the signal handler bounds the stop and exits 1 when it fails.
+    if (abort.signal.aborted) return;
+    logger.error(
+      { pipeline: p.spec.name, err, exitCode: exitCodeFor(failure) },
+      `${failure.message}. Stopping (at most ${shutdownTimeoutMs} ms), then exiting with ${exitCodeFor(failure)} so that the supervisor restarts streamcast`,
+    );
+    cancelBound = exitGuard({ code: exitCodeFor(failure), afterMs: shutdownTimeoutMs, ref: true, logger, what: 'stopping after the failure did not finish' });
+    void stopAll();
+  };
 
   const done = (async () => {
     try {
-      const results = await Promise.allSettled(pipelines.map((p) => runOne(p, configs[pipelines.indexOf(p)] as KafkaConfig, logger, abort.signal)));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed !== undefined) throw failed.reason;
+      await Promise.allSettled(
+        pipelines.map((p, i) =>
+          runOne(p, configs[i] as KafkaConfig, logger, abort.signal).catch((err: unknown) => {
+            failed(p, err);
+            throw err;
+          }),
+        ),
+      );
+      if (failure !== undefined) throw failure;
     } finally {
       clearInterval(readinessTimer);
       await Promise.allSettled(pipelines.map((p) => p.close()));
@@ -131,13 +167,43 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
   try {
     await done;
   } catch (err) {
-    // One pipeline failed: stop the others cleanly before reporting it (exit 1 or 2).
-    await stopAll();
+    // Reported by the CLI (exit 1 or 2). Whatever is still alive then (a kafkajs reconnect timer,
+    // a socket) must not keep a failed process running.
+    cancelBound();
+    exitGuard({ code: exitCodeFor(err), afterMs: LINGER_MS, ref: false, logger, what: 'the process was still running after the failure was reported' });
     throw err;
   } finally {
     dispose();
   }
   return 0;
+}
+
+/** How long a failed `run` may take to exit by itself once everything is closed. */
+const LINGER_MS = 2000;
+
+/**
+ * The failure of pipeline `name` as it leaves the command: its own class when it is a
+ * config error (exit 2; its message says how to fix it), else fatal, with a message that names the
+ * pipeline and the whole cause chain (describeError), so the operator sees what failed, not a guess.
+ */
+export function fatalFailure(name: string, err: unknown): StreamcastError {
+  if (isStreamcastError(err) && err.kind === 'config') return err; // its message says how to fix it
+  return new StreamcastError('fatal', `pipeline ${name} failed: ${describeError(err)}`, { cause: err });
+}
+
+/** The pipeline's liveness, with a `liveness` event and a log line on every change. */
+function livenessReporter(p: KafkaPipeline, events: EventListener, log: Logger): () => Liveness {
+  let last: boolean | undefined;
+  return () => {
+    const l = p.liveness();
+    if (l.live !== last) {
+      if (!l.live) log.error({ reason: l.reason }, `pipeline ${p.spec.name} is stalled: ${l.reason ?? ''}; /healthz answers 503`);
+      else if (last === false) log.info(`pipeline ${p.spec.name} is making progress again; /healthz answers 200`);
+      last = l.live;
+      events({ type: 'liveness', live: l.live });
+    }
+    return l;
+  };
 }
 
 interface Built {

@@ -114,8 +114,8 @@ export class KafkaOutput {
       last = this.producer.sendBatch({ acks: -1, topicMessages }).then(
         () => undefined,
         (err: unknown) => {
-          // The idempotent producer already retried what can be retried; what remains would lose
-          // or reorder output, so the pipeline stops before committing offsets past it.
+          // The producer sends again what a broker outage failed (serialSends); what still fails
+          // would lose or reorder output, so the pipeline stops before committing offsets past it.
           this.failed ??= err;
           throw err;
         },

@@ -1,8 +1,10 @@
 import kafkajs, { type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage } from 'kafkajs';
 import { Observable, Subject } from 'rxjs';
 import type { Decoder } from '../../codecs/codec.js';
+import { DEFAULT_SESSION_TIMEOUT_MS } from '../../config/kafkaConfig.js';
 import { utf8OrUndefined } from '../../codecs/payloadText.js';
 import type { RecordSource } from '../../domain/deadLetter.js';
+import { describeError } from '../../domain/describeError.js';
 import { StreamcastError } from '../../domain/errors.js';
 import type { EventListener } from '../../observability/events.js';
 import type { LogSink } from '../../observability/logger.js';
@@ -103,9 +105,9 @@ export class KafkaSource implements Source {
     this.now = opts.now ?? Date.now;
     this.consumer = opts.kafka.consumer({
       groupId: opts.groupId,
-      sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+      sessionTimeout: opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
       // kafkajs requires heartbeatInterval < sessionTimeout; a third is Kafka's own advice.
-      heartbeatInterval: opts.heartbeatIntervalMs ?? Math.min(3000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
+      heartbeatInterval: opts.heartbeatIntervalMs ?? Math.min(3000, Math.floor((opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS) / 3)),
       maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
       // The broker's long-poll wait; stop() waits for the poll in progress, so keep it short.
       maxWaitTimeInMs: 1000,
@@ -113,6 +115,11 @@ export class KafkaSource implements Source {
       // appear once their transaction commits (exactly-once upstream stays exactly-once).
       readUncommitted: false,
       allowAutoTopicCreation: false,
+      // kafkajs decides to restart after a retriable crash only once its own disconnect, which
+      // our close() may share, has finished; without this it would then start a consumer that
+      // nothing stops any more: it rejoins the group, holds partitions, processes nothing and
+      // keeps the process alive.
+      retry: { retries: 5, restartOnFailure: async () => !this.stopRequested },
     });
     const { GROUP_JOIN, CRASH, REBALANCING, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => this.onJoin(e.payload.memberAssignment[opts.topic] ?? []));
@@ -146,8 +153,9 @@ export class KafkaSource implements Source {
 
   private crashed(error: unknown): void {
     this.notReadyReason = 'Kafka consumer crashed';
-    this.opts.logger.error({ err: error }, 'Kafka consumer crashed and will not restart; stopping. Operator action: check broker ACLs and topic, then restart');
-    this.subject.error(new StreamcastError('fatal', `Kafka consumer crashed: ${(error as Error).message}`, { cause: error }));
+    // The cause itself, not a guess at it: kafkajs stops for good only on errors it marks
+    // non-retriable (an authorization or protocol error names itself in `type`).
+    this.subject.error(new StreamcastError('fatal', `Kafka consumer of ${this.opts.topic} stopped for good: ${describeError(error)}`, { cause: error }));
   }
 
   records(): Observable<Ingested> {
@@ -233,6 +241,11 @@ export class KafkaSource implements Source {
   private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     const live = () => !this.stopRequested && isRunning() && !isStale();
+    // Records are waiting from here on, even if this batch then waits (restore, pause): the
+    // liveness check (stallDetector.ts) needs to know they are there before they are taken.
+    const hw = BigInt(batch.highWatermark);
+    const waitingFrom = this.handedOver.get(partition) ?? BigInt(batch.messages[0]?.offset ?? batch.highWatermark);
+    this.opts.events({ type: 'consumer_lag', topic, partition, lag: Number(hw > waitingFrom ? hw - waitingFrom : 0n) });
     if (this.opts.partitionReady !== undefined && !this.opened.has(partition)) {
       const gate = this.opts.partitionReady(partition);
       let from: string | undefined;
@@ -291,7 +304,6 @@ export class KafkaSource implements Source {
     }
     settle();
     if (this.stopRequested) return;
-    const hw = BigInt(batch.highWatermark);
     const next = BigInt(batch.lastOffset()) + 1n;
     this.opts.events({ type: 'consumer_lag', topic, partition, lag: Number(hw > next ? hw - next : 0n) });
     await heartbeat();

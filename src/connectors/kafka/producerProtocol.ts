@@ -24,4 +24,5 @@ export type ProducerRequest =
 export type ProducerReply =
   | { readonly type: 'reply'; readonly id: number; readonly ok: true }
   | { readonly type: 'reply'; readonly id: number; readonly ok: false; readonly error: RemoteError }
-  | { readonly type: 'log'; readonly msg: string; readonly fields: Record<string, unknown> };
+  /** kafkajs' lines at debug (when `debug`); sends waiting for a broker that is away at warn. */
+  | { readonly type: 'log'; readonly level?: 'debug' | 'warn'; readonly msg: string; readonly fields: Record<string, unknown> };

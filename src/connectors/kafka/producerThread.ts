@@ -112,7 +112,8 @@ export class ProducerThread implements ProducerFactory {
 
   #onMessage(m: ProducerReply): void {
     if (m.type === 'log') {
-      this.opts.logger.debug(m.fields, m.msg);
+      if (m.level === 'warn') this.opts.logger.warn(m.fields, m.msg);
+      else this.opts.logger.debug(m.fields, m.msg);
       return;
     }
     const w = this.#waiting.get(m.id);

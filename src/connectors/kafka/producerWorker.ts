@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Producer } from 'kafkajs';
+import { StreamcastError } from '../../domain/errors.js';
 import type { LogSink } from '../../observability/logger.js';
 import { createKafka } from './kafkaClient.js';
 import { producerConfig, serialSends } from './outputProducer.js';
@@ -35,6 +36,13 @@ const kafka = createKafka(init.cfg, logger, init.clientIdSuffix !== undefined ? 
 const producers = new Map<number, Producer>();
 /** Per producer: its sends in order, one at a time (OutputProducer's contract). */
 const sends = new Map<number, (messages: PackedMessages) => Promise<unknown>>();
+/** Per producer: aborted on disconnect, ending a send's wait for a broker that is away. */
+const waits = new Map<number, AbortController>();
+
+function stopWaiting(pid: number): void {
+  waits.get(pid)?.abort(new StreamcastError('retriable', 'Kafka producer disconnected while waiting for the broker'));
+  waits.delete(pid);
+}
 
 function producer(pid: number): Producer {
   const p = producers.get(pid);
@@ -48,8 +56,17 @@ async function handle(req: ProducerRequest): Promise<void> {
       let p = producers.get(req.pid);
       if (p === undefined) {
         const created = kafka.producer(producerConfig(req.options));
+        const disconnected = new AbortController();
         producers.set(req.pid, (p = created));
-        sends.set(req.pid, serialSends((m: PackedMessages) => created.sendBatch({ acks: -1, topicMessages: unpackTopicMessages(m) })));
+        waits.set(req.pid, disconnected);
+        sends.set(
+          req.pid,
+          serialSends((m: PackedMessages) => created.sendBatch({ acks: -1, topicMessages: unpackTopicMessages(m) }), {
+            signal: disconnected.signal,
+            onRetry: ({ attempt, delayMs, error }) =>
+              post({ type: 'log', level: 'warn', msg: `Kafka producer: send failed while the broker is away; sending it again in ${(delayMs / 1000).toFixed(1)} s`, fields: { attempt: attempt + 1, delayMs, err: toRemoteError(error) } }),
+          }),
+        );
       }
       await p.connect();
       return;
@@ -58,6 +75,7 @@ async function handle(req: ProducerRequest): Promise<void> {
       const p = producers.get(req.pid);
       producers.delete(req.pid);
       sends.delete(req.pid);
+      stopWaiting(req.pid);
       await p?.disconnect();
       return;
     }
@@ -79,6 +97,7 @@ async function handle(req: ProducerRequest): Promise<void> {
       const all = [...producers.values()];
       producers.clear();
       sends.clear();
+      for (const pid of [...waits.keys()]) stopWaiting(pid);
       await Promise.allSettled(all.map((p) => p.disconnect()));
       return;
     }

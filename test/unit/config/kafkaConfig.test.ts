@@ -24,7 +24,8 @@ describe('kafkaConfigFrom', () => {
       fromBeginning: true,
       topicPartitions: 1,
       topicReplication: 1,
-      sessionTimeoutMs: 30_000,
+      sessionTimeoutMs: 10_000,
+      stallTimeoutMs: 120_000,
       producerThread: true,
     });
     expect(Object.isFrozen(c)).toBe(true);
@@ -41,9 +42,11 @@ describe('kafkaConfigFrom', () => {
       KAFKA_TOPIC_PARTITIONS: '6',
       KAFKA_SESSION_TIMEOUT_MS: '6000',
       KAFKA_PRODUCER_THREAD: 'false',
+      KAFKA_STALL_TIMEOUT_MS: '30000',
     };
     const c = kafkaConfigFrom(env, base);
     expect(c.producerThread).toBe(false);
+    expect(c.stallTimeoutMs).toBe(30_000);
     expect(c.brokers).toEqual(['k1:9092', 'k2:9093']);
     expect([c.groupId, c.clientId, c.fromBeginning, c.ssl, c.topicPartitions, c.sessionTimeoutMs]).toEqual(['g', 'c', false, undefined, 6, 6000]);
     const o = kafkaConfigFrom(env, { ...base, brokers: ['b:1'], groupId: 'flag', fromBeginning: true });
@@ -72,6 +75,8 @@ describe('kafkaConfigFrom', () => {
     [{ KAFKA_SSL_CERT: '/c.pem' }, /KAFKA_SSL_CERT and KAFKA_SSL_KEY go together/],
     [{ KAFKA_TOPIC_PARTITIONS: '0' }, /KAFKA_TOPIC_PARTITIONS must be a whole number ≥ 1/],
     [{ KAFKA_SESSION_TIMEOUT_MS: '100' }, /KAFKA_SESSION_TIMEOUT_MS/],
+    [{ KAFKA_STALL_TIMEOUT_MS: '500' }, /KAFKA_STALL_TIMEOUT_MS must be between 1000 ms/],
+    [{ KAFKA_STALL_TIMEOUT_MS: '2m' }, /KAFKA_STALL_TIMEOUT_MS must be whole milliseconds/],
     [{ KAFKA_FROM_BEGINNING: 'earliest' }, /KAFKA_FROM_BEGINNING must be true or false/],
     [{ KAFKA_PRODUCER_THREAD: 'auto' }, /KAFKA_PRODUCER_THREAD must be true or false/],
   ])('rejects %j with a ConfigError that says how to fix it', (env, message) => {

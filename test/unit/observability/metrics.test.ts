@@ -30,6 +30,7 @@ const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   streamcast_checkpoint_duration_seconds: { type: 'histogram', labels: ['pipeline'] },
   streamcast_dropped_history_points_total: { type: 'counter', labels: ['pipeline'] },
   streamcast_ready: { type: 'gauge', labels: ['pipeline'] },
+  streamcast_stalled: { type: 'gauge', labels: ['pipeline'] },
 };
 
 const BOUNDED_LABELS = new Set(['pipeline', 'topic', 'partition', 'horizon', 'reason', 'strategy', 'backend', 'outcome', 'model', 'version', 'kind', 'interval']);
@@ -187,6 +188,7 @@ const ALL_EVENTS: PipelineEvent[] = [
   { type: 'checkpoint', seconds: 0.05 },
   { type: 'dropped_history_points', count: 6 },
   { type: 'readiness', ready: true },
+  { type: 'liveness', live: false },
 ];
 
 describe('metricsListener', () => {
@@ -227,6 +229,9 @@ describe('metricsListener', () => {
     expect(await v('streamcast_ready')).toBe(1);
     listen({ type: 'readiness', ready: false });
     expect(await v('streamcast_ready')).toBe(0);
+    expect(await v('streamcast_stalled')).toBe(1);
+    listen({ type: 'liveness', live: true });
+    expect(await v('streamcast_stalled')).toBe(0);
     expect(invalid).toEqual([]);
   });
 

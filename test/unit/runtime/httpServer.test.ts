@@ -26,7 +26,7 @@ function make(over: Partial<HttpServerOptions> = {}) {
     port: 0,
     registry,
     logger: silent,
-    health: () => ({ live: state.live }),
+    health: () => (state.live ? { live: true } : { live: false, reason: 'cpu-load: no record processed for 120 s while 42 wait' }),
     readiness: () => (state.reason === undefined ? { ready: state.ready } : { ready: state.ready, reason: state.reason }),
     seriesLookup: (id) => series.get(id),
     ...over,
@@ -48,7 +48,7 @@ describe('HttpServer', () => {
     expect(await res.text()).toContain('streamcast_records_in_total{pipeline="cpu-load"} 7');
   });
 
-  it('answers /healthz with 200 {"status":"ok"} while live, 503 otherwise', async () => {
+  it('answers /healthz with 200 {"status":"ok"} while live, 503 with the reason otherwise', async () => {
     const { server, state } = make();
     await server.start();
     let res = await fetch(url(server, '/healthz'));
@@ -58,6 +58,7 @@ describe('HttpServer', () => {
     state.live = false;
     res = await fetch(url(server, '/healthz'));
     expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: 'unhealthy', reason: 'cpu-load: no record processed for 120 s while 42 wait' });
   });
 
   it('answers /readyz 503 with the reason until ready, then 200', async () => {
