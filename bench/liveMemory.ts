@@ -2,8 +2,8 @@
  * Memory per live series through the whole live path (not only some structures): the records of
  * N series go through PipelineRunner → step pipeline (resampler, imputer, normalizer) → the
  * served ModelRuntime (baseline, history) → live accuracy, the latest-forecast map of
- * GET /series/:id, and the checkpoint coordinator, whose writer keeps the state changelog
- * compacted in memory (Kafka is not involved: its client's buffers do not grow with series).
+ * GET /series/:id, and the checkpoint coordinator, whose writer appends the state changelog to a
+ * file (Kafka is not involved: its client's buffers do not grow with series).
  *
  * The load of the reliability issue: N series with one point each, N/10 of them with 5 more; then
  * every series goes idle and its open step is closed by idle close and forecast. Reported:
@@ -15,6 +15,9 @@
  *   npm run bench -- live-memory                     (N = 200k; LIVE_MEMORY_SERIES=50000 for less)
  *   LIVE_MEMORY_HEAPSNAPSHOT=/tmp/live.heapsnapshot npm run bench -- live-memory
  */
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import { Subject } from 'rxjs';
 import type { Forecast } from '../src/domain/forecast.js';
@@ -57,25 +60,29 @@ function used(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
-/** The state changelog, compacted in memory: the newest frame per series (a tombstone deletes it). */
-class MemoryChangelogWriter implements CheckpointWriter {
+/**
+ * The state changelog in a file (as on a broker, outside this process' memory): frames appended as
+ * committed; `compacted()` reads it back, the newest frame per series (a tombstone deletes it).
+ */
+class FileChangelogWriter implements CheckpointWriter {
   readonly eager = true;
-  readonly changelog = new Map<SeriesId, { partition: number; value: Uint8Array }>();
+  readonly path = join(mkdtempSync(join(tmpdir(), 'live-memory-')), 'changelog.bin');
+  readonly #fd = openSync(this.path, 'w');
+  /** Series whose newest record is a frame (not a tombstone). */
+  readonly #live = new Set<SeriesId>();
   tombstones = 0;
   forecasts = 0;
+  frames = 0;
+  get size(): number {
+    return this.#live.size;
+  }
   async emit(forecasts: readonly Forecast[], _deadLetters: readonly DeadLetter[]): Promise<void> {
     this.forecasts += forecasts.length;
   }
   async acquire(): Promise<void> {}
   async release(): Promise<void> {}
-  async readChangelog(partitions: readonly number[], onRecord: (series: SeriesId, value: Uint8Array | null, partition: number) => void): Promise<number> {
-    let n = 0;
-    for (const [series, { partition, value }] of this.changelog) {
-      if (!partitions.includes(partition)) continue;
-      onRecord(series, value, partition);
-      n++;
-    }
-    return n;
+  async readChangelog(): Promise<number> {
+    return 0;
   }
   async committedOffset(): Promise<string | undefined> {
     return undefined;
@@ -83,15 +90,47 @@ class MemoryChangelogWriter implements CheckpointWriter {
   async commit(parts: readonly PartitionCheckpoint[]): Promise<readonly number[]> {
     for (const part of parts) {
       for (const s of part.state) {
-        if (s.value === null) {
-          this.changelog.delete(s.series);
+        const key = Buffer.from(s.series);
+        const value = s.value;
+        const head = Buffer.alloc(12);
+        head.writeUInt32LE(key.byteLength, 0);
+        head.writeUInt32LE(part.partition, 4);
+        head.writeInt32LE(value === null ? -1 : value.byteLength, 8);
+        writeSync(this.#fd, head);
+        writeSync(this.#fd, key);
+        this.frames++;
+        if (value === null) {
           this.tombstones++;
-        } else this.changelog.set(s.series, { partition: s.partition, value: s.value.slice() });
+          this.#live.delete(s.series);
+        } else {
+          writeSync(this.#fd, value);
+          this.#live.add(s.series);
+        }
       }
     }
     return [];
   }
   async close(): Promise<void> {}
+  /** The compacted changelog: the newest frame per series. */
+  compacted(): Map<SeriesId, { partition: number; value: Uint8Array }> {
+    closeSync(this.#fd);
+    const all = readFileSync(this.path);
+    const out = new Map<SeriesId, { partition: number; value: Uint8Array }>();
+    for (let o = 0; o < all.byteLength; ) {
+      const k = all.readUInt32LE(o);
+      const partition = all.readUInt32LE(o + 4);
+      const n = all.readInt32LE(o + 8);
+      const series = all.toString('utf8', o + 12, o + 12 + k);
+      o += 12 + k;
+      if (n < 0) out.delete(series);
+      else {
+        out.set(series, { partition, value: all.subarray(o, o + n) });
+        o += n;
+      }
+    }
+    rmSync(dirname(this.path), { recursive: true, force: true });
+    return out;
+  }
 }
 
 async function turns(n: number): Promise<void> {
@@ -104,11 +143,12 @@ interface LiveFigures {
   readonly liveBytes: number;
   readonly rss: number;
   readonly closeSeconds: number;
+  readonly closeCheckpointSeconds: number;
   readonly shutdownSeconds: number;
 }
 
 /** The live process, in a scope of its own so that all of it is garbage once it returns. */
-async function runLive(writer: MemoryChangelogWriter): Promise<LiveFigures> {
+async function runLive(writer: FileChangelogWriter): Promise<LiveFigures> {
   const logger = createLogger({ level: 'silent' });
   const events = () => undefined;
   const clock = new ManualClock(1_000_000);
@@ -164,6 +204,7 @@ async function runLive(writer: MemoryChangelogWriter): Promise<LiveFigures> {
 
   // Every series goes idle: one idle-close tick closes all open steps.
   const expected = forecasts + N;
+  const framesBeforeClose = writer.frames;
   clock.advance(spec.window.idleClose + 1000);
   const t0 = performance.now();
   ticks.next();
@@ -172,6 +213,12 @@ async function runLive(writer: MemoryChangelogWriter): Promise<LiveFigures> {
     await turns(1);
   }
   const closeSeconds = (performance.now() - t0) / 1000;
+  // Until the checkpoints covering them landed (their in-flight copies are not live state).
+  while (writer.frames < framesBeforeClose + N) {
+    clock.advance(1);
+    await turns(1);
+  }
+  const closeCheckpointSeconds = (performance.now() - t0) / 1000;
   await turns(50);
   const liveBytes = used() - before;
   const rss = process.memoryUsage().rss - rssBefore;
@@ -180,28 +227,31 @@ async function runLive(writer: MemoryChangelogWriter): Promise<LiveFigures> {
 
   // Shutdown: stop fetching, final checkpoint (every series changed since the last one that landed).
   const s0 = performance.now();
+  const framesBefore = writer.frames;
   source.end();
   await done;
   const shutdownSeconds = (performance.now() - s0) / 1000;
+  process.stderr.write(`shutdown wrote ${writer.frames - framesBefore} frames\n`);
   await forecaster.close();
-  return { inSeries, afterRecords: afterRecords - before, liveBytes, rss, closeSeconds, shutdownSeconds };
+  return { inSeries, afterRecords: afterRecords - before, liveBytes, rss, closeSeconds, closeCheckpointSeconds, shutdownSeconds };
 }
 
 export async function benchLiveMemory(): Promise<Record<string, unknown>[]> {
-  const writer = new MemoryChangelogWriter();
-  const { inSeries, afterRecords, liveBytes, rss, closeSeconds, shutdownSeconds } = await runLive(writer);
+  const writer = new FileChangelogWriter();
+  const { inSeries, afterRecords, liveBytes, rss, closeSeconds, closeCheckpointSeconds, shutdownSeconds } = await runLive(writer);
+  const changelog = writer.compacted();
   let checkpointed = 0;
-  for (const { value } of writer.changelog.values()) checkpointed += value.byteLength;
-  const changelogSeries = writer.changelog.size;
+  for (const { value } of changelog.values()) checkpointed += value.byteLength;
+  const changelogSeries = changelog.size;
 
   // A fresh process' worth of state restored from the changelog.
   const beforeRestore = used();
   const restoredForecaster = createForecaster(spec, { retrain: 'off' });
   const restored = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster: restoredForecaster } });
   restored.own(Array.from({ length: PARTITIONS }, (_, p) => p));
-  for (const [series, { partition, value }] of writer.changelog) restored.restore(series, partition, value);
-  writer.changelog.clear();
+  for (const [series, { partition, value }] of changelog) restored.restore(series, partition, value);
   const restoredBytes = used() - beforeRestore;
+  changelog.clear();
   const restoredSeries = restored.size;
   await restoredForecaster.close();
 
@@ -215,6 +265,7 @@ export async function benchLiveMemory(): Promise<Record<string, unknown>[]> {
     { measure: 'restored bytes/series (heap + arrayBuffers)', value: per(restoredBytes, restoredSeries) },
     { measure: 'live / restored', value: Number((liveBytes / N / Math.max(1, restoredBytes / Math.max(1, restoredSeries))).toFixed(2)) },
     { measure: 'idle close: series closed + forecast per second', value: Math.round(N / closeSeconds) },
+    { measure: 'idle close: series closed, forecast + checkpointed per second', value: Math.round(N / closeCheckpointSeconds) },
     { measure: 'shutdown: final checkpoint seconds', value: Number(shutdownSeconds.toFixed(2)) },
     ...((globalThis as { gc?: () => void }).gc ? [] : [{ measure: '(run node with --expose-gc for stable figures)', value: 0 }]),
   ];
