@@ -212,8 +212,8 @@ describe('metricsListener', () => {
     expect(await s(`streamcast_event_to_forecast_latency_seconds_bucket{le="0.025",pipeline="${P}"}`)).toBe(2);
     expect(await s(`streamcast_event_to_forecast_latency_seconds_bucket{le="0.01",pipeline="${P}"}`)).toBe(0);
     expect(await v('streamcast_active_series')).toBe(42);
-    expect(await v('streamcast_series_evicted_total', { reason: 'ttl' })).toBe(5);
-    expect(await v('streamcast_series_evicted_total', { reason: 'max_series' })).toBe(2);
+    expect(await v('streamcast_series_evicted_total', { reason: 'ttl' })).toBe(10);
+    expect(await v('streamcast_series_evicted_total', { reason: 'max_series' })).toBe(4);
     expect(await v('streamcast_consumer_lag', { topic: 'metrics.cpu', partition: '3' })).toBe(120);
     expect(await v('streamcast_model_info', { version: '2', kind: 'gru', backend: 'tensorflow' })).toBe(1);
     expect(await v('streamcast_training_runs_total', { outcome: 'promoted' })).toBe(2);
