@@ -8,7 +8,7 @@ import type { EventListener } from '../observability/events.js';
 import type { LogSink } from '../observability/logger.js';
 import type { PipelineContext, StepBatch } from '../pipeline/build.js';
 import type { RunnerCheckpoint } from './pipelineRunner.js';
-import type { EncodedState, FrozenStates, SeriesStateStore, UpstreamCapture } from '../state/seriesStateStore.js';
+import type { EncodedState, FrozenStates, RestoreOutcome, SeriesStateStore, UpstreamCapture } from '../state/seriesStateStore.js';
 
 /** Evictions are logged in aggregate, at most this often. */
 const EVICTION_LOG_EVERY_MS = 60_000;
@@ -203,14 +203,22 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
       await this.revoking.get(p);
       store.own([p]);
       await writer.acquire(p);
-      const outcomes = { restored: 0, rewarm: 0, invalid: 0, tombstones: 0 };
+      // By series, the newest record winning: before compaction a key has several records.
+      const bySeries = new Map<SeriesId, RestoreOutcome>();
+      let tombstones = 0;
       const records = await writer.readChangelog([p], (series, value, partition) => {
         if (value === null) {
-          outcomes.tombstones++;
+          // Until the topic is compacted the series' earlier frames precede its tombstone: the
+          // tombstone wins, as it will after compaction (an evicted series stays evicted).
+          store.forget(series);
+          bySeries.delete(series);
+          tombstones++;
           return;
         }
-        outcomes[store.restore(series, partition, value)]++;
+        bySeries.set(series, store.restore(series, partition, value));
       });
+      const outcomes = { restored: 0, rewarm: 0, invalid: 0, tombstones };
+      for (const o of bySeries.values()) outcomes[o]++;
       const from = await writer.committedOffset(p);
       if (from !== undefined) this.committed.set(p, from);
       const seconds = (performance.now() - t0) / 1000;

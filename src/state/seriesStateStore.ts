@@ -307,6 +307,11 @@ export class SeriesStateStore {
     return 'restored';
   }
 
+  /** Forgets one series everywhere, without a tombstone (its changelog key has one: a restore read it). */
+  forget(series: SeriesId): void {
+    this.dropSeries(series);
+  }
+
   /** Forgets every series of these partitions (revoked); returns how many. */
   dropPartitions(partitions: Iterable<number>): number {
     const gone = new Set(partitions);
