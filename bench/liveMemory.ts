@@ -145,6 +145,7 @@ interface LiveFigures {
   readonly closeSeconds: number;
   readonly closeCheckpointSeconds: number;
   readonly shutdownSeconds: number;
+  readonly shutdownFrames: number;
 }
 
 /** The live process, in a scope of its own so that all of it is garbage once it returns. */
@@ -231,14 +232,14 @@ async function runLive(writer: FileChangelogWriter): Promise<LiveFigures> {
   source.end();
   await done;
   const shutdownSeconds = (performance.now() - s0) / 1000;
-  process.stderr.write(`shutdown wrote ${writer.frames - framesBefore} frames\n`);
+  const shutdownFrames = writer.frames - framesBefore;
   await forecaster.close();
-  return { inSeries, afterRecords: afterRecords - before, liveBytes, rss, closeSeconds, closeCheckpointSeconds, shutdownSeconds };
+  return { inSeries, afterRecords: afterRecords - before, liveBytes, rss, closeSeconds, closeCheckpointSeconds, shutdownSeconds, shutdownFrames };
 }
 
 export async function benchLiveMemory(): Promise<Record<string, unknown>[]> {
   const writer = new FileChangelogWriter();
-  const { inSeries, afterRecords, liveBytes, rss, closeSeconds, closeCheckpointSeconds, shutdownSeconds } = await runLive(writer);
+  const { inSeries, afterRecords, liveBytes, rss, closeSeconds, closeCheckpointSeconds, shutdownSeconds, shutdownFrames } = await runLive(writer);
   const changelog = writer.compacted();
   let checkpointed = 0;
   for (const { value } of changelog.values()) checkpointed += value.byteLength;
@@ -266,7 +267,7 @@ export async function benchLiveMemory(): Promise<Record<string, unknown>[]> {
     { measure: 'live / restored', value: Number((liveBytes / N / Math.max(1, restoredBytes / Math.max(1, restoredSeries))).toFixed(2)) },
     { measure: 'idle close: series closed + forecast per second', value: Math.round(N / closeSeconds) },
     { measure: 'idle close: series closed, forecast + checkpointed per second', value: Math.round(N / closeCheckpointSeconds) },
-    { measure: 'shutdown: final checkpoint seconds', value: Number(shutdownSeconds.toFixed(2)) },
+    { measure: 'shutdown: final checkpoint seconds', value: Number(shutdownSeconds.toFixed(2)), note: `${shutdownFrames} frames written` },
     ...((globalThis as { gc?: () => void }).gc ? [] : [{ measure: '(run node with --expose-gc for stable figures)', value: 0 }]),
   ];
 }
