@@ -324,7 +324,7 @@ async function restoreBench(brokers: string[], kafka: Kafka): Promise<Record<str
     forecaster.step(n);
     src.stepped(n);
   }
-  const value = src.finish(src.captureUpstream())[0]!.value;
+  const value = src.finish(src.captureUpstream())[0]!.value!;
   const messages: Message[] = [];
   for (let s = 0; s < RESTORE_SERIES; s++) messages.push(stateMessage({ series: `restore-${s}`, partition: s % PARTITIONS, value }));
   const bytes = value.byteLength * RESTORE_SERIES;

@@ -5,6 +5,7 @@
 import { benchAccuracy } from './accuracy.js';
 import { benchBaselines } from './baselineThroughput.js';
 import { benchKafka } from './kafkaThroughput.js';
+import { benchLiveMemory } from './liveMemory.js';
 import { benchMemory } from './memory.js';
 import { benchReplay } from './replayThroughput.js';
 import { benchResampler } from './resamplerPush.js';
@@ -15,6 +16,8 @@ const benches: Record<string, () => Promise<Record<string, unknown>[]>> = {
   resampler: benchResampler,
   baseline: benchBaselines,
   memory: benchMemory,
+  // The whole live path at 200k series: live vs checkpointed vs restored bytes per series (minutes).
+  'live-memory': benchLiveMemory,
   // Needs a broker: KAFKA_BROKERS, else starts one with deploy/kafka/kafka.sh (and stops it).
   kafka: benchKafka,
   // Prequential backtests with retraining on the shared data sets (minutes).

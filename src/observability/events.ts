@@ -1,6 +1,9 @@
 import type { DeadLetterReason } from '../domain/deadLetter.js';
 import type { ModelKind } from '../domain/forecast.js';
 
+/** Why a series' state was dropped (state.ttl / state.maxSeries). */
+export type EvictionReason = 'ttl' | 'max_series';
+
 /** How a retraining run ended; a stable code that dashboards and alerts key on. */
 export type TrainingOutcome = 'promoted' | 'rejected' | 'failed';
 
@@ -23,6 +26,8 @@ export type PipelineEvent =
   | { readonly type: 'batch'; readonly size: number; readonly durationMs: number; readonly backend: string }
   | { readonly type: 'latency'; readonly seconds: number }
   | { readonly type: 'active_series'; readonly count: number }
+  /** Series whose state was dropped for a bound of the spec's `state`: `ttl` (expired) or `max_series` (evicted, least recently seen). */
+  | { readonly type: 'series_evicted'; readonly reason: EvictionReason; readonly count: number }
   /** Messages between this consumer's position and the partition's high watermark. */
   | { readonly type: 'consumer_lag'; readonly topic: string; readonly partition: number; readonly lag: number }
   /** Partitions this instance no longer owns; their lag series are removed rather than left stale. */

@@ -25,6 +25,7 @@ export interface Metrics {
   readonly modelStepDuration: Histogram<'pipeline' | 'backend'>;
   readonly modelBatchSize: Histogram<'pipeline' | 'backend'>;
   readonly activeSeries: Gauge<'pipeline'>;
+  readonly seriesEvicted: Counter<'pipeline' | 'reason'>;
   readonly consumerLag: Gauge<'pipeline' | 'topic' | 'partition'>;
   readonly modelInfo: Gauge<'pipeline' | 'version' | 'kind' | 'backend'>;
   readonly trainingRuns: Counter<'pipeline' | 'outcome'>;
@@ -139,6 +140,11 @@ export function createMetrics(registry: Registry, labels: { pipeline: string }):
       'Series with state held in this instance (not yet idle-closed). Drives memory use; a sudden jump usually means a producer started sending unbounded series names.',
       [],
     ),
+    seriesEvicted: counter(
+      'streamcast_series_evicted_total',
+      'Series whose state was dropped (and tombstoned in the state changelog) by a bound of the spec: reason="ttl" no point for state.ttl, reason="max_series" least recently seen when state.maxSeries was reached. A series that comes back starts afresh. Steady max_series evictions: raise state.maxSeries or add instances.',
+      ['reason'],
+    ),
     consumerLag: gauge(
       'streamcast_consumer_lag',
       'Messages between this consumer\'s position and the partition high watermark. Growing steadily: the pipeline cannot keep up; add instances (up to the partition count).',
@@ -215,6 +221,7 @@ export function createMetrics(registry: Registry, labels: { pipeline: string }):
   }
   for (const reason of DEAD_LETTER_REASONS) m.invalidRecords.inc({ pipeline, reason }, 0);
   for (const outcome of TRAINING_OUTCOMES) m.trainingRuns.inc({ pipeline, outcome }, 0);
+  for (const reason of ['ttl', 'max_series'] as const) m.seriesEvicted.inc({ pipeline, reason }, 0);
   for (const h of [m.eventToForecastLatency, m.trainingDuration, m.stateRestoreDuration, m.checkpointDuration]) {
     h.zero(p);
   }
@@ -300,6 +307,9 @@ export function metricsListener(metrics: Metrics, opts: MetricsListenerOptions =
         break;
       case 'active_series':
         if (ok(e, e.count)) metrics.activeSeries.set(p, e.count);
+        break;
+      case 'series_evicted':
+        if (ok(e, e.count)) metrics.seriesEvicted.inc({ pipeline, reason: e.reason }, e.count);
         break;
       case 'consumer_lag':
         if (!Number.isInteger(e.partition) || e.partition < 0) onInvalid(e, `partition ${e.partition} is not a partition number`);

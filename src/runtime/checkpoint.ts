@@ -8,7 +8,10 @@ import type { EventListener } from '../observability/events.js';
 import type { LogSink } from '../observability/logger.js';
 import type { PipelineContext, StepBatch } from '../pipeline/build.js';
 import type { RunnerCheckpoint } from './pipelineRunner.js';
-import type { EncodedState, FrozenStates, SeriesStateStore, UpstreamCapture } from '../state/seriesStateStore.js';
+import type { EncodedState, FrozenStates, RestoreOutcome, SeriesStateStore, UpstreamCapture } from '../state/seriesStateStore.js';
+
+/** Evictions are logged in aggregate, at most this often. */
+const EVICTION_LOG_EVERY_MS = 60_000;
 
 /** Series encoded per event-loop turn when a checkpoint's frames are built in slices (≈ 1 ms). */
 const ENCODE_SLICE = 128;
@@ -110,7 +113,6 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
   private pendingDead = new Map<number, DeadLetter[]>();
   private readonly latest = new Map<number, Position>();
   private readonly committed = new Map<number, string>();
-  private readonly arrival = new Map<SeriesId, number>();
   private lastCaptureAt: number;
   private readonly quietMs: number;
   private lastRecordAt = 0;
@@ -131,6 +133,8 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
   private readonly failureListeners: Array<(err: unknown) => void> = [];
   private finished?: Promise<void>;
   private stopping = false;
+  private evictedSinceLog = { ttl: 0, max_series: 0 };
+  private lastEvictionLog = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly opts: CheckpointOptions) {
     this.now = opts.now ?? Date.now;
@@ -199,14 +203,22 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
       await this.revoking.get(p);
       store.own([p]);
       await writer.acquire(p);
-      const outcomes = { restored: 0, rewarm: 0, invalid: 0, discarded: 0, tombstones: 0 };
+      // By series, the newest record winning: before compaction a key has several records.
+      const bySeries = new Map<SeriesId, RestoreOutcome>();
+      let tombstones = 0;
       const records = await writer.readChangelog([p], (series, value, partition) => {
         if (value === null) {
-          outcomes.tombstones++;
+          // Until the topic is compacted the series' earlier frames precede its tombstone: the
+          // tombstone wins, as it will after compaction (an evicted series stays evicted).
+          store.forget(series);
+          bySeries.delete(series);
+          tombstones++;
           return;
         }
-        outcomes[store.restore(series, partition, value)]++;
+        bySeries.set(series, store.restore(series, partition, value));
       });
+      const outcomes = { restored: 0, rewarm: 0, invalid: 0, discarded: 0, tombstones };
+      for (const o of bySeries.values()) outcomes[o]++;
       const from = await writer.committedOffset(p);
       if (from !== undefined) this.committed.set(p, from);
       const seconds = (performance.now() - t0) / 1000;
@@ -277,10 +289,7 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
     // Cut once this record has gone through (the barrier waits for the push to end).
     if (!this.barrierRequested && this.due(t)) this.requestBarrier();
     if (rec.points.length === 0) return;
-    for (const pt of rec.points) {
-      this.opts.store.touch(pt.series, p);
-      this.arrival.set(pt.series, t);
-    }
+    for (const pt of rec.points) this.opts.store.touch(pt.series, p, t);
   }
 
   deadLetters(letters: readonly DeadLetter[]): void {
@@ -328,7 +337,33 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
     this.pendingDead = new Map();
     const revocations = this.revokeWaiters;
     this.revokeWaiters = [];
+    // Expired series are tombstoned by this very checkpoint.
+    this.opts.store.expire(this.lastCaptureAt);
+    this.reportEvictions(this.lastCaptureAt);
     return { upstream: this.opts.store.captureUpstream(), positions: new Map(this.latest), deadLetters, revocations };
+  }
+
+  /**
+   * Evicted and expired series as metrics at every checkpoint, and in the log in aggregate (at
+   * most once a minute, never a line per series: churn can evict thousands a second).
+   */
+  private reportEvictions(now: number): void {
+    const counts = this.opts.store.takeEvictions();
+    for (const reason of ['ttl', 'max_series'] as const) {
+      const n = counts[reason];
+      if (n === 0) continue;
+      this.opts.events({ type: 'series_evicted', reason, count: n });
+      this.evictedSinceLog[reason] += n;
+    }
+    const { ttl, max_series: max } = this.evictedSinceLog;
+    if (ttl + max === 0 || now - this.lastEvictionLog < EVICTION_LOG_EVERY_MS) return;
+    this.lastEvictionLog = now;
+    this.evictedSinceLog = { ttl: 0, max_series: 0 };
+    const { maxSeries, ttlMs } = this.opts.store.bounds;
+    this.opts.logger.info(
+      { expired: ttl, evicted: max, series: this.opts.store.size, maxSeries, ttlMs },
+      `dropped the state of ${ttl + max} series (${ttl} expired by state.ttl, ${max} least recently seen evicted by state.maxSeries); tombstoned in the state changelog`,
+    );
   }
 
   /** After the forecaster consumed `batch`: buffer or emit its forecasts; phase two when it carries a capture. */
@@ -336,7 +371,7 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
     if (this.failure !== undefined) throw this.failure;
     const { store, writer, events } = this.opts;
     store.stepped(batch.steps);
-    const starts = forecasts.map((f) => this.arrival.get(f.series) ?? this.now());
+    const starts = forecasts.map((f) => store.lastSeen(f.series) ?? this.now());
     if (writer.eager) {
       if (forecasts.length > 0) {
         void writer.emit(forecasts, []).then(

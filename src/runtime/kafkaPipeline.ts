@@ -53,6 +53,8 @@ export interface KafkaPipelineOptions {
    * (e.g. live accuracy and InfluxDB history, src/runtime/liveObservers.ts). Must not block.
    */
   readonly onBatch?: (steps: readonly NormalizedStep[], forecasts: readonly Forecast[]) => void;
+  /** A series' state was dropped (evicted, expired, revoked): forget what is kept about it elsewhere. */
+  readonly onSeriesDropped?: (series: string) => void;
   /** Names this process in checkpoint metadata; default a random UUID. */
   readonly instanceId?: string;
   /** Model distribution across instances (src/runtime/modelDistribution.ts): one trainer, every instance serving its models. */
@@ -93,7 +95,12 @@ export class KafkaPipeline {
     const log = opts.logger;
     const kafka = createKafka(cfg, log);
     const topics = { input: spec.input.topic, output: spec.output.topic, deadLetter: spec.deadLetter.topic, changelog: changelogTopic(spec) };
-    this.store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster }, shape: stateShapeOf(spec) });
+    this.store = new SeriesStateStore({
+      cores: { ...createPipelineCores(spec), forecaster },
+      shape: stateShapeOf(spec),
+      bounds: { maxSeries: spec.state.maxSeries, ttlMs: spec.state.ttl },
+    });
+    if (opts.onSeriesDropped !== undefined) this.store.onDrop(opts.onSeriesDropped);
     const producers = cfg.producerThread
       ? new ProducerThread({ cfg, logger: log, debug: log.isLevelEnabled('debug') })
       : inProcessProducers(kafka, ({ attempt, delayMs, error }) =>

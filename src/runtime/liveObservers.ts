@@ -25,6 +25,8 @@ export interface LiveObservers {
    * it), keyed by `model` label ("gru", "baseline").
    */
   readonly observe: (steps: readonly ImputedStep[], byModel: ReadonlyMap<string, readonly Forecast[]>) => void;
+  /** Forgets a series' pending cells (its state was dropped: evicted, expired or revoked). */
+  readonly drop: (series: string) => void;
   /** Flushes InfluxDB history (bounded); undefined stats without --influx. Idempotent. */
   readonly close: () => Promise<HistoryStats | undefined>;
 }
@@ -58,6 +60,7 @@ export function createLiveObservers(opts: LiveObserversOptions): LiveObservers {
   return {
     observe,
     onBatch: (steps, forecasts) => observe(steps, byModelLabel(forecasts)),
+    drop: (series) => accuracy.drop(series),
     close: async () => history?.close(),
   };
 }

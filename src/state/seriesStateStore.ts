@@ -1,6 +1,7 @@
 import type { SeriesId } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { Forecaster } from '../forecasting/forecaster.js';
+import type { EvictionReason } from '../observability/events.js';
 import type { Imputer, ImputerSnapshot } from '../pipeline/core/imputer.js';
 import type { Normalizer, NormalizerSnapshot } from '../pipeline/core/normalizer.js';
 import type { Resampler, ResamplerSnapshot } from '../pipeline/core/resampler.js';
@@ -19,6 +20,8 @@ export interface StateCores {
 /** The pipeline-side half of a checkpoint, taken where no step is between the cores and the forecaster. */
 export interface UpstreamCapture {
   readonly series: ReadonlyMap<SeriesId, UpstreamState>;
+  /** Series evicted since the last capture, by partition: their changelog keys get tombstones. */
+  readonly tombstones: ReadonlyMap<SeriesId, number>;
   /** Series of partitions this instance no longer owns: dropped, not written. */
   readonly dropped: number;
 }
@@ -30,11 +33,11 @@ interface UpstreamState {
   readonly normalizer: NormalizerSnapshot | undefined;
 }
 
-/** One series' encoded state, ready for the changelog partition of its input partition. */
+/** One series' encoded state, ready for the changelog partition of its input partition; null: a tombstone (the series was evicted). */
 export interface EncodedState {
   readonly series: SeriesId;
   readonly partition: number;
-  readonly value: Uint8Array;
+  readonly value: Uint8Array | null;
 }
 
 /** Series states taken at a checkpoint, not yet encoded (SeriesStateStore.freeze). */
@@ -43,7 +46,8 @@ export type FrozenStates = readonly FrozenState[];
 interface FrozenState {
   readonly series: SeriesId;
   readonly partition: number;
-  readonly state: SeriesState;
+  /** null: a tombstone. */
+  readonly state: SeriesState | null;
 }
 
 /** `discarded`: readable, but written under a spec whose change voids all of it (see StateShape). */
@@ -64,7 +68,20 @@ export interface StateStoreOptions {
   readonly shape?: StateShape;
   /** Wall clock: a restored series' idle timer restarts at its restore (nothing could arrive while it was away). */
   readonly now?: () => number;
+  /** The spec's `state` bounds (unset: unbounded). */
+  readonly bounds?: StateBounds;
 }
+
+/** How much per-series state one instance keeps (the spec's `state`). */
+export interface StateBounds {
+  /** At most this many series: a new one evicts the least recently seen. */
+  readonly maxSeries?: number | undefined;
+  /** A series with no point for this long (clock time, ms) is expired at the next checkpoint. */
+  readonly ttlMs?: number | undefined;
+}
+
+/** Evictions since the last `takeEvictions`, by reason. */
+export type EvictionCounts = Record<EvictionReason, number>;
 
 /**
  * Per-series state of one pipeline on this instance: the resampler, imputer, normalizer and
@@ -82,16 +99,39 @@ export class SeriesStateStore {
   private readonly now: () => number;
   private readonly partitionOfSeries = new Map<SeriesId, number>();
   private readonly lastStep = new Map<SeriesId, number>();
+  /**
+   * When each series' last point was read (clock time): for the event-to-forecast latency, and,
+   * with bounds, in least recently seen order (a touched series moves to the end), so that expiry
+   * and eviction take series from the front: O(1) per series evicted, nothing per idle series.
+   */
+  private readonly seen = new Map<SeriesId, number>();
+  private readonly bounded: boolean;
   private dirty = new Set<SeriesId>();
+  private tombstones = new Map<SeriesId, number>();
   private readonly owned = new Set<number>();
   private readonly shape: StateShape | undefined;
   /** Spec changes seen by `restore` since the last `takeSpecChanges`, per partition, by field, old and new value. */
   private readonly specChanges = new Map<number, Map<string, { change: Omit<SpecChange, 'series'>; series: number }>>();
+  private evictions: EvictionCounts = { ttl: 0, max_series: 0 };
+  private readonly dropListeners: Array<(series: SeriesId) => void> = [];
 
   constructor(opts: StateStoreOptions) {
     this.cores = opts.cores;
     this.now = opts.now ?? Date.now;
     this.shape = opts.shape;
+    this.bounds = opts.bounds ?? {};
+    this.bounded = this.bounds.maxSeries !== undefined || this.bounds.ttlMs !== undefined;
+  }
+
+  readonly bounds: StateBounds;
+
+  /**
+   * Calls `listener` for every series this store drops (evicted, expired, revoked, re-restored),
+   * so that what is kept beside the store per series (latest forecasts, live accuracy cells) is
+   * dropped with it: the store is the one owner of "forget this series everywhere".
+   */
+  onDrop(listener: (series: SeriesId) => void): void {
+    this.dropListeners.push(listener);
   }
 
   /** What `restore` found changed in `partition`'s frames since they were written (drains its tally). */
@@ -119,10 +159,64 @@ export class SeriesStateStore {
     return this.owned.has(partition);
   }
 
-  /** A point of `series` was read from input `partition` (input keyed by series: one partition per series). */
-  touch(series: SeriesId, partition: number): void {
-    if (this.partitionOfSeries.get(series) !== partition) this.partitionOfSeries.set(series, partition);
+  /**
+   * A point of `series` was read from input `partition` (input keyed by series: one partition per
+   * series) at clock time `at`. With `state.maxSeries`, a new series beyond it evicts the least
+   * recently seen one (LRU: an operator would rather lose the state of a series that went quiet
+   * than refuse a new one; a refused series would be dead-lettered point after point).
+   */
+  touch(series: SeriesId, partition: number, at = this.now()): void {
+    const known = this.partitionOfSeries.get(series);
+    if (known !== partition) this.partitionOfSeries.set(series, partition);
     this.dirty.add(series);
+    if (!this.bounded) {
+      this.seen.set(series, at);
+      return;
+    }
+    this.seen.delete(series);
+    this.seen.set(series, at);
+    if (this.tombstones.size > 0) this.tombstones.delete(series);
+    const max = this.bounds.maxSeries;
+    if (known === undefined && max !== undefined) {
+      while (this.partitionOfSeries.size > max) {
+        const oldest = this.seen.keys().next().value;
+        if (oldest === undefined || oldest === series) break;
+        this.evict(oldest, 'max_series');
+      }
+    }
+  }
+
+  /** Clock time of the series' last point (or restore). */
+  lastSeen(series: SeriesId): number | undefined {
+    return this.seen.get(series);
+  }
+
+  /** Expires every series with no point for `state.ttl` (clock time) before `now`; returns how many. */
+  expire(now = this.now()): number {
+    const ttl = this.bounds.ttlMs;
+    if (ttl === undefined) return 0;
+    let n = 0;
+    for (const [series, at] of this.seen) {
+      if (now - at < ttl) break; // least recently seen first: the rest are newer
+      this.evict(series, 'ttl');
+      n++;
+    }
+    return n;
+  }
+
+  /** Evictions (and expiries) since the last call, by reason; resets the counts. */
+  takeEvictions(): EvictionCounts {
+    const out = this.evictions;
+    this.evictions = { ttl: 0, max_series: 0 };
+    return out;
+  }
+
+  /** Drops a series everywhere and tombstones its changelog key at the next checkpoint. */
+  private evict(series: SeriesId, reason: EvictionReason): void {
+    const partition = this.partitionOfSeries.get(series);
+    this.dropSeries(series);
+    if (partition !== undefined && this.owned.has(partition)) this.tombstones.set(series, partition);
+    this.evictions[reason]++;
   }
 
   partitionOf(series: SeriesId): number | undefined {
@@ -161,7 +255,9 @@ export class SeriesStateStore {
       out.set(series, { partition, resampler: resampler.snapshot(series), imputer: imputer.snapshot(series), normalizer: normalizer.snapshot(series) });
     }
     this.dirty = new Set();
-    return { series: out, dropped };
+    const tombstones = this.tombstones;
+    if (tombstones.size > 0) this.tombstones = new Map();
+    return { series: out, tombstones, dropped };
   }
 
   /** Phase two: adds the forecaster's state and encodes; call right after the batch of the capture was stepped. */
@@ -178,6 +274,7 @@ export class SeriesStateStore {
     const f = this.cores.forecaster;
     const model = { kind: f.info.kind, version: f.info.version };
     const states: FrozenState[] = [];
+    for (const [series, partition] of capture.tombstones) if (this.owned.has(partition)) states.push({ series, partition, state: null });
     for (const [series, u] of capture.series) {
       if (!this.owned.has(u.partition)) continue;
       const forecaster = f.snapshot(series);
@@ -200,7 +297,7 @@ export class SeriesStateStore {
     const out: EncodedState[] = [];
     for (let i = from; i < Math.min(to, frozen.length); i++) {
       const { series, partition, state } = frozen[i]!;
-      out.push({ series, partition, value: encodeSeriesState(state) });
+      out.push({ series, partition, value: state === null ? null : encodeSeriesState(state) });
     }
     return out;
   }
@@ -238,6 +335,8 @@ export class SeriesStateStore {
       return 'invalid';
     }
     this.partitionOfSeries.set(series, partition);
+    // Seen now: its ttl and its place in the eviction order start at the restore.
+    this.seen.set(series, this.now());
     if (state.lastStep !== undefined) this.lastStep.set(series, state.lastStep);
     const info = forecaster.info;
     if (state.forecaster === undefined) return 'restored'; // no step forecast yet: nothing to re-warm
@@ -255,6 +354,11 @@ export class SeriesStateStore {
       return 'rewarm';
     }
     return 'restored';
+  }
+
+  /** Forgets one series everywhere, without a tombstone (its changelog key has one: a restore read it). */
+  forget(series: SeriesId): void {
+    this.dropSeries(series);
   }
 
   /** Forgets every series of these partitions (revoked); returns how many. */
@@ -279,6 +383,8 @@ export class SeriesStateStore {
     forecaster.drop(series);
     this.partitionOfSeries.delete(series);
     this.lastStep.delete(series);
+    this.seen.delete(series);
     this.dirty.delete(series);
+    for (const l of this.dropListeners) l(series);
   }
 }

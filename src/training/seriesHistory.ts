@@ -152,7 +152,28 @@ const HEAD = 0; // physical index of the oldest step
 const COUNT = 1;
 const SINCE = 2; // sinceObserved of the oldest step
 const TAIL_SINCE = 3; // sinceObserved at the TAIL step
-const RING = 4;
+const CAP = 4; // steps the slot's buffer holds now (≤ capacity): it grows with the series
+const RING = 5;
+
+/** Steps a series' buffer starts with; it doubles as the series grows, up to `capacity`. */
+const INITIAL_STEPS = 8;
+
+/**
+ * One series' steps in one buffer of `cap` steps: z codes (float16, little-endian) at [0, 2·cap),
+ * the residual codes at [2·cap, 5·cap), the observed bits at [5·cap, 5·cap + ⌈cap/8⌉).
+ */
+function stepBuffer(cap: number): Uint8Array {
+  return new Uint8Array(5 * cap + Math.ceil(cap / 8));
+}
+
+function zCodeAt(buf: Uint8Array, p: number): number {
+  return buf[2 * p]! | (buf[2 * p + 1]! << 8);
+}
+
+function putZCode(buf: Uint8Array, p: number, code: number): void {
+  buf[2 * p] = code & 0xff;
+  buf[2 * p + 1] = code >>> 8;
+}
 
 const SNAPSHOT_MAGIC_V1 = 0x31485353; // "SSH1": z, dMean, dLogStd as float16, newest scale exact
 const SNAPSHOT_HEADER_V1 = 40;
@@ -198,13 +219,13 @@ export class SeriesHistory {
   readonly stepMs: number;
   readonly capacity: number;
   readonly #slots = new SeriesSlots();
-  readonly #maskBytes: number;
-  /** z codes (float16), `capacity` per slot. */
-  readonly #z: SlotPages<Uint16Array>;
-  /** Residual codes, 3 bytes per step: dMean (12 bits), then dLogStd (12 bits). */
-  readonly #codes: SlotPages<Uint8Array>;
-  /** Observed bits. */
-  readonly #mask: SlotPages<Uint8Array>;
+  /**
+   * Each slot's steps (see stepBuffer): sized to the series' length, not to `capacity`, so that a
+   * series with a few steps costs a few bytes — with many sparse or short-lived series, buffers
+   * preallocated at `capacity` were most of the process' memory (the issue's 40 KB per series).
+   */
+  readonly #steps: (Uint8Array | undefined)[] = [];
+  #stepBytes = 0;
   readonly #meta: SlotPages<Float64Array>;
   readonly #ring: SlotPages<Int32Array>;
   /** Scratch decoding states (no allocation per step). */
@@ -216,13 +237,8 @@ export class SeriesHistory {
     if (!Number.isInteger(opts.capacity) || opts.capacity < 2) throw new ConfigError(`history capacity is ${opts.capacity}; it must be a whole number of steps ≥ 2`);
     this.stepMs = opts.stepMs;
     this.capacity = opts.capacity;
-    const C = opts.capacity;
-    this.#maskBytes = Math.ceil(C / 8);
     const initial = Math.max(1, opts.initialSeries ?? 16);
-    const bits = pageBitsFor(5 * C + this.#maskBytes + 8 * META + 4 * RING);
-    this.#z = new SlotPages(C, (n) => new Uint16Array(n), initial, bits);
-    this.#codes = new SlotPages(3 * C, (n) => new Uint8Array(n), initial, bits);
-    this.#mask = new SlotPages(this.#maskBytes, (n) => new Uint8Array(n), initial, bits);
+    const bits = pageBitsFor(8 * META + 4 * RING);
     this.#meta = new SlotPages(META, (n) => new Float64Array(n), initial, bits);
     this.#ring = new SlotPages(RING, (n) => new Int32Array(n), initial, bits);
   }
@@ -232,9 +248,9 @@ export class SeriesHistory {
     return this.#slots.size;
   }
 
-  /** Typed-array bytes held (the pages, including unused slots): for memory reports. */
+  /** Typed-array bytes held (the step buffers and the per-slot pages): for memory reports. */
   get bytes(): number {
-    return this.#z.bytes + this.#codes.bytes + this.#mask.bytes + this.#meta.bytes + this.#ring.bytes;
+    return this.#stepBytes + this.#meta.bytes + this.#ring.bytes;
   }
 
   series(): IterableIterator<SeriesId> {
@@ -272,10 +288,12 @@ export class SeriesHistory {
         if (codes < 0) count = 0;
       }
     }
-    const page = this.#codes.page(slot);
-    const cBase = this.#codes.offset(slot);
     let head = ring[r + HEAD]!;
     let p: number;
+    if (count > 0 && count < C && count === ring[r + CAP]!) this.#grow(slot, Math.min(C, 2 * count));
+    const cap = ring[r + CAP]!;
+    const buf = this.#steps[slot]!;
+    const cBase = 2 * cap;
     if (count === 0) {
       head = 0;
       p = 0;
@@ -288,19 +306,19 @@ export class SeriesHistory {
       meta.copyWithin(m + NEWEST, m + ANCHOR, m + ANCHOR + 3);
     } else {
       if (count < C) {
-        p = (head + count) % C;
+        p = (head + count) % cap;
         count++;
       } else {
         // Full: overwrite the oldest; the next one becomes the oldest: the anchor moves on to it
         // and its sinceObserved is derived.
         p = head;
-        head = (head + 1) % C;
+        head = (head + 1) % cap;
         const anchor = this.#anchor;
         anchor[0] = meta[m + ANCHOR]!;
         anchor[1] = meta[m + ANCHOR + 1]!;
         anchor[2] = meta[m + ANCHOR + 2]!;
         const q = cBase + 3 * head;
-        advance(anchor, fromFloat16(this.#z.page(slot)[this.#z.offset(slot) + head]!), this.#bit(slot, head), codeM(page, q), codeL(page, q));
+        advance(anchor, fromFloat16(zCodeAt(buf, head)), this.#bit(slot, head), codeM(buf, q), codeL(buf, q));
         meta[m + ANCHOR] = anchor[0]!;
         meta[m + ANCHOR + 1] = anchor[1]!;
         meta[m + ANCHOR + 2] = anchor[2]!;
@@ -310,8 +328,8 @@ export class SeriesHistory {
       meta[m + NEWEST + 1] = chain[1]!;
       meta[m + NEWEST + 2] = chain[2]!;
     }
-    this.#z.page(slot)[this.#z.offset(slot) + p] = zCode;
-    putCodes(page, cBase + 3 * p, codes & 0xfff, codes >>> 12);
+    putZCode(buf, p, zCode);
+    putCodes(buf, cBase + 3 * p, codes & 0xfff, codes >>> 12);
     this.#setBit(slot, p, step.observed);
     ring[r + HEAD] = head;
     ring[r + COUNT] = count;
@@ -324,8 +342,7 @@ export class SeriesHistory {
   windowOf(series: SeriesId): SeriesWindow | undefined {
     const slot = this.#slots.get(series);
     if (slot === undefined) return undefined;
-    const C = this.capacity;
-    const { ring, r, meta, m, zs, zBase, codes, cBase } = this.#view(slot);
+    const { ring, r, meta, m, buf, cap, cBase } = this.#view(slot);
     const head = ring[r + HEAD]!;
     const n = ring[r + COUNT]!;
     const z = new Float32Array(n);
@@ -337,14 +354,14 @@ export class SeriesHistory {
     chain.set(meta.subarray(m + ANCHOR, m + ANCHOR + 3));
     let since = ring[r + SINCE]!;
     for (let i = 0; i < n; i++) {
-      const p = (head + i) % C;
-      const zi = fromFloat16(zs[zBase + p]!);
+      const p = (head + i) % cap;
+      const zi = fromFloat16(zCodeAt(buf, p));
       const obs = this.#bit(slot, p);
       z[i] = zi;
       observed[i] = obs ? 1 : 0;
       if (i > 0) {
         const q = cBase + 3 * p;
-        advance(chain, zi, obs, codeM(codes, q), codeL(codes, q));
+        advance(chain, zi, obs, codeM(buf, q), codeL(buf, q));
         since = obs ? 0 : since + 1;
       }
       mean[i] = chain[0]!;
@@ -363,7 +380,13 @@ export class SeriesHistory {
 
   drop(series: SeriesId): void {
     const slot = this.#slots.delete(series);
-    if (slot !== undefined) this.#ring.page(slot)[this.#ring.offset(slot) + COUNT] = 0;
+    if (slot === undefined) return;
+    const ring = this.#ring.page(slot);
+    const r = this.#ring.offset(slot);
+    ring[r + COUNT] = 0;
+    ring[r + CAP] = 0;
+    this.#stepBytes -= this.#steps[slot]?.byteLength ?? 0;
+    this.#steps[slot] = undefined;
   }
 
   /**
@@ -375,12 +398,11 @@ export class SeriesHistory {
   snapshot(series: SeriesId, maxSteps = Number.POSITIVE_INFINITY): Uint8Array | undefined {
     const slot = this.#slots.get(series);
     if (slot === undefined) return undefined;
-    const C = this.capacity;
-    const { ring, r, meta, m, zs, zBase, codes, cBase } = this.#view(slot);
+    const { ring, r, meta, m, buf, cap, cBase } = this.#view(slot);
     const count = ring[r + COUNT]!;
     // Only the newest maxSteps: the anchor (scale chain) and sinceObserved move on to the first kept step.
     const skip = Math.max(0, count - Math.max(1, Math.floor(maxSteps)));
-    const head = (ring[r + HEAD]! + skip) % C;
+    const head = (ring[r + HEAD]! + skip) % cap;
     const n = count - skip;
     const anchor = this.#anchor;
     // Absolute index of the oldest step kept in the ring, and of the first step this snapshot keeps.
@@ -399,10 +421,10 @@ export class SeriesHistory {
       since = ring[r + SINCE]!;
     }
     for (let i = from + 1; i <= skip; i++) {
-      const p = (ring[r + HEAD]! + i) % C;
+      const p = (ring[r + HEAD]! + i) % cap;
       const q = cBase + 3 * p;
       const obs = this.#bit(slot, p);
-      advance(anchor, fromFloat16(zs[zBase + p]!), obs, codeM(codes, q), codeL(codes, q));
+      advance(anchor, fromFloat16(zCodeAt(buf, p)), obs, codeM(buf, q), codeL(buf, q));
       since = obs ? 0 : since + 1;
     }
     meta[m + TAIL] = target + 1;
@@ -418,9 +440,9 @@ export class SeriesHistory {
     dv.setFloat64(16, meta[m + LAST_TS]!, true);
     for (let k = 0; k < 3; k++) dv.setFloat64(24 + 8 * k, anchor[k]!, true);
     for (let i = 0; i < n; i++) {
-      const p = (head + i) % C;
-      dv.setUint16(SNAPSHOT_HEADER + 2 * i, zs[zBase + p]!, true);
-      if (i > 0) for (let k = 0; k < 3; k++) out[codesAt + 3 * i + k] = codes[cBase + 3 * p + k]!;
+      const p = (head + i) % cap;
+      dv.setUint16(SNAPSHOT_HEADER + 2 * i, zCodeAt(buf, p), true);
+      if (i > 0) for (let k = 0; k < 3; k++) out[codesAt + 3 * i + k] = buf[cBase + 3 * p + k]!;
       if (this.#bit(slot, p)) out[maskAt + (i >>> 3)]! |= 1 << (i & 7);
     }
     return out;
@@ -460,15 +482,16 @@ export class SeriesHistory {
       since = bitAt(i) ? 0 : since + 1;
     }
     const slot = this.#slotOf(series);
-    const { zs, zBase, codes, cBase, meta, m } = this.#view(slot);
+    this.#resize(slot, keep);
+    const { buf, cBase, meta, m } = this.#view(slot);
     meta.set(chain, m + ANCHOR);
     for (let i = 0; i < keep; i++) {
       const j = skip + i;
-      zs[zBase + i] = zAt(j);
+      putZCode(buf, i, zAt(j));
       const q = codesAt + 3 * j;
-      if (i === 0) putCodes(codes, cBase, 0, 0);
+      if (i === 0) putCodes(buf, cBase, 0, 0);
       else {
-        for (let k = 0; k < 3; k++) codes[cBase + 3 * i + k] = snap[q + k]!;
+        for (let k = 0; k < 3; k++) buf[cBase + 3 * i + k] = snap[q + k]!;
         advance(chain, fromFloat16(zAt(j)), bitAt(j), codeM(snap, q), codeL(snap, q));
       }
       this.#setBit(slot, i, bitAt(j));
@@ -516,14 +539,15 @@ export class SeriesHistory {
     for (let i = 1; i <= start; i++) since = bitAt(i) ? 0 : since + 1;
     const keep = n - start;
     const slot = this.#slotOf(series);
-    const { zs, zBase, codes, cBase, meta, m } = this.#view(slot);
+    this.#resize(slot, keep);
+    const { buf, cBase, meta, m } = this.#view(slot);
     meta[m + ANCHOR] = mean[start]!;
     meta[m + ANCHOR + 1] = std[start]!;
     meta[m + ANCHOR + 2] = 0;
-    putCodes(codes, cBase, 0, 0);
-    encodeFrom(start, { codes, at: cBase });
+    putCodes(buf, cBase, 0, 0);
+    encodeFrom(start, { codes: buf, at: cBase });
     for (let i = 0; i < keep; i++) {
-      zs[zBase + i] = word(start + i, 0);
+      putZCode(buf, i, word(start + i, 0));
       this.#setBit(slot, i, bitAt(start + i));
     }
     this.#finishRestore(slot, keep, since, lastTs);
@@ -544,40 +568,67 @@ export class SeriesHistory {
     ring[r + SINCE] = since;
   }
 
-  /** One slot's arrays and offsets in each paged store. */
-  #view(slot: number): { ring: Int32Array; r: number; meta: Float64Array; m: number; zs: Uint16Array; zBase: number; codes: Uint8Array; cBase: number } {
-    return {
-      ring: this.#ring.page(slot),
-      r: this.#ring.offset(slot),
-      meta: this.#meta.page(slot),
-      m: this.#meta.offset(slot),
-      zs: this.#z.page(slot),
-      zBase: this.#z.offset(slot),
-      codes: this.#codes.page(slot),
-      cBase: this.#codes.offset(slot),
-    };
+  /** One slot's records and step buffer (cBase: where its residual codes start). */
+  #view(slot: number): { ring: Int32Array; r: number; meta: Float64Array; m: number; buf: Uint8Array; cap: number; cBase: number } {
+    const ring = this.#ring.page(slot);
+    const r = this.#ring.offset(slot);
+    const cap = ring[r + CAP]!;
+    return { ring, r, meta: this.#meta.page(slot), m: this.#meta.offset(slot), buf: this.#steps[slot]!, cap, cBase: 2 * cap };
   }
 
   #bit(slot: number, p: number): boolean {
-    return ((this.#mask.page(slot)[this.#mask.offset(slot) + (p >>> 3)]! >>> (p & 7)) & 1) === 1;
+    const buf = this.#steps[slot]!;
+    const cap = this.#ring.page(slot)[this.#ring.offset(slot) + CAP]!;
+    return ((buf[5 * cap + (p >>> 3)]! >>> (p & 7)) & 1) === 1;
   }
 
   #setBit(slot: number, p: number, on: boolean): void {
-    const mask = this.#mask.page(slot);
-    const byte = this.#mask.offset(slot) + (p >>> 3);
-    if (on) mask[byte]! |= 1 << (p & 7);
-    else mask[byte]! &= ~(1 << (p & 7));
+    const buf = this.#steps[slot]!;
+    const byte = 5 * this.#ring.page(slot)[this.#ring.offset(slot) + CAP]! + (p >>> 3);
+    if (on) buf[byte]! |= 1 << (p & 7);
+    else buf[byte]! &= ~(1 << (p & 7));
+  }
+
+  /**
+   * Moves the slot's steps into a buffer of `cap` steps. Only while the ring has not wrapped
+   * (count < capacity: head is 0, the steps are at [0, count)), which is when a series grows.
+   */
+  #grow(slot: number, cap: number): void {
+    const ring = this.#ring.page(slot);
+    const r = this.#ring.offset(slot);
+    const old = this.#steps[slot]!;
+    const was = ring[r + CAP]!;
+    const count = ring[r + COUNT]!;
+    const next = stepBuffer(cap);
+    next.set(old.subarray(0, 2 * count), 0);
+    next.set(old.subarray(2 * was, 2 * was + 3 * count), 2 * cap);
+    next.set(old.subarray(5 * was, 5 * was + Math.ceil(count / 8)), 5 * cap);
+    this.#setSteps(slot, next, cap);
+  }
+
+  /** A fresh buffer for at least `steps` steps (restore: its contents are rewritten). */
+  #resize(slot: number, steps: number): void {
+    let cap = INITIAL_STEPS;
+    while (cap < steps) cap *= 2;
+    cap = Math.min(cap, this.capacity);
+    if (this.#ring.page(slot)[this.#ring.offset(slot) + CAP] === cap) return;
+    this.#setSteps(slot, stepBuffer(cap), cap);
+  }
+
+  #setSteps(slot: number, buf: Uint8Array, cap: number): void {
+    this.#stepBytes += buf.byteLength - (this.#steps[slot]?.byteLength ?? 0);
+    this.#steps[slot] = buf;
+    this.#ring.page(slot)[this.#ring.offset(slot) + CAP] = cap;
   }
 
   #slotOf(series: SeriesId): number {
     const known = this.#slots.get(series);
     if (known !== undefined) return known;
     const slot = this.#slots.add(series);
-    this.#z.ensure(slot);
-    this.#codes.ensure(slot);
-    this.#mask.ensure(slot);
     this.#meta.ensure(slot);
     this.#ring.ensure(slot);
+    while (this.#steps.length <= slot) this.#steps.push(undefined);
+    this.#setSteps(slot, stepBuffer(Math.min(INITIAL_STEPS, this.capacity)), Math.min(INITIAL_STEPS, this.capacity));
     const ring = this.#ring.page(slot);
     const r = this.#ring.offset(slot);
     ring[r + HEAD] = 0;

@@ -250,6 +250,10 @@ function build(
       for (const f of forecasts) latest.set(f.series, f);
     },
     onBatch: observers.onBatch,
+    onSeriesDropped: (series) => {
+      latest.delete(series);
+      observers.drop(series);
+    },
   });
   return { pipeline, events, observers };
 }

@@ -65,9 +65,10 @@ const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVALID_PR
 
 const OUTAGE_RETRY = { retries: Number.MAX_SAFE_INTEGER, initialMs: 300, maxMs: 10_000 };
 
-/** The changelog record of one series: keyed by series, in the partition of its input partition. */
+/** The changelog record of one series: keyed by series, in the partition of its input partition; a null value (tombstone) for an evicted series. */
 export function stateMessage(s: EncodedState): Message {
-  return { key: s.series, value: Buffer.from(s.value.buffer, s.value.byteOffset, s.value.byteLength), partition: s.partition };
+  const v = s.value;
+  return { key: s.series, value: v === null ? null : Buffer.from(v.buffer, v.byteOffset, v.byteLength), partition: s.partition };
 }
 
 /**

@@ -74,13 +74,17 @@ function mod(a: number, n: number): number {
  * recent R residuals `actual − forecast made h steps earlier` in a float32 ring plus a sorted
  * float32 copy maintained incrementally (binary search + one memmove per insert/evict), so a
  * quantile is an O(1) lookup instead of a sort per step. Memory: 8H + 8H² + H(8 + 8R) bytes
- * (≈ 11 KiB for H = 12, R = 100).
+ * (≈ 11 KiB for H = 12, R = 100), of which the 8HR of residuals only from the first residual on.
  */
 export class ResidualQuantiles {
   private readonly originTs: Float64Array;
   private readonly points: Float64Array;
-  private readonly ring: Float32Array;
-  private readonly sorted: Float32Array;
+  /**
+   * The residual rings and their sorted copies: allocated at the first residual (H steps into a
+   * series), so that the many series that never get that far do not carry H·R·8 bytes of zeros.
+   */
+  private ring: Float32Array | undefined;
+  private sorted: Float32Array | undefined;
   private readonly counts: Uint32Array;
   private readonly heads: Uint32Array;
 
@@ -88,8 +92,6 @@ export class ResidualQuantiles {
     const H = cfg.horizon;
     this.originTs = new Float64Array(H).fill(Number.NaN);
     this.points = new Float64Array(H * H);
-    this.ring = new Float32Array(H * cfg.window);
-    this.sorted = new Float32Array(H * cfg.window);
     this.counts = new Uint32Array(H);
     this.heads = new Uint32Array(H);
   }
@@ -98,7 +100,8 @@ export class ResidualQuantiles {
   clear(): void {
     this.originTs.fill(Number.NaN);
     this.points.fill(0);
-    this.ring.fill(0);
+    this.ring = undefined;
+    this.sorted = undefined;
     this.counts.fill(0);
     this.heads.fill(0);
   }
@@ -143,13 +146,14 @@ export class ResidualQuantiles {
     const { levels, z, minResiduals, window: R } = this.cfg;
     const n = this.counts[hi]!;
     const L = levels.length;
-    if (n >= minResiduals) {
+    const sorted = this.sorted;
+    if (n >= minResiduals && sorted !== undefined) {
       const base = hi * R;
       for (let j = 0; j < L; j++) {
         const pos = levels[j]! * (n - 1);
         const lo = Math.floor(pos);
-        const a = this.sorted[base + lo]!;
-        out[j] = lo + 1 < n ? a + (this.sorted[base + lo + 1]! - a) * (pos - lo) : a;
+        const a = sorted[base + lo]!;
+        out[j] = lo + 1 < n ? a + (sorted[base + lo + 1]! - a) * (pos - lo) : a;
       }
       return;
     }
@@ -166,15 +170,16 @@ export class ResidualQuantiles {
     const r = Math.fround(residual) || 0;
     const n = this.counts[hi]!;
     const head = this.heads[hi]!;
-    const sorted = this.sorted;
+    const ring = (this.ring ??= new Float32Array(this.cfg.horizon * R));
+    const sorted = (this.sorted ??= new Float32Array(this.cfg.horizon * R));
     let len = n;
     if (n === R) {
-      const old = this.ring[base + head]!;
+      const old = ring[base + head]!;
       const i = lowerBound(sorted, base, base + len, old);
       sorted.copyWithin(i, i + 1, base + len);
       len--;
     }
-    this.ring[base + head] = r;
+    ring[base + head] = r;
     this.heads[hi] = head + 1 === R ? 0 : head + 1;
     const j = upperBound(sorted, base, base + len, r);
     sorted.copyWithin(j + 1, j, base + len);
@@ -192,7 +197,8 @@ export class ResidualQuantiles {
       view.setUint32(o, this.counts[hi]!, true);
       view.setUint32(o + 4, this.heads[hi]!, true);
       o += 8;
-      for (let i = 0; i < R; i++, o += 4) view.setFloat32(o, this.ring[hi * R + i]!, true);
+      const ring = this.ring;
+      for (let i = 0; i < R; i++, o += 4) view.setFloat32(o, ring === undefined ? 0 : ring[hi * R + i]!, true);
     }
     return o;
   }
@@ -203,6 +209,12 @@ export class ResidualQuantiles {
     let o = offset;
     for (let i = 0; i < H; i++, o += 8) this.originTs[i] = view.getFloat64(o, true);
     for (let i = 0; i < H * H; i++, o += 8) this.points[i] = view.getFloat64(o, true);
+    let any = false;
+    for (let hi = 0, c = o; hi < H; hi++, c += 8 + 4 * R) if (view.getUint32(c, true) > 0) any = true;
+    this.ring = any ? new Float32Array(H * R) : undefined;
+    this.sorted = any ? new Float32Array(H * R) : undefined;
+    const ring = this.ring;
+    const sorted = this.sorted;
     for (let hi = 0; hi < H; hi++) {
       const n = view.getUint32(o, true);
       const head = view.getUint32(o + 4, true);
@@ -212,13 +224,17 @@ export class ResidualQuantiles {
       }
       this.counts[hi] = n;
       this.heads[hi] = head;
+      if (ring === undefined || sorted === undefined) {
+        o += 4 * R;
+        continue;
+      }
       for (let i = 0; i < R; i++, o += 4) {
         const v = view.getFloat32(o, true);
-        this.ring[hi * R + i] = Number.isFinite(v) ? v || 0 : 0;
+        ring[hi * R + i] = Number.isFinite(v) ? v || 0 : 0;
       }
       // The sorted copy is a function of the multiset alone, so re-sorting reproduces it exactly.
-      const sortedPart = this.sorted.subarray(hi * R, hi * R + n);
-      sortedPart.set(this.ring.subarray(hi * R, hi * R + n));
+      const sortedPart = sorted.subarray(hi * R, hi * R + n);
+      sortedPart.set(ring.subarray(hi * R, hi * R + n));
       sortedPart.sort();
     }
     return o;

@@ -7,9 +7,16 @@ export interface SeasonalNaiveOptions extends BaselineOptions {
   readonly seasonSteps: number;
 }
 
-/** The last m values of one series, oldest overwritten first. */
+/** Values a ring starts with; it doubles while its first season fills, up to m. */
+const INITIAL_VALUES = 16;
+
+/**
+ * The last m values of one series, oldest overwritten first. While the first season fills
+ * (head = filled < m), `values` holds only what was learned so far (grown by doubling): a series
+ * that sends a few points costs a few values, not a season of them.
+ */
 interface SeasonRing {
-  readonly values: Float64Array;
+  values: Float64Array;
   /** Values learned since the reset, capped at m. */
   filled: number;
   /** Next write position. */
@@ -19,8 +26,8 @@ interface SeasonRing {
 /**
  * Forecasts y(t+h) = y(t + h − m·⌈h/m⌉): the value one (or more, when h > m) season earlier.
  * Until a full season has been seen since the series' last reset it forecasts the last value;
- * `warm(series)` says when that is over (after `warmupSteps` = m steps). Memory: 8m bytes per
- * series (float64, so forecasts reproduce the inputs exactly).
+ * `warm(series)` says when that is over (after `warmupSteps` = m steps). Memory: up to 8m bytes
+ * per series (float64, so forecasts reproduce the inputs exactly), as the series fills its season.
  */
 export class SeasonalNaiveForecaster extends PointBaselineForecaster<SeasonRing> {
   protected readonly kindByte = 2;
@@ -42,7 +49,7 @@ export class SeasonalNaiveForecaster extends PointBaselineForecaster<SeasonRing>
   }
 
   protected newModel(): SeasonRing {
-    return { values: new Float64Array(this.seasonSteps), filled: 0, head: 0 };
+    return { values: new Float64Array(Math.min(INITIAL_VALUES, this.seasonSteps)), filled: 0, head: 0 };
   }
 
   protected clearModel(ring: SeasonRing): void {
@@ -53,6 +60,12 @@ export class SeasonalNaiveForecaster extends PointBaselineForecaster<SeasonRing>
 
   protected learn(ring: SeasonRing, value: number): void {
     const m = this.seasonSteps;
+    if (ring.head >= ring.values.length) {
+      // Only while filling (head = filled): a full ring has length m and head < m.
+      const next = new Float64Array(Math.min(m, 2 * ring.values.length));
+      next.set(ring.values);
+      ring.values = next;
+    }
     ring.values[ring.head] = value;
     ring.head = ring.head + 1 === m ? 0 : ring.head + 1;
     if (ring.filled < m) ring.filled++;
@@ -86,7 +99,9 @@ export class SeasonalNaiveForecaster extends PointBaselineForecaster<SeasonRing>
     view.setUint32(offset, ring.filled, true);
     view.setUint32(offset + 4, ring.head, true);
     let o = offset + 8;
-    for (let i = 0; i < this.seasonSteps; i++, o += 8) view.setFloat64(o, ring.values[i]!, true);
+    // Values not grown into yet are written as the zeros a full-size ring would hold.
+    const n = ring.values.length;
+    for (let i = 0; i < this.seasonSteps; i++, o += 8) view.setFloat64(o, i < n ? ring.values[i]! : 0, true);
     return o;
   }
 
@@ -99,8 +114,11 @@ export class SeasonalNaiveForecaster extends PointBaselineForecaster<SeasonRing>
     }
     ring.filled = filled;
     ring.head = head;
+    let size = Math.min(INITIAL_VALUES, m);
+    while (size < filled) size = Math.min(m, 2 * size);
+    ring.values = new Float64Array(size);
     let o = offset + 8;
-    for (let i = 0; i < m; i++, o += 8) ring.values[i] = view.getFloat64(o, true);
-    return o;
+    for (let i = 0; i < size; i++) ring.values[i] = view.getFloat64(o + 8 * i, true);
+    return o + 8 * m;
   }
 }

@@ -124,6 +124,22 @@ export const pipelineSpecSchema = z
       .strict()
       .prefault({ maxSize: 1024, maxWait: '10ms' }),
     guarantee: z.enum(['exactly-once', 'at-least-once']).prefault('at-least-once'),
+    /**
+     * Bounds on the per-series state one instance keeps (src/state/seriesStateStore.ts): at most
+     * `maxSeries` series (the least recently seen is evicted for a new one), and a series with no
+     * point for `ttl` (clock time) is expired. Both unset: unbounded, as before.
+     */
+    state: z
+      .object({
+        maxSeries: z
+          .number({ message: 'state.maxSeries is a whole number of series, e.g. 500000' })
+          .int('state.maxSeries is a whole number of series, e.g. 500000')
+          .min(1, 'state.maxSeries must be at least 1 (leave it out for no cap)')
+          .optional(),
+        ttl: duration.optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -137,6 +153,13 @@ export const pipelineSpecSchema = z
     if (spec.impute.season !== undefined) multiple(['impute', 'season'], spec.impute.season, 'impute.season');
     if (spec.window.maxJump < step) {
       ctx.addIssue({ code: 'custom', path: ['window', 'maxJump'], message: 'window.maxJump must be at least one window.step (a sparse series would otherwise look like a jump at every step)' });
+    }
+    if (spec.state.ttl !== undefined && spec.state.ttl < (spec.window.idleClose ?? 5 * step)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['state', 'ttl'],
+        message: 'state.ttl must be at least window.idleClose (default 5 steps): a series would otherwise be expired before its last step is closed and forecast',
+      });
     }
     if (spec.impute.maxGap < step) {
       ctx.addIssue({ code: 'custom', path: ['impute', 'maxGap'], message: 'impute.maxGap must be at least one window.step' });

@@ -18,6 +18,7 @@ const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   streamcast_model_step_duration_seconds: { type: 'histogram', labels: ['pipeline', 'backend'] },
   streamcast_model_batch_size: { type: 'histogram', labels: ['pipeline', 'backend'] },
   streamcast_active_series: { type: 'gauge', labels: ['pipeline'] },
+  streamcast_series_evicted_total: { type: 'counter', labels: ['pipeline', 'reason'] },
   streamcast_consumer_lag: { type: 'gauge', labels: ['pipeline', 'topic', 'partition'] },
   streamcast_model_info: { type: 'gauge', labels: ['pipeline', 'version', 'kind', 'backend'] },
   streamcast_training_runs_total: { type: 'counter', labels: ['pipeline', 'outcome'] },
@@ -179,6 +180,8 @@ const ALL_EVENTS: PipelineEvent[] = [
   { type: 'batch', size: 32, durationMs: 3, backend: 'tensorflow' },
   { type: 'latency', seconds: 0.02 },
   { type: 'active_series', count: 42 },
+  { type: 'series_evicted', reason: 'ttl', count: 5 },
+  { type: 'series_evicted', reason: 'max_series', count: 2 },
   { type: 'consumer_lag', topic: 'metrics.cpu', partition: 3, lag: 120 },
   { type: 'model_info', version: 2, kind: 'gru', backend: 'tensorflow' },
   { type: 'training_run', outcome: 'promoted', durationSeconds: 95 },
@@ -215,6 +218,8 @@ describe('metricsListener', () => {
     expect(await s(`streamcast_event_to_forecast_latency_seconds_bucket{le="0.025",pipeline="${P}"}`)).toBe(2);
     expect(await s(`streamcast_event_to_forecast_latency_seconds_bucket{le="0.01",pipeline="${P}"}`)).toBe(0);
     expect(await v('streamcast_active_series')).toBe(42);
+    expect(await v('streamcast_series_evicted_total', { reason: 'ttl' })).toBe(10);
+    expect(await v('streamcast_series_evicted_total', { reason: 'max_series' })).toBe(4);
     expect(await v('streamcast_consumer_lag', { topic: 'metrics.cpu', partition: '3' })).toBe(120);
     expect(await v('streamcast_model_info', { version: '2', kind: 'gru', backend: 'tensorflow' })).toBe(1);
     expect(await v('streamcast_training_runs_total', { outcome: 'promoted' })).toBe(2);

@@ -427,7 +427,7 @@ describe('CheckpointCoordinator with PipelineRunner', () => {
     const first = part0(h, 0);
     expect(first.position?.offset).toBe('2');
     // The whole record is in the checkpoint: every series' state has stepped minute 0.
-    const lastSteps = Object.fromEntries(first.state.map((e) => [e.series, decodeSeriesState(e.value).lastStep]));
+    const lastSteps = Object.fromEntries(first.state.map((e) => [e.series, decodeSeriesState(e.value!).lastStep]));
     expect(lastSteps).toEqual(Object.fromEntries(series.map((s) => [s, 0])));
     expect(h.made.map(key).sort()).toEqual(series.map((s) => `${s}@0`));
     await h.finish();

@@ -98,7 +98,7 @@ describe('restoring state written under another spec', () => {
 
   it('baseline.season changed: named too', () => {
     const store = storeFor({ ...specWith({}), baseline: { type: 'seasonal-naive', season: 7_200_000 } });
-    for (const f of framesUnder(specWith({}))) expect(store.restore(f.series, f.partition, f.value)).toBe('rewarm');
+    for (const f of framesUnder(specWith({}))) expect(store.restore(f.series, f.partition, f.value!)).toBe('rewarm');
     expect(store.takeSpecChanges(0)).toEqual([{ field: 'baseline.season', old: '1h', new: '2h', drops: 'forecaster', series: 2 }]);
   });
 

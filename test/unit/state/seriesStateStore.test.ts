@@ -51,7 +51,7 @@ describe('SeriesStateStore', () => {
     expect(a.finish(a.captureUpstream())).toEqual([]);
 
     const b = storeWith(forecaster('seasonal-naive'));
-    for (const e of encoded) expect(b.restore(e.series, e.partition, e.value)).toBe('restored');
+    for (const e of encoded) expect(b.restore(e.series, e.partition, e.value!)).toBe('restored');
     // Same next steps in both: identical forecasts prove identical state.
     const next = (store: SeriesStateStore) => {
       const { resampler, imputer, normalizer, forecaster: f } = store.cores;
@@ -72,11 +72,11 @@ describe('SeriesStateStore', () => {
     feed(a, 'x', 0, 30);
     const [e] = a.finish(a.captureUpstream());
     const other = storeWith(forecaster('last-value'));
-    expect(other.restore('x', 0, e!.value)).toBe('rewarm');
+    expect(other.restore('x', 0, e!.value!)).toBe('rewarm');
     expect(other.cores.forecaster.snapshot('x')).toBeUndefined();
     expect(other.cores.normalizer.snapshot('x')).toEqual(a.cores.normalizer.snapshot('x'));
 
-    const bumped = encodeSeriesState({ ...decodeSeriesState(e!.value), model: { kind: 'baseline', version: 99 } });
+    const bumped = encodeSeriesState({ ...decodeSeriesState(e!.value!), model: { kind: 'baseline', version: 99 } });
     const same = storeWith(forecaster('seasonal-naive'));
     expect(same.restore('x', 0, bumped)).toBe('rewarm');
     expect(same.cores.forecaster.snapshot('x')).toBeUndefined();
@@ -100,7 +100,7 @@ describe('SeriesStateStore', () => {
     feed(a, 'x', 0, 40);
     feed(a, 'y', 0, 40);
     const cap = a.captureUpstream();
-    const reference = a.finish(cap).map((e) => ({ series: e.series, value: e.value.slice() }));
+    const reference = a.finish(cap).map((e) => ({ series: e.series, value: e.value!.slice() }));
     const frozen = a.freeze(cap);
     // The pipeline goes on before the frames are encoded (at-least-once encodes in slices).
     feed(a, 'x', 40, 5);
@@ -109,6 +109,6 @@ describe('SeriesStateStore', () => {
     expect(late.map((e) => ({ series: e.series, value: e.value }))).toEqual(reference);
     // …while the series had indeed moved on.
     const current = a.finish(a.captureUpstream()).find((e) => e.series === late[0]!.series)!;
-    expect(decodeSeriesState(current.value).lastStep).toBe(decodeSeriesState(late[0]!.value).lastStep! + 5 * 60_000);
+    expect(decodeSeriesState(current.value!).lastStep).toBe(decodeSeriesState(late[0]!.value!).lastStep! + 5 * 60_000);
   });
 });
