@@ -56,12 +56,15 @@ export async function benchChaos(args: readonly string[]): Promise<Record<string
     const ctx: ScenarioContext = { root, broker, cfg, progress, random: mulberry32(cfg.seed) };
     for (const name of cfg.scenarios) {
       progress.scenario(`${name} (${cfg.scenarios.indexOf(name) + 1}/${cfg.scenarios.length})`);
+      let got: ChaosRow[];
       try {
-        rows.push(...(await SCENARIO_RUNS[name](ctx)));
+        got = await SCENARIO_RUNS[name](ctx);
       } catch (err) {
         // One scenario failing to run (not streamcast failing: that is measured) leaves the others to run.
-        rows.push(failedRow('—', `benchmark error: ${err instanceof Error ? err.message : String(err)}`, err instanceof Error ? (err.stack ?? '') : '', name));
+        got = [failedRow('—', `benchmark error: ${err instanceof Error ? err.message : String(err)}`, err instanceof Error ? (err.stack ?? '') : '', name)];
       }
+      rows.push(...got);
+      process.stderr.write(`\n${renderTable(got)}\n\n`);
       writeReport(cfg, rows, t0);
     }
   } finally {
@@ -78,5 +81,6 @@ function writeReport(cfg: ChaosConfig, rows: readonly ChaosRow[], t0: number): v
   const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
   mkdirSync(dirname(cfg.out), { recursive: true });
   const report = { at: new Date().toISOString(), node: process.version, commit, minutes: (performance.now() - t0) / 60_000, config: cfg, rows };
-  writeFileSync(cfg.out, `${JSON.stringify(report, null, 2)}\n`);
+  // Offsets are bigints; JSON has no such type.
+  writeFileSync(cfg.out, `${JSON.stringify(report, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
 }

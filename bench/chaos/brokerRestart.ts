@@ -98,8 +98,9 @@ async function outage(ctx: ScenarioContext, outageS: number): Promise<ChaosRow[]
     const rec = recovered[i]!;
     const end = atEnd[i]!;
     const notes = [
+      `broker down ${((tBack - tKill) / 1000).toFixed(0)} s (${outageS} s + ${servingS.toFixed(0)} s to serve again)`,
       `at the end of the outage: ${during[i]!.alive ? 'alive' : 'exited'}, /healthz ${code(during[i]!.healthz)}, /readyz ${code(during[i]!.readyz)}`,
-      rec.firstForecastS === undefined ? `no new forecast within ${cfg.waitS} s of the broker's return (hung)` : drained[i] === undefined ? `not drained within ${cfg.waitS} s` : 'drained',
+      rec.firstForecastS === undefined ? noRecovery(r, tBack, cfg.waitS) : drained[i] === undefined ? `not drained within ${cfg.waitS} s` : 'drained',
       `then ${end.alive ? 'alive' : 'exited'}, /healthz ${code(end.healthz)}, /readyz ${code(end.readyz)}`,
       `SIGTERM: ${exitText(terms[i]!)}`,
       ...(r.sc.errorsLogged() > 0 ? [`${r.sc.errorsLogged()} error logs`] : []),
@@ -114,7 +115,7 @@ async function outage(ctx: ScenarioContext, outageS: number): Promise<ChaosRow[]
       recovery: `first ${secs(rec.firstForecastS)} / caught up ${secs(rec.caughtUpS)}`,
       rssPerSeries: '—',
       notes: notes.join('; '),
-      detail: { pipeline: r.p.name, outageS, brokerServingS: servingS, brokerDownS: (tBack - tKill) / 1000, offsetsBefore: describeOffsets(before[i]), during: during[i], recovery: rec, drainedS: drained[i], atEnd: end, sigterm: terms[i], errorsLogged: r.sc.errorsLogged(), comparison: c, stderrTail: r.sc.stderrTail(3000) },
+      detail: { pipeline: r.p.name, outageS, brokerServingS: servingS, brokerDownS: (tBack - tKill) / 1000, offsetsBefore: describeOffsets(before[i]), during: during[i], recovery: rec, drainedS: drained[i], atEnd: end, sigterm: terms[i], errorsLogged: r.sc.errorsLogged(), tailRestarts: r.tail.restarts, comparison: c, stderrTail: r.sc.stderrTail(3000) },
     });
   }
   return [...rows, ...failed];
@@ -140,6 +141,14 @@ async function recovery(r: Running, before: GroupOffsets | undefined, tBack: num
     { giveUp: () => !r.sc.alive() },
   );
   return out;
+}
+
+/** Why no new forecast came: the process exited (when), or it stayed up without progress (hung). */
+function noRecovery(r: Running, tBack: number, waitS: number): string {
+  const e = r.sc.exit();
+  if (e !== undefined && e.at >= tBack) return `no new forecast; exited (${e.code ?? e.signal}) ${((e.at - tBack) / 1000).toFixed(0)} s after the broker's return`;
+  if (e !== undefined) return `no new forecast; exited (${e.code ?? e.signal}) during the outage`;
+  return `no new forecast within ${waitS} s of the broker's return (hung)`;
 }
 
 function code(status: number): string {

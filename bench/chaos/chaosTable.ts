@@ -35,7 +35,8 @@ export function secs(s: number | undefined): string {
 }
 
 /** How a SIGTERM ended, in words. */
-export function exitText(t: { code: number | null; signal: string | null; seconds: number; killed: boolean }): string {
+export function exitText(t: { code: number | null; signal: string | null; seconds: number; killed: boolean; alreadyExited: boolean }): string {
+  if (t.alreadyExited) return `none needed, it had exited (${t.code ?? t.signal})`;
   return t.killed ? `no exit in ${t.seconds.toFixed(0)} s, SIGKILLed` : `exit ${t.code ?? t.signal} in ${t.seconds.toFixed(1)} s`;
 }
 

@@ -12,6 +12,8 @@ export interface Exit {
 export interface Termination extends Exit {
   readonly seconds: number;
   readonly killed: boolean;
+  /** It had exited by itself before the SIGTERM (`seconds` is then 0). */
+  readonly alreadyExited: boolean;
 }
 
 /** Keeps the last this many characters of a child's stderr, for the JSON report. */
@@ -120,15 +122,15 @@ export class StreamcastChild {
 
   /** SIGTERM, then SIGKILL if it has not exited within `timeoutS`. */
   async terminate(timeoutS: number): Promise<Termination> {
-    if (this.#exit !== undefined) return { ...this.#exit, seconds: 0, killed: false };
+    if (this.#exit !== undefined) return { code: this.#exit.code, signal: this.#exit.signal, seconds: 0, killed: false, alreadyExited: true };
     const t0 = performance.now();
     this.child.kill('SIGTERM');
     const timer = sleep(timeoutS * 1000).then(() => undefined);
     const done = await Promise.race([this.exited, timer]);
-    if (done !== undefined) return { code: done.code, signal: done.signal, seconds: (done.at - t0) / 1000, killed: false };
+    if (done !== undefined) return { code: done.code, signal: done.signal, seconds: (done.at - t0) / 1000, killed: false, alreadyExited: false };
     this.child.kill('SIGKILL');
     const forced = await this.exited;
-    return { code: forced.code, signal: forced.signal, seconds: (forced.at - t0) / 1000, killed: true };
+    return { code: forced.code, signal: forced.signal, seconds: (forced.at - t0) / 1000, killed: true, alreadyExited: false };
   }
 
   #onStderr(chunk: string): void {

@@ -33,21 +33,45 @@ const QUICK_RECONNECT = ['-X', 'reconnect.backoff.ms=100', '-X', 'reconnect.back
 
 /**
  * Follows `topic` from its beginning with kcat (read_committed) for as long as it runs, noting
- * when each record arrived here. kcat reconnects by itself across broker outages, so the
- * arrival times show when forecasts became visible again. Recovery times are read from it.
+ * when each record arrived here; recovery times are read from it. kcat exits when every broker
+ * connection is down (a broker outage), so it is started again, from the beginning, and the
+ * records already counted are skipped (the topic only grows, so the first `seen` are old ones).
  */
 export class TopicTail {
-  readonly #kcat: ChildProcess;
-  readonly #unregister: () => void;
+  #kcat: ChildProcess | undefined;
+  #unregister: () => void = () => undefined;
+  #stopped = false;
+  /** Times kcat was started again after exiting. */
+  restarts = 0;
   /** Arrival time (performance.now()) of every record, in order. */
   readonly #arrivals: number[] = [];
 
-  constructor(brokers: string, topic: string) {
-    this.#kcat = spawn('kcat', ['-b', brokers, '-C', '-t', topic, '-o', 'beginning', '-q', '-u', '-f', '%p\\n', '-X', 'isolation.level=read_committed', '-X', 'fetch.wait.max.ms=50', ...QUICK_RECONNECT], {
+  constructor(
+    private readonly brokers: string,
+    private readonly topic: string,
+  ) {
+    this.#follow();
+  }
+
+  #follow(): void {
+    let skip = this.#arrivals.length;
+    const kcat = spawn('kcat', ['-b', this.brokers, '-C', '-t', this.topic, '-o', 'beginning', '-q', '-u', '-f', '%p\\n', '-X', 'isolation.level=read_committed', '-X', 'fetch.wait.max.ms=50', ...QUICK_RECONNECT], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
-    this.#unregister = onCleanup(`kcat following ${topic}`, () => this.#kcat.kill('SIGKILL'));
-    createInterface({ input: this.#kcat.stdout! }).on('line', () => this.#arrivals.push(performance.now()));
+    this.#kcat = kcat;
+    this.#unregister = onCleanup(`kcat following ${this.topic}`, () => kcat.kill('SIGKILL'));
+    createInterface({ input: kcat.stdout }).on('line', () => {
+      if (skip > 0) skip--;
+      else this.#arrivals.push(performance.now());
+    });
+    kcat.on('close', () => {
+      this.#unregister();
+      if (this.#stopped) return;
+      this.restarts++;
+      setTimeout(() => {
+        if (!this.#stopped) this.#follow();
+      }, 250);
+    });
   }
 
   count(): number {
@@ -73,7 +97,8 @@ export class TopicTail {
   }
 
   stop(): void {
-    this.#kcat.kill('SIGKILL');
+    this.#stopped = true;
+    this.#kcat?.kill('SIGKILL');
     this.#unregister();
   }
 }
