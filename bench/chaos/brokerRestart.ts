@@ -87,7 +87,7 @@ async function outage(ctx: ScenarioContext, outageS: number): Promise<ChaosRow[]
       return recovered[i]!.caughtUpS === undefined ? Promise.resolve(undefined) : waitUntil(() => settled(brokers, r.p, r.tail, stoppedAt), left, { giveUp: () => !r.sc.alive() });
     }),
   );
-  const atEnd = await Promise.all(runs.map(async (r) => ({ alive: r.sc.alive(), healthz: await r.sc.http('/healthz'), readyz: await r.sc.http('/readyz'), offsets: describeOffsets(await groupOffsets(brokers, r.p.groupId, r.p.input)) })));
+  const atEnd = await Promise.all(runs.map(async (r) => ({ alive: r.sc.alive(), exit: r.sc.exit(), healthz: await r.sc.http('/healthz'), readyz: await r.sc.http('/readyz'), offsets: describeOffsets(await groupOffsets(brokers, r.p.groupId, r.p.input)) })));
   const terms = await Promise.all(runs.map((r) => r.sc.terminate(30)));
   for (const r of runs) r.tail.stop();
 
@@ -100,7 +100,7 @@ async function outage(ctx: ScenarioContext, outageS: number): Promise<ChaosRow[]
     const notes = [
       `broker down ${((tBack - tKill) / 1000).toFixed(0)} s (${outageS} s + ${servingS.toFixed(0)} s to serve again)`,
       `at the end of the outage: ${during[i]!.alive ? 'alive' : 'exited'}, /healthz ${code(during[i]!.healthz)}, /readyz ${code(during[i]!.readyz)}`,
-      rec.firstForecastS === undefined ? noRecovery(r, tBack, cfg.waitS) : drained[i] === undefined ? `not drained within ${cfg.waitS} s` : 'drained',
+      rec.firstForecastS === undefined ? noRecovery(end.exit, tBack, cfg.waitS) : drained[i] === undefined ? `not drained within ${cfg.waitS} s` : 'drained',
       `then ${end.alive ? 'alive' : 'exited'}, /healthz ${code(end.healthz)}, /readyz ${code(end.readyz)}`,
       `SIGTERM: ${exitText(terms[i]!)}`,
       ...(r.sc.errorsLogged() > 0 ? [`${r.sc.errorsLogged()} error logs`] : []),
@@ -144,8 +144,7 @@ async function recovery(r: Running, before: GroupOffsets | undefined, tBack: num
 }
 
 /** Why no new forecast came: the process exited (when), or it stayed up without progress (hung). */
-function noRecovery(r: Running, tBack: number, waitS: number): string {
-  const e = r.sc.exit();
+function noRecovery(e: ReturnType<StreamcastChild['exit']>, tBack: number, waitS: number): string {
   if (e !== undefined && e.at >= tBack) return `no new forecast; exited (${e.code ?? e.signal}) ${((e.at - tBack) / 1000).toFixed(0)} s after the broker's return`;
   if (e !== undefined) return `no new forecast; exited (${e.code ?? e.signal}) during the outage`;
   return `no new forecast within ${waitS} s of the broker's return (hung)`;

@@ -2,7 +2,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { chaosPipeline, createTopic } from './chaosPipeline.js';
 import { exitText, failedRow, secs, type ChaosRow } from './chaosTable.js';
 import { compare } from './forecastTally.js';
-import { describeOffsets, groupOffsets, QUICK_RETRY, reached } from './groupOffsets.js';
+import { describeOffsets, groupOffsets, QUICK_RETRY, reached, type GroupOffsets } from './groupOffsets.js';
 import { produceLines } from './produceLines.js';
 import type { ScenarioContext } from './scenarioContext.js';
 import { pointLine } from './steadyInput.js';
@@ -53,13 +53,18 @@ export async function cardinalityScenario(ctx: ScenarioContext): Promise<ChaosRo
   const expectedCount = series + extra * extraPoints;
   let forecasts = 0;
   let committed = false;
+  let offsets: GroupOffsets | undefined;
+  /** Seconds from the first input until every expected forecast was out. */
+  let forecastsDoneS: number | undefined;
   let still = { count: -1, since: performance.now() };
   say(`draining (≤ ${drainS} s): waiting for the input to be committed and ${expectedCount} forecasts`);
   const drainedAfter = await waitUntil(
     async () => {
       const o = await groupOffsets(brokers, p.groupId, p.input);
+      offsets = o ?? offsets;
       committed = o !== undefined && reached(o.committed, o.end);
       forecasts = (await outputCount(brokers, p.output)) ?? forecasts;
+      if (forecasts >= expectedCount) forecastsDoneS ??= (performance.now() - t0) / 1000;
       if (forecasts !== still.count) still = { count: forecasts, since: performance.now() };
       say(`draining: ${forecasts}/${expectedCount} forecasts, input ${committed ? 'committed' : `committed/end ${describeOffsets(o)}`}, RSS ${mib(sc.rssKiB())}`);
       return committed && (forecasts >= expectedCount || performance.now() - still.since > STILL_S * 1000);
@@ -81,7 +86,9 @@ export async function cardinalityScenario(ctx: ScenarioContext): Promise<ChaosRo
   const perSeries = ((peak - baselineKiB) * 1024) / series;
   const notes = [
     `${c.forecasts}/${c.expected} forecasts`,
-    drainS_ !== undefined ? `drained in ${secs(drainS_)} s (input produced in ${secs(producedS)} s)` : `not drained within ${drainS} s${alive ? '' : ' (process exited)'}`,
+    drainS_ !== undefined
+      ? `drained in ${secs(drainS_)} s (input produced in ${secs(producedS)} s)`
+      : `not drained within ${drainS} s${alive ? '' : ' (process exited)'}: ${forecastsDoneS !== undefined ? `all forecasts out after ${secs(forecastsDoneS)} s` : `${forecasts} forecasts out`}, input committed/end ${describeOffsets(offsets)}`,
     `peak RSS ${mib(peak)} (baseline ${mib(baselineKiB)}, at end ${mib(rssAtEnd)})`,
     `SIGTERM: ${exitText(term)}`,
     ...(sc.errorsLogged() > 0 ? [`${sc.errorsLogged()} error logs`] : []),
@@ -96,7 +103,7 @@ export async function cardinalityScenario(ctx: ScenarioContext): Promise<ChaosRo
       recovery: '—',
       rssPerSeries: `${Math.round(perSeries)} B`,
       notes: notes.join('; '),
-      detail: { pipeline: p.name, baselineKiB, peakKiB: peak, rssAtEndKiB: rssAtEnd, bytesPerSeries: perSeries, producedS, drainS: drainS_, forecastsAtDrain: forecasts, sigterm: term, comparison: c, rss: thin(samples, 200), errorsLogged: sc.errorsLogged(), stderrTail: sc.stderrTail(3000) },
+      detail: { pipeline: p.name, baselineKiB, peakKiB: peak, rssAtEndKiB: rssAtEnd, bytesPerSeries: perSeries, producedS, drainS: drainS_, forecastsDoneS, forecastsAtDrain: forecasts, offsetsAtDrain: describeOffsets(offsets), sigterm: term, comparison: c, rss: thin(samples, 200), errorsLogged: sc.errorsLogged(), stderrTail: sc.stderrTail(3000) },
     },
   ];
 }

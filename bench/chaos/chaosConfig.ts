@@ -92,7 +92,7 @@ export function chaosConfigFrom(args: readonly string[], env: NodeJS.ProcessEnv,
     out,
     seed: num(env, 'BENCH_CHAOS_SEED', 42),
     port: port === undefined || port === '' ? undefined : num(env, 'BENCH_CHAOS_PORT', 0, 1024),
-    waitS: num(env, 'BENCH_CHAOS_WAIT_S', 90, 5),
+    waitS: num(env, 'BENCH_CHAOS_WAIT_S', 60, 5),
     kill9: Object.freeze({
       series: num(env, 'BENCH_CHAOS_KILL_SERIES', 100, 1),
       rate: num(env, 'BENCH_CHAOS_RATE', 500, 1),
@@ -101,6 +101,6 @@ export function chaosConfigFrom(args: readonly string[], env: NodeJS.ProcessEnv,
     }),
     broker: Object.freeze({ outagesS: outages, series: num(env, 'BENCH_CHAOS_KILL_SERIES', 100, 1), rate: num(env, 'BENCH_CHAOS_RATE', 500, 1), phaseS: 10 }),
     poison: Object.freeze({ depth: num(env, 'BENCH_CHAOS_POISON_DEPTH', 5000, 1), series: 20, steps: 40, restarts: num(env, 'BENCH_CHAOS_POISON_RESTARTS', 3, 0) }),
-    cardinality: Object.freeze({ series: num(env, 'BENCH_CHAOS_SERIES', 200_000, 1), extraShare: 0.1, extraPoints: 5, drainS: num(env, 'BENCH_CHAOS_DRAIN_S', 300, 5) }),
+    cardinality: Object.freeze({ series: num(env, 'BENCH_CHAOS_SERIES', 200_000, 1), extraShare: 0.1, extraPoints: 5, drainS: num(env, 'BENCH_CHAOS_DRAIN_S', 240, 5) }),
   });
 }

@@ -116,7 +116,7 @@ async function killRun(ctx: ScenarioContext, g: Guarantee): Promise<ChaosRow> {
     `${kills.length} kills, ${expected.size} steps`,
     g === 'exactly-once' ? `values ≠ reference: ${String(c.mismatched)}` : `values ≠ reference: ${String(c.mismatched)} (copies beyond first: ${c.extraCopies})`,
     rc.lost + rc.duplicated > 0 ? `reference itself lost ${rc.lost}, dup ${rc.duplicated}` : 'reference complete',
-    drainedS === undefined ? `not drained within ${cfg.waitS} s` : `drained ${secs(drainedS)} s after the input stopped`,
+    drainedS === undefined ? `not drained within ${cfg.waitS} s` : `last forecast ${secs(((tail.last() ?? stoppedAt) - stoppedAt) / 1000)} s after the input stopped`,
     `SIGTERM: ${exitText(term)}`,
     ...(errors > 0 ? [`${errors} error logs`] : []),
     ...(c.violations > 0 ? [`${c.violations} forecasts break the contract`] : []),

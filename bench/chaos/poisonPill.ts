@@ -83,12 +83,13 @@ async function poisonRun(ctx: ScenarioContext, g: Guarantee): Promise<ChaosRow> 
   });
   const letter = letters.find((l) => l.source?.partition === poison.partition && l.source.offset === String(poison.offset));
   const c = compare(await expectedFrom(brokers, p.input), await tallyOf(brokers, p.output, false));
-  const survived = alive && exits.length === 0;
+  const reasons = new Map<string, number>();
+  for (const l of letters) if (l !== letter) reasons.set(l.reason ?? '?', (reasons.get(l.reason ?? '?') ?? 0) + 1);
   const notes = [
-    survived ? 'process survived' : `process exited ${exits.length}× (restarted ≤ ${cfg.poison.restarts})${alive ? '' : ', dead at the end'}`,
+    survival(alive, healthz, exits.length, cfg.poison.restarts),
     letter !== undefined ? `dead-lettered (${letter.reason ?? '?'})` : `not dead-lettered${dlqReadable ? '' : ' (no dead-letter topic)'}`,
+    ...(reasons.size > 0 ? [`other dead letters: ${[...reasons].map(([r, n]) => `${n} ${r}`).join(', ')}`] : []),
     committedS !== undefined ? 'all committed' : `committed/end ${describeOffsets(offsets)} after ${((performance.now() - t0) / 1000).toFixed(0)} s`,
-    `/healthz ${healthz === 0 ? 'no answer' : healthz}`,
     `SIGTERM: ${exitText(term)}`,
     ...(errors > 0 ? [`${errors} error logs`] : []),
     ...(!delivered ? ['input producer reported a failure'] : []),
@@ -101,8 +102,15 @@ async function poisonRun(ctx: ScenarioContext, g: Guarantee): Promise<ChaosRow> 
     recovery: '—',
     rssPerSeries: '—',
     notes: notes.join('; '),
-    detail: { pipeline: p.name, poison, exits, committedS, offsetsAtEnd: describeOffsets(offsets), alive, healthz, deadLetter: letter, deadLetters: letters.length, sigterm: term, errorsLogged: errors, comparison: c, stderrTail: sc.stderrTail(3000) },
+    detail: { pipeline: p.name, poison, exits, committedS, offsetsAtEnd: describeOffsets(offsets), alive, healthz, deadLetter: letter, deadLetters: letters.length, otherDeadLetters: Object.fromEntries(reasons), sigterm: term, errorsLogged: errors, comparison: c, stderrTail: sc.stderrTail(3000) },
   };
+}
+
+/** Whether the process lived through it, in words: a process that stays up without answering /healthz is stuck, not surviving. */
+function survival(alive: boolean, healthz: number, exits: number, restarts: number): string {
+  if (exits > 0) return `process exited ${exits}× (restarted ≤ ${restarts})${alive ? '' : ', dead at the end'}`;
+  if (healthz !== 200) return `process did not exit but /healthz does not answer (stuck)`;
+  return 'process survived';
 }
 
 /** The partition whose end moved by one between the two reads, and the poison's offset there. */
