@@ -25,7 +25,7 @@ import { dirname, resolve } from 'node:path';
 import { mulberry32 } from '../src/domain/random.js';
 import { brokerRestartScenario } from './chaos/brokerRestart.js';
 import { cardinalityScenario } from './chaos/cardinality.js';
-import { chaosConfigFrom, type ChaosConfig, type ScenarioName } from './chaos/chaosConfig.js';
+import { ChaosConfigError, chaosConfigFrom, type ChaosConfig, type ScenarioName } from './chaos/chaosConfig.js';
 import { failedRow, renderTable, type ChaosRow } from './chaos/chaosTable.js';
 import { cleanupOnSignals, runCleanups } from './chaos/cleanup.js';
 import { kill9Scenario } from './chaos/kill9.js';
@@ -44,7 +44,14 @@ const SCENARIO_RUNS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<Chao
 };
 
 export async function benchChaos(args: readonly string[]): Promise<Record<string, unknown>[]> {
-  const cfg = chaosConfigFrom(args, process.env, root);
+  let cfg: ChaosConfig;
+  try {
+    cfg = chaosConfigFrom(args, process.env, root);
+  } catch (err) {
+    if (!(err instanceof ChaosConfigError)) throw err;
+    process.stderr.write(`chaos: ${err.message}\n`);
+    process.exit(2);
+  }
   const removeHandlers = cleanupOnSignals();
   const progress = new Progress();
   const rows: ChaosRow[] = [];

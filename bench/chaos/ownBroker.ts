@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, symlinkSync, writeFileSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +83,8 @@ export class OwnBroker {
     if (this.#stopped) return;
     this.#stopped = true;
     spawnSync('bash', [this.#script(), 'stop'], { env: this.env, stdio: 'ignore', timeout: 60_000 });
+    // kafka.sh removed the data; the rest is its log and the libs link.
+    rmSync(this.env['KAFKA_CACHE_DIR']!, { recursive: true, force: true });
     this.#unregister();
   }
 
