@@ -1,16 +1,19 @@
 /**
  * `npm run bench [-- <name>…]`: runs the benchmarks (all by default) and prints a table each.
- * Benchmarks measure; they do not pass or fail. Figures are recorded in docs/benchmarks.md.
+ * The chaos benchmark takes arguments of its own after its name (`npm run bench -- chaos kill9
+ * --out x.json`). Benchmarks measure; they do not pass or fail.
+ * Figures are recorded in docs/benchmarks.md.
  */
 import { benchAccuracy } from './accuracy.js';
 import { benchBaselines } from './baselineThroughput.js';
+import { benchChaos } from './chaos.js';
 import { benchKafka } from './kafkaThroughput.js';
 import { benchLiveMemory } from './liveMemory.js';
 import { benchMemory } from './memory.js';
 import { benchReplay } from './replayThroughput.js';
 import { benchResampler } from './resamplerPush.js';
 
-const benches: Record<string, () => Promise<Record<string, unknown>[]>> = {
+const benches: Record<string, (args: readonly string[]) => Promise<Record<string, unknown>[]>> = {
   replay: benchReplay,
   // The per-point core alone: Resampler.push.
   resampler: benchResampler,
@@ -27,16 +30,25 @@ const benches: Record<string, () => Promise<Record<string, unknown>[]>> = {
     await import('./gruStep.bench.js');
     return [];
   },
+  // Its own broker, killed and restarted; streamcast children killed (about 15 minutes; prints its own table).
+  chaos: (args) => benchChaos(args),
 };
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-for (const name of wanted.length ? wanted : Object.keys(benches)) {
-  const bench = benches[name];
-  if (!bench) {
-    process.stderr.write(`unknown benchmark "${name}"; choose from: ${Object.keys(benches).join(', ')}\n`);
+const wanted: Array<{ name: string; args: string[] }> = [];
+/** Benchmarks that take arguments of their own; any other name must be a benchmark's. */
+const takesArgs = new Set(['chaos']);
+for (const a of process.argv.slice(2)) {
+  const last = wanted.at(-1);
+  if (Object.hasOwn(benches, a)) wanted.push({ name: a, args: [] });
+  else if (last !== undefined && takesArgs.has(last.name)) last.args.push(a);
+  else if (!a.startsWith('-')) {
+    process.stderr.write(`unknown benchmark "${a}"; choose from: ${Object.keys(benches).join(', ')}\n`);
     process.exit(2);
   }
+}
+for (const { name, args } of wanted.length ? wanted : Object.keys(benches).map((n) => ({ name: n, args: [] }))) {
+  const bench = benches[name]!;
   process.stdout.write(`\n## ${name}  (node ${process.version}, ${new Date().toISOString()})\n`);
-  const rows = await bench();
+  const rows = await bench(args);
   if (rows.length) console.table(rows);
 }
