@@ -7,6 +7,7 @@ import { benchBaselines } from './baselineThroughput.js';
 import { benchKafka } from './kafkaThroughput.js';
 import { benchMemory } from './memory.js';
 import { benchReplay } from './replayThroughput.js';
+import { benchTrain } from './trainBackends.js';
 
 const benches: Record<string, () => Promise<Record<string, unknown>[]>> = {
   replay: benchReplay,
@@ -16,6 +17,8 @@ const benches: Record<string, () => Promise<Record<string, unknown>[]>> = {
   kafka: benchKafka,
   // Prequential backtests with retraining on the shared data sets (minutes).
   accuracy: () => benchAccuracy(),
+  // Per compute backend, side by side: `streamcast train` on nyc_taxi, one training chunk, serving.
+  train: benchTrain,
   // Prints its own tables (kernels × batch sizes, stateful vs window re-run).
   gru: async () => {
     await import('./gruStep.bench.js');

@@ -17,7 +17,7 @@ const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   streamcast_model_batch_size: { type: 'histogram', labels: ['pipeline', 'backend'] },
   streamcast_active_series: { type: 'gauge', labels: ['pipeline'] },
   streamcast_consumer_lag: { type: 'gauge', labels: ['pipeline', 'topic', 'partition'] },
-  streamcast_model_info: { type: 'gauge', labels: ['pipeline', 'version', 'kind', 'backend'] },
+  streamcast_model_info: { type: 'gauge', labels: ['pipeline', 'version', 'kind', 'backend', 'train_backend'] },
   streamcast_training_runs_total: { type: 'counter', labels: ['pipeline', 'outcome'] },
   streamcast_training_duration_seconds: { type: 'histogram', labels: ['pipeline'] },
   streamcast_forecast_abs_error_total: { type: 'counter', labels: ['pipeline', 'model', 'horizon'] },
@@ -30,7 +30,7 @@ const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   streamcast_ready: { type: 'gauge', labels: ['pipeline'] },
 };
 
-const BOUNDED_LABELS = new Set(['pipeline', 'topic', 'partition', 'horizon', 'reason', 'strategy', 'backend', 'outcome', 'model', 'version', 'kind', 'interval']);
+const BOUNDED_LABELS = new Set(['pipeline', 'topic', 'partition', 'horizon', 'reason', 'strategy', 'backend', 'train_backend', 'outcome', 'model', 'version', 'kind', 'interval']);
 
 function setup(pipeline = 'cpu-load') {
   const registry = new Registry();
@@ -176,7 +176,7 @@ const ALL_EVENTS: PipelineEvent[] = [
   { type: 'latency', seconds: 0.02 },
   { type: 'active_series', count: 42 },
   { type: 'consumer_lag', topic: 'metrics.cpu', partition: 3, lag: 120 },
-  { type: 'model_info', version: 2, kind: 'gru', backend: 'tensorflow' },
+  { type: 'model_info', version: 2, kind: 'gru', backend: 'wasm', trainBackend: 'tensorflow' },
   { type: 'training_run', outcome: 'promoted', durationSeconds: 95 },
   { type: 'forecast_error', model: 'gru', horizon: 1, absErrorSum: 2.5, count: 10 },
   { type: 'interval_coverage', model: 'gru', interval: '0.1-0.9', hits: 8, total: 10 },
@@ -210,7 +210,7 @@ describe('metricsListener', () => {
     expect(await s(`streamcast_event_to_forecast_latency_seconds_bucket{le="0.01",pipeline="${P}"}`)).toBe(0);
     expect(await v('streamcast_active_series')).toBe(42);
     expect(await v('streamcast_consumer_lag', { topic: 'metrics.cpu', partition: '3' })).toBe(120);
-    expect(await v('streamcast_model_info', { version: '2', kind: 'gru', backend: 'tensorflow' })).toBe(1);
+    expect(await v('streamcast_model_info', { version: '2', kind: 'gru', backend: 'wasm', train_backend: 'tensorflow' })).toBe(1);
     expect(await v('streamcast_training_runs_total', { outcome: 'promoted' })).toBe(2);
     expect(await s(`streamcast_training_duration_seconds_sum{pipeline="${P}"}`)).toBe(190);
     expect(await v('streamcast_forecast_abs_error_total', { model: 'gru', horizon: '1' })).toBe(5);
@@ -238,10 +238,10 @@ describe('metricsListener', () => {
 
   it('keeps exactly one model_info series when the serving model changes', async () => {
     const { registry, listen } = setup(P);
-    listen({ type: 'model_info', version: 0, kind: 'baseline', backend: 'cpu' });
-    listen({ type: 'model_info', version: 1, kind: 'gru', backend: 'cpu' });
+    listen({ type: 'model_info', version: 0, kind: 'baseline', backend: 'cpu', trainBackend: 'none' });
+    listen({ type: 'model_info', version: 1, kind: 'gru', backend: 'cpu', trainBackend: 'tensorflow' });
     const data = await registry.getSingleMetric('streamcast_model_info')!.get();
-    expect(data.values).toEqual([{ value: 1, labels: { pipeline: P, version: '1', kind: 'gru', backend: 'cpu' } }]);
+    expect(data.values).toEqual([{ value: 1, labels: { pipeline: P, version: '1', kind: 'gru', backend: 'cpu', train_backend: 'tensorflow' } }]);
   });
 
   it('removes lag series of revoked partitions', async () => {
