@@ -7,11 +7,12 @@
  *    included) and the command's wall time, every run and the median.
  * 2. One TBPTT training step (GruTrainingModel.trainChunk: forward, backward, Adam) at the
  *    pipeline's shapes (H = 64, T = 96 context steps, 12 horizons × 3 quantiles) for batches of
- *    32 and 256 lanes: milliseconds per chunk, median of 7 runs after a warm-up, every run listed.
- * 3. Serving: GruForecaster.step (auto kernel) series-steps/s at B = 64, 1,024 and 10,000.
+ *    32 and 256 lanes: milliseconds per chunk, median of 5 runs after a warm-up, every run listed.
+ * 3. Serving: GruForecaster.step (auto kernel) series-steps/s at B = 64, 1,024 and 10,000
+ *    (BENCH_SERVE_B=1000,100000 to choose).
  *
  * Parts 2 and 3 switch backends in this process (switchBackend). Backends: wasm, and tensorflow
- * when `npm run native:install` has been run (tensorflow-gpu too with BENCH_GPU=1).
+ * when `npm run native:install` has been run; BENCH_GPU=1: wasm and tensorflow-gpu (bench/gpu-check.sh).
  * BENCH_TRAIN_EPOCHS (default 3), BENCH_TRAIN_INPUT (default the shared nyc_taxi.csv).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -47,10 +48,10 @@ function installed(pkg: string): boolean {
 }
 
 function backends(): BackendCandidate[] {
-  const list: BackendCandidate[] = ['wasm'];
-  if (installed('@tensorflow/tfjs-node')) list.push('tensorflow');
-  if (process.env['BENCH_GPU'] === '1' && installed('@tensorflow/tfjs-node-gpu')) list.push('tensorflow-gpu');
-  return list;
+  // One libtensorflow per process (both packages' libraries have the same soname): BENCH_GPU=1
+  // compares wasm with the GPU package only.
+  if (process.env['BENCH_GPU'] === '1') return ['wasm', 'tensorflow-gpu'];
+  return installed('@tensorflow/tfjs-node') ? ['wasm', 'tensorflow'] : ['wasm'];
 }
 
 const median = (xs: readonly number[]): number => {
@@ -126,7 +127,7 @@ function servingRate(B: number): number {
 
 export async function benchTrain(): Promise<Record<string, unknown>[]> {
   const list = backends();
-  if (!list.includes('tensorflow')) console.log('native backend not installed (`npm run native:install`): wasm only');
+  if (list.length === 1) console.log('native backend not installed (`npm run native:install`): wasm only');
   const input = process.env['BENCH_TRAIN_INPUT'] ?? path.join(root, '..', 'shared', 'datasets', 'nab', 'realKnownCause', 'nyc_taxi.csv');
   const epochs = Number(process.env['BENCH_TRAIN_EPOCHS'] ?? 3);
   const runs = Number(process.env['BENCH_TRAIN_RUNS'] ?? 3);
@@ -152,11 +153,11 @@ export async function benchTrain(): Promise<Record<string, unknown>[]> {
   }
 
   const rows: Record<string, unknown>[] = [];
-  console.log(`\n2. one TBPTT training chunk (forward + backward + Adam), H=${H}, T=${T}, ${HORIZON}×${QUANTILES.length} outputs: ms per chunk, median of 7 (every run)`);
+  console.log(`\n2. one TBPTT training chunk (forward + backward + Adam), H=${H}, T=${T}, ${HORIZON}×${QUANTILES.length} outputs: ms per chunk, median of 5 (every run)`);
   for (const b of list) {
     await switchBackend(b);
     for (const B of [32, 256]) {
-      const ts = chunkTimes(B, 7);
+      const ts = chunkTimes(B, 5);
       console.log(`${b.padEnd(16)} B=${String(B).padEnd(4)} ${f1(median(ts)).padStart(8)} ms   (${ts.map(f1).join(', ')})`);
       rows.push({ part: 'train chunk', backend: b, B, 'ms (median)': Number(f1(median(ts))) });
     }
@@ -165,7 +166,7 @@ export async function benchTrain(): Promise<Record<string, unknown>[]> {
   console.log('\n3. serving: GruForecaster.step (auto kernel), series-steps/s');
   for (const b of list) {
     await switchBackend(b);
-    for (const B of [64, 1024, 10_000]) {
+    for (const B of (process.env['BENCH_SERVE_B'] ?? '64,1024,10000').split(',').map(Number)) {
       const rate = servingRate(B);
       console.log(`${b.padEnd(16)} B=${String(B).padEnd(6)} ${Math.round(rate).toLocaleString('en-US').padStart(12)}`);
       rows.push({ part: 'serve', backend: b, B, 'series-steps/s': Math.round(rate) });

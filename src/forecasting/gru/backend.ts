@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -55,12 +56,19 @@ export function nativeInstallHint(candidate: 'tensorflow-gpu' | 'tensorflow'): s
  * serves on wasm: the serving step is the project's own kernel (a JS loop for small batches, tf
  * ops for large ones), and on CPU the wasm backend runs it faster than tfjs-node, whose per-op
  * overhead dominates a single GRU step (`npm run bench -- gru`). `auto` trains on the native
- * backend where installed: whole-sequence forward and backward passes are what libtensorflow is
- * fast at (`npm run bench -- train`).
+ * backend where installed (`npm run bench -- train`): tfjs-node-gpu first when the host has an
+ * NVIDIA GPU (`gpu`; without one it would only run on CPU), then tfjs-node.
  */
-export function backendPlan(request: BackendRequest, role: BackendRole): { readonly prefer: readonly BackendCandidate[]; readonly strict: boolean } {
+export function backendPlan(request: BackendRequest, role: BackendRole, gpu = nvidiaGpuPresent()): { readonly prefer: readonly BackendCandidate[]; readonly strict: boolean } {
   if (request !== 'auto') return { prefer: [request], strict: true };
-  return role === 'serve' ? { prefer: ['wasm', 'cpu'], strict: false } : { prefer: ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'], strict: false };
+  if (role === 'serve') return { prefer: ['wasm', 'cpu'], strict: false };
+  return { prefer: [...(gpu ? (['tensorflow-gpu'] as const) : []), 'tensorflow', 'wasm', 'cpu'], strict: false };
+}
+
+/** Whether the NVIDIA driver reports a GPU (what a CUDA build of libtensorflow needs to use one). */
+export function nvidiaGpuPresent(): boolean {
+  const dir = '/proc/driver/nvidia/gpus';
+  return existsSync(dir) && readdirSync(dir).length > 0;
 }
 
 // tfjs' engine is process-global, so the choice is too: the first call decides and every later

@@ -17,7 +17,9 @@ function gpuPackageInstalled(): boolean {
 describe('backendPlan', () => {
   it('auto serves on wasm, trains natively where installed; a named backend is the only, strict candidate', () => {
     expect(backendPlan('auto', 'serve')).toEqual({ prefer: ['wasm', 'cpu'], strict: false });
-    expect(backendPlan('auto', 'train')).toEqual({ prefer: ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'], strict: false });
+    expect(backendPlan('auto', 'train', true)).toEqual({ prefer: ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'], strict: false });
+    // Without a GPU, tfjs-node-gpu would only be a CPU build: auto skips it.
+    expect(backendPlan('auto', 'train', false)).toEqual({ prefer: ['tensorflow', 'wasm', 'cpu'], strict: false });
     expect(backendPlan('tensorflow', 'serve')).toEqual({ prefer: ['tensorflow'], strict: true });
     expect(backendPlan('wasm', 'train')).toEqual({ prefer: ['wasm'], strict: true });
   });
