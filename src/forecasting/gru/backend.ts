@@ -54,8 +54,9 @@ export function nativeInstallHint(candidate: 'tensorflow-gpu' | 'tensorflow'): s
 /**
  * The candidates a request tries, in order, and whether failing them all is an error. `auto`
  * serves on wasm: the serving step is the project's own kernel (a JS loop for small batches, tf
- * ops for large ones), and on CPU the wasm backend runs it faster than tfjs-node, whose per-op
- * overhead dominates a single GRU step (`npm run bench -- gru`). `auto` trains on the native
+ * ops for large ones), which on CPU ran as fast on wasm as on tfjs-node up to 1,024 series a
+ * batch (`npm run bench -- train`), and it keeps libtensorflow out of the serving thread (a
+ * named `--backend tensorflow` serves on it, e.g. for very large batches). `auto` trains on the native
  * backend where installed (`npm run bench -- train`): tfjs-node-gpu first when the host has an
  * NVIDIA GPU (`gpu`; without one it would only run on CPU), then tfjs-node.
  */
