@@ -12,6 +12,7 @@ import { benchLiveMemory } from './liveMemory.js';
 import { benchMemory } from './memory.js';
 import { benchReplay } from './replayThroughput.js';
 import { benchResampler } from './resamplerPush.js';
+import { benchTrain } from './trainBackends.js';
 
 const benches: Record<string, (args: readonly string[]) => Promise<Record<string, unknown>[]>> = {
   replay: benchReplay,
@@ -25,6 +26,8 @@ const benches: Record<string, (args: readonly string[]) => Promise<Record<string
   kafka: benchKafka,
   // Prequential backtests with retraining on the shared data sets (minutes).
   accuracy: () => benchAccuracy(),
+  // Per compute backend, side by side: `streamcast train` on nyc_taxi, one training chunk, serving.
+  train: benchTrain,
   // Prints its own tables (kernels × batch sizes, stateful vs window re-run).
   gru: async () => {
     await import('./gruStep.bench.js');

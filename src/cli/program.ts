@@ -26,6 +26,12 @@ function withReplayInput(cmd: Command): Command {
     .option('--seed <n>', 'seed of --drop', nonNegativeInt, 1);
 }
 
+// `--backend` and `--train-backend`, on every command that serves or trains the GRU (src/config/backendConfig.ts).
+const backendOption = (): Option =>
+  new Option('--backend <name>', 'compute backend for serving (and training, unless --train-backend): auto, wasm, tensorflow, tensorflow-gpu (default STREAMCAST_BACKEND, else auto: wasm serving, native training where installed)');
+const trainBackendOption = (): Option =>
+  new Option('--train-backend <name>', 'compute backend of the trainer worker: auto, wasm, tensorflow, tensorflow-gpu (default STREAMCAST_TRAIN_BACKEND, else as --backend)');
+
 /** The `streamcast` command line. Actions return the process exit code. */
 export function buildProgram(onExitCode: (code: number) => void): Command {
   const program = new Command('streamcast')
@@ -42,6 +48,8 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('--host <address>', 'address to serve HTTP on (0.0.0.0 in a container)', '127.0.0.1')
     .option('--no-http', 'do not serve HTTP')
     .option('--influx <url>', 'also write actuals, forecasts and errors to InfluxDB 1.x, e.g. http://127.0.0.1:8086/streamcast (database created if absent)')
+    .addOption(backendOption())
+    .addOption(trainBackendOption())
     .action(async (flags) => onExitCode(await demoCommand(flags)));
 
   withReplayInput(
@@ -53,6 +61,8 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('-o, --out <file>', 'write forecasts to this JSONL file (default: stdout)')
     .option('--dead-letters <file>', 'write dead letters (malformed, late records) to this JSONL file')
     .option('--influx <url>', 'also write actuals, forecasts and errors to InfluxDB 1.x, e.g. http://127.0.0.1:8086/streamcast (database created if absent)')
+    .addOption(backendOption())
+    .addOption(trainBackendOption())
     .action(async (spec, flags) => onExitCode(await replayCommand(spec, flags)));
 
   withReplayInput(
@@ -69,6 +79,8 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('--stateless', 'ablation: reset the GRU hidden state at every step')
     .option('--no-calibration', 'ablation: serve the quantile head as trained (no held-out blend with the baselines, no conformal interval scaling)')
     .option('--history <steps>', 'steps of history kept per series for retraining', positiveInt)
+    .addOption(backendOption())
+    .addOption(trainBackendOption())
     .action(async (spec, flags) => onExitCode(await backtestCommand(spec, flags)));
 
   program
@@ -85,6 +97,8 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('--shutdown-timeout <ms>', 'graceful shutdown budget before exiting 1', positiveInt, 30_000)
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option('--influx <url>', 'also write actuals, forecasts and errors to InfluxDB 1.x, e.g. http://127.0.0.1:8086/streamcast (database created if absent)')
+    .addOption(backendOption())
+    .addOption(trainBackendOption())
     .action(async (specs: string[], flags) => {
       const { fromLatest, fromBeginning, ...rest } = flags as { fromLatest?: boolean; fromBeginning?: boolean } & Record<string, unknown>;
       const from = fromLatest === true ? { fromBeginning: false } : fromBeginning === true ? { fromBeginning: true } : {};
@@ -112,6 +126,8 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('--seed <n>', 'seed', nonNegativeInt)
     .option('--force', 'point current at the new model even if it does not beat the bar')
     .option('-q, --quiet', 'no progress output')
+    .addOption(backendOption())
+    .addOption(trainBackendOption())
     .action(async (spec, flags) => onExitCode(await trainCommand(spec, flags)));
 
   return program;

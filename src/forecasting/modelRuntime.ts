@@ -16,6 +16,7 @@ import type { TrainCancelled, TrainProgress, TrainRequest, TrainResult } from '.
 import { createBaseline } from './baseline/createBaseline.js';
 import type { Forecaster } from './forecaster.js';
 import { selectBackend } from './gru/backend.js';
+import type { BackendChoice, BackendRequest } from './gru/backend.js';
 import { DEFAULT_Z_CLIP, featureLayout } from './gru/featureLayout.js';
 import type { FeatureLayout } from './gru/featureLayout.js';
 import { GruForecaster } from './gru/gruForecaster.js';
@@ -53,6 +54,8 @@ export interface TrainerLike {
   train(request: TrainRequest, onProgress?: (p: TrainProgress) => void): Promise<TrainResult | TrainCancelled>;
   cancel(): void;
   close(): Promise<void>;
+  /** The backend it trains on, once chosen (the real Trainer's worker reports it). */
+  backend?(): Promise<BackendChoice>;
 }
 
 /**
@@ -95,6 +98,8 @@ export interface ModelRuntimeOptions {
   /** Start serving these weights (tests; a CLI loads from `store`). */
   readonly initial?: GruModelWeights;
   readonly trainer?: () => TrainerLike;
+  /** The default trainer's backend (`--train-backend`; default `auto`: native where installed). */
+  readonly trainBackend?: BackendRequest;
   /**
    * Called once per promotion made here (after it is persisted), with the versioned weights and
    * their meta.json summary: e.g. to publish it to the other instances (src/runtime/modelDistribution.ts).
@@ -157,6 +162,7 @@ export class ModelRuntime implements Forecaster {
   #nextRetrainAt: number | undefined;
   #closing: Promise<void> | undefined;
   #backend = 'js';
+  #trainBackend = 'none';
   readonly #runs = { promoted: 0, rejected: 0, failed: 0 };
   /** Learns the served model's blend and interval scales from the stream (see onlineCalibrator.ts). */
   #online: OnlineCalibrator | undefined;
@@ -191,6 +197,23 @@ export class ModelRuntime implements Forecaster {
   /** Compute backend of the GRU in service (for model metrics); `js` while the baseline serves. */
   get backend(): string {
     return this.#gru !== undefined ? this.#backend : 'js';
+  }
+
+  /** The backend training runs on (for model metrics): known once the trainer started, `none` before. */
+  get trainBackend(): string {
+    return this.#trainBackend;
+  }
+
+  /**
+   * Starts the trainer now and returns the backend it chose, so that a missing backend that was
+   * asked for by name fails at start-up (a ConfigError with the install command), not at the
+   * first retrain. Undefined for a trainer that does not say (test fakes).
+   */
+  async startTrainer(): Promise<BackendChoice | undefined> {
+    this.#trainer ??= this.#opts.trainer?.() ?? (await defaultTrainer(this.#opts.trainBackend));
+    const choice = await this.#trainer.backend?.();
+    if (choice !== undefined) this.#trainBackend = choice.candidate;
+    return choice;
   }
 
   /** Retraining outcomes so far (also emitted as `training_run` events). */
@@ -546,7 +569,7 @@ export class ModelRuntime implements Forecaster {
       const bestBaseline = bestBaselineLoss(raw, spec, valFraction);
       const current = this.#weights !== undefined && sameLayout(this.#weights.layout, layout) ? this.#weights : undefined;
       const init = current ?? initGruModelWeights({ layout, units: hidden, horizon, quantiles }, this.#seed);
-      this.#trainer ??= this.#opts.trainer?.() ?? (await defaultTrainer());
+      this.#trainer ??= this.#opts.trainer?.() ?? (await defaultTrainer(this.#opts.trainBackend));
       if (this.#closing !== undefined) return { outcome: 'skipped', reason: 'closing' };
       const res = await this.#trainer.train(
         {
@@ -560,6 +583,7 @@ export class ModelRuntime implements Forecaster {
       );
       // Retraining turned off meanwhile (another instance trains now): its candidate is not ours to promote.
       if (res.status === 'cancelled' || this.#closing !== undefined || (this.#mode === 'off' && how.explicit !== true)) return { outcome: 'skipped', reason: 'cancelled' };
+      this.#trainBackend = res.backend;
       const decision = promotionDecision({ candidate: res.valLoss, current: res.currentValLoss, baseline: bestBaseline, mustBeat: spec.retrain.promote.mustBeat });
       const log = { pipeline: spec.name, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, ms: Math.round(res.durationMs) };
       const losses = { valLoss: res.valLoss, initialValLoss: res.initialValLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, validationCells: validation.cells, epochs: res.epochs, bestEpoch: res.bestEpoch, durationMs: res.durationMs, backend: res.backend, base: baseName(base) };
@@ -646,9 +670,9 @@ export class ModelRuntime implements Forecaster {
   }
 }
 
-async function defaultTrainer(): Promise<TrainerLike> {
+async function defaultTrainer(backend: BackendRequest | undefined): Promise<TrainerLike> {
   const { Trainer } = await import('../training/trainer.js');
-  return new Trainer();
+  return new Trainer(backend !== undefined ? { backend } : {});
 }
 
 function sameLayout(a: FeatureLayout, b: FeatureLayout): boolean {

@@ -33,7 +33,7 @@ export type PipelineEvent =
   /** Partitions this instance no longer owns; their lag series are removed rather than left stale. */
   | { readonly type: 'partitions_revoked'; readonly topic: string; readonly partitions: readonly number[] }
   /** The model now serving; replaces whatever was announced before. */
-  | { readonly type: 'model_info'; readonly version: number; readonly kind: ModelKind; readonly backend: string }
+  | { readonly type: 'model_info'; readonly version: number; readonly kind: ModelKind; readonly backend: string; readonly trainBackend: string }
   | { readonly type: 'training_run'; readonly outcome: TrainingOutcome; readonly durationSeconds: number }
   /**
    * Live prequential error, aggregated by the emitter (e.g. per micro-batch): `count` forecast

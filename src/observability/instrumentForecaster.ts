@@ -22,15 +22,22 @@ export interface InstrumentOptions {
  */
 export function instrumentForecaster(inner: Forecaster, opts: InstrumentOptions): Forecaster {
   const { events, now } = opts;
-  const own = (inner as { readonly backend?: unknown }).backend;
-  const backend = opts.backend ?? (typeof own === 'string' && own !== '' ? own : 'js');
+  // Read at each use: a promotion moves the runtime from the baselines (js) to the GRU's backend,
+  // and the trainer's backend is known once its worker has started.
+  const own = (key: 'backend' | 'trainBackend'): string | undefined => {
+    const v = (inner as { readonly backend?: unknown; readonly trainBackend?: unknown })[key];
+    return typeof v === 'string' && v !== '' ? v : undefined;
+  };
+  const backendNow = (): string => opts.backend ?? own('backend') ?? 'js';
   let announced = '';
   const announce = () => {
     const { version, kind } = inner.info;
-    const key = `${kind}\u0000${version}\u0000${backend}`;
+    const backend = backendNow();
+    const trainBackend = own('trainBackend') ?? 'none';
+    const key = `${kind}\u0000${version}\u0000${backend}\u0000${trainBackend}`;
     if (key === announced) return;
     announced = key;
-    events({ type: 'model_info', version, kind, backend });
+    events({ type: 'model_info', version, kind, backend, trainBackend });
   };
   announce();
   return {
@@ -50,7 +57,7 @@ export function instrumentForecaster(inner: Forecaster, opts: InstrumentOptions)
       const t0 = now();
       const out = inner.step(batch);
       const durationMs = Math.max(0, now() - t0);
-      if (batch.length > 0) events({ type: 'batch', size: batch.length, durationMs, backend });
+      if (batch.length > 0) events({ type: 'batch', size: batch.length, durationMs, backend: backendNow() });
       announce();
       return out;
     },
@@ -66,7 +73,7 @@ export function instrumentForecaster(inner: Forecaster, opts: InstrumentOptions)
           stepAsync: async (batch: readonly NormalizedStep[]) => {
             const t0 = now();
             const out = await inner.stepAsync!(batch);
-            if (batch.length > 0) events({ type: 'batch', size: batch.length, durationMs: Math.max(0, now() - t0), backend });
+            if (batch.length > 0) events({ type: 'batch', size: batch.length, durationMs: Math.max(0, now() - t0), backend: backendNow() });
             announce();
             return out;
           },

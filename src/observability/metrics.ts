@@ -27,7 +27,7 @@ export interface Metrics {
   readonly activeSeries: Gauge<'pipeline'>;
   readonly seriesEvicted: Counter<'pipeline' | 'reason'>;
   readonly consumerLag: Gauge<'pipeline' | 'topic' | 'partition'>;
-  readonly modelInfo: Gauge<'pipeline' | 'version' | 'kind' | 'backend'>;
+  readonly modelInfo: Gauge<'pipeline' | 'version' | 'kind' | 'backend' | 'train_backend'>;
   readonly trainingRuns: Counter<'pipeline' | 'outcome'>;
   readonly trainingDuration: Histogram<'pipeline'>;
   readonly forecastAbsError: Counter<'pipeline' | 'model' | 'horizon'>;
@@ -152,8 +152,8 @@ export function createMetrics(registry: Registry, labels: { pipeline: string }):
     ),
     modelInfo: gauge(
       'streamcast_model_info',
-      'Always 1; the labels say which model version and kind (baseline until a trained model is promoted) is serving, on which compute backend.',
-      ['version', 'kind', 'backend'],
+      'Always 1; the labels say which model version and kind (baseline until a trained model is promoted) is serving, on which compute backend (js for the baselines), and which backend retraining runs on (none until the trainer has started).',
+      ['version', 'kind', 'backend', 'train_backend'],
     ),
     trainingRuns: counter(
       'streamcast_training_runs_total',
@@ -254,7 +254,7 @@ export function metricsListener(metrics: Metrics, opts: MetricsListenerOptions =
   const { pipeline } = metrics;
   const p = { pipeline };
   const onInvalid = opts.onInvalid ?? (() => {});
-  let servingModel: { version: string; kind: string; backend: string } | undefined;
+  let servingModel: { version: string; kind: string; backend: string; train_backend: string } | undefined;
 
   const ok = (e: PipelineEvent, ...values: number[]): boolean => {
     for (const v of values) {
@@ -324,7 +324,7 @@ export function metricsListener(metrics: Metrics, opts: MetricsListenerOptions =
         // Exactly one series at 1: the old version's series is removed, not set to 0, so that
         // `streamcast_model_info == 1` never matches two models.
         if (servingModel !== undefined) metrics.modelInfo.remove({ pipeline, ...servingModel });
-        servingModel = { version: String(e.version), kind: e.kind, backend: e.backend };
+        servingModel = { version: String(e.version), kind: e.kind, backend: e.backend, train_backend: e.trainBackend };
         metrics.modelInfo.set({ pipeline, ...servingModel }, 1);
         break;
       }

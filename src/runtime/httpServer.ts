@@ -13,6 +13,8 @@ export interface HttpServerOptions {
   readonly registry: Registry;
   readonly health: () => { live: boolean; reason?: string };
   readonly readiness: () => { ready: boolean; reason?: string };
+  /** Extra fields of every /readyz answer, e.g. the compute backends serving and training run on. */
+  readonly readyDetail?: () => Record<string, unknown>;
   /** The latest forecast and state summary of a series, or undefined if it is unknown. */
   readonly seriesLookup: (id: string) => unknown | undefined;
   readonly logger: LogSink;
@@ -135,8 +137,9 @@ export class HttpServer {
       }
       case 'readyz': {
         const r = this.opts.readiness();
-        if (r.ready) return sendJson(res, 200, { status: 'ready' });
-        return sendJson(res, 503, { status: 'not ready', ...(r.reason !== undefined ? { reason: r.reason } : {}) });
+        const detail = this.opts.readyDetail?.() ?? {};
+        if (r.ready) return sendJson(res, 200, { status: 'ready', ...detail });
+        return sendJson(res, 503, { status: 'not ready', ...(r.reason !== undefined ? { reason: r.reason } : {}), ...detail });
       }
       case 'series': {
         let id: string;

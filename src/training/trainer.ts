@@ -1,5 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { ConfigError, StreamcastError } from '../domain/errors.js';
+import type { BackendChoice, BackendRequest } from '../forecasting/gru/backend.js';
 import { spawnWorker } from '../runtime/spawnWorker.js';
 import type { EpochReport } from './trainLoop.js';
 import type { FromWorker, ToWorker, TrainOutcome, TrainRequest, WorkerInit } from './trainerProtocol.js';
@@ -28,10 +29,10 @@ export interface TrainCancelled {
 
 export interface TrainerOptions {
   /**
-   * Backend candidates for the worker, in order (default tensorflow, wasm, cpu: tfjs-node-gpu is
-   * left out because it fails to initialise in a second thread).
+   * The worker's backend (default `auto`: tfjs-node-gpu, then tfjs-node where installed, else
+   * wasm). A named one that cannot start fails `backend()` and every job with a ConfigError.
    */
-  readonly prefer?: readonly string[];
+  readonly backend?: BackendRequest;
 }
 
 interface Job {
@@ -51,7 +52,9 @@ interface Job {
  * worker dies (the next job starts a fresh worker). `close()` terminates the worker; idempotent.
  */
 export class Trainer {
-  readonly #prefer: readonly string[];
+  readonly #backend: BackendRequest;
+  #choice: Promise<BackendChoice> | undefined;
+  #settleChoice: { resolve: (c: BackendChoice) => void; reject: (e: unknown) => void } | undefined;
   readonly #cancel = new SharedArrayBuffer(4);
   #worker: Worker | undefined;
   #job: Job | undefined;
@@ -59,7 +62,23 @@ export class Trainer {
   #closed = false;
 
   constructor(opts: TrainerOptions = {}) {
-    this.#prefer = opts.prefer ?? ['tensorflow', 'wasm', 'cpu'];
+    this.#backend = opts.backend ?? 'auto';
+  }
+
+  /**
+   * The backend the worker trains on, once it has chosen (starts the worker if needed): lets a
+   * command fail at start, not at its first retrain, when the backend asked for is missing.
+   */
+  async backend(): Promise<BackendChoice> {
+    if (this.#closed) throw new StreamcastError('fatal', 'Trainer used after close()');
+    const w = this.#ensureWorker();
+    // An idle worker is unref'd: while waiting for its answer it must keep the process alive.
+    w.ref();
+    try {
+      return await this.#choice!;
+    } finally {
+      if (this.#job === undefined) w.unref();
+    }
   }
 
   get busy(): boolean {
@@ -108,7 +127,12 @@ export class Trainer {
 
   #ensureWorker(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    const workerData: WorkerInit = { cancel: this.#cancel, prefer: this.#prefer };
+    const workerData: WorkerInit = { cancel: this.#cancel, backend: this.#backend };
+    this.#choice = new Promise((resolve, reject) => {
+      this.#settleChoice = { resolve, reject };
+    });
+    // Read by backend() callers only; a job's own failure reports the same cause.
+    this.#choice.catch(() => {});
     const w = spawnWorker(import.meta.url, 'trainerWorker', workerData);
     w.on('message', (m: FromWorker) => this.#onMessage(m));
     w.on('error', (err) => this.#onDeath(w, new StreamcastError('fatal', `trainer worker failed: ${err.message}`, { cause: err })));
@@ -122,12 +146,18 @@ export class Trainer {
   #onDeath(w: Worker, err: StreamcastError): void {
     if (this.#worker !== w) return;
     this.#worker = undefined;
+    this.#settleChoice?.reject(err);
     const job = this.#job;
     this.#job = undefined;
     job?.reject(err);
   }
 
   #onMessage(m: FromWorker): void {
+    if (m.type === 'backend') return this.#settleChoice?.resolve(m.choice);
+    if (m.type === 'backend_failed') {
+      const err = m.kind === 'config' ? new ConfigError(m.message) : new StreamcastError(m.kind, m.message);
+      return this.#settleChoice?.reject(err);
+    }
     const job = this.#job;
     if (job === undefined || m.id !== job.id) return;
     switch (m.type) {
@@ -148,7 +178,8 @@ export class Trainer {
         return;
       case 'failed':
         this.#job = undefined;
-        job.reject(new StreamcastError(m.kind, `training failed: ${m.message}`));
+        // A ConfigError (a named backend that is missing) keeps its class: the CLI exits 2 on it.
+        job.reject(m.kind === 'config' ? new ConfigError(`training failed: ${m.message}`) : new StreamcastError(m.kind, `training failed: ${m.message}`));
         return;
     }
   }

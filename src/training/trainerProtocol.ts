@@ -1,3 +1,4 @@
+import type { BackendChoice, BackendRequest } from '../forecasting/gru/backend.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 import type { TbpttDataset } from './datasetBuilder.js';
 import type { EpochReport, TrainLoopOptions } from './trainLoop.js';
@@ -32,11 +33,14 @@ export interface TrainOutcome {
   readonly epochs: number;
   readonly history: readonly EpochReport[];
   readonly durationMs: number;
-  /** tfjs backend the worker trained on. */
+  /** The backend the worker trained on: tensorflow-gpu, tensorflow, wasm or cpu. */
   readonly backend: string;
 }
 
 export type FromWorker =
+  // Sent once, when the worker has chosen its backend (or could not): before any job's messages.
+  | { readonly type: 'backend'; readonly choice: BackendChoice }
+  | { readonly type: 'backend_failed'; readonly message: string; readonly kind: 'config' | 'retriable' | 'fatal' }
   | { readonly type: 'progress'; readonly id: number; readonly epoch: number; readonly fraction: number }
   | { readonly type: 'epoch'; readonly id: number; readonly report: EpochReport }
   | ({ readonly type: 'result'; readonly id: number } & TrainOutcome)
@@ -47,8 +51,8 @@ export type FromWorker =
 export interface WorkerInit {
   /** Int32 slot 0: the id of the job to cancel (checked between chunks). */
   readonly cancel: SharedArrayBuffer;
-  /** Backend candidates in order of preference. */
-  readonly prefer: readonly string[];
+  /** The training backend asked for (`auto`: native where installed, see backendPlan). */
+  readonly backend: BackendRequest;
 }
 
 /** The ArrayBuffers of a dataset, for the transfer list. */

@@ -8,18 +8,24 @@ import { evaluateDataset, trainLoop } from './trainLoop.js';
 
 /**
  * The trainer thread: one long-lived worker that runs training jobs one at a time on its own
- * tfjs engine (wasm here; tfjs-node where installed), so the serving thread's event loop never
- * waits on a gradient step. Started by Trainer (trainer.ts); speaks trainerProtocol.ts.
+ * tfjs engine (the training backend: tfjs-node(-gpu) where installed under `auto`, else wasm), so
+ * the serving thread's event loop never waits on a gradient step, and serving keeps its own
+ * backend. Started by Trainer (trainer.ts); speaks trainerProtocol.ts.
  */
 const port = parentPort;
 if (port === null) throw new Error('trainerWorker.ts must run as a worker thread (see Trainer)');
 const init = workerData as WorkerInit;
 const cancelFlag = new Int32Array(init.cancel);
-const backend = selectBackend({ prefer: init.prefer });
+const backend = selectBackend({ request: init.backend, role: 'train' });
 
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 // setImmediate lets queued messages in between chunks; the cancel flag itself is shared memory.
 const pause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+backend.then(
+  (choice) => post({ type: 'backend', choice }),
+  (err: unknown) => post({ type: 'backend_failed', kind: isStreamcastError(err) ? err.kind : 'fatal', message: err instanceof Error ? err.message : String(err) }),
+);
 
 port.on('message', (msg: ToWorker) => {
   if (msg.type !== 'train') return;
@@ -67,7 +73,7 @@ async function run(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
         epochs: out.epochs,
         history: out.history,
         durationMs: out.durationMs,
-        backend: choice.name,
+        backend: choice.candidate,
       },
       out.weights === request.init ? [] : weightBuffers(out.weights),
     );

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { nativeInstalled } from './nativeInstalled.js';
 
 /**
  * vitest global setup: real servers for the integration tests.
@@ -217,6 +218,9 @@ async function service(name: 'prometheus' | 'influxdb'): Promise<Outcome> {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  if (!nativeInstalled() && !process.env['CI']) {
+    log('native TensorFlow backend not installed: the GRU contract and training tests run on wasm only (skipped on tensorflow); `npm run native:install` adds it');
+  }
   // In parallel: Kafka's JVM start-up dominates, the other two take about a second.
   const outcomes = await Promise.all([kafka(), service('prometheus'), service('influxdb')]);
 

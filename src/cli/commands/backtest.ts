@@ -11,6 +11,7 @@ import { formatTable } from '../../evaluation/formatTable.js';
 import { renderHtmlReport } from '../../evaluation/htmlReport.js';
 import { ReportTrace } from '../../evaluation/reportTrace.js';
 import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
+import { fileCommandBackends } from '../computeBackends.js';
 import { DiscardSink, describeRun, replayParts, replayRuntime, runReplay, type ReplayFlags } from './replay.js';
 
 export interface BacktestFlags extends ReplayFlags {
@@ -50,6 +51,7 @@ export function baselineSet(spec: PipelineSpec): Map<string, Forecaster> {
 export async function backtestCommand(specPath: string, flags: BacktestFlags): Promise<number> {
   // Prequential with the production path: the pipeline's model runtime retrains as the spec says,
   // blocking, so every retrain sees only the steps before it and reruns give the same numbers.
+  const backends = await fileCommandBackends(flags);
   const parts = replayParts(
     specPath,
     flags,
@@ -60,9 +62,11 @@ export async function backtestCommand(specPath: string, flags: BacktestFlags): P
       ...(flags.stateless === true ? { stateless: true } : {}),
       ...(flags.calibration === false ? { calibrate: false } : {}),
       ...(flags.history !== undefined ? { historySteps: flags.history } : {}),
+      trainBackend: backends.config.train,
     }),
   );
   const { spec } = parts;
+  await backends.started(parts.runtime, flags.retrain !== false && spec.model.type === 'gru');
   const models = baselineSet(spec);
   // The pipeline's own model (baseline until a GRU is promoted) is scored as "gru".
   const primaryName = spec.model.type === 'gru' ? 'gru' : undefined;

@@ -5,14 +5,16 @@ import { Registry } from 'prom-client';
 import type { DeadLetter } from '../../domain/deadLetter.js';
 import type { Forecast } from '../../domain/forecast.js';
 import type { Sink } from '../../connectors/sink.js';
+import type { BackendFlags } from '../../config/backendConfig.js';
 import { createLogger } from '../../observability/logger.js';
 import { createMetrics, metricsListener } from '../../observability/metrics.js';
 import { HttpServer } from '../../runtime/httpServer.js';
 import { instrumentForecaster } from '../../observability/instrumentForecaster.js';
 import { createLiveObservers } from '../../runtime/liveObservers.js';
+import { backendDetail, describeBackends, startComputeBackends } from '../computeBackends.js';
 import { describeRun, DiscardSink, replayParts, replayRuntime, runReplay } from './replay.js';
 
-export interface DemoFlags {
+export interface DemoFlags extends BackendFlags {
   rate?: number;
   limit?: number;
   port?: number;
@@ -65,6 +67,8 @@ class ForecastPrinter implements Sink<Forecast> {
  * forecasts printed as they are made, metrics served on /metrics. Needs no server.
  */
 export async function demoCommand(flags: DemoFlags): Promise<number> {
+  const logger = createLogger({ level: flags.quiet ? 'warn' : 'info', pretty: Boolean(process.stderr.isTTY) });
+  const backends = await startComputeBackends(flags, logger);
   // The GRU from models/ when one ships (else the baseline), retrained beside the stream as the spec says.
   const parts = replayParts(
     join(packageRoot, 'pipelines', 'demo.yaml'),
@@ -73,9 +77,10 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
       ...(flags.rate ? { rate: flags.rate } : {}),
       ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
     },
-    replayRuntime({ models: join(packageRoot, 'models'), retrain: 'background', quiet: flags.quiet }),
+    replayRuntime({ models: join(packageRoot, 'models'), retrain: 'background', quiet: flags.quiet, trainBackend: backends.config.train }),
   );
-  const logger = createLogger({ level: flags.quiet ? 'warn' : 'info', pretty: Boolean(process.stderr.isTTY) });
+  const trainOn = await parts.runtime.startTrainer();
+  logger.info(backendDetail(backends, parts.runtime.trainBackend), `compute backends: ${describeBackends(backends, trainOn)}`);
   const registry = new Registry();
   const metrics = createMetrics(registry, { pipeline: parts.spec.name });
   const events = metricsListener(metrics);
@@ -92,6 +97,7 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
       logger,
       health: () => ({ live: true }),
       readiness: () => ({ ready: true }),
+      readyDetail: () => ({ backends: backendDetail(backends, parts.runtime.trainBackend) }),
       seriesLookup: (id) => latest.get(id),
     });
     await http.start();

@@ -25,8 +25,10 @@ import { createLogger } from '../../observability/logger.js';
 import { createLiveObservers } from '../../runtime/liveObservers.js';
 import { requireInputFiles } from '../options.js';
 import { faultsFromFlags, type FaultFlags } from '../faultFlags.js';
+import type { BackendFlags } from '../../config/backendConfig.js';
+import { fileCommandBackends } from '../computeBackends.js';
 
-export interface ReplayFlags extends FaultFlags {
+export interface ReplayFlags extends FaultFlags, BackendFlags {
   input?: string[];
   out?: string;
   deadLetters?: string;
@@ -159,7 +161,9 @@ export function describeRun(stats: RunStats, elapsedMs: number): string {
 }
 
 export async function replayCommand(specPath: string, flags: ReplayFlags): Promise<number> {
-  const parts = replayParts(specPath, flags, replayRuntime({ models: flags.model ?? 'models', retrain: flags.retrain === true ? 'blocking' : 'off', quiet: flags.quiet }));
+  const backends = await fileCommandBackends(flags);
+  const parts = replayParts(specPath, flags, replayRuntime({ models: flags.model ?? 'models', retrain: flags.retrain === true ? 'blocking' : 'off', quiet: flags.quiet, trainBackend: backends.config.train }));
+  await backends.started(parts.runtime, flags.retrain === true && parts.spec.model.type === 'gru');
   const forecasts: Sink<Forecast> = flags.out ? new JsonlFileSink<Forecast>(flags.out, { serialize: encodeForecast }) : new JsonlSink<Forecast>(process.stdout, { serialize: encodeForecast });
   const deadLetters: Sink<DeadLetter> = flags.deadLetters ? new JsonlFileSink<DeadLetter>(flags.deadLetters) : new DiscardSink<DeadLetter>();
   const observers = flags.influx

@@ -20,8 +20,12 @@ import { readinessReporter } from '../../runtime/readinessReporter.js';
 import type { Liveness } from '../../runtime/stallDetector.js';
 import { exitGuard } from '../../runtime/exitGuard.js';
 import { onShutdown } from '../../runtime/shutdown.js';
+import type { BackendFlags } from '../../config/backendConfig.js';
+import type { BackendRequest } from '../../forecasting/gru/backend.js';
+import type { ModelRuntime } from '../../forecasting/modelRuntime.js';
+import { backendDetail, describeBackends, startComputeBackends } from '../computeBackends.js';
 
-export interface RunFlags {
+export interface RunFlags extends BackendFlags {
   brokers?: string;
   group?: string;
   fromBeginning?: boolean;
@@ -71,7 +75,13 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
   const latest = new Map<string, Forecast>();
   const abort = new AbortController();
 
-  const built = specs.map((spec, i) => build(spec, configs[i] as KafkaConfig, registry, logger, latest, flags.influx));
+  const backends = await startComputeBackends(flags, logger);
+  const built = specs.map((spec, i) => build(spec, configs[i] as KafkaConfig, registry, logger, latest, flags.influx, backends.config.train));
+  // Trainers start now, so a training backend asked for by name but missing exits 2 at once.
+  for (const b of built) {
+    const trainOn = b.pipeline.spec.model.type === 'gru' ? await b.runtime.startTrainer() : undefined;
+    logger.child({ pipeline: b.pipeline.spec.name }).info(backendDetail(backends, b.runtime.trainBackend), `compute backends: ${describeBackends(backends, trainOn)}`);
+  }
   const pipelines: KafkaPipeline[] = built.map((b) => b.pipeline);
   // streamcast_ready{pipeline} follows each pipeline's part of /readyz (0 until restored).
   const readinessChecks = built.map((b) => readinessReporter(() => b.pipeline.readiness(), b.events));
@@ -106,6 +116,7 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
         }
         return { ready: true };
       },
+      readyDetail: () => ({ backends: Object.fromEntries(built.map((b) => [b.pipeline.spec.name, backendDetail(backends, b.runtime.trainBackend)])) }),
       seriesLookup: (id) => latest.get(id),
     });
     await http.start();
@@ -208,6 +219,7 @@ function livenessReporter(p: KafkaPipeline, events: EventListener, log: Logger):
 
 interface Built {
   readonly pipeline: KafkaPipeline;
+  readonly runtime: ModelRuntime;
   readonly events: EventListener;
   readonly observers: LiveObservers;
 }
@@ -219,6 +231,7 @@ function build(
   logger: Logger,
   latest: Map<string, Forecast>,
   influxUrl: string | undefined,
+  trainBackend: BackendRequest,
   modelsDir = 'models',
 ): Built {
   const log = logger.child({ pipeline: spec.name });
@@ -234,6 +247,7 @@ function build(
     onPromoted: (weights, info) => models.publish(weights, info),
     events,
     logger: log,
+    trainBackend,
   });
   models.attach(runtime);
   const pipeline = new KafkaPipeline({
@@ -255,7 +269,7 @@ function build(
       observers.drop(series);
     },
   });
-  return { pipeline, events, observers };
+  return { pipeline, runtime, events, observers };
 }
 
 async function runOne(p: KafkaPipeline, cfg: KafkaConfig, logger: Logger, signal: AbortSignal): Promise<void> {

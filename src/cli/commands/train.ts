@@ -2,10 +2,10 @@ import type { DeadLetter } from '../../domain/deadLetter.js';
 import type { Forecast } from '../../domain/forecast.js';
 import { wallClock } from '../../domain/clock.js';
 import { ConfigError } from '../../domain/errors.js';
-import { selectBackend } from '../../forecasting/gru/backend.js';
 import { ModelRuntime } from '../../forecasting/modelRuntime.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { ArtifactStore } from '../../training/artifactStore.js';
+import { describeBackends, startComputeBackends } from '../computeBackends.js';
 import { createProgress } from '../progress.js';
 import { DiscardSink, describeRun, replayParts, runReplay } from './replay.js';
 
@@ -22,6 +22,10 @@ export interface TrainFlags {
   force?: boolean;
   /** Held-out newest fraction of each series (default 0.15). */
   valFraction?: number;
+  /** `--backend` (serving: the replay and calibration on this thread). */
+  backend?: string;
+  /** `--train-backend` (the trainer worker; default as --backend, else auto). */
+  trainBackend?: string;
 }
 
 const DEFAULT_HISTORY = 20_000;
@@ -38,7 +42,7 @@ const DEFAULT_VAL_FRACTION = 0.15;
  * of the new model, the untrained one, the model in service and the baselines.
  */
 export async function trainCommand(specPath: string, flags: TrainFlags): Promise<number> {
-  await selectBackend();
+  const backends = await startComputeBackends(flags);
   const store = new ArtifactStore(flags.out ?? 'models', wallClock);
   const valFraction = flags.valFraction ?? DEFAULT_VAL_FRACTION;
   const parts = replayParts(
@@ -50,6 +54,7 @@ export async function trainCommand(specPath: string, flags: TrainFlags): Promise
       retrain: 'off',
       valFraction,
       historySteps: flags.history ?? DEFAULT_HISTORY,
+      trainBackend: backends.config.train,
       ...(flags.epochs !== undefined ? { epochs: flags.epochs } : {}),
       ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
     },
@@ -59,6 +64,9 @@ export async function trainCommand(specPath: string, flags: TrainFlags): Promise
   if (!(runtime instanceof ModelRuntime) || spec.model.type !== 'gru') {
     throw new ConfigError(`pipeline "${spec.name}" has model.type ${spec.model.type}; train needs model.type gru`);
   }
+  // The worker starts before the replay, so a training backend that is missing fails at once.
+  const trainOn = await runtime.startTrainer();
+  if (!flags.quiet) process.stderr.write(`compute backends: ${describeBackends(backends, trainOn)}\n`);
   const { elapsedMs } = await runReplay(parts, { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() }, { label: 'replay', quiet: flags.quiet, keepRuntime: true });
   if (!flags.quiet) process.stderr.write(`replayed: ${describeRun(parts.stats, elapsedMs)}\n`);
 

@@ -112,6 +112,33 @@ describe('deploy/Dockerfile (parsed, no Docker engine)', () => {
   });
 });
 
+describe('deploy/Dockerfile.gpu (parsed, no Docker engine)', () => {
+  const stages = stagesOf(parseDockerfile(readFileSync(join(repoRoot, 'deploy', 'Dockerfile.gpu'), 'utf8')));
+  const build = stages[0]!;
+  const runtime = stages[stages.length - 1]!;
+
+  it('builds the GPU backend with deploy/native/install.sh --gpu after npm ci, from files copied in before', () => {
+    const at = (re: RegExp) => build.body.findIndex((i) => i.op === 'RUN' && re.test(i.args));
+    const ci = at(/^npm ci\b/);
+    const gpu = at(/^bash deploy\/native\/install\.sh --gpu\b/);
+    expect(ci).toBeGreaterThanOrEqual(0);
+    expect(gpu).toBeGreaterThan(ci);
+    // The installer needs Maven, pip, a compiler and unzip: installed before it runs.
+    const apt = build.body.slice(0, gpu).find((i) => i.op === 'RUN' && /apt-get install/.test(i.args))?.args ?? '';
+    for (const tool of ['maven', 'python3-pip', 'build-essential', 'unzip']) expect(apt, tool).toContain(tool);
+    const copied = build.body.slice(0, gpu).filter((i) => i.op === 'COPY').flatMap((i) => copyOf(i).sources.map(norm));
+    expect(copied).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'patches', 'deploy/native']));
+    for (const f of copied) expect(existsSync(join(repoRoot, f)), f).toBe(true);
+  });
+
+  it('the runtime stage carries node_modules (with the GPU package) and trains on tensorflow-gpu', () => {
+    const fromBuild = runtime.body.filter((i) => i.op === 'COPY').map(copyOf).filter((c) => c.from === build.name).flatMap((c) => c.sources.map((x) => norm(x.replace(/^\/app\//, ''))));
+    expect(fromBuild).toEqual(expect.arrayContaining(['dist', 'node_modules']));
+    expect(runtime.body.some((i) => i.op === 'ENV' && /STREAMCAST_TRAIN_BACKEND=tensorflow-gpu/.test(i.args))).toBe(true);
+    expect(JSON.parse(runtime.body.find((i) => i.op === 'ENTRYPOINT')?.args ?? 'null')).toEqual(['node', 'dist/main.js']);
+  });
+});
+
 describe('the image\'s runtime layout, staged without Docker', () => {
   // /app as the runtime stage lays it out: `npm run build` output plus what the stage copies.
   const app = mkdtempSync(join(tmpdir(), 'streamcast-image-'));

@@ -20,7 +20,7 @@ const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   streamcast_active_series: { type: 'gauge', labels: ['pipeline'] },
   streamcast_series_evicted_total: { type: 'counter', labels: ['pipeline', 'reason'] },
   streamcast_consumer_lag: { type: 'gauge', labels: ['pipeline', 'topic', 'partition'] },
-  streamcast_model_info: { type: 'gauge', labels: ['pipeline', 'version', 'kind', 'backend'] },
+  streamcast_model_info: { type: 'gauge', labels: ['pipeline', 'version', 'kind', 'backend', 'train_backend'] },
   streamcast_training_runs_total: { type: 'counter', labels: ['pipeline', 'outcome'] },
   streamcast_training_duration_seconds: { type: 'histogram', labels: ['pipeline'] },
   streamcast_forecast_abs_error_total: { type: 'counter', labels: ['pipeline', 'model', 'horizon'] },
@@ -34,7 +34,7 @@ const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   streamcast_stalled: { type: 'gauge', labels: ['pipeline'] },
 };
 
-const BOUNDED_LABELS = new Set(['pipeline', 'topic', 'partition', 'horizon', 'reason', 'strategy', 'backend', 'outcome', 'model', 'version', 'kind', 'interval']);
+const BOUNDED_LABELS = new Set(['pipeline', 'topic', 'partition', 'horizon', 'reason', 'strategy', 'backend', 'train_backend', 'outcome', 'model', 'version', 'kind', 'interval']);
 
 function setup(pipeline = 'cpu-load') {
   const registry = new Registry();
@@ -183,7 +183,7 @@ const ALL_EVENTS: PipelineEvent[] = [
   { type: 'series_evicted', reason: 'ttl', count: 5 },
   { type: 'series_evicted', reason: 'max_series', count: 2 },
   { type: 'consumer_lag', topic: 'metrics.cpu', partition: 3, lag: 120 },
-  { type: 'model_info', version: 2, kind: 'gru', backend: 'tensorflow' },
+  { type: 'model_info', version: 2, kind: 'gru', backend: 'wasm', trainBackend: 'tensorflow' },
   { type: 'training_run', outcome: 'promoted', durationSeconds: 95 },
   { type: 'forecast_error', model: 'gru', horizon: 1, absErrorSum: 2.5, count: 10 },
   { type: 'interval_coverage', model: 'gru', interval: '0.1-0.9', hits: 8, total: 10 },
@@ -221,7 +221,7 @@ describe('metricsListener', () => {
     expect(await v('streamcast_series_evicted_total', { reason: 'ttl' })).toBe(10);
     expect(await v('streamcast_series_evicted_total', { reason: 'max_series' })).toBe(4);
     expect(await v('streamcast_consumer_lag', { topic: 'metrics.cpu', partition: '3' })).toBe(120);
-    expect(await v('streamcast_model_info', { version: '2', kind: 'gru', backend: 'tensorflow' })).toBe(1);
+    expect(await v('streamcast_model_info', { version: '2', kind: 'gru', backend: 'wasm', train_backend: 'tensorflow' })).toBe(1);
     expect(await v('streamcast_training_runs_total', { outcome: 'promoted' })).toBe(2);
     expect(await s(`streamcast_training_duration_seconds_sum{pipeline="${P}"}`)).toBe(190);
     expect(await v('streamcast_forecast_abs_error_total', { model: 'gru', horizon: '1' })).toBe(5);
@@ -252,10 +252,10 @@ describe('metricsListener', () => {
 
   it('keeps exactly one model_info series when the serving model changes', async () => {
     const { registry, listen } = setup(P);
-    listen({ type: 'model_info', version: 0, kind: 'baseline', backend: 'cpu' });
-    listen({ type: 'model_info', version: 1, kind: 'gru', backend: 'cpu' });
+    listen({ type: 'model_info', version: 0, kind: 'baseline', backend: 'cpu', trainBackend: 'none' });
+    listen({ type: 'model_info', version: 1, kind: 'gru', backend: 'cpu', trainBackend: 'tensorflow' });
     const data = await registry.getSingleMetric('streamcast_model_info')!.get();
-    expect(data.values).toEqual([{ value: 1, labels: { pipeline: P, version: '1', kind: 'gru', backend: 'cpu' } }]);
+    expect(data.values).toEqual([{ value: 1, labels: { pipeline: P, version: '1', kind: 'gru', backend: 'cpu', train_backend: 'tensorflow' } }]);
   });
 
   it('removes lag series of revoked partitions', async () => {

@@ -12,7 +12,7 @@ describeWithCommand('promtool', 'install Debian package "prometheus" (.ci/run do
     listen({ type: 'batch', size: 8, durationMs: 1.5, backend: 'cpu' });
     listen({ type: 'imputed', strategy: 'ffill', count: 2 });
     listen({ type: 'consumer_lag', topic: 'metrics.cpu', partition: 0, lag: 3 });
-    listen({ type: 'model_info', version: 1, kind: 'gru', backend: 'cpu' });
+    listen({ type: 'model_info', version: 1, kind: 'gru', backend: 'cpu', trainBackend: 'wasm' });
     listen({ type: 'forecast_error', model: 'gru', horizon: 1, absErrorSum: 0.5, count: 1 });
     listen({ type: 'interval_coverage', model: 'gru', interval: '0.1-0.9', hits: 1, total: 1 });
     const text = await registry.metrics();

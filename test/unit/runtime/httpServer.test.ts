@@ -74,6 +74,19 @@ describe('HttpServer', () => {
     expect(await res.json()).toEqual({ status: 'ready' });
   });
 
+  it('adds the readiness detail (the compute backends) to /readyz whether ready or not', async () => {
+    const backends = { serve: 'wasm', train: 'tensorflow', requested: { serve: 'auto', train: 'auto' } };
+    const { server, state } = make({ readyDetail: () => ({ backends }) });
+    await server.start();
+    let res = await fetch(url(server, '/readyz'));
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: 'not ready', reason: 'restoring state of 3 partitions', backends });
+    state.ready = true;
+    state.reason = undefined;
+    res = await fetch(url(server, '/readyz'));
+    expect(await res.json()).toEqual({ status: 'ready', backends });
+  });
+
   it('looks series up by URL-decoded id; 404 for an unknown one, 400 for bad encoding', async () => {
     const { server } = make();
     await server.start();

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/domain/clock.js';
 import { ConfigError } from '../../../src/domain/errors.js';
-import { selectBackend } from '../../../src/forecasting/gru/backend.js';
 import { featureLayout } from '../../../src/forecasting/gru/featureLayout.js';
 import { GruForecaster } from '../../../src/forecasting/gru/gruForecaster.js';
 import { initGruModelWeights } from '../../../src/forecasting/gru/gruWeights.js';
@@ -12,6 +11,7 @@ import { identityCalibration } from '../../../src/forecasting/gru/calibration.js
 import { ArtifactStore, specHash } from '../../../src/training/artifactStore.js';
 import type { ArtifactInfo } from '../../../src/training/artifactStore.js';
 import { HOUR, seasonalSteps } from '../../helpers/trainingSeries.js';
+import { contractBackends, useBackend } from '../../helpers/computeBackends.js';
 
 const layout = featureLayout(['hourOfDay', 'dayOfWeek'], 24);
 const quantiles = [0.1, 0.5, 0.9];
@@ -24,13 +24,13 @@ const info: ArtifactInfo = {
 };
 
 let root: string;
-beforeAll(async () => {
-  await selectBackend();
-  root = mkdtempSync(path.join(tmpdir(), 'streamcast-models-'));
-});
-afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-describe('ArtifactStore', () => {
+describe.each(contractBackends())('ArtifactStore on %s', (backend) => {
+  beforeAll(async () => {
+    await useBackend(backend);
+    root = mkdtempSync(path.join(tmpdir(), 'streamcast-models-'));
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
   it('saves numbered versions, points current at one, and loads weights that serve identically', async () => {
     const store = new ArtifactStore(root, new ManualClock(Date.UTC(2025, 0, 2, 3, 4, 5)));
     expect(await store.loadCurrent('p', expected)).toBeUndefined();

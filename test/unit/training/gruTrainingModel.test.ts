@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../../src/forecasting/gru/backend.js';
 import { clippedZ, featureLayout, inputSize, layoutInputSize, writeInput } from '../../../src/forecasting/gru/featureLayout.js';
 import { quantileKey } from '../../../src/domain/forecast.js';
 import { GruForecaster } from '../../../src/forecasting/gru/gruForecaster.js';
@@ -10,6 +9,7 @@ import { GruTrainingModel } from '../../../src/training/gruTrainingModel.js';
 import { SeriesHistory, windowSteps } from '../../../src/training/seriesHistory.js';
 import { trainLoop } from '../../../src/training/trainLoop.js';
 import { HOUR, seasonalSteps } from '../../helpers/trainingSeries.js';
+import { contractBackends, useBackend } from '../../helpers/computeBackends.js';
 
 const layout = featureLayout(['hourOfDay'], 24);
 const I = inputSize(layout.timeFeatures);
@@ -17,17 +17,15 @@ const quantiles = [0.1, 0.5, 0.9];
 const horizon = 4;
 const units = 8;
 
-beforeAll(async () => {
-  await selectBackend();
-});
-
 function history(n: number, missing?: (i: number) => boolean): SeriesHistory {
   const h = new SeriesHistory({ stepMs: HOUR, capacity: 2048 });
   for (const s of seasonalSteps('a', { n, ...(missing ? { missing } : {}) })) h.append(s);
   return h;
 }
 
-describe('GruTrainingModel', () => {
+describe.each(contractBackends())('GruTrainingModel on %s', (backend) => {
+  beforeAll(() => useBackend(backend));
+
   it('trained weights serve through GruForecaster with the training forward outputs (< 1e-4)', async () => {
     // Five levels, so both sides of the anchor accumulate more than one increment.
     const quantiles = [0.05, 0.1, 0.5, 0.9, 0.95];

@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../../src/forecasting/gru/backend.js';
 import { featureLayout } from '../../../src/forecasting/gru/featureLayout.js';
 import { initGruModelWeights } from '../../../src/forecasting/gru/gruWeights.js';
 import { buildDatasets } from '../../../src/training/datasetBuilder.js';
@@ -8,14 +7,11 @@ import { SeriesHistory } from '../../../src/training/seriesHistory.js';
 import type { EpochReport } from '../../../src/training/trainLoop.js';
 import { trainLoop } from '../../../src/training/trainLoop.js';
 import { HOUR, seasonalSteps } from '../../helpers/trainingSeries.js';
+import { contractBackends, useBackend } from '../../helpers/computeBackends.js';
 
 const layout = featureLayout(['hourOfDay'], 24);
 const horizon = 6;
 const quantiles = [0.1, 0.5, 0.9];
-
-beforeAll(async () => {
-  await selectBackend();
-});
 
 function windows() {
   const h = new SeriesHistory({ stepMs: HOUR, capacity: 4096 });
@@ -23,7 +19,9 @@ function windows() {
   return [...h.series()].map((s) => h.windowOf(s)!);
 }
 
-describe('trainLoop', () => {
+describe.each(contractBackends())('trainLoop on %s', (backend) => {
+  beforeAll(() => useBackend(backend));
+
   it('learns a noisy daily cycle: loss falls and beats seasonal naive and last value on the held-out tail', async () => {
     const ws = windows();
     const { train, validation } = buildDatasets(ws, { layout, horizon, context: 48, valFraction: 0.2 });

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StreamcastError } from '../../../src/domain/errors.js';
+import { ConfigError, StreamcastError } from '../../../src/domain/errors.js';
 import { featureLayout } from '../../../src/forecasting/gru/featureLayout.js';
 import { initGruModelWeights } from '../../../src/forecasting/gru/gruWeights.js';
 import { buildDatasets } from '../../../src/training/datasetBuilder.js';
@@ -7,6 +8,17 @@ import { SeriesHistory } from '../../../src/training/seriesHistory.js';
 import { Trainer } from '../../../src/training/trainer.js';
 import type { TrainProgress } from '../../../src/training/trainer.js';
 import { HOUR, seasonalSteps } from '../../helpers/trainingSeries.js';
+import { contractBackends } from '../../helpers/computeBackends.js';
+import { nativeInstalled } from '../../helpers/nativeInstalled.js';
+
+function gpuPackageInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('@tensorflow/tfjs-node-gpu');
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const layout = featureLayout(['hourOfDay'], 24);
 const horizon = 8;
@@ -20,9 +32,48 @@ function request(epochs: number) {
   return { train, validation, init, current: init, options: { epochs, seed: 1, patience: 10 } };
 }
 
-const trainer = new Trainer();
+// The thread-behaviour tests pin wasm; the backends themselves are covered below.
+const trainer = new Trainer({ backend: 'wasm' });
 afterAll(async () => {
   await trainer.close();
+});
+
+describe.each(contractBackends())('Trainer on %s', (backend) => {
+  it('says which backend its worker chose, and trains there', async () => {
+    const t = new Trainer({ backend });
+    try {
+      const choice = await t.backend();
+      expect(choice.candidate).toBe(backend);
+      expect(choice.name).toBe(backend);
+      const out = await t.train(request(1));
+      expect(out.status).toBe('done');
+      if (out.status === 'done') expect(out.backend).toBe(backend);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('Trainer backend choice', () => {
+  it.skipIf(!nativeInstalled() && !process.env['CI'])('auto trains on the native backend where installed (CI: always), not silently on wasm', async () => {
+    const t = new Trainer();
+    try {
+      expect((await t.backend()).candidate).toBe('tensorflow');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it.skipIf(gpuPackageInstalled())('a named backend that is missing fails backend() and jobs with a ConfigError naming the fix', async () => {
+    const t = new Trainer({ backend: 'tensorflow-gpu' });
+    try {
+      await expect(t.backend()).rejects.toThrow(ConfigError);
+      await expect(t.backend()).rejects.toThrow(/npm run native:install -- --gpu/);
+      await expect(t.train(request(1))).rejects.toThrow(/training failed: compute backend "tensorflow-gpu" is not available/);
+    } finally {
+      await t.close();
+    }
+  });
 });
 
 describe('Trainer (worker thread)', () => {

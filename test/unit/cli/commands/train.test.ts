@@ -6,6 +6,8 @@ import { trainCommand } from '../../../../src/cli/commands/train.js';
 import { ManualClock } from '../../../../src/domain/clock.js';
 import { featureLayout } from '../../../../src/forecasting/gru/featureLayout.js';
 import { ArtifactStore } from '../../../../src/training/artifactStore.js';
+import { runCli } from '../../../helpers/cli.js';
+import { contractBackends } from '../../../helpers/computeBackends.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'streamcast-train-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,5 +56,59 @@ describe('trainCommand', () => {
     expect(loaded?.meta.training.steps).toBe(600 - 24);
     expect(loaded?.meta.validation.loss).toBeGreaterThan(0);
     expect(JSON.parse(readFileSync(path.join(dir, 'models', 'tiny', 'current'), 'utf8'))).toEqual({ version: 1 });
+  });
+});
+
+function tinyFixture(name: string): { spec: string; input: string } {
+  const csv = ['timestamp,value'];
+  const t0 = Date.UTC(2024, 0, 1);
+  for (let i = 0; i < 400; i++) csv.push(`${new Date(t0 + i * 3_600_000).toISOString()},${(50 + 10 * Math.sin((2 * Math.PI * i) / 24)).toFixed(3)}`);
+  const input = path.join(dir, `${name}.csv`);
+  writeFileSync(input, `${csv.join('\n')}\n`);
+  const spec = path.join(dir, `${name}.yaml`);
+  writeFileSync(
+    spec,
+    [
+      `name: ${name}`,
+      'input: { topic: in.tiny, codec: json }',
+      'output: { topic: out.tiny }',
+      'window: { step: 1h }',
+      'model: { type: gru, hidden: 8, context: 24, horizon: 4, quantiles: [0.1, 0.5, 0.9], timeFeatures: [hourOfDay] }',
+      'retrain: { epochs: 1, minHistory: 100 }',
+    ].join('\n'),
+  );
+  return { spec, input };
+}
+
+describe.each(contractBackends())('trainCommand --train-backend %s', (backend) => {
+  it('trains in the worker on the backend asked for, and says so', async () => {
+    const { spec, input } = tinyFixture(`tiny-${backend}`);
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
+      out.push(String(s));
+      return true;
+    });
+    try {
+      expect(await trainCommand(spec, { input: [input], out: path.join(dir, `models-${backend}`), quiet: true, force: true, trainBackend: backend })).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(out.join('')).toMatch(new RegExp(`, [\\d.]+ s on ${backend};`));
+  });
+});
+
+describe('streamcast train with a backend that is not installed', () => {
+  it('exits 2 at start and names the install command', async () => {
+    const { spec, input } = tinyFixture('tiny-gpu');
+    const r = await runCli(['train', spec, '-i', input, '-o', path.join(dir, 'models-gpu'), '-q', '--train-backend', 'tensorflow-gpu'], { env: { STREAMCAST_BACKEND: '' } });
+    expect(r.stderr).toMatch(/compute backend "tensorflow-gpu" is not available: @tensorflow\/tfjs-node-gpu is not installed or does not load; run `npm run native:install -- --gpu`/);
+    expect(r.code).toBe(2);
+  });
+
+  it('exits 2 on a backend name that does not exist', async () => {
+    const { spec, input } = tinyFixture('tiny-bad');
+    const r = await runCli(['train', spec, '-i', input, '-q', '--backend', 'cuda']);
+    expect(r.stderr).toMatch(/--backend "cuda" is not a compute backend; use one of auto, wasm, tensorflow, tensorflow-gpu/);
+    expect(r.code).toBe(2);
   });
 });

@@ -4,10 +4,10 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../../src/domain/errors.js';
-import { selectBackend } from '../../../../src/forecasting/gru/backend.js';
 import { featureLayout } from '../../../../src/forecasting/gru/featureLayout.js';
 import { fileSystemIOHandler } from '../../../../src/forecasting/gru/fileSystemIOHandler.js';
 import { assignToLayersModel, initGruModelWeights, weightsFromLayersModel } from '../../../../src/forecasting/gru/gruWeights.js';
+import { contractBackends, useBackend } from '../../../helpers/computeBackends.js';
 
 const layout = featureLayout(['hourOfDay'], 24); // I = 5
 const meta = { version: 2, layout, horizon: 2, quantiles: [0.1, 0.5, 0.9] };
@@ -28,10 +28,8 @@ async function tempDir(): Promise<string> {
   return path.join(d, 'models', 'demo', '2');
 }
 
-describe('fileSystemIOHandler', () => {
-  beforeAll(async () => {
-    await selectBackend();
-  });
+describe.each(contractBackends())('fileSystemIOHandler on %s', (backend) => {
+  beforeAll(() => useBackend(backend));
   afterEach(async () => {
     for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
   });

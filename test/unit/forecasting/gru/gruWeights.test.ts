@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../../../src/forecasting/gru/backend.js';
 import { featureLayout } from '../../../../src/forecasting/gru/featureLayout.js';
 import { assignToLayersModel, initGruModelWeights, weightsFromLayersModel } from '../../../../src/forecasting/gru/gruWeights.js';
 import { JsStepKernel } from '../../../../src/forecasting/gru/jsStepKernel.js';
 import { mulberry32 } from '../../../../src/domain/random.js';
 import { QuantileHead, toQuantiles } from '../../../../src/forecasting/gru/quantileHead.js';
+import { contractBackends, useBackend } from '../../../helpers/computeBackends.js';
 
 const layout = featureLayout(['hourOfDay', 'dayOfWeek'], 24); // I = 7
 const dims = { layout, units: 12, horizon: 3, quantiles: [0.1, 0.5, 0.9] };
@@ -22,10 +22,8 @@ function referenceModel(T: number): tf.Sequential {
   });
 }
 
-describe('gruWeights', () => {
-  beforeAll(async () => {
-    await selectBackend();
-  });
+describe.each(contractBackends())('gruWeights on %s', (backend) => {
+  beforeAll(() => useBackend(backend));
 
   it('init is deterministic in the seed', () => {
     const a = initGruModelWeights(dims, 1);
