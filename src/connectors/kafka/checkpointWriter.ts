@@ -9,7 +9,7 @@ import type { EncodedState } from '../../state/seriesStateStore.js';
 import type { Sink } from '../sink.js';
 import { readChangelog } from './changelogReader.js';
 import { type PackedMessages, PackedMessagesBuilder } from './packedMessages.js';
-import { hasKafkaErrorType, inCauseChain, isRetriableKafkaError } from './kafkaClient.js';
+import { hasKafkaErrorType, isBrokerOutage, isRetriableKafkaError } from './kafkaClient.js';
 import { deadLetterMessage, forecastMessage, type KafkaOutput } from './kafkaSink.js';
 import type { KafkaSource } from './kafkaSource.js';
 import { inProcessProducers, type OutputProducer, type ProducerFactory } from './outputProducer.js';
@@ -299,5 +299,5 @@ export class KafkaCheckpointWriter implements CheckpointWriter {
  * the same id (aborting the open transaction) and first checks whether the commit landed.
  */
 function retriableChain(err: unknown): boolean {
-  return inCauseChain(err, isRetriableKafkaError);
+  return isBrokerOutage(err);
 }

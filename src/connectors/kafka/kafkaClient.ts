@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import kafkajs, { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import { readTlsFiles, type KafkaConfig } from '../../config/kafkaConfig.js';
 import type { LogSink } from '../../observability/logger.js';
 
@@ -73,4 +73,23 @@ export function hasKafkaErrorType(err: unknown, types: ReadonlySet<string>): boo
     const t = kafkaErrorType(e);
     return t !== undefined && types.has(t);
   });
+}
+
+// kafkajs is CommonJS and Node's ESM loader does not see this class as a named export.
+const { KafkaJSGroupCoordinatorNotFound } = kafkajs;
+// Errors that crossed from the producer thread are plain Errors carrying the class's name
+// (remoteError.ts), so the class is recognised by the name kafkajs gives its instances too.
+// (Its typings take no argument, but its constructor reads the message's fields.)
+const COORDINATOR_NOT_FOUND = new (KafkaJSGroupCoordinatorNotFound as unknown as new (message: string) => Error)('probe').name;
+
+/**
+ * A failure that a broker being away explains, so that waiting and retrying is the cure: a
+ * retriable kafkajs error anywhere in the cause chain (kafkajs gives up after its own retries with
+ * a non-retriable wrapper around the retriable connection error), or kafkajs' "group coordinator
+ * not found", which it classes as non-retriable although a broker restart produces it (consumer
+ * joins and transactions' offset commits both hit it until the offsets topic is loaded again).
+ * The one outage test of the consumer, the output producers and the checkpoint transactions.
+ */
+export function isBrokerOutage(err: unknown): boolean {
+  return inCauseChain(err, (e) => isRetriableKafkaError(e) || e instanceof KafkaJSGroupCoordinatorNotFound || (e as { name?: unknown }).name === COORDINATOR_NOT_FOUND);
 }

@@ -1,4 +1,4 @@
-import kafkajs, { type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage } from 'kafkajs';
+import { type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage } from 'kafkajs';
 import { Observable, Subject } from 'rxjs';
 import type { Decoder } from '../../codecs/codec.js';
 import { DEFAULT_SESSION_TIMEOUT_MS } from '../../config/kafkaConfig.js';
@@ -10,7 +10,7 @@ import type { EventListener } from '../../observability/events.js';
 import type { LogSink } from '../../observability/logger.js';
 import { retry } from '../../runtime/retry.js';
 import type { Ingested, Position, Source } from '../source.js';
-import { inCauseChain, isRetriableKafkaError, kafkaErrorType } from './kafkaClient.js';
+import { isBrokerOutage, isRetriableKafkaError, kafkaErrorType } from './kafkaClient.js';
 
 export interface KafkaSourceOptions {
   readonly kafka: Kafka;
@@ -464,15 +464,7 @@ function keyText(key: string | Buffer | null): string | null {
   return `base64:${key.toString('base64')}`;
 }
 
-/**
- * A crash that a broker being away explains: a retriable error anywhere in the cause chain, or
- * kafkajs' "group coordinator not found", which it classes as non-retriable although a broker
- * restart produces it (the coordinator is back once the offsets topic is loaded). By class, not
- * by message (STYLE 5).
- */
-// kafkajs is CommonJS and Node's ESM loader does not see this class as a named export.
-const { KafkaJSGroupCoordinatorNotFound } = kafkajs;
-
+/** A crash that a broker being away explains (see isBrokerOutage): the consumer is restarted, not the pipeline stopped. */
 export function crashFromOutage(error: unknown): boolean {
-  return inCauseChain(error, (e) => isRetriableKafkaError(e) || e instanceof KafkaJSGroupCoordinatorNotFound);
+  return isBrokerOutage(error);
 }

@@ -1,6 +1,6 @@
 import type { Kafka, TopicMessages } from 'kafkajs';
 import { retry } from '../../runtime/retry.js';
-import { inCauseChain, isRetriableKafkaError } from './kafkaClient.js';
+import { isBrokerOutage } from './kafkaClient.js';
 import { murmur2Partitioner } from './murmur2Partitioner.js';
 import { initTransactions, runTransaction, type TransactionWork } from './runTransaction.js';
 import { StreamcastError } from '../../domain/errors.js';
@@ -84,7 +84,7 @@ export interface OutageRetry {
  * By class, never by message (STYLE 5).
  */
 export function isOutageError(err: unknown): boolean {
-  return inCauseChain(err, isRetriableKafkaError);
+  return isBrokerOutage(err);
 }
 
 /**
