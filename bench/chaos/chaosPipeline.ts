@@ -3,6 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { inCauseChain, isRetriableKafkaError } from '../../src/connectors/kafka/kafkaClient.js';
+import { retry } from '../../src/runtime/retry.js';
 
 export type Guarantee = 'at-least-once' | 'exactly-once';
 
@@ -48,14 +50,21 @@ export function chaosPipeline(prefix: string, guarantee: Guarantee, input?: stri
 }
 
 export async function createTopic(brokers: string, topic: string, partitions: number, configs: Record<string, string> = {}): Promise<void> {
-  const admin = new Kafka({ clientId: 'bench-chaos-admin', brokers: [brokers], logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({
-      topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })) }],
-      waitForLeaders: true,
-    });
-  } finally {
-    await admin.disconnect();
-  }
+  // Right after a broker restart its metadata can still lag (UNKNOWN_TOPIC_OR_PARTITION while
+  // waiting for the new topic's leaders): retriable, and creating an existing topic is a no-op.
+  await retry(
+    async () => {
+      const admin = new Kafka({ clientId: 'bench-chaos-admin', brokers: [brokers], logLevel: logLevel.NOTHING }).admin();
+      await admin.connect();
+      try {
+        await admin.createTopics({
+          topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })) }],
+          waitForLeaders: true,
+        });
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    { retries: 10, initialMs: 500, maxMs: 5000, isRetriable: (err) => inCauseChain(err, isRetriableKafkaError) },
+  );
 }
