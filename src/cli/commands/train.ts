@@ -7,7 +7,7 @@ import { ModelRuntime } from '../../forecasting/modelRuntime.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { ArtifactStore } from '../../training/artifactStore.js';
 import { createProgress } from '../progress.js';
-import { DiscardSink, describeRun, replayParts, runReplay } from './replay.js';
+import { DiscardSink, describeRun, replayParts, runReplay, signalExitCode } from './replay.js';
 
 export interface TrainFlags {
   input: string[];
@@ -59,7 +59,12 @@ export async function trainCommand(specPath: string, flags: TrainFlags): Promise
   if (!(runtime instanceof ModelRuntime) || spec.model.type !== 'gru') {
     throw new ConfigError(`pipeline "${spec.name}" has model.type ${spec.model.type}; train needs model.type gru`);
   }
-  const { elapsedMs } = await runReplay(parts, { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() }, { label: 'replay', quiet: flags.quiet, keepRuntime: true });
+  const { elapsedMs, signal } = await runReplay(parts, { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() }, { label: 'replay', quiet: flags.quiet, keepRuntime: true });
+  if (signal !== undefined) {
+    await runtime.close();
+    process.stderr.write('train: cancelled while reading the input; nothing written\n');
+    return signalExitCode(signal);
+  }
   if (!flags.quiet) process.stderr.write(`replayed: ${describeRun(parts.stats, elapsedMs)}\n`);
 
   const progress = createProgress('train', { quiet: flags.quiet });

@@ -113,6 +113,8 @@ export const pipelineSpecSchema = z
       .strict()
       .prefault({ maxSize: 1024, maxWait: '10ms' }),
     guarantee: z.enum(['exactly-once', 'at-least-once']).prefault('at-least-once'),
+    /** Backtest reports: the series shown first (e.g. ETTh1's `OT`); default the first series seen. */
+    report: z.object({ target: z.string().min(1, 'a series id, e.g. OT').optional() }).strict().optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
