@@ -64,7 +64,8 @@ class Columns {
   push(row: Record<string, number | string | null>): void {
     for (const [k, v] of Object.entries(row)) {
       if (typeof v !== 'string') {
-        this.cols[k]!.push(typeof v === 'number' ? round(v) : v);
+        // Integers (timestamps, counts) are exact; measured values keep 5 significant digits.
+        this.cols[k]!.push(typeof v === 'number' && !Number.isInteger(v) ? round(v) : v);
         continue;
       }
       let d = this.dicts.get(k);

@@ -20,7 +20,9 @@ export function colorScale(models: readonly string[]): ColorScale {
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const timeX = (title: string | null = null) => ({ field: 't', type: 'temporal', scale: { type: 'utc' }, title, axis: { labelOverlap: true, labelFlush: true } });
-const valueY = (field: string, title: string | null = null) => ({ field, type: 'quantitative', scale: { zero: false }, title, axis: { tickCount: 5 } });
+// Nice ticks (Vega's) without padded zeros ("1,017", not "1,017.0"), never in exponent notation.
+const NUMBER_FORMAT = ',~r';
+const valueY = (field: string, title: string | null = null) => ({ field, type: 'quantitative', scale: { zero: false, nice: true }, title, axis: { tickCount: 5, format: NUMBER_FORMAT } });
 // Every layer of a chart declares the same legend (layers that disagree make Vega-Lite warn).
 // The legend lists what the chart draws (`shown`); the scale keeps every model's colour fixed.
 const colorOf = (scale: ColorScale, title: string | null, shown: readonly string[] = scale.domain) => ({
@@ -173,7 +175,7 @@ export function horizonSpec(opts: { scale: ColorScale; horizon: number; pair: st
     data: { name: 'horizon' },
     transform: [{ filter: 'isValid(datum.mae)' }],
     mark: { type: 'line', point: { size: 18 } },
-    encoding: { x: hAxis, y: { field: 'mae', type: 'quantitative', title: 'MAE' }, color: colorOf(opts.scale, null, models), tooltip: [{ field: 'm' }, { field: 'h' }, { field: 'mae', format: ',.4~g' }] },
+    encoding: { x: hAxis, y: { field: 'mae', type: 'quantitative', title: 'MAE', axis: { format: NUMBER_FORMAT } }, color: colorOf(opts.scale, null, models), tooltip: [{ field: 'm' }, { field: 'h' }, { field: 'mae', format: ',.4~g' }] },
   };
   const nominal = opts.nominal ?? 0;
   const coverage = {

@@ -232,7 +232,8 @@ async function backtest(specPath: string, flags: BacktestFlags, progress: Progre
     );
     writeFileSync(join(flags.report, 'index.html'), html);
   }
-  progress.update(1);
+  // A stopped run says where it stopped, not 100 %.
+  if (signal === undefined) progress.update(1);
   progress.stop();
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -101,3 +101,14 @@ describe('renderHtmlReport', () => {
     expect(new Set(scales).size).toBe(1);
   });
 });
+
+describe('reportData', () => {
+  it('keeps timestamps exact while it rounds measured values', () => {
+    const ts = Date.UTC(2016, 6, 1, 13);
+    const t = new ReportTrace({ models: ['gru'], horizon: 1, quantiles: [0.5] });
+    t.add({ series: 's', ts, value: 1.23456789, observed: true, imputed: false, sinceObserved: 0, reset: false, z: 0, scale: { mean: 0, std: 1 } }, {});
+    const data = reportData({ summary: { input: '', pipeline: 'p', step: 3_600_000, horizon: 1, series: 1, scoredCells: 0, warmupSteps: 0, models: {}, best_baseline: null, skill: null }, traces: t.toArray(), traced: ['gru'], centre: 'median', pairs: [], stride: 1, seriesScores: [], seriesSeen: 1, meta: { command: '', specPath: '', specText: '', dataRange: null, model: '', training: [], createdAt: '' } });
+    expect(data['actual']!['t']).toEqual([ts]);
+    expect(data['actual']!['y']).toEqual([1.2346]);
+  });
+});
