@@ -11,7 +11,7 @@ export interface ReportTraceOptions {
   readonly quantiles: readonly number[];
   /** Newest steps kept per series (default 336). */
   readonly capacity?: number;
-  /** Series traced at most (default 24): the target first, then the first ones seen. */
+  /** Series traced at most (default 12): the target first, then the first ones seen. */
   readonly maxSeries?: number;
   /** A series to trace whatever the cap (the spec's `report.target`). */
   readonly target?: SeriesId;
@@ -53,7 +53,7 @@ export class ReportTrace {
 
   constructor(private readonly opts: ReportTraceOptions) {
     this.capacity = opts.capacity ?? 336;
-    this.maxSeries = opts.maxSeries ?? 24;
+    this.maxSeries = opts.maxSeries ?? 12;
     this.centre = opts.quantiles.includes(0.5) ? 'median' : 'mean';
     // Outermost first: the widest band is drawn underneath.
     const pairs = symmetricPairs(opts.quantiles).sort((a, b) => a.lo - b.lo);
