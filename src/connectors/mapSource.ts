@@ -11,6 +11,7 @@ export function pipeSource(source: Source, operator: OperatorFunction<Ingested, 
     resume: () => source.resume(),
     commit: (positions) => source.commit(positions),
     progress: () => source.progress?.(),
+    processed: () => source.processed?.(),
     records: () => source.records().pipe(operator),
   };
 }

@@ -50,4 +50,6 @@ export interface Source {
   close?(): Promise<void>;
   /** Progress of a finite input in [0, 1], or undefined for an endless one. */
   progress?(): number | undefined;
+  /** Fraction of a finite input whose records were processed and committed, in [0, 1] (progress that never runs ahead of the work). */
+  processed?(): number | undefined;
 }

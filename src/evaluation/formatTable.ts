@@ -1,4 +1,4 @@
-import type { BacktestSummary } from './backtestSummary.js';
+import { displayName, type BacktestSummary } from './backtestSummary.js';
 
 /** A number in ≤ 7 characters or so: 4 significant digits, exponent form only when needed. */
 export function formatNumber(x: number | null): string {
@@ -26,7 +26,8 @@ function mean(xs: readonly (number | null)[]): number | null {
  * Renders a backtest summary for the terminal: one row per model; MAE per horizon, mean MAE,
  * mean MASE, mean sMAPE, interval coverage per pair, and skill against the best baseline
  * (1 − maeMean / maeMean(best baseline); the best baseline's own skill is 0). A header line
- * states the run and a footer the best baseline and the model's skill.
+ * states the run and a footer the best baseline and the model's skill. The pipeline's model is
+ * labelled as what served (its baseline when no GRU did; in-sample when scored on its training data).
  */
 export function formatTable(summary: BacktestSummary): string {
   const H = summary.horizon;
@@ -44,7 +45,7 @@ export function formatTable(summary: BacktestSummary): string {
   const rows = Object.entries(summary.models).map(([name, m]) => {
     const skill = bestMae !== null && bestMae > 0 && m.maeMean !== null ? 1 - m.maeMean / bestMae : null;
     return [
-      name,
+      displayName(name, summary),
       ...Array.from({ length: H }, (_, i) => formatNumber(m.mae[i] ?? null)),
       formatNumber(m.maeMean),
       formatNumber(mean(m.mase)),
@@ -58,10 +59,10 @@ export function formatTable(summary: BacktestSummary): string {
   const line = (r: readonly string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
   const rule = widths.map((w) => '─'.repeat(w)).join('  ');
   const title =
-    `backtest ${summary.pipeline} on ${summary.input}: ${summary.series} series, step ${summary.step} ms, ` +
+    `backtest ${summary.pipeline}${summary.partial === true ? ' (PARTIAL: interrupted)' : ''} on ${summary.input}: ${summary.series} series, step ${summary.step} ms, ` +
     `horizon ${H}, ${summary.scoredCells} scored cells (warm-up ${summary.warmupSteps} steps)`;
   const footer =
     `best baseline: ${summary.best_baseline ?? '–'}` +
-    (summary.skill === null ? '' : `; skill of gru vs best baseline: ${(summary.skill * 100).toFixed(1)}%`);
+    (summary.skill === null ? '' : `; skill of ${displayName('gru', summary)} vs best baseline: ${(summary.skill * 100).toFixed(1)}%`);
   return [title, line(header), rule, ...rows.map(line), footer].join('\n');
 }

@@ -30,6 +30,15 @@ export interface ActualStep {
   readonly observed: boolean;
 }
 
+/** One series' scores (the report's per-series table). */
+export interface SeriesScores {
+  readonly series: SeriesId;
+  readonly cells: number;
+  /** Per model: MAE pooled over every horizon's scored cells of this series. */
+  readonly mae: Record<string, number | null>;
+  readonly mase: Record<string, number | null>;
+}
+
 /** The model named so is compared with the best baseline in `skill`. */
 export const PRIMARY_MODEL = 'gru';
 const BASELINE_PREFIXES = ['last-value', 'seasonal-naive'];
@@ -157,6 +166,8 @@ export class PrequentialScorer {
   private readonly errors: PointErrorAccumulator[];
   /** Per (model, pair). */
   private readonly coverage: CoverageAccumulator[];
+  /** Per (model, pair, h). */
+  private readonly coverageByH: CoverageAccumulator[];
   private readonly cellsPerH: Float64Array;
 
   constructor(private readonly opts: PrequentialScorerOptions) {
@@ -178,6 +189,7 @@ export class PrequentialScorer {
     this.B = 1 + 2 * this.pairs.length;
     this.errors = Array.from({ length: this.M * this.H }, () => new PointErrorAccumulator());
     this.coverage = Array.from({ length: this.M * this.pairs.length }, () => new CoverageAccumulator());
+    this.coverageByH = Array.from({ length: this.M * this.pairs.length * this.H }, () => new CoverageAccumulator());
     this.cellsPerH = new Float64Array(this.H);
   }
 
@@ -253,7 +265,10 @@ export class PrequentialScorer {
         for (let p = 0; p < P; p++) {
           const lo = st.vals[o + 1 + 2 * p]!;
           const hi = st.vals[o + 2 + 2 * p]!;
-          if (Number.isFinite(lo) && Number.isFinite(hi)) this.coverage[m * P + p]!.add(y, lo, hi);
+          if (Number.isFinite(lo) && Number.isFinite(hi)) {
+            this.coverage[m * P + p]!.add(y, lo, hi);
+            this.coverageByH[(m * P + p) * H + h - 1]!.add(y, lo, hi);
+          }
         }
       }
     }
@@ -262,6 +277,31 @@ export class PrequentialScorer {
   /** Targets of `series` still waiting for their actual (bounded by about H + 1 in stream order). */
   pending(series: SeriesId): number {
     return this.series.get(series)?.pending() ?? 0;
+  }
+
+  /**
+   * Per series: cells scored, and each model's MAE pooled over horizons and its MASE (that MAE
+   * over the series' mean absolute one-step change); null where nothing could be computed.
+   */
+  seriesScores(): SeriesScores[] {
+    const { H } = this;
+    const out: SeriesScores[] = [];
+    for (const [series, st] of this.series) {
+      let cells = 0;
+      for (let h = 0; h < H; h++) cells += st.count[h]!;
+      const mae: Record<string, number | null> = {};
+      const mase: Record<string, number | null> = {};
+      this.modelNames.forEach((name, m) => {
+        let abs = 0;
+        for (let h = 0; h < H; h++) abs += st.absSum[m * H + h]!;
+        const v = cells > 0 ? abs / cells : null;
+        const scale = st.scale.scale;
+        mae[name] = v;
+        mase[name] = v !== null && scale !== null && scale > 0 ? v / scale : null;
+      });
+      out.push({ series, cells, mae, mase });
+    }
+    return out;
   }
 
   get scoredCells(): number {
@@ -291,10 +331,12 @@ export class PrequentialScorer {
         mase.push(meanScaledError(perSeries));
       }
       const coverage: Record<string, number | null> = {};
+      const coverageByHorizon: Record<string, (number | null)[]> = {};
       this.pairs.forEach((pair, p) => {
         coverage[pair.key] = this.coverage[m * P + p]!.coverage;
+        coverageByHorizon[pair.key] = Array.from({ length: H }, (_, hi) => this.coverageByH[(m * P + p) * H + hi]!.coverage);
       });
-      models[name] = { mae, maeMean: maeMean.mean, mase, smape, coverage };
+      models[name] = { mae, maeMean: maeMean.mean, mase, smape, coverage, coverageByHorizon };
     });
 
     let best: string | null = null;

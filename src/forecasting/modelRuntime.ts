@@ -107,6 +107,8 @@ export interface ModelRuntimeOptions {
   readonly onPromoted?: (weights: GruModelWeights, info: ArtifactInfo) => void;
   readonly events?: EventListener;
   readonly logger?: LogSink;
+  /** Progress of each scheduled retrain's training (backtest progress): `run` counts retrains from 1. */
+  readonly onTrainProgress?: (p: TrainProgress & { readonly run: number }) => void;
 }
 
 const DAY = 86_400_000;
@@ -164,6 +166,9 @@ export class ModelRuntime implements Forecaster {
   #backend = 'js';
   #trainBackend = 'none';
   readonly #runs = { promoted: 0, rejected: 0, failed: 0 };
+  #started = 0;
+  /** Training range (meta.json `training`) of each version served here: loaded or promoted. */
+  readonly #trained = new Map<number, { readonly firstTs: number; readonly lastTs: number }>();
   /** Learns the served model's blend and interval scales from the stream (see onlineCalibrator.ts). */
   #online: OnlineCalibrator | undefined;
 
@@ -219,6 +224,11 @@ export class ModelRuntime implements Forecaster {
   /** Retraining outcomes so far (also emitted as `training_run` events). */
   get trainingRuns(): Readonly<{ promoted: number; rejected: number; failed: number }> {
     return { ...this.#runs };
+  }
+
+  /** First and last event time of the data the model `version` was trained on, when known (in-sample checks). */
+  trainedRange(version: number): { readonly firstTs: number; readonly lastTs: number } | undefined {
+    return this.#trained.get(version);
   }
 
   /** The retrain mode now in force (see setRetrain). */
@@ -549,6 +559,11 @@ export class ModelRuntime implements Forecaster {
     const spec = this.#spec;
     const { horizon, quantiles, hidden, context } = spec.model;
     const valFraction = this.#opts.valFraction ?? DEFAULT_VAL_FRACTION;
+    // Retraining turned off (another instance trains now, or a signal stops a backtest) or closing:
+    // a candidate is not ours to promote any more.
+    const abandoned = (): boolean => this.#closing !== undefined || (this.#mode === 'off' && how.explicit !== true);
+    const run = ++this.#started;
+    const onProgress = how.onProgress ?? (this.#opts.onTrainProgress === undefined ? undefined : (p: TrainProgress) => this.#opts.onTrainProgress?.({ ...p, run }));
     const outcome = (o: 'promoted' | 'rejected' | 'failed'): void => {
       this.#runs[o]++;
       this.#events({ type: 'training_run', outcome: o, durationSeconds: (performance.now() - started) / 1000 });
@@ -571,6 +586,7 @@ export class ModelRuntime implements Forecaster {
       const init = current ?? initGruModelWeights({ layout, units: hidden, horizon, quantiles }, this.#seed);
       this.#trainer ??= this.#opts.trainer?.() ?? (await defaultTrainer(this.#opts.trainBackend));
       if (this.#closing !== undefined) return { outcome: 'skipped', reason: 'closing' };
+      if (abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
       const res = await this.#trainer.train(
         {
           train,
@@ -579,10 +595,10 @@ export class ModelRuntime implements Forecaster {
           ...(current !== undefined ? { current } : {}),
           options: { epochs: this.#opts.epochs ?? spec.retrain.epochs, seed: this.#seed },
         },
-        how.onProgress,
+        onProgress,
       );
-      // Retraining turned off meanwhile (another instance trains now): its candidate is not ours to promote.
-      if (res.status === 'cancelled' || this.#closing !== undefined || (this.#mode === 'off' && how.explicit !== true)) return { outcome: 'skipped', reason: 'cancelled' };
+      // Retraining turned off meanwhile (another instance trains now, or a backtest was interrupted): its candidate is not ours to promote.
+      if (res.status === 'cancelled' || abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
       this.#trainBackend = res.backend;
       const decision = promotionDecision({ candidate: res.valLoss, current: res.currentValLoss, baseline: bestBaseline, mustBeat: spec.retrain.promote.mustBeat });
       const log = { pipeline: spec.name, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, ms: Math.round(res.durationMs) };
@@ -595,7 +611,7 @@ export class ModelRuntime implements Forecaster {
       }
       const offline = this.#opts.calibrate === false ? undefined : await this.#calibrate(res.weights, windows, valFraction);
       const weights: GruModelWeights = offline === undefined ? res.weights : { ...res.weights, calibration: offline };
-      if (this.#closing !== undefined) return { outcome: 'skipped', reason: 'closing' };
+      if (abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
       // Never below the version in service: it may have been adopted from another instance.
       let version = (this.weights?.version ?? 0) + 1;
       const artifact: ArtifactInfo = {
@@ -608,9 +624,13 @@ export class ModelRuntime implements Forecaster {
       if (store !== undefined && this.#opts.persist !== false) {
         version = await store.save(spec.name, weights, artifact, { makeCurrent: true, minVersion: version });
       }
-      if (this.#closing !== undefined) return { outcome: 'skipped', reason: 'closing' };
+      // Once saved as current, only closing stops the promotion (the store already points at it).
+      const stopNow = (): boolean => (store !== undefined && this.#opts.persist !== false ? this.#closing !== undefined : abandoned());
+      if (stopNow()) return { outcome: 'skipped', reason: 'cancelled' };
       this.#backend = (await selectBackend()).name;
+      if (stopNow()) return { outcome: 'skipped', reason: 'cancelled' };
       const promoted = { ...weights, version };
+      if (info.firstTs !== undefined && info.lastTs !== undefined) this.#trained.set(version, { firstTs: info.firstTs, lastTs: info.lastTs });
       this.#install(promoted);
       this.#opts.onPromoted?.(promoted, artifact);
       outcome('promoted');
@@ -660,6 +680,8 @@ export class ModelRuntime implements Forecaster {
       if (loaded === undefined) return;
       this.#backend = (await selectBackend()).name;
       if (this.#closing !== undefined) return;
+      const t = loaded.meta.training;
+      if (t.firstTs !== null && t.lastTs !== null) this.#trained.set(loaded.version, { firstTs: t.firstTs, lastTs: t.lastTs });
       this.#install(loaded.weights);
       this.#opts.logger?.info({ pipeline: spec.name, version: loaded.version, base: baseName(loaded.weights.layout.base) }, `loaded model v${loaded.version} from ${store.root}`);
     } catch (err) {

@@ -22,6 +22,17 @@ export interface ShutdownOptions {
   /** Default SIGTERM and SIGINT. */
   readonly signals?: readonly string[];
   readonly clock?: Clock;
+  /**
+   * What the log says, in the words of the command's input (default: a stream processor's, with
+   * uncommitted Kafka offsets). `stopping` follows "received SIGINT: ".
+   */
+  readonly messages?: { readonly stopping?: string; readonly timedOut?: string };
+  /**
+   * false: once `handler` resolves, do not exit; the command finishes and returns its own exit
+   * code (e.g. a backtest that writes its partial report, then exits 130). The timeout and the
+   * second signal still exit. Default true.
+   */
+  readonly exitWhenDone?: boolean;
 }
 
 /** Exit code when a second signal cuts a graceful shutdown short (128 + SIGINT, what shells expect after Ctrl-C). */
@@ -60,7 +71,7 @@ export function onShutdown(handler: (signal: string) => Promise<void>, opts: Shu
     const started = clock.now();
     logger.info(
       { signal, timeoutMs: opts.timeoutMs },
-      `received ${signal}: shutting down gracefully (send it again to exit immediately)`,
+      `received ${signal}: ${opts.messages?.stopping ?? 'shutting down gracefully (send it again to exit immediately)'}`,
     );
     // Not unref'd on purpose: a handler stuck on a promise that nothing will settle must still
     // end in exit 1, not in Node quietly exiting 0 with an empty event loop.
@@ -77,12 +88,17 @@ export function onShutdown(handler: (signal: string) => Promise<void>, opts: Shu
       if (outcome === 'timeout') {
         logger.error(
           { signal, timeoutMs: opts.timeoutMs },
-          'graceful shutdown timed out; exiting with 1. Offsets not yet committed will be reprocessed on restart',
+          opts.messages?.timedOut ?? 'graceful shutdown timed out; exiting with 1. Offsets not yet committed will be reprocessed on restart',
         );
         exitOnce(1);
       } else {
         logger.info({ signal, elapsedMs: clock.now() - started }, 'shutdown complete');
-        exitOnce(0);
+        if (opts.exitWhenDone !== false) exitOnce(0);
+        else {
+          // The command exits by itself; nothing is left for a second signal to cut short.
+          exited = true;
+          if (timer !== undefined) clearTimeout(timer);
+        }
       }
     } catch (err) {
       logger.error({ err, signal }, 'graceful shutdown failed; exiting with 1');

@@ -18,6 +18,9 @@ const init = workerData as WorkerInit;
 const cancelFlag = new Int32Array(init.cancel);
 const backend = selectBackend({ request: init.backend, role: 'train' });
 
+/** Thrown through evaluateDataset to stop it at its next chunk. */
+class EvaluationCancelled extends Error {}
+
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 // setImmediate lets queued messages in between chunks; the cancel flag itself is shared memory.
 const pause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -55,10 +58,25 @@ async function run(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
     let currentValLoss: number | undefined;
     if (request.current !== undefined) {
       const current = new GruTrainingModel(request.current);
+      // Cancellable like the training loop: a cancel (e.g. Ctrl-C in a backtest) must not wait for this pass.
+      let cancelled = false;
+      const pauseOrCancel = async (): Promise<void> => {
+        await pause();
+        if (Atomics.load(cancelFlag, 0) === id) {
+          cancelled = true;
+          throw new EvaluationCancelled();
+        }
+      };
       try {
-        currentValLoss = await evaluateDataset(current, request.validation, request.options.batchLanes, pause);
+        currentValLoss = await evaluateDataset(current, request.validation, request.options.batchLanes, pauseOrCancel);
+      } catch (err) {
+        if (!cancelled) throw err;
       } finally {
         current.dispose();
+      }
+      if (cancelled) {
+        post({ type: 'cancelled', id, epochs: out.epochs, durationMs: out.durationMs });
+        return;
       }
     }
     post(

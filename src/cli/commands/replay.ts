@@ -20,8 +20,8 @@ import { loadSpec } from '../../pipeline/spec/loadSpec.js';
 import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
 import { PipelineRunner, type RunnerOptions } from '../../runtime/pipelineRunner.js';
 import { onShutdown } from '../../runtime/shutdown.js';
-import { createProgress } from '../progress.js';
-import { createLogger } from '../../observability/logger.js';
+import { createProgress, type Progress } from '../progress.js';
+import { createLogger, type LogSink } from '../../observability/logger.js';
 import { createLiveObservers } from '../../runtime/liveObservers.js';
 import { requireInputFiles } from '../options.js';
 import { faultsFromFlags, type FaultFlags } from '../faultFlags.js';
@@ -93,15 +93,29 @@ export function replayParts(specPath: string, flags: ReplayFlags, runtime: Omit<
   return { spec, source, forecaster: model, runtime: model, stats: new RunStats() };
 }
 
+/** Exit code of a file command stopped by a signal: 128 + the signal's number, what shells expect (Ctrl-C: 130). */
+export function signalExitCode(signal: string): number {
+  return signal === 'SIGTERM' ? 143 : 130;
+}
+
+/** How long a file command may take to stop at its next safe point after a signal before it exits 1 anyway. */
+const STOP_TIMEOUT_MS = 10_000;
+
 /**
  * Runs a replay-like pipeline with progress on stderr and graceful SIGINT/SIGTERM, then closes
  * the sinks. Event time drives the windowing clock, so idle close follows the data, not the wall.
+ *
+ * A signal stops at the next safe point: retraining is switched off at once (the trainer worker
+ * cancels at its next chunk and no candidate is promoted after it), the source stops, the batches
+ * already formed are forecast and written. The process does not exit: `signal` in the result
+ * tells the command, which writes what it has (a partial report) and returns its exit code.
+ * Progress is `opts.progress` (the caller's, e.g. with phases) or a bar of its own.
  */
 export async function runReplay(
   parts: ReplayParts,
   sinks: { forecasts: Sink<Forecast>; deadLetters: Sink<DeadLetter> },
-  opts: { label: string; quiet?: boolean; events?: EventListener; onBatch?: RunnerOptions['onBatch']; keepRuntime?: boolean },
-): Promise<{ elapsedMs: number; stoppedEarly: boolean }> {
+  opts: { label: string; quiet?: boolean; events?: EventListener; onBatch?: RunnerOptions['onBatch']; keepRuntime?: boolean; progress?: Progress; logger?: LogSink },
+): Promise<{ elapsedMs: number; stoppedEarly: boolean; signal?: string }> {
   const clock = new ManualClock(0);
   const { stats, source } = parts;
   const listener = fanOut(stats.listener, opts.events ?? (() => undefined));
@@ -115,35 +129,49 @@ export async function runReplay(
     events: listener,
     ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
   });
-  const progress = createProgress(opts.label, { quiet: opts.quiet });
+  const progress = opts.progress ?? createProgress(opts.label, { quiet: opts.quiet });
+  // Processed (committed) rows, not rows read: reading runs ahead of the model by the buffers.
+  const fraction = () => source.processed?.() ?? source.progress?.() ?? 0;
   const timer = setInterval(() => {
-    progress.update(source.progress?.() ?? 0, { points: stats.points, forecasts: stats.forecasts });
+    progress.update(fraction(), { points: stats.points, forecasts: stats.forecasts });
   }, 200);
   const started = performance.now();
   const done = (async () => {
     try {
       const summary = await runner.run();
-      progress.update(source.progress?.() ?? 1, { points: stats.points, forecasts: stats.forecasts });
+      progress.update(fraction(), { points: stats.points, forecasts: stats.forecasts });
       return { elapsedMs: performance.now() - started, stoppedEarly: summary.stoppedEarly };
     } finally {
       clearInterval(timer);
-      progress.stop();
+      if (opts.progress === undefined) progress.stop();
       // Terminates the trainer worker, so the process can exit (train goes on with it and closes it itself).
       if (opts.keepRuntime !== true) await parts.runtime.close();
       await sinks.forecasts.close();
       await sinks.deadLetters.close();
     }
   })();
-  // A signal stops fetching; the process exits only once the sinks hold everything processed.
+  let signal: string | undefined;
   const dispose = onShutdown(
-    async () => {
+    async (sig) => {
+      signal = sig;
+      progress.phase(`stopping (${sig})`);
+      parts.runtime.setRetrain('off');
       await runner.stop();
       await done;
     },
-    { timeoutMs: 30_000 },
+    {
+      timeoutMs: STOP_TIMEOUT_MS,
+      exitWhenDone: false,
+      ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
+      messages: {
+        stopping: 'stopping at the next safe point: retraining cancelled, the steps read so far are forecast and written (send it again to exit at once)',
+        timedOut: `could not stop within ${STOP_TIMEOUT_MS / 1000} s; exiting with 1 (output files may be incomplete)`,
+      },
+    },
   );
   try {
-    return await done;
+    const out = await done;
+    return signal === undefined ? out : { ...out, signal };
   } finally {
     dispose();
   }
@@ -169,7 +197,7 @@ export async function replayCommand(specPath: string, flags: ReplayFlags): Promi
   const observers = flags.influx
     ? createLiveObservers({ spec: parts.spec, events: parts.stats.listener, logger: createLogger({ level: flags.quiet ? 'warn' : 'info' }), influxUrl: flags.influx })
     : undefined;
-  const { elapsedMs, stoppedEarly } = await runReplay(
+  const { elapsedMs, stoppedEarly, signal } = await runReplay(
     parts,
     { forecasts, deadLetters },
     { label: 'replay', quiet: flags.quiet, ...(observers ? { onBatch: observers.onBatch } : {}) },
@@ -177,5 +205,5 @@ export async function replayCommand(specPath: string, flags: ReplayFlags): Promi
   const history = await observers?.close();
   process.stderr.write(`${stoppedEarly ? 'stopped: ' : 'done: '}${describeRun(parts.stats, elapsedMs)}\n`);
   if (history) process.stderr.write(`InfluxDB history: ${history.written} points written, ${history.dropped} dropped\n`);
-  return 0;
+  return signal === undefined ? 0 : signalExitCode(signal);
 }

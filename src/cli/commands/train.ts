@@ -7,7 +7,7 @@ import { onShutdown } from '../../runtime/shutdown.js';
 import { ArtifactStore } from '../../training/artifactStore.js';
 import { describeBackends, startComputeBackends } from '../computeBackends.js';
 import { createProgress } from '../progress.js';
-import { DiscardSink, describeRun, replayParts, runReplay } from './replay.js';
+import { DiscardSink, describeRun, replayParts, runReplay, signalExitCode } from './replay.js';
 
 export interface TrainFlags {
   input: string[];
@@ -67,7 +67,12 @@ export async function trainCommand(specPath: string, flags: TrainFlags): Promise
   // The worker starts before the replay, so a training backend that is missing fails at once.
   const trainOn = await runtime.startTrainer();
   if (!flags.quiet) process.stderr.write(`compute backends: ${describeBackends(backends, trainOn)}\n`);
-  const { elapsedMs } = await runReplay(parts, { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() }, { label: 'replay', quiet: flags.quiet, keepRuntime: true });
+  const { elapsedMs, signal } = await runReplay(parts, { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() }, { label: 'replay', quiet: flags.quiet, keepRuntime: true });
+  if (signal !== undefined) {
+    await runtime.close();
+    process.stderr.write('train: cancelled while reading the input; nothing written\n');
+    return signalExitCode(signal);
+  }
   if (!flags.quiet) process.stderr.write(`replayed: ${describeRun(parts.stats, elapsedMs)}\n`);
 
   const progress = createProgress('train', { quiet: flags.quiet });

@@ -69,6 +69,10 @@ export class FileReplaySource implements Source {
   private rateWall = Number.NaN;
   private rateCount = 0;
   private readonly lastCommitted = new Map<string, Position>();
+  // Offsets emitted and not yet committed, per file (partition), oldest first from `head`: what
+  // `processed()` counts down as commits arrive. Bounded by the records in flight.
+  private readonly inFlight = new Map<number, { offsets: number[]; head: number }>();
+  private committedCount = 0;
 
   constructor(
     private readonly opts: FileReplayOptions,
@@ -132,6 +136,18 @@ export class FileReplaySource implements Source {
       const k = `${p.partition}\u0000${p.topic}`;
       const prev = this.lastCommitted.get(k);
       if (prev === undefined || Number(p.offset) > Number(prev.offset)) this.lastCommitted.set(k, p);
+      const q = this.inFlight.get(p.partition);
+      if (q === undefined) continue;
+      // A committed position names the next record to read: every emitted record before it is done.
+      const upTo = Number(p.offset);
+      while (q.head < q.offsets.length && q.offsets[q.head]! < upTo) {
+        q.head++;
+        this.committedCount++;
+      }
+      if (q.head > 4096 && q.head * 2 > q.offsets.length) {
+        q.offsets.splice(0, q.head);
+        q.head = 0;
+      }
     }
   }
 
@@ -147,9 +163,25 @@ export class FileReplaySource implements Source {
     return Math.min(1, this.emitted / this.total);
   }
 
+  /**
+   * Fraction of the input's rows whose processing is committed, in [0, 1]: unlike `progress()`,
+   * it does not run ahead of the pipeline (records read ahead wait in its buffers).
+   */
+  processed(): number {
+    if (this.total === 0) return this.merge ? 1 : 0;
+    return Math.min(1, this.committedCount / this.total);
+  }
+
   /** Records emitted so far. */
   get emittedCount(): number {
     return this.emitted;
+  }
+
+  private track(position: Position): void {
+    let q = this.inFlight.get(position.partition);
+    if (q === undefined) this.inFlight.set(position.partition, (q = { offsets: [], head: 0 }));
+    // The offset of the record itself: its position names the next one (as in build.ts ownOffset).
+    q.offsets.push(Number(position.offset) - 1);
   }
 
   private async load(): Promise<void> {
@@ -194,6 +226,7 @@ export class FileReplaySource implements Source {
       }
       const record = merge.take();
       this.emitted++;
+      this.track(record.position);
       this.rateCount++;
       this.subject.next(this.keep ? applyFaults(record, this.keep) : record);
     }

@@ -140,6 +140,8 @@ export const pipelineSpecSchema = z
       })
       .strict()
       .prefault({}),
+    /** Backtest reports: the series shown first (e.g. ETTh1's `OT`); default the first series seen. */
+    report: z.object({ target: z.string().min(1, 'a series id, e.g. OT').optional() }).strict().optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {

@@ -274,7 +274,7 @@ describe('PrequentialScorer: summary', () => {
     s.addActual(actual('x', 0, 5));
     const sum = s.summary({ input: '', pipeline: '' });
     expect(sum.scoredCells).toBe(0);
-    expect(sum.models['gru']).toEqual({ mae: [null, null], maeMean: null, mase: [null, null], smape: [null, null], coverage: { '0.1-0.9': null } });
+    expect(sum.models['gru']).toEqual({ mae: [null, null], maeMean: null, mase: [null, null], smape: [null, null], coverage: { '0.1-0.9': null }, coverageByHorizon: { '0.1-0.9': [null, null] } });
     expect(JSON.parse(JSON.stringify(sum))).toEqual(sum);
   });
 });

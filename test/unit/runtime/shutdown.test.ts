@@ -3,9 +3,9 @@ import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../../src/domain/errors.js';
 import { createLogger } from '../../../src/observability/logger.js';
-import { FORCED_EXIT_CODE, onShutdown } from '../../../src/runtime/shutdown.js';
+import { FORCED_EXIT_CODE, onShutdown, type ShutdownOptions } from '../../../src/runtime/shutdown.js';
 
-function setup(handler: (signal: string) => Promise<void>, timeoutMs = 1000) {
+function setup(handler: (signal: string) => Promise<void>, timeoutMs = 1000, extra: Partial<ShutdownOptions> = {}) {
   const proc = new EventEmitter();
   const exits: number[] = [];
   const logs: Record<string, unknown>[] = [];
@@ -18,7 +18,7 @@ function setup(handler: (signal: string) => Promise<void>, timeoutMs = 1000) {
       },
     }),
   });
-  const dispose = onShutdown(handler, { timeoutMs, logger, exit: (c) => exits.push(c), process: proc });
+  const dispose = onShutdown(handler, { timeoutMs, logger, exit: (c) => exits.push(c), process: proc, ...extra });
   return { proc, exits, logs, dispose };
 }
 
@@ -43,6 +43,25 @@ describe('onShutdown', () => {
     expect(handler).toHaveBeenCalledWith('SIGTERM');
     expect(exits).toEqual([0]);
     expect(logs.map((l) => l['msg'])).toContain('shutdown complete');
+  });
+
+  it('leaves the exit to the command with exitWhenDone false, and speaks the command\'s words', async () => {
+    const messages = { stopping: 'stopping at the next safe point', timedOut: 'could not stop; output files may be incomplete' };
+    const done = setup(async () => {}, 1000, { exitWhenDone: false, messages });
+    done.proc.emit('SIGINT');
+    await flush();
+    expect(done.exits).toEqual([]);
+    expect(done.logs.map((l) => l['msg'])).toContain('received SIGINT: stopping at the next safe point');
+    // Nothing left to cut short: no timer fires later.
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(done.exits).toEqual([]);
+    const stuck = setup(() => new Promise<void>(() => {}), 1000, { exitWhenDone: false, messages });
+    stuck.proc.emit('SIGINT');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(stuck.exits).toEqual([1]);
+    const text = stuck.logs.map((l) => String(l['msg'])).join(' ');
+    expect(text).toContain('output files may be incomplete');
+    expect(text).not.toMatch(/offset/i);
   });
 
   it('handles SIGINT the same way', async () => {

@@ -65,6 +65,17 @@ describe('FileReplaySource', () => {
     expect(source.progress()).toBe(1);
   });
 
+  it('processed() counts only records whose positions were committed, not those read ahead', async () => {
+    const source = new FileReplaySource({ paths: [file('proc.csv', hourly(10))] });
+    const rs = await collect(source);
+    expect(source.progress()).toBe(1);
+    expect(source.processed()).toBe(0);
+    await source.commit([rs[3]!.position]);
+    expect(source.processed()).toBeCloseTo(0.4);
+    await source.commit([rs[9]!.position]);
+    expect(source.processed()).toBe(1);
+  });
+
   it('emits in chunks, yielding to the event loop between them', async () => {
     const yields: Array<() => void> = [];
     const source = new FileReplaySource({ paths: [file('chunks.csv', hourly(10))], chunkSize: 4, yieldToLoop: (r) => yields.push(r) });
