@@ -11,6 +11,7 @@ import { formatTable } from '../../evaluation/formatTable.js';
 import { renderHtmlReport } from '../../evaluation/htmlReport.js';
 import { ReportTrace } from '../../evaluation/reportTrace.js';
 import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
+import { logFlags } from '../cliLogger.js';
 import { DiscardSink, describeRun, replayParts, replayRuntime, runReplay, type ReplayFlags } from './replay.js';
 
 export interface BacktestFlags extends ReplayFlags {
@@ -56,7 +57,7 @@ export async function backtestCommand(specPath: string, flags: BacktestFlags): P
     replayRuntime({
       models: flags.model,
       retrain: flags.retrain === false ? 'off' : 'blocking',
-      quiet: flags.quiet,
+      ...logFlags(flags),
       ...(flags.stateless === true ? { stateless: true } : {}),
       ...(flags.calibration === false ? { calibrate: false } : {}),
       ...(flags.history !== undefined ? { historySteps: flags.history } : {}),

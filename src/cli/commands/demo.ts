@@ -5,14 +5,14 @@ import { Registry } from 'prom-client';
 import type { DeadLetter } from '../../domain/deadLetter.js';
 import type { Forecast } from '../../domain/forecast.js';
 import type { Sink } from '../../connectors/sink.js';
-import { createLogger } from '../../observability/logger.js';
+import { cliLogger, logFlags, type LogFlags } from '../cliLogger.js';
 import { createMetrics, metricsListener } from '../../observability/metrics.js';
 import { HttpServer } from '../../runtime/httpServer.js';
 import { instrumentForecaster } from '../../observability/instrumentForecaster.js';
 import { createLiveObservers } from '../../runtime/liveObservers.js';
 import { describeRun, DiscardSink, replayParts, replayRuntime, runReplay } from './replay.js';
 
-export interface DemoFlags {
+export interface DemoFlags extends LogFlags {
   rate?: number;
   limit?: number;
   port?: number;
@@ -73,9 +73,9 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
       ...(flags.rate ? { rate: flags.rate } : {}),
       ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
     },
-    replayRuntime({ models: join(packageRoot, 'models'), retrain: 'background', quiet: flags.quiet }),
+    replayRuntime({ models: join(packageRoot, 'models'), retrain: 'background', ...logFlags(flags) }),
   );
-  const logger = createLogger({ level: flags.quiet ? 'warn' : 'info', pretty: Boolean(process.stderr.isTTY) });
+  const logger = parts.logger;
   const registry = new Registry();
   const metrics = createMetrics(registry, { pipeline: parts.spec.name });
   const events = metricsListener(metrics);

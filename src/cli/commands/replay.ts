@@ -21,19 +21,19 @@ import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
 import { PipelineRunner, type RunnerOptions } from '../../runtime/pipelineRunner.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { createProgress } from '../progress.js';
-import { createLogger } from '../../observability/logger.js';
+import type { Logger } from '../../observability/logger.js';
+import { cliLogger, logFlags, type LogFlags } from '../cliLogger.js';
 import { createLiveObservers } from '../../runtime/liveObservers.js';
 import { requireInputFiles } from '../options.js';
 import { faultsFromFlags, type FaultFlags } from '../faultFlags.js';
 
-export interface ReplayFlags extends FaultFlags {
+export interface ReplayFlags extends FaultFlags, LogFlags {
   input?: string[];
   out?: string;
   deadLetters?: string;
   speed?: number;
   rate?: number;
   limit?: number;
-  quiet?: boolean;
   series?: string[];
   /** InfluxDB 1.x history, e.g. http://127.0.0.1:8086/streamcast. */
   influx?: string;
@@ -59,6 +59,8 @@ export interface ReplayParts {
   /** The pipeline's model runtime; runReplay closes it (terminating its trainer worker). */
   readonly runtime: ModelRuntime;
   readonly stats: RunStats;
+  /** The command's logger (the runtime's), also for the shutdown messages. */
+  readonly logger: Logger;
 }
 
 /**
@@ -66,17 +68,20 @@ export interface ReplayParts {
  * artifact is logged and the baseline serves), blocking retraining when asked. Replays never
  * write models: `streamcast train` and `run` do.
  */
-export function replayRuntime(opts: { models?: string | undefined; retrain?: 'blocking' | 'background' | 'off'; quiet?: boolean | undefined } & Omit<ModelRuntimeOptions, 'spec' | 'store' | 'retrain'>): Omit<ModelRuntimeOptions, 'spec'> {
-  const { models, quiet, ...rest } = opts;
+export function replayRuntime(
+  opts: { models?: string | undefined; retrain?: 'blocking' | 'background' | 'off' } & LogFlags & Omit<ModelRuntimeOptions, 'spec' | 'store' | 'retrain'>,
+): Omit<ModelRuntimeOptions, 'spec'> & { logger: Logger } {
+  const { models, quiet, logLevel, logFormat, ...rest } = opts;
   return {
     ...rest,
     ...(models !== undefined ? { store: new ArtifactStore(models, wallClock), persist: false } : {}),
-    logger: rest.logger ?? createLogger({ level: quiet === true ? 'warn' : 'info', pretty: Boolean(process.stderr.isTTY) }),
+    logger: (rest.logger as Logger | undefined) ?? cliLogger({ ...(quiet !== undefined ? { quiet } : {}), ...(logLevel !== undefined ? { logLevel } : {}), ...(logFormat !== undefined ? { logFormat } : {}) }),
   };
 }
 
 /** Builds what a replay-like command (replay, backtest, demo) shares: spec, source, model. */
 export function replayParts(specPath: string, flags: ReplayFlags, runtime: Omit<ModelRuntimeOptions, 'spec'> = {}): ReplayParts {
+  const logger = (runtime.logger as Logger | undefined) ?? cliLogger(flags);
   const spec = loadSpec(specPath);
   const paths = requireInputFiles(flags.input);
   const replay = new FileReplaySource({
@@ -88,7 +93,7 @@ export function replayParts(specPath: string, flags: ReplayFlags, runtime: Omit<
   });
   const source = flags.series?.length ? onlySeries(replay, flags.series) : replay;
   const model = createForecaster(spec, runtime);
-  return { spec, source, forecaster: model, runtime: model, stats: new RunStats() };
+  return { spec, source, forecaster: model, runtime: model, stats: new RunStats(), logger };
 }
 
 /**
@@ -138,7 +143,7 @@ export async function runReplay(
       await runner.stop();
       await done;
     },
-    { timeoutMs: 30_000 },
+    { timeoutMs: 30_000, logger: parts.logger },
   );
   try {
     return await done;
@@ -159,11 +164,11 @@ export function describeRun(stats: RunStats, elapsedMs: number): string {
 }
 
 export async function replayCommand(specPath: string, flags: ReplayFlags): Promise<number> {
-  const parts = replayParts(specPath, flags, replayRuntime({ models: flags.model ?? 'models', retrain: flags.retrain === true ? 'blocking' : 'off', quiet: flags.quiet }));
+  const parts = replayParts(specPath, flags, replayRuntime({ models: flags.model ?? 'models', retrain: flags.retrain === true ? 'blocking' : 'off', ...logFlags(flags) }));
   const forecasts: Sink<Forecast> = flags.out ? new JsonlFileSink<Forecast>(flags.out, { serialize: encodeForecast }) : new JsonlSink<Forecast>(process.stdout, { serialize: encodeForecast });
   const deadLetters: Sink<DeadLetter> = flags.deadLetters ? new JsonlFileSink<DeadLetter>(flags.deadLetters) : new DiscardSink<DeadLetter>();
   const observers = flags.influx
-    ? createLiveObservers({ spec: parts.spec, events: parts.stats.listener, logger: createLogger({ level: flags.quiet ? 'warn' : 'info' }), influxUrl: flags.influx })
+    ? createLiveObservers({ spec: parts.spec, events: parts.stats.listener, logger: parts.logger, influxUrl: flags.influx })
     : undefined;
   const { elapsedMs, stoppedEarly } = await runReplay(
     parts,

@@ -7,7 +7,8 @@ import { createForecaster } from '../../forecasting/createForecaster.js';
 import { instrumentForecaster } from '../../observability/instrumentForecaster.js';
 import { ArtifactStore } from '../../training/artifactStore.js';
 import { wallClock } from '../../domain/clock.js';
-import { createLogger, type Logger } from '../../observability/logger.js';
+import type { Logger } from '../../observability/logger.js';
+import { cliLogger, type LogFlags } from '../cliLogger.js';
 import { createMetrics, metricsListener } from '../../observability/metrics.js';
 import { loadSpec } from '../../pipeline/spec/loadSpec.js';
 import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
@@ -18,7 +19,7 @@ import { ModelDistribution } from '../../runtime/modelDistribution.js';
 import { readinessReporter } from '../../runtime/readinessReporter.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 
-export interface RunFlags {
+export interface RunFlags extends LogFlags {
   brokers?: string;
   group?: string;
   fromBeginning?: boolean;
@@ -26,7 +27,6 @@ export interface RunFlags {
   host?: string;
   http?: boolean;
   shutdownTimeout?: number;
-  logLevel?: string;
   /** InfluxDB 1.x history, e.g. http://127.0.0.1:8086/streamcast. */
   influx?: string;
 }
@@ -63,7 +63,7 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
       ...(flags.fromBeginning !== undefined ? { fromBeginning: flags.fromBeginning } : {}),
     }),
   );
-  const logger = createLogger({ level: flags.logLevel ?? 'info', pretty: Boolean(process.stderr.isTTY) });
+  const logger = cliLogger(flags);
   const registry = new Registry();
   const latest = new Map<string, Forecast>();
   const abort = new AbortController();
