@@ -41,7 +41,15 @@ const srcTime = distTime === undefined ? undefined : newest(fileURLToPath(new UR
 if (distTime !== undefined && (srcTime === undefined || srcTime <= distTime)) {
   await import(built.href);
 } else {
-  const { register } = await import('tsx/esm/api');
+  let register;
+  try {
+    ({ register } = await import('tsx/esm/api'));
+  } catch (err) {
+    if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    // tsx is a dev dependency: an install without them (npm ci --omit=dev) must run a build.
+    process.stderr.write('streamcast: dist/ is missing or older than src/, and tsx (a dev dependency) is not installed; run `npm run build` (or `npm ci`)\n');
+    process.exit(1);
+  }
   register();
   await import(new URL('src/main.ts', root).href);
 }
