@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { DEAD_LETTER_REASONS } from '../domain/deadLetter.js';
 import { StreamcastError } from '../domain/errors.js';
 import type { EventListener, PipelineEvent, TrainingOutcome } from './events.js';
+import { createOperatorMetrics, recordOperatorEvent, type OperatorMetrics } from './operatorMetrics.js';
 
 /**
  * Every Prometheus metric of DESIGN.md. Each carries a `pipeline` label so that several pipelines
@@ -36,6 +37,8 @@ export interface Metrics {
   readonly checkpointDuration: Histogram<'pipeline'>;
   readonly droppedHistoryPoints: Counter<'pipeline'>;
   readonly ready: Gauge<'pipeline'>;
+  /** Sink errors and the scale-free live accuracy (operatorMetrics.ts). */
+  readonly operator: OperatorMetrics;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -195,6 +198,7 @@ export function createMetrics(registry: Registry, labels: { pipeline: string }):
       '1 while /readyz answers 200 (assigned partitions restored, a model or baseline ready), else 0. Absent until the runtime first reports readiness.',
       [],
     ),
+    operator: createOperatorMetrics(registry, pipeline),
   };
 
   // Known label values start at 0 so that rate() and alerts see a series before the first event.
@@ -337,6 +341,12 @@ export function metricsListener(metrics: Metrics, opts: MetricsListenerOptions =
       case 'dropped_history_points':
         if (ok(e, e.count)) metrics.droppedHistoryPoints.inc(p, e.count);
         break;
+      case 'sink_error':
+      case 'scaled_forecast_error': {
+        const r = recordOperatorEvent(metrics.operator, pipeline, e);
+        if (!r.ok) onInvalid(e, r.problem);
+        break;
+      }
       default: {
         // A compile error here means a new event type has no metric mapping yet.
         const unhandled: never = e;

@@ -23,6 +23,7 @@ import { CheckpointCoordinator } from './checkpoint.js';
 import { PipelineRunner, type RunSummary } from './pipelineRunner.js';
 import type { ModelDistribution } from './modelDistribution.js';
 import { retry } from './retry.js';
+import { countedProducers } from '../connectors/kafka/countedProducers.js';
 
 /**
  * A checkpoint's state goes out in requests this small (a dozen series each) rather than the
@@ -85,7 +86,7 @@ export class KafkaPipeline {
     const kafka = createKafka(cfg, log);
     const topics = { input: spec.input.topic, output: spec.output.topic, deadLetter: spec.deadLetter.topic, changelog: changelogTopic(spec) };
     this.store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster } });
-    const producers = cfg.producerThread ? new ProducerThread({ cfg, logger: log, debug: log.isLevelEnabled('debug') }) : inProcessProducers(kafka);
+    const producers = countedProducers(cfg.producerThread ? new ProducerThread({ cfg, logger: log, debug: log.isLevelEnabled('debug') }) : inProcessProducers(kafka), events);
     this.producers = producers;
     this.output = new KafkaOutput({ kafka, producers, logger: log });
     this.stateOutput = new KafkaOutput({ kafka, producers, logger: log, maxRequestBytes: STATE_REQUEST_BYTES });

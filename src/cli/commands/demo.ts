@@ -7,6 +7,7 @@ import type { Forecast } from '../../domain/forecast.js';
 import type { Sink } from '../../connectors/sink.js';
 import { cliLogger, logFlags, type LogFlags } from '../cliLogger.js';
 import { createMetrics, metricsListener } from '../../observability/metrics.js';
+import { collectProcessMetrics } from '../../observability/operatorMetrics.js';
 import { HttpServer } from '../../runtime/httpServer.js';
 import { instrumentForecaster } from '../../observability/instrumentForecaster.js';
 import { createLiveObservers } from '../../runtime/liveObservers.js';
@@ -77,6 +78,7 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
   );
   const logger = parts.logger;
   const registry = new Registry();
+  collectProcessMetrics(registry);
   const metrics = createMetrics(registry, { pipeline: parts.spec.name });
   const events = metricsListener(metrics);
   // Live accuracy and (with --influx) history ride on the batch hook; model metrics on the forecaster.

@@ -10,6 +10,7 @@ import { wallClock } from '../../domain/clock.js';
 import type { Logger } from '../../observability/logger.js';
 import { cliLogger, type LogFlags } from '../cliLogger.js';
 import { createMetrics, metricsListener } from '../../observability/metrics.js';
+import { collectProcessMetrics } from '../../observability/operatorMetrics.js';
 import { loadSpec } from '../../pipeline/spec/loadSpec.js';
 import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
 import { HttpServer } from '../../runtime/httpServer.js';
@@ -65,6 +66,7 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
   );
   const logger = cliLogger(flags);
   const registry = new Registry();
+  collectProcessMetrics(registry);
   const latest = new Map<string, Forecast>();
   const abort = new AbortController();
 
