@@ -1,10 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { backtestCommand } from './commands/backtest.js';
-import { demoCommand } from './commands/demo.js';
-import { produceCommand } from './commands/produce.js';
-import { replayCommand } from './commands/replay.js';
-import { trainCommand } from './commands/train.js';
-import { runCommand } from './commands/run.js';
+import { LOG_FORMATS, LOG_LEVELS } from '../observability/logger.js';
+import type { TrainFlags } from './commands/train.js';
 import { collect, fraction, nonNegativeInt, nonNegativeNumber, port, positiveInt, positiveNumber } from './options.js';
 
 /** Options of every command that reads a data file (replay, backtest, produce). */
@@ -32,11 +29,32 @@ const backendOption = (): Option =>
 const trainBackendOption = (): Option =>
   new Option('--train-backend <name>', 'compute backend of the trainer worker: auto, wasm, tensorflow, tensorflow-gpu (default STREAMCAST_TRAIN_BACKEND, else as --backend)');
 
-/** The `streamcast` command line. Actions return the process exit code. */
+/** The package's version, from the package.json beside src/ (and dist/, whose layout is the same). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
+/** The command's own options and the program-wide ones (`--log-level`, `--log-format`). */
+function allOpts(cmd: Command): Record<string, unknown> {
+  return cmd.optsWithGlobals();
+}
+
+/**
+ * The `streamcast` command line. Actions return the process exit code. Each command's module is
+ * imported when it runs: TensorFlow.js alone takes seconds to load, which `--help`, `--version`
+ * and `produce` do not need.
+ */
 export function buildProgram(onExitCode: (code: number) => void): Command {
   const program = new Command('streamcast')
     .description('Streaming probabilistic forecaster: Kafka → event-time pipeline → stateful GRU → forecasts')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
+    // Program-wide, accepted before or after the command name (`streamcast run x.yaml --log-level debug`).
+    .addOption(new Option('--log-level <level>', 'log level (default: info, warn with -q)').choices(LOG_LEVELS))
+    .addOption(new Option('--log-format <format>', 'log lines on stderr: json (one object per line), pretty (human); default: pretty on a terminal, else json').choices(LOG_FORMATS))
     .showHelpAfterError('(run with --help for usage)')
+    // Each command's --help lists the program-wide options too.
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride();
 
   program
@@ -50,7 +68,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('--influx <url>', 'also write actuals, forecasts and errors to InfluxDB 1.x, e.g. http://127.0.0.1:8086/streamcast (database created if absent)')
     .addOption(backendOption())
     .addOption(trainBackendOption())
-    .action(async (flags) => onExitCode(await demoCommand(flags)));
+    .action(async (_flags, cmd: Command) => onExitCode(await (await import('./commands/demo.js')).demoCommand(allOpts(cmd))));
 
   withReplayInput(
     program
@@ -63,7 +81,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('--influx <url>', 'also write actuals, forecasts and errors to InfluxDB 1.x, e.g. http://127.0.0.1:8086/streamcast (database created if absent)')
     .addOption(backendOption())
     .addOption(trainBackendOption())
-    .action(async (spec, flags) => onExitCode(await replayCommand(spec, flags)));
+    .action(async (spec: string, _flags, cmd: Command) => onExitCode(await (await import('./commands/replay.js')).replayCommand(spec, allOpts(cmd))));
 
   withReplayInput(
     program
@@ -81,7 +99,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('--history <steps>', 'steps of history kept per series for retraining', positiveInt)
     .addOption(backendOption())
     .addOption(trainBackendOption())
-    .action(async (spec, flags) => onExitCode(await backtestCommand(spec, flags)));
+    .action(async (spec: string, _flags, cmd: Command) => onExitCode(await (await import('./commands/backtest.js')).backtestCommand(spec, allOpts(cmd))));
 
   program
     .command('run')
@@ -95,14 +113,13 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('--host <address>', 'address to serve HTTP on (0.0.0.0 in a container)', '127.0.0.1')
     .option('--no-http', 'do not serve HTTP')
     .option('--shutdown-timeout <ms>', 'graceful shutdown budget before exiting 1', positiveInt, 30_000)
-    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option('--influx <url>', 'also write actuals, forecasts and errors to InfluxDB 1.x, e.g. http://127.0.0.1:8086/streamcast (database created if absent)')
     .addOption(backendOption())
     .addOption(trainBackendOption())
-    .action(async (specs: string[], flags) => {
-      const { fromLatest, fromBeginning, ...rest } = flags as { fromLatest?: boolean; fromBeginning?: boolean } & Record<string, unknown>;
+    .action(async (specs: string[], _flags, cmd: Command) => {
+      const { fromLatest, fromBeginning, ...rest } = allOpts(cmd) as { fromLatest?: boolean; fromBeginning?: boolean } & Record<string, unknown>;
       const from = fromLatest === true ? { fromBeginning: false } : fromBeginning === true ? { fromBeginning: true } : {};
-      onExitCode(await runCommand(specs, { ...rest, ...from }));
+      onExitCode(await (await import('./commands/run.js')).runCommand(specs, { ...rest, ...from }));
     });
 
   withFileInput(
@@ -113,7 +130,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
   )
     .option('--partitions <n>', 'partitions of the topic if it is created (default KAFKA_TOPIC_PARTITIONS or 1)', positiveInt)
     .option('--brokers <list>', 'host:port[,host:port…] (default: KAFKA_BROKERS or 127.0.0.1:9092)')
-    .action(async (flags) => onExitCode(await produceCommand(flags)));
+    .action(async (_flags, cmd: Command) => onExitCode(await (await import('./commands/produce.js')).produceCommand(allOpts(cmd))));
 
   program
     .command('train')
@@ -128,7 +145,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('-q, --quiet', 'no progress output')
     .addOption(backendOption())
     .addOption(trainBackendOption())
-    .action(async (spec, flags) => onExitCode(await trainCommand(spec, flags)));
+    .action(async (spec: string, _flags, cmd: Command) => onExitCode(await (await import('./commands/train.js')).trainCommand(spec, allOpts(cmd) as unknown as TrainFlags)));
 
   return program;
 }

@@ -676,9 +676,12 @@ export class ModelRuntime implements Forecaster {
     const spec = this.#spec;
     const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step);
     try {
+      if ((await store.currentVersion(spec.name)) === undefined) return;
+      // Before loading: the artifact store builds a tfjs model, and a tensor made before a backend is
+      // chosen starts tfjs' slow cpu backend (which prints its "install tfjs-node" banner).
+      this.#backend = (await selectBackend()).name;
       const loaded = await store.loadCurrent(spec.name, { layout, hidden: spec.model.hidden, horizon: spec.model.horizon, quantiles: spec.model.quantiles, anyBase: true });
       if (loaded === undefined) return;
-      this.#backend = (await selectBackend()).name;
       if (this.#closing !== undefined) return;
       const t = loaded.meta.training;
       if (t.firstTs !== null && t.lastTs !== null) this.#trained.set(loaded.version, { firstTs: t.firstTs, lastTs: t.lastTs });

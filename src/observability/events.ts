@@ -62,7 +62,21 @@ export type PipelineEvent =
   | { readonly type: 'state_restore'; readonly seconds: number }
   | { readonly type: 'checkpoint'; readonly seconds: number }
   /** History points discarded rather than kept for retraining (e.g. a memory cap was reached). */
-  | { readonly type: 'dropped_history_points'; readonly count: number };
+  | { readonly type: 'dropped_history_points'; readonly count: number }
+  // Operators' basics (src/observability/operatorMetrics.ts records these).
+  /** `count` writes to an output failed after the client's own retries. */
+  | { readonly type: 'sink_error'; readonly sink: 'kafka' | 'influx'; readonly count: number }
+  /**
+   * Like `forecast_error`, with each absolute error divided by its series' scale (mean absolute
+   * change between consecutive observed steps): unit-free, so series of different units add up.
+   */
+  | {
+      readonly type: 'scaled_forecast_error';
+      readonly model: string;
+      readonly horizon: number;
+      readonly scaledErrorSum: number;
+      readonly count: number;
+    };
 
 export type EventListener = (event: PipelineEvent) => void;
 

@@ -29,6 +29,19 @@ export interface ScoredCell {
   readonly absError: number;
   /** Present when the forecast had at least two quantiles: whether the actual fell in [lowest, highest]. */
   readonly inInterval?: boolean;
+  /** absError over the series' scale (see LiveAccuracy), when that scale is known and non-zero. */
+  readonly scaledError?: number;
+}
+
+/**
+ * A series' scale for unit-free errors: the mean absolute change between consecutive observed
+ * steps seen so far (the denominator of MASE, learnt prequentially from the stream).
+ */
+interface SeriesScale {
+  /** The previous step's value when that step was observed; undefined after an imputed step. */
+  prev: number | undefined;
+  sum: number;
+  n: number;
 }
 
 export interface LiveAccuracyOptions {
@@ -84,11 +97,15 @@ export function outerInterval(keys: readonly string[]): { lo: string; hi: string
  */
 export class LiveAccuracy {
   private readonly pending = new Map<SeriesId, Map<EpochMs, PendingCell[]>>();
+  private readonly scales = new Map<SeriesId, SeriesScale>();
 
   constructor(private readonly opts: LiveAccuracyOptions) {
     const { events, models = [], horizon = 0, interval } = opts;
     for (const model of models) {
-      for (let h = 1; h <= horizon; h++) events({ type: 'forecast_error', model, horizon: h, absErrorSum: 0, count: 0 });
+      for (let h = 1; h <= horizon; h++) {
+        events({ type: 'forecast_error', model, horizon: h, absErrorSum: 0, count: 0 });
+        events({ type: 'scaled_forecast_error', model, horizon: h, scaledErrorSum: 0, count: 0 });
+      }
       if (interval !== undefined) events({ type: 'interval_coverage', model, interval, hits: 0, total: 0 });
     }
   }
@@ -114,9 +131,13 @@ export class LiveAccuracy {
     const scored: ScoredCell[] = [];
     const errors = new Map<string, { model: string; h: number; sum: number; count: number }>();
     const coverage = new Map<string, { model: string; interval: string; hits: number; total: number }>();
+    const scaledErrors = new Map<string, { model: string; h: number; sum: number; count: number }>();
 
     for (const step of steps) {
       const targets = this.pending.get(step.series);
+      // The scale from the steps before this one only (prequential, like the forecasts).
+      const s = this.scales.get(step.series);
+      const scale = s !== undefined && s.n > 0 ? s.sum / s.n : 0;
       if (targets !== undefined) {
         const cells = targets.get(step.ts);
         if (cells !== undefined && step.observed && Number.isFinite(step.value)) {
@@ -129,6 +150,16 @@ export class LiveAccuracy {
             else {
               e.sum += absError;
               e.count++;
+            }
+            // A constant series so far has no scale: its errors cannot be made unit-free yet.
+            const scaledError = scale > 0 && Number.isFinite(absError / scale) ? absError / scale : undefined;
+            if (scaledError !== undefined) {
+              const se = scaledErrors.get(ek);
+              if (se === undefined) scaledErrors.set(ek, { model: c.model, h: c.h, sum: scaledError, count: 1 });
+              else {
+                se.sum += scaledError;
+                se.count++;
+              }
             }
             let inInterval: boolean | undefined;
             if (c.interval !== undefined) {
@@ -150,12 +181,14 @@ export class LiveAccuracy {
               mean: c.mean,
               absError,
               ...(inInterval !== undefined ? { inInterval } : {}),
+              ...(scaledError !== undefined ? { scaledError } : {}),
             });
           }
         }
         // The target has passed (scored, or imputed and so never scorable): forget it.
         for (const t of targets.keys()) if (t <= step.ts) targets.delete(t);
       }
+      this.learnScale(step);
       const k = originKey(step.series, step.ts);
       const made = madeAt.get(k);
       if (made !== undefined) {
@@ -172,12 +205,43 @@ export class LiveAccuracy {
     for (const c of coverage.values()) {
       this.opts.events({ type: 'interval_coverage', model: c.model, interval: c.interval, hits: c.hits, total: c.total });
     }
+    for (const e of scaledErrors.values()) {
+      this.opts.events({ type: 'scaled_forecast_error', model: e.model, horizon: e.h, scaledErrorSum: e.sum, count: e.count });
+    }
     return scored;
   }
 
-  /** Forgets a series' pending cells. */
+  /** Forgets a series' pending cells and scale. */
   drop(series: SeriesId): void {
     this.pending.delete(series);
+    this.scales.delete(series);
+  }
+
+  /** The scale of a series so far (mean absolute change between consecutive observed steps), or undefined. */
+  scaleOf(series: SeriesId): number | undefined {
+    const s = this.scales.get(series);
+    return s === undefined || s.n === 0 ? undefined : s.sum / s.n;
+  }
+
+  private learnScale(step: ImputedStep): void {
+    let s = this.scales.get(step.series);
+    if (s === undefined) {
+      s = { prev: undefined, sum: 0, n: 0 };
+      this.scales.set(step.series, s);
+    }
+    // Only changes between two observed neighbours: an imputed value is the pipeline's own guess.
+    if (!step.observed || !Number.isFinite(step.value)) {
+      s.prev = undefined;
+      return;
+    }
+    if (s.prev !== undefined) {
+      const d = Math.abs(step.value - s.prev);
+      if (Number.isFinite(d)) {
+        s.sum += d;
+        s.n++;
+      }
+    }
+    s.prev = step.value;
   }
 
   /** Cells waiting for their actual, over all series (for tests and memory accounting). */

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { DEAD_LETTER_REASONS } from '../domain/deadLetter.js';
 import { StreamcastError } from '../domain/errors.js';
 import type { EventListener, PipelineEvent, TrainingOutcome } from './events.js';
+import { createOperatorMetrics, recordOperatorEvent, type OperatorMetrics } from './operatorMetrics.js';
 
 /**
  * Every Prometheus metric of DESIGN.md. Each carries a `pipeline` label so that several pipelines
@@ -39,6 +40,8 @@ export interface Metrics {
   readonly droppedHistoryPoints: Counter<'pipeline'>;
   readonly ready: Gauge<'pipeline'>;
   readonly stalled: Gauge<'pipeline'>;
+  /** Sink errors and the scale-free live accuracy (operatorMetrics.ts). */
+  readonly operator: OperatorMetrics;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -213,6 +216,7 @@ export function createMetrics(registry: Registry, labels: { pipeline: string }):
       '1 while the pipeline is stalled: records wait in its assigned partitions and none was processed for KAFKA_STALL_TIMEOUT_MS (/healthz answers 503), else 0. Operator action: the logs say what it waits for; the liveness probe restarts it.',
       [],
     ),
+    operator: createOperatorMetrics(registry, pipeline),
   };
 
   // Known label values start at 0 so that rate() and alerts see a series before the first event.
@@ -365,6 +369,12 @@ export function metricsListener(metrics: Metrics, opts: MetricsListenerOptions =
       case 'dropped_history_points':
         if (ok(e, e.count)) metrics.droppedHistoryPoints.inc(p, e.count);
         break;
+      case 'sink_error':
+      case 'scaled_forecast_error': {
+        const r = recordOperatorEvent(metrics.operator, pipeline, e);
+        if (!r.ok) onInvalid(e, r.problem);
+        break;
+      }
       default: {
         // A compile error here means a new event type has no metric mapping yet.
         const unhandled: never = e;

@@ -25,6 +25,7 @@ import { PipelineRunner, type RunSummary } from './pipelineRunner.js';
 import type { ModelDistribution } from './modelDistribution.js';
 import { retry } from './retry.js';
 import { type Liveness, StallDetector } from './stallDetector.js';
+import { countedProducers } from '../connectors/kafka/countedProducers.js';
 
 /**
  * A checkpoint's state goes out in requests this small (a dozen series each) rather than the
@@ -101,11 +102,14 @@ export class KafkaPipeline {
       bounds: { maxSeries: spec.state.maxSeries, ttlMs: spec.state.ttl },
     });
     if (opts.onSeriesDropped !== undefined) this.store.onDrop(opts.onSeriesDropped);
-    const producers = cfg.producerThread
-      ? new ProducerThread({ cfg, logger: log, debug: log.isLevelEnabled('debug') })
-      : inProcessProducers(kafka, ({ attempt, delayMs, error }) =>
-          log.warn({ attempt: attempt + 1, delayMs, err: error }, `Kafka producer: send failed while the broker is away; sending it again in ${(delayMs / 1000).toFixed(1)} s`),
-        );
+    const producers = countedProducers(
+      cfg.producerThread
+        ? new ProducerThread({ cfg, logger: log, debug: log.isLevelEnabled('debug') })
+        : inProcessProducers(kafka, ({ attempt, delayMs, error }) =>
+            log.warn({ attempt: attempt + 1, delayMs, err: error }, `Kafka producer: send failed while the broker is away; sending it again in ${(delayMs / 1000).toFixed(1)} s`),
+          ),
+      events,
+    );
     this.producers = producers;
     this.output = new KafkaOutput({ kafka, producers, logger: log });
     this.stateOutput = new KafkaOutput({ kafka, producers, logger: log, maxRequestBytes: STATE_REQUEST_BYTES });

@@ -28,11 +28,24 @@ export interface Variable {
   readonly query?: string | { query?: string };
 }
 
+export interface Annotation {
+  readonly name: string;
+  readonly datasource?: { type?: string; uid?: string };
+  readonly expr?: string;
+  readonly query?: string;
+}
+
 export interface Dashboard {
   readonly uid: string;
   readonly title: string;
   readonly panels: Panel[];
   readonly templating: { list: Variable[] };
+  readonly annotations?: { list: Annotation[] };
+}
+
+/** Annotation queries of a dashboard (Grafana's built-in annotations have no datasource query). */
+export function annotationsOf(d: Dashboard): Annotation[] {
+  return (d.annotations?.list ?? []).filter((a) => a.expr !== undefined || a.query !== undefined);
 }
 
 export function loadDashboards(): Map<string, Dashboard> {

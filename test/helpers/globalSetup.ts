@@ -168,7 +168,7 @@ async function kafka(): Promise<Outcome> {
   if (given !== undefined && given !== '') return reused(key, envVar, given, 'from the environment');
   if (process.env['STREAMCAST_START_SERVICES'] === '0') return optedOut(key, envVar);
   if (!hasJava()) {
-    return none(key, envVar, 'java not found: apt-get install -y --no-install-recommends openjdk-17-jre-headless maven');
+    return none(key, envVar, 'java not found on PATH; install it with `npm run setup:services` (or: apt-get install -y --no-install-recommends openjdk-17-jre-headless maven)');
   }
   // A broker from `npm run kafka:start` (KAFKA_PORT or 9092) is reused and left running.
   const status = await runScript(kafkaScript, ['status'], {}, STOP_TIMEOUT_MS, 'ignore');
@@ -197,7 +197,7 @@ async function service(name: 'prometheus' | 'influxdb'): Promise<Outcome> {
   const given = process.env[envVar];
   if (given !== undefined && given !== '') return reused(key, envVar, given, 'from the environment');
   if (process.env['STREAMCAST_START_SERVICES'] === '0') return optedOut(key, envVar);
-  if (!onPath(binary)) return none(key, envVar, `${binary} not found: apt-get install -y --no-install-recommends ${name}`);
+  if (!onPath(binary)) return none(key, envVar, `${binary} not found on PATH; install it with \`npm run setup:services\` (or: apt-get install -y --no-install-recommends ${name})`);
 
   const status = await runScript(servicesScript, ['status', name], {}, STOP_TIMEOUT_MS, 'ignore');
   const running = status.code === 0 ? status.vars.get(envVar) : undefined;

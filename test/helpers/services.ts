@@ -1,4 +1,5 @@
-import { describe, inject } from 'vitest';
+import { inject } from 'vitest';
+import { describeWhen, SETUP_COMMAND } from './tools.js';
 
 /**
  * Real servers for integration tests: a Kafka broker, Prometheus and InfluxDB. test/helpers/globalSetup.ts
@@ -26,19 +27,19 @@ const KAFKA: Service = {
   label: 'Kafka broker',
   envVar: 'KAFKA_BROKERS',
   key: 'kafkaBrokers',
-  howToStart: 'run `npm run kafka:start` and set KAFKA_BROKERS=127.0.0.1:9092, or install Java 17 and Maven',
+  howToStart: `install Java 17 with \`${SETUP_COMMAND}\` (the test run then starts a broker), or set KAFKA_BROKERS`,
 };
 const PROMETHEUS: Service = {
   label: 'Prometheus',
   envVar: 'PROMETHEUS_URL',
   key: 'prometheusUrl',
-  howToStart: 'apt-get install -y --no-install-recommends prometheus, or set PROMETHEUS_URL',
+  howToStart: `install it with \`${SETUP_COMMAND}\` (or: apt-get install -y --no-install-recommends prometheus), or set PROMETHEUS_URL`,
 };
 const INFLUX: Service = {
   label: 'InfluxDB',
   envVar: 'INFLUX_URL',
   key: 'influxUrl',
-  howToStart: 'apt-get install -y --no-install-recommends influxdb, or set INFLUX_URL',
+  howToStart: `install it with \`${SETUP_COMMAND}\` (or: apt-get install -y --no-install-recommends influxdb), or set INFLUX_URL`,
 };
 
 // The environment wins so that a test run pointed at an outside server never reaches for the
@@ -56,16 +57,18 @@ function required(s: Service): string {
   return a;
 }
 
+/** Why there is no `s` for this run (one line with the fix), or undefined when there is one. */
+function problem(s: Service): string | undefined {
+  return address(s) === undefined ? `no ${s.label} (${s.envVar} unset and the global setup started none); ${s.howToStart}` : undefined;
+}
+
 function describeWith(s: Service, name: string, fn: () => void): void {
-  if (address(s) !== undefined) {
-    describe(name, fn);
-    return;
-  }
-  if (process.env['CI']) {
-    throw new Error(`${s.label} is required on CI but none is available (${s.envVar} unset and the global setup started none)`);
-  }
-  console.warn(`skipping "${name}": no ${s.label} (${s.howToStart})`);
-  describe.skip(name, fn);
+  describeWhen(name, [problem(s)], fn);
+}
+
+/** Why there is no broker for this run, or undefined; for suites with more requirements (describeWhen). */
+export function kafkaProblem(): string | undefined {
+  return problem(KAFKA);
 }
 
 /** `host:port[,host:port…]` of the broker for this run, or undefined when there is none. */

@@ -101,6 +101,33 @@ def pipeline_var():
     }
 
 
+def scaled_mae(model, by="pipeline", window="$__rate_interval"):
+    """Live MASE: each error over its series' scale, so series of different units weigh alike."""
+    sel = f'{SEL}, model="{model}"'
+    return (
+        f"sum by ({by}) (rate(streamcast_forecast_scaled_abs_error_total{{{sel}}}[{window}]))"
+        f" / sum by ({by}) (rate(streamcast_forecast_scaled_scored_total{{{sel}}}[{window}]))"
+    )
+
+
+def model_change_annotation():
+    """A marker where a pipeline starts serving another model: a promotion here, one adopted from
+    another instance, or the model loaded at start. streamcast_model_info has one series per
+    serving (version, kind), so a series present now and absent one interval earlier is a change."""
+    cur = f"max by (pipeline, version, kind) (streamcast_model_info{{{SEL}}})"
+    return {
+        "name": "Model changes",
+        "datasource": PROM,
+        "enable": True,
+        "iconColor": "purple",
+        "expr": f"{cur} unless max by (pipeline, version, kind) (streamcast_model_info{{{SEL}}} offset $__interval)",
+        "step": "$__interval",
+        "titleFormat": "model v{{version}} ({{kind}})",
+        "textFormat": "{{pipeline}} now serves model v{{version}} ({{kind}})",
+        "useValueForTime": False,
+    }
+
+
 def dashboard(uid, title, panels, variables, description):
     return {
         "uid": uid,
@@ -116,7 +143,7 @@ def dashboard(uid, title, panels, variables, description):
         "time": {"from": "now-1h", "to": "now"},
         "timepicker": {},
         "templating": {"list": variables},
-        "annotations": {"list": []},
+        "annotations": {"list": [model_change_annotation()]},
         "links": [],
         "panels": panels,
     }
@@ -165,9 +192,12 @@ def pipeline_health():
     P.append(panel(lay, "Training runs by outcome (per hour)", [
         prom_target("A", f"sum by (pipeline, outcome) (increase(streamcast_training_runs_total{{{SEL}}}[1h]))", "{{pipeline}} {{outcome}}"),
     ], w=8, description="Zero until a retrainer runs (Kafka mode with retrain configured)."))
+    # Retraining runs weekly or so: a rate over minutes is empty (NaN) between runs, so these read
+    # the cumulative histogram, i.e. every run since the process started.
     P.append(panel(lay, "Training duration p90", [
-        prom_target("A", quantile(0.9, "streamcast_training_duration_seconds", "pipeline"), "{{pipeline}} p90"),
-    ], unit="s", w=8))
+        prom_target("A", f"histogram_quantile(0.9, sum by (le, pipeline) (streamcast_training_duration_seconds_bucket{{{SEL}}}))", "{{pipeline}} p90"),
+        prom_target("B", f"sum by (pipeline) (streamcast_training_duration_seconds_sum{{{SEL}}}) / sum by (pipeline) (streamcast_training_duration_seconds_count{{{SEL}}})", "{{pipeline}} mean"),
+    ], unit="s", w=8, description="Over every training run since the process started (runs are rare: a rate over minutes would be empty). Empty until the first run."))
     P.append(panel(lay, "State restore / checkpoint duration p99", [
         prom_target("A", quantile(0.99, "streamcast_state_restore_duration_seconds", "pipeline"), "{{pipeline}} restore p99"),
         prom_target("B", quantile(0.99, "streamcast_checkpoint_duration_seconds", "pipeline"), "{{pipeline}} checkpoint p99"),
@@ -178,6 +208,22 @@ def pipeline_health():
     P.append(panel(lay, "Scrape targets up", [
         prom_target("A", 'up{job="streamcast"}', "{{instance}}"),
     ]))
+    P.append(panel(lay, "Sink errors (Kafka produce, InfluxDB write)", [
+        prom_target("A", f"sum by (pipeline, sink) (increase(streamcast_sink_errors_total{{{SEL}}}[$__rate_interval]))", "{{pipeline}} {{sink}}"),
+    ], w=12, description="Writes that failed after the client's own retries. kafka: the pipeline stops and restarts from its last checkpoint (nothing lost); influx: history dropped. The logs name the error."))
+    # Process metrics carry no pipeline label (one process may run several pipelines).
+    P.append(panel(lay, "Process CPU and event-loop lag p99", [
+        prom_target("A", 'sum by (instance) (rate(streamcast_process_cpu_seconds_total{job="streamcast"}[$__rate_interval]))', "{{instance}} CPU (cores)"),
+        prom_target("B", 'max by (instance) (streamcast_nodejs_eventloop_lag_p99_seconds{job="streamcast"})', "{{instance}} event-loop lag p99 (s)"),
+    ], w=12, description="CPU in cores; event-loop lag is how late timers run: above ~0.1 s the forecasting thread is saturated (batches and checkpoints wait)."))
+    P.append(panel(lay, "Process memory and GC", [
+        prom_target("A", 'max by (instance) (streamcast_process_resident_memory_bytes{job="streamcast"})', "{{instance}} resident"),
+        prom_target("B", 'sum by (instance) (streamcast_nodejs_heap_size_used_bytes{job="streamcast"})', "{{instance}} heap used"),
+        prom_target("C", 'sum by (instance) (rate(streamcast_nodejs_gc_duration_seconds_sum{job="streamcast"}[$__rate_interval]))', "{{instance}} GC (s/s)"),
+    ], unit="bytes", w=12, description="Resident memory and V8 heap in use; GC is the share of time spent collecting (right axis).",
+        extra={"fieldConfig": {"defaults": {"unit": "bytes"}, "overrides": [
+            {"matcher": {"id": "byRegexp", "options": ".*GC.*"}, "properties": [{"id": "unit", "value": "percentunit"}, {"id": "custom.axisPlacement", "value": "right"}]},
+        ]}}))
     return dashboard("streamcast-pipeline-health", "streamcast / pipeline health", P, [pipeline_var()],
                      "Throughput, lag, latency, data quality, model and runtime health of streamcast pipelines.")
 
@@ -187,18 +233,34 @@ def forecasts():
     P = []
     where = '"pipeline" =~ /^$pipeline$/ AND "series" =~ /^$series$/'
     P.append(panel(lay, "Actual vs forecast ($series, h=$h) with 0.1-0.9 band", [
-        influx_target("A", f'SELECT mean("value") FROM "actual" WHERE {where} AND $timeFilter GROUP BY time($__interval) fill(none)', "actual"),
+        # Observed values only: an imputed one is the pipeline's own guess, not an actual.
+        influx_target("A", f'SELECT mean("value") FROM "actual" WHERE {where} AND "imputed" = false AND $timeFilter GROUP BY time($__interval) fill(none)', "actual"),
         influx_target("B", f'SELECT mean("mean") FROM "forecast" WHERE {where} AND "h" = \'$h\' AND $timeFilter GROUP BY time($__interval), "model" fill(none)', "forecast $tag_model"),
         influx_target("C", f'SELECT mean("q_0_1") FROM "forecast" WHERE {where} AND "h" = \'$h\' AND $timeFilter GROUP BY time($__interval), "model" fill(none)', "lower $tag_model"),
         influx_target("D", f'SELECT mean("q_0_9") FROM "forecast" WHERE {where} AND "h" = \'$h\' AND $timeFilter GROUP BY time($__interval), "model" fill(none)', "upper $tag_model"),
     ], ds=INFLUX, w=24, h=10, description="From InfluxDB history (run with --influx). Forecasts are stored at their target time, so the h-step forecast lines up with the actual it predicted. The band assumes quantiles 0.1 and 0.9 in the spec.",
+        # Each model's band fills from its own upper line down to its own lower line.
         extra={"fieldConfig": {"defaults": {"unit": "short"}, "overrides": [
-            {"matcher": {"id": "byRegexp", "options": "upper.*"}, "properties": [{"id": "custom.fillBelowTo", "value": "lower baseline"}, {"id": "custom.lineWidth", "value": 0}]},
-            {"matcher": {"id": "byRegexp", "options": "lower.*"}, "properties": [{"id": "custom.lineWidth", "value": 0}]},
+            o for model in ["gru", "baseline"] for o in [
+                {"matcher": {"id": "byName", "options": f"upper {model}"}, "properties": [{"id": "custom.fillBelowTo", "value": f"lower {model}"}, {"id": "custom.lineWidth", "value": 0}]},
+                {"matcher": {"id": "byName", "options": f"lower {model}"}, "properties": [{"id": "custom.lineWidth", "value": 0}]},
+            ]
         ]}}))
+    # InfluxDB orders GROUP BY tags as text (h=1, h=10, h=11, h=2, ...): the transformations turn
+    # the h tag into a number and sort the bars by it.
     P.append(panel(lay, "Mean absolute error by horizon ($series)", [
         influx_target("A", f'SELECT mean("abs_error") FROM "forecast_error" WHERE {where} AND $timeFilter GROUP BY "h", "model"', "h=$tag_h $tag_model"),
-    ], ds=INFLUX, kind="bargauge", w=12, description="From InfluxDB: per-series error of each horizon over the time range."))
+    ], ds=INFLUX, kind="bargauge", w=12, description="From InfluxDB: per-series error of each horizon over the time range, bars in horizon order.",
+        extra={
+            "transformations": [
+                {"id": "labelsToFields", "options": {"mode": "columns"}},
+                {"id": "merge", "options": {}},
+                {"id": "convertFieldType", "options": {"conversions": [{"targetField": "h", "destinationType": "number"}], "fields": {}}},
+                {"id": "sortBy", "options": {"sort": [{"field": "h", "desc": False}]}},
+            ],
+            "options": {"reduceOptions": {"values": True, "calcs": [], "fields": "/^mean$/"}, "displayMode": "gradient", "orientation": "horizontal", "showUnfilled": True},
+            "fieldConfig": {"defaults": {"unit": "short", "displayName": "h=${__data.fields.h} ${__data.fields.model}"}, "overrides": []},
+        }))
     P.append(panel(lay, "Live MAE by horizon (all series)", [
         prom_target("A", mae("baseline", "pipeline, model, horizon"), "{{pipeline}} {{model}} h={{horizon}}"),
         prom_target("B", mae("gru", "pipeline, model, horizon"), "{{pipeline}} {{model}} h={{horizon}}"),
@@ -206,6 +268,14 @@ def forecasts():
     P.append(panel(lay, "Skill: model vs baseline (1 - MAE gru / MAE baseline)", [
         prom_target("A", f"1 - ({mae('gru', window='$__rate_interval')}) / ({mae('baseline', window='$__rate_interval')})", "{{pipeline}} skill"),
     ], unit="percentunit", w=12, description="Above 0: the GRU beats the baseline. Empty until a GRU is promoted and the baseline is scored beside it. Alert StreamcastModelWorseThanBaseline fires below 0 for 30 min (1 h window)."))
+    P.append(panel(lay, "Scale-free skill: 1 - MASE gru / MASE baseline (all series)", [
+        prom_target("A", f"1 - ({scaled_mae('gru')}) / ({scaled_mae('baseline')})", "{{pipeline}} skill (scale-free)"),
+        prom_target("B", scaled_mae("baseline"), "{{pipeline}} live MASE baseline"),
+        prom_target("C", scaled_mae("gru"), "{{pipeline}} live MASE gru"),
+    ], unit="percentunit", w=12, description="Each absolute error divided by its series' scale (mean absolute change between consecutive observed steps), so a pipeline mixing units (hPa, degrees, km/h) weighs every series alike; the plain skill above is dominated by the series with the largest numbers. MASE below 1: better than repeating the last value.",
+        extra={"fieldConfig": {"defaults": {"unit": "percentunit"}, "overrides": [
+            {"matcher": {"id": "byRegexp", "options": ".*MASE.*"}, "properties": [{"id": "unit", "value": "none"}, {"id": "custom.axisPlacement", "value": "right"}]},
+        ]}}))
     P.append(panel(lay, "Prediction interval coverage", [
         prom_target("A", f"sum by (pipeline, model, interval) (rate(streamcast_interval_coverage_hits_total{{{SEL}}}[$__rate_interval])) / sum by (pipeline, model, interval) (rate(streamcast_interval_coverage_scored_total{{{SEL}}}[$__rate_interval]))", "{{pipeline}} {{model}} {{interval}}"),
     ], unit="percentunit", w=12, description="Share of actuals inside the interval; should be near its nominal width (0.8 for 0.1-0.9)."))
@@ -218,10 +288,12 @@ def forecasts():
             "refresh": 1, "includeAll": False, "multi": False, "current": {}, "sort": 1,
         },
         {
-            "name": "h", "label": "horizon", "type": "custom", "query": "1,2,3,6,12",
-            "current": {"text": "1", "value": "1"},
-            "options": [{"text": v, "value": v, "selected": v == "1"} for v in ["1", "2", "3", "6", "12"]],
-            "includeAll": False, "multi": False,
+            # Every horizon the pipeline forecasts (1..model.horizon): the live error counters exist
+            # for each from the start. sort 3: numerical ascending.
+            "name": "h", "label": "horizon", "type": "query", "datasource": PROM,
+            "definition": f"label_values(streamcast_forecast_scored_total{{{SEL}}}, horizon)",
+            "query": {"query": f"label_values(streamcast_forecast_scored_total{{{SEL}}}, horizon)", "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+            "refresh": 2, "includeAll": False, "multi": False, "current": {"text": "1", "value": "1"}, "sort": 3,
         },
     ]
     return dashboard("streamcast-forecasts", "streamcast / forecasts", P, variables,

@@ -14,8 +14,9 @@ import type { BacktestSummary, InSample, ServedModel } from '../../evaluation/ba
 import { baselineServedWarning, checkSpacing, checkWarmup, inSampleWarning, spanSteps } from '../../evaluation/backtestChecks.js';
 import { vegaScripts } from '../../evaluation/vegaBundle.js';
 import { profileInput } from '../../connectors/replay/profileInput.js';
-import { createLogger, type LogSink } from '../../observability/logger.js';
+import type { LogSink } from '../../observability/logger.js';
 import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
+import { cliLogger } from '../cliLogger.js';
 import { fileCommandBackends } from '../computeBackends.js';
 import { createProgress, type Progress } from '../progress.js';
 import { DiscardSink, describeRun, replayParts, replayRuntime, runReplay, signalExitCode, type ReplayFlags } from './replay.js';
@@ -73,7 +74,7 @@ function commandLine(): string {
 export async function backtestCommand(specPath: string, flags: BacktestFlags): Promise<number> {
   const progress = createProgress('backtest', { quiet: flags.quiet });
   // Log lines go above the bar, never into it.
-  const logger = createLogger({ level: flags.quiet === true ? 'warn' : 'info', pretty: Boolean(process.stderr.isTTY), destination: progress.logStream as unknown as NodeJS.WritableStream });
+  const logger = cliLogger(flags, progress.logStream as unknown as NodeJS.WritableStream);
   const warn = (message: string): void => logger.warn(message);
   try {
     return await backtest(specPath, flags, progress, logger, warn);

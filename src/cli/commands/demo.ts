@@ -6,15 +6,16 @@ import type { DeadLetter } from '../../domain/deadLetter.js';
 import type { Forecast } from '../../domain/forecast.js';
 import type { Sink } from '../../connectors/sink.js';
 import type { BackendFlags } from '../../config/backendConfig.js';
-import { createLogger } from '../../observability/logger.js';
+import { cliLogger, type LogFlags } from '../cliLogger.js';
 import { createMetrics, metricsListener } from '../../observability/metrics.js';
+import { collectProcessMetrics } from '../../observability/operatorMetrics.js';
 import { HttpServer } from '../../runtime/httpServer.js';
 import { instrumentForecaster } from '../../observability/instrumentForecaster.js';
 import { createLiveObservers } from '../../runtime/liveObservers.js';
 import { backendDetail, describeBackends, startComputeBackends } from '../computeBackends.js';
 import { describeRun, DiscardSink, replayParts, replayRuntime, runReplay } from './replay.js';
 
-export interface DemoFlags extends BackendFlags {
+export interface DemoFlags extends BackendFlags, LogFlags {
   rate?: number;
   limit?: number;
   port?: number;
@@ -67,7 +68,7 @@ class ForecastPrinter implements Sink<Forecast> {
  * forecasts printed as they are made, metrics served on /metrics. Needs no server.
  */
 export async function demoCommand(flags: DemoFlags): Promise<number> {
-  const logger = createLogger({ level: flags.quiet ? 'warn' : 'info', pretty: Boolean(process.stderr.isTTY) });
+  const logger = cliLogger(flags);
   const backends = await startComputeBackends(flags, logger);
   // The GRU from models/ when one ships (else the baseline), retrained beside the stream as the spec says.
   const parts = replayParts(
@@ -77,11 +78,12 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
       ...(flags.rate ? { rate: flags.rate } : {}),
       ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
     },
-    replayRuntime({ models: join(packageRoot, 'models'), retrain: 'background', quiet: flags.quiet, trainBackend: backends.config.train }),
+    replayRuntime({ models: join(packageRoot, 'models'), retrain: 'background', logger, trainBackend: backends.config.train }),
   );
   const trainOn = await parts.runtime.startTrainer();
   logger.info(backendDetail(backends, parts.runtime.trainBackend), `compute backends: ${describeBackends(backends, trainOn)}`);
   const registry = new Registry();
+  collectProcessMetrics(registry);
   const metrics = createMetrics(registry, { pipeline: parts.spec.name });
   const events = metricsListener(metrics);
   // Live accuracy and (with --influx) history ride on the batch hook; model metrics on the forecaster.

@@ -7,13 +7,13 @@ import { KafkaOutput } from '../../connectors/kafka/kafkaSink.js';
 import { ensureTopics } from '../../connectors/kafka/topics.js';
 import { onlySeries } from '../../connectors/mapSource.js';
 import { FileReplaySource } from '../../connectors/replay/fileReplaySource.js';
-import { createLogger } from '../../observability/logger.js';
+import { cliLogger, type LogFlags } from '../cliLogger.js';
 import { retry } from '../../runtime/retry.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { requireInputFiles } from '../options.js';
 import { createProgress } from '../progress.js';
 
-export interface ProduceFlags {
+export interface ProduceFlags extends LogFlags {
   topic?: string;
   input?: string[];
   rate?: number;
@@ -43,7 +43,7 @@ export async function produceCommand(flags: ProduceFlags): Promise<number> {
   const paths = requireInputFiles(flags.input);
   const brokers = flags.brokers?.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const cfg = kafkaConfigFrom(process.env, { pipeline: 'produce', ...(brokers !== undefined ? { brokers } : {}) });
-  const logger = createLogger({ level: flags.quiet ? 'warn' : 'info', pretty: Boolean(process.stderr.isTTY) });
+  const logger = cliLogger(flags);
   const replay = new FileReplaySource({
     paths,
     ...(flags.speed !== undefined ? { speed: flags.speed } : {}),

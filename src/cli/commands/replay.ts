@@ -21,21 +21,21 @@ import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
 import { PipelineRunner, type RunnerOptions } from '../../runtime/pipelineRunner.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { createProgress, type Progress } from '../progress.js';
-import { createLogger, type LogSink } from '../../observability/logger.js';
+import type { LogSink, Logger } from '../../observability/logger.js';
+import { cliLogger, logFlags, type LogFlags } from '../cliLogger.js';
 import { createLiveObservers } from '../../runtime/liveObservers.js';
 import { requireInputFiles } from '../options.js';
 import { faultsFromFlags, type FaultFlags } from '../faultFlags.js';
 import type { BackendFlags } from '../../config/backendConfig.js';
 import { fileCommandBackends } from '../computeBackends.js';
 
-export interface ReplayFlags extends FaultFlags, BackendFlags {
+export interface ReplayFlags extends FaultFlags, BackendFlags, LogFlags {
   input?: string[];
   out?: string;
   deadLetters?: string;
   speed?: number;
   rate?: number;
   limit?: number;
-  quiet?: boolean;
   series?: string[];
   /** InfluxDB 1.x history, e.g. http://127.0.0.1:8086/streamcast. */
   influx?: string;
@@ -61,6 +61,8 @@ export interface ReplayParts {
   /** The pipeline's model runtime; runReplay closes it (terminating its trainer worker). */
   readonly runtime: ModelRuntime;
   readonly stats: RunStats;
+  /** The command's logger (the runtime's), also for the shutdown messages. */
+  readonly logger: Logger;
 }
 
 /**
@@ -68,17 +70,20 @@ export interface ReplayParts {
  * artifact is logged and the baseline serves), blocking retraining when asked. Replays never
  * write models: `streamcast train` and `run` do.
  */
-export function replayRuntime(opts: { models?: string | undefined; retrain?: 'blocking' | 'background' | 'off'; quiet?: boolean | undefined } & Omit<ModelRuntimeOptions, 'spec' | 'store' | 'retrain'>): Omit<ModelRuntimeOptions, 'spec'> {
-  const { models, quiet, ...rest } = opts;
+export function replayRuntime(
+  opts: { models?: string | undefined; retrain?: 'blocking' | 'background' | 'off' } & LogFlags & Omit<ModelRuntimeOptions, 'spec' | 'store' | 'retrain'>,
+): Omit<ModelRuntimeOptions, 'spec'> & { logger: Logger } {
+  const { models, quiet, logLevel, logFormat, ...rest } = opts;
   return {
     ...rest,
     ...(models !== undefined ? { store: new ArtifactStore(models, wallClock), persist: false } : {}),
-    logger: rest.logger ?? createLogger({ level: quiet === true ? 'warn' : 'info', pretty: Boolean(process.stderr.isTTY) }),
+    logger: (rest.logger as Logger | undefined) ?? cliLogger({ ...(quiet !== undefined ? { quiet } : {}), ...(logLevel !== undefined ? { logLevel } : {}), ...(logFormat !== undefined ? { logFormat } : {}) }),
   };
 }
 
 /** Builds what a replay-like command (replay, backtest, demo) shares: spec, source, model. */
 export function replayParts(specPath: string, flags: ReplayFlags, runtime: Omit<ModelRuntimeOptions, 'spec'> = {}): ReplayParts {
+  const logger = (runtime.logger as Logger | undefined) ?? cliLogger(flags);
   const spec = loadSpec(specPath);
   const paths = requireInputFiles(flags.input);
   const replay = new FileReplaySource({
@@ -90,7 +95,7 @@ export function replayParts(specPath: string, flags: ReplayFlags, runtime: Omit<
   });
   const source = flags.series?.length ? onlySeries(replay, flags.series) : replay;
   const model = createForecaster(spec, runtime);
-  return { spec, source, forecaster: model, runtime: model, stats: new RunStats() };
+  return { spec, source, forecaster: model, runtime: model, stats: new RunStats(), logger };
 }
 
 /** Exit code of a file command stopped by a signal: 128 + the signal's number, what shells expect (Ctrl-C: 130). */
@@ -162,7 +167,7 @@ export async function runReplay(
     {
       timeoutMs: STOP_TIMEOUT_MS,
       exitWhenDone: false,
-      ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
+      logger: opts.logger ?? parts.logger,
       messages: {
         stopping: 'stopping at the next safe point: retraining cancelled, the steps read so far are forecast and written (send it again to exit at once)',
         timedOut: `could not stop within ${STOP_TIMEOUT_MS / 1000} s; exiting with 1 (output files may be incomplete)`,
@@ -190,12 +195,12 @@ export function describeRun(stats: RunStats, elapsedMs: number): string {
 
 export async function replayCommand(specPath: string, flags: ReplayFlags): Promise<number> {
   const backends = await fileCommandBackends(flags);
-  const parts = replayParts(specPath, flags, replayRuntime({ models: flags.model ?? 'models', retrain: flags.retrain === true ? 'blocking' : 'off', quiet: flags.quiet, trainBackend: backends.config.train }));
+  const parts = replayParts(specPath, flags, replayRuntime({ models: flags.model ?? 'models', retrain: flags.retrain === true ? 'blocking' : 'off', ...logFlags(flags), trainBackend: backends.config.train }));
   await backends.started(parts.runtime, flags.retrain === true && parts.spec.model.type === 'gru');
   const forecasts: Sink<Forecast> = flags.out ? new JsonlFileSink<Forecast>(flags.out, { serialize: encodeForecast }) : new JsonlSink<Forecast>(process.stdout, { serialize: encodeForecast });
   const deadLetters: Sink<DeadLetter> = flags.deadLetters ? new JsonlFileSink<DeadLetter>(flags.deadLetters) : new DiscardSink<DeadLetter>();
   const observers = flags.influx
-    ? createLiveObservers({ spec: parts.spec, events: parts.stats.listener, logger: createLogger({ level: flags.quiet ? 'warn' : 'info' }), influxUrl: flags.influx })
+    ? createLiveObservers({ spec: parts.spec, events: parts.stats.listener, logger: parts.logger, influxUrl: flags.influx })
     : undefined;
   const { elapsedMs, stoppedEarly, signal } = await runReplay(
     parts,

@@ -8,8 +8,10 @@ import { createForecaster } from '../../forecasting/createForecaster.js';
 import { instrumentForecaster } from '../../observability/instrumentForecaster.js';
 import { ArtifactStore } from '../../training/artifactStore.js';
 import { wallClock } from '../../domain/clock.js';
-import { createLogger, type Logger } from '../../observability/logger.js';
+import type { Logger } from '../../observability/logger.js';
+import { cliLogger, type LogFlags } from '../cliLogger.js';
 import { createMetrics, metricsListener } from '../../observability/metrics.js';
+import { collectProcessMetrics } from '../../observability/operatorMetrics.js';
 import { loadSpec } from '../../pipeline/spec/loadSpec.js';
 import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
 import { HttpServer } from '../../runtime/httpServer.js';
@@ -25,7 +27,7 @@ import type { BackendRequest } from '../../forecasting/gru/backend.js';
 import type { ModelRuntime } from '../../forecasting/modelRuntime.js';
 import { backendDetail, describeBackends, startComputeBackends } from '../computeBackends.js';
 
-export interface RunFlags extends BackendFlags {
+export interface RunFlags extends BackendFlags, LogFlags {
   brokers?: string;
   group?: string;
   fromBeginning?: boolean;
@@ -33,7 +35,6 @@ export interface RunFlags extends BackendFlags {
   host?: string;
   http?: boolean;
   shutdownTimeout?: number;
-  logLevel?: string;
   /** InfluxDB 1.x history, e.g. http://127.0.0.1:8086/streamcast. */
   influx?: string;
 }
@@ -70,8 +71,9 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
       ...(flags.fromBeginning !== undefined ? { fromBeginning: flags.fromBeginning } : {}),
     }),
   );
-  const logger = createLogger({ level: flags.logLevel ?? 'info', pretty: Boolean(process.stderr.isTTY) });
+  const logger = cliLogger(flags);
   const registry = new Registry();
+  collectProcessMetrics(registry);
   const latest = new Map<string, Forecast>();
   const abort = new AbortController();
 

@@ -1,3 +1,4 @@
+import { cliLogger, logFlags, type LogFlags } from '../cliLogger.js';
 import type { DeadLetter } from '../../domain/deadLetter.js';
 import type { Forecast } from '../../domain/forecast.js';
 import { wallClock } from '../../domain/clock.js';
@@ -9,7 +10,7 @@ import { describeBackends, startComputeBackends } from '../computeBackends.js';
 import { createProgress } from '../progress.js';
 import { DiscardSink, describeRun, replayParts, runReplay, signalExitCode } from './replay.js';
 
-export interface TrainFlags {
+export interface TrainFlags extends LogFlags {
   input: string[];
   epochs?: number;
   /** Models folder (default `models`). */
@@ -42,13 +43,15 @@ const DEFAULT_VAL_FRACTION = 0.15;
  * of the new model, the untrained one, the model in service and the baselines.
  */
 export async function trainCommand(specPath: string, flags: TrainFlags): Promise<number> {
+  const logger = cliLogger(flags);
   const backends = await startComputeBackends(flags);
   const store = new ArtifactStore(flags.out ?? 'models', wallClock);
   const valFraction = flags.valFraction ?? DEFAULT_VAL_FRACTION;
   const parts = replayParts(
     specPath,
-    { input: flags.input, quiet: flags.quiet },
+    { input: flags.input, ...logFlags(flags) },
     {
+      logger,
       store,
       persist: true,
       retrain: 'off',
@@ -83,7 +86,7 @@ export async function trainCommand(specPath: string, flags: TrainFlags): Promise
       cancelled = true;
       await runtime.close();
     },
-    { timeoutMs: 30_000 },
+    { timeoutMs: 30_000, logger },
   );
   let report;
   try {

@@ -240,6 +240,7 @@ export class InfluxHistorySink {
         }
       } catch (err) {
         this.drop(chunk.length);
+        if (!this.abort.signal.aborted) this.opts.events({ type: 'sink_error', sink: 'influx', count: 1 });
         // One warning per outage, not one per batch.
         if (!this.failing && !this.abort.signal.aborted) {
           this.failing = true;

@@ -122,6 +122,11 @@ function validatePrefer(prefer: readonly string[] | undefined): readonly Backend
 }
 
 async function doSelect(prefer: readonly BackendCandidate[], strict: boolean, logger: LogSink | undefined): Promise<BackendChoice> {
+  // tfjs writes its warnings (the cpu backend's "looks like you are running TensorFlow.js in
+  // Node.js" banner, deprecations) with console.warn, straight into our JSON-lines log on stderr.
+  // Production mode turns exactly those off (in tfjs 4.22 it gates warnings only; its correctness
+  // checks follow the DEBUG flag). The choice of backend is logged by us instead.
+  tf.enableProdMode();
   for (const candidate of prefer) {
     const choice = await tryCandidate(candidate, logger);
     if (choice) {

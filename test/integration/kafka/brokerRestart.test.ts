@@ -4,8 +4,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { repoRoot } from '../../helpers/cli.js';
+import { commandProblem, describeWhen, SETUP_COMMAND } from '../../helpers/tools.js';
 import { createTopic, forecastsByStep, kcatConsume, kcatProduce, points, readyz, specTopics, startRun, stepKeys, testKafka, trackedRuns, waitFor, waitForEveryStep, writeSpec } from './harness.js';
 
 /**
@@ -29,11 +30,10 @@ function freePort(): Promise<number> {
   });
 }
 
-// Needs the jars the global setup fetched (or `npm run kafka:start`); on CI their absence fails.
-const canRun = existsSync(libs) && spawnSync('java', ['-version']).status === 0;
-if (!canRun && !process.env['CI']) console.warn(`skipping the broker-restart test: no Kafka jars in ${libs} or no java (run npm run kafka:start once)`);
+// Needs java, the jars the global setup fetched and kcat; on CI their absence fails.
+const jarsProblem = existsSync(libs) ? undefined : `no Kafka jars in ${libs}; fetch them with \`${SETUP_COMMAND}\` (or: bash deploy/kafka/kafka.sh fetch)`;
 
-describe.skipIf(!canRun && !process.env['CI'])('streamcast run, exactly-once: the broker restarts mid-stream', () => {
+describeWhen('streamcast run, exactly-once: the broker restarts mid-stream', [commandProblem('java'), jarsProblem, commandProblem('kcat')], () => {
   const env: NodeJS.ProcessEnv = {};
   const runs = trackedRuns();
   afterAll(() => {

@@ -4,13 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { repoRoot } from '../../helpers/cli.js';
-import { describeWithKafka } from '../../helpers/services.js';
-import { kafkaCase, kcatConsume, offsets, points, readyz, startRun, trackedRuns, waitFor, waitForEveryStep } from './harness.js';
+import { describeWithKafkaTools, kafkaCase, kcatConsume, offsets, points, readyz, startRun, trackedRuns, waitFor, waitForEveryStep } from './harness.js';
 
 const SERIES = ['s-a', 's-b', 's-c'];
 const STEPS = 150;
 
-describeWithKafka('streamcast run: kill -9 mid-stream and restart loses nothing (at-least-once)', () => {
+describeWithKafkaTools('streamcast run: kill -9 mid-stream and restart loses nothing (at-least-once)', () => {
   const runs = trackedRuns();
 
   it('every (series, step) has at least one forecast after a crash and a restart', async () => {

@@ -1,16 +1,14 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeWithKafka } from '../../helpers/services.js';
-import { kafkaCase, kcatConsume, kcatProduce, offsets, readyz, requireKcat, type RunningCli, startRun, T0, waitFor, waitForEveryStep } from './harness.js';
+import { afterAll, expect, it } from 'vitest';
+import { describeWithKafkaTools, kafkaCase, kcatConsume, kcatProduce, offsets, readyz, type RunningCli, startRun, T0, waitFor, waitForEveryStep } from './harness.js';
 
 const SERIES = ['host-1.cpu', 'host-2.cpu', 'host-3.cpu', 'db.load'];
 const STEPS = 40;
 
-describeWithKafka('streamcast run on a real broker: kcat in, forecasts out (at-least-once)', () => {
+describeWithKafkaTools('streamcast run on a real broker: kcat in, forecasts out (at-least-once)', () => {
   let run: RunningCli | undefined;
   afterAll(() => {
     run?.child.kill('SIGKILL');
   });
-  beforeAll(requireKcat);
 
   it('forecasts every (series, step) with the DESIGN.md shape, and SIGTERM exits 0 with offsets committed to the end', async () => {
     const { brokers: b, kafka, t, spec, input, want } = await kafkaCase('e2e', { partitions: 3, series: SERIES, steps: STEPS });

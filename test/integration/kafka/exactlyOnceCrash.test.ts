@@ -1,13 +1,11 @@
-import { beforeAll, expect, it } from 'vitest';
-import { describeWithKafka } from '../../helpers/services.js';
-import { createTopic, forecastsByStep, kafkaCase, kcatConsume, offsets, readyz, requireKcat, specTopics, startProduce, startRun, trackedRuns, waitFor, waitForEveryStep, writePoints, writeSpec } from './harness.js';
+import { expect, it } from 'vitest';
+import { createTopic, describeWithKafkaTools, forecastsByStep, kafkaCase, kcatConsume, offsets, readyz, specTopics, startProduce, startRun, trackedRuns, waitFor, waitForEveryStep, writePoints, writeSpec } from './harness.js';
 
 const SERIES = ['eo-a', 'eo-b', 'eo-c', 'eo-d', 'eo-e', 'eo-f'];
 const STEPS = 100;
 
-describeWithKafka('streamcast run, exactly-once: kill -9 mid-stream and restart', () => {
+describeWithKafkaTools('streamcast run, exactly-once: kill -9 mid-stream and restart', () => {
   const runs = trackedRuns();
-  beforeAll(requireKcat);
 
   it('the committed forecast topic holds exactly one forecast per (series, step), equal to an uninterrupted run', async () => {
     const { brokers: b, kafka, t, spec, input, want } = await kafkaCase('eocrash', { partitions: 2, series: SERIES, steps: STEPS, guarantee: 'exactly-once' });

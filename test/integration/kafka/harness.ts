@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll } from 'vitest';
 import { repoRoot } from '../../helpers/cli.js';
-import { requireKafkaBrokers } from '../../helpers/services.js';
+import { kafkaProblem, requireKafkaBrokers } from '../../helpers/services.js';
+import { commandProblem, describeWhen, hasCommand, requireCommand, runTool } from '../../helpers/tools.js';
+
+/**
+ * A suite that needs the test broker and kcat (the second, independent Kafka client of the
+ * helpers below). Without either it skips with one line naming what installs it (fails under CI).
+ * A test that calls the kcat helpers inside a plain describeWithKafka still skips on its own
+ * where kcat is missing (see requireCommand), but only after whatever it did before the call.
+ */
+export function describeWithKafkaTools(name: string, fn: () => void): void {
+  describeWhen(name, [kafkaProblem(), commandProblem('kcat')], fn);
+}
 
 /** Unique per test (STYLE 14): topics and groups never collide between tests or runs. */
 export function uniqueName(prefix: string): string {
@@ -73,8 +84,7 @@ export function points(series: readonly string[], from: number, to: number): Arr
 export function kcatProduce(brokers: string, topic: string, lines: ReadonlyArray<{ key: string | null; value: string }>, opts: { partition?: number } = {}): void {
   const input = lines.map((l) => (l.key === null ? l.value : `${l.key}|${l.value}`)).join('\n') + '\n';
   const pin = opts.partition === undefined ? [] : ['-p', String(opts.partition)];
-  const r = spawnSync('kcat', ['-b', brokers, '-P', '-t', topic, '-K', '|', '-z', 'none', ...pin], { input, encoding: 'utf8', timeout: 30_000 });
-  if (r.status !== 0) throw new Error(`kcat produce failed (${String(r.status)}): ${r.stderr}`);
+  runTool('kcat', ['-b', brokers, '-P', '-t', topic, '-K', '|', '-z', 'none', ...pin], `kcat produce to ${topic}`, { input, timeout: 30_000 });
 }
 
 export interface KcatRecord {
@@ -90,8 +100,7 @@ export interface KcatRecord {
  */
 export function kcatConsume(brokers: string, topic: string, opts: { readCommitted?: boolean } = {}): KcatRecord[] {
   const iso = opts.readCommitted === true ? ['-X', 'isolation.level=read_committed'] : [];
-  const r = spawnSync('kcat', ['-b', brokers, '-C', '-t', topic, '-J', '-e', '-q', '-o', 'beginning', ...iso], { encoding: 'utf8', timeout: 30_000, maxBuffer: 256 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`kcat consume failed (${String(r.status)}): ${r.stderr}`);
+  const r = runTool('kcat', ['-b', brokers, '-C', '-t', topic, '-J', '-e', '-q', '-o', 'beginning', ...iso], `kcat consume of ${topic}`, { timeout: 30_000, maxBuffer: 256 * 1024 * 1024 });
   return r.stdout
     .split('\n')
     .filter((l) => l.trim() !== '')
@@ -99,7 +108,7 @@ export function kcatConsume(brokers: string, topic: string, opts: { readCommitte
 }
 
 export function hasKcat(): boolean {
-  return spawnSync('kcat', ['-V'], { encoding: 'utf8' }).status === 0;
+  return hasCommand('kcat');
 }
 
 export interface RunningCli {
@@ -180,9 +189,9 @@ export function trackedRuns(): RunningCli[] {
   return runs;
 }
 
-/** Fails a suite that needs kcat (the second, independent Kafka client) where it is missing. */
+/** Inside a test: skips it (fails under CI) where kcat, the second, independent Kafka client, is missing. */
 export function requireKcat(): void {
-  if (!hasKcat()) throw new Error('kcat is required: apt-get install -y kcat');
+  requireCommand('kcat');
 }
 
 /** The `series@stepStart` key of every point, as forecastsByStep keys forecasts. */

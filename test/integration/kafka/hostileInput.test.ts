@@ -1,6 +1,6 @@
 import { afterAll, expect, it } from 'vitest';
-import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
-import { createTopic, kcatConsume, points, readyz, type RunningCli, specTopics, startRun, STEP, stepKeys, T0, testKafka, waitFor, waitForEveryStep, writeSpec } from './harness.js';
+import { requireKafkaBrokers } from '../../helpers/services.js';
+import { createTopic, describeWithKafkaTools, kcatConsume, points, readyz, type RunningCli, specTopics, startRun, STEP, stepKeys, T0, testKafka, waitFor, waitForEveryStep, writeSpec } from './harness.js';
 
 interface Letter {
   reason: string;
@@ -10,7 +10,7 @@ interface Letter {
   encoding?: string;
 }
 
-describeWithKafka('streamcast run: malformed and hostile records go to the dead-letter topic, good ones are forecast', () => {
+describeWithKafkaTools('streamcast run: malformed and hostile records go to the dead-letter topic, good ones are forecast', () => {
   let run: RunningCli | undefined;
   afterAll(() => {
     run?.child.kill('SIGKILL');

@@ -1,6 +1,5 @@
 import { expect, it } from 'vitest';
-import { describeWithKafka } from '../../helpers/services.js';
-import { kafkaCase, kcatConsume, offsets, readyz, startRun, trackedRuns, waitFor, waitForEveryStep, type RunningCli } from './harness.js';
+import { describeWithKafkaTools, kafkaCase, kcatConsume, offsets, readyz, type RunningCli, startRun, trackedRuns, waitFor, waitForEveryStep } from './harness.js';
 
 interface Letter {
   reason: string;
@@ -24,7 +23,7 @@ function whileAlive<T>(run: RunningCli, probe: () => T | undefined | false | Pro
   );
 }
 
-describeWithKafka('streamcast run: a poison-pill record is dead-lettered, never a crash loop (at-least-once)', () => {
+describeWithKafkaTools('streamcast run: a poison-pill record is dead-lettered, never a crash loop (at-least-once)', () => {
   const runs = trackedRuns();
 
   it('stays up, dead-letters the 5,000-deep record at its exact offset, commits every offset and forecasts the records after it', async () => {

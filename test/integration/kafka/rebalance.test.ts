@@ -1,13 +1,11 @@
-import { beforeAll, expect, it } from 'vitest';
-import { describeWithKafka } from '../../helpers/services.js';
-import { createTopic, forecastsByStep, kafkaCase, kcatConsume, readyz, requireKcat, specTopics, startProduce, startRun, trackedRuns, waitFor, waitForEveryStep, writePoints, writeSpec } from './harness.js';
+import { expect, it } from 'vitest';
+import { createTopic, describeWithKafkaTools, forecastsByStep, kafkaCase, kcatConsume, readyz, specTopics, startProduce, startRun, trackedRuns, waitFor, waitForEveryStep, writePoints, writeSpec } from './harness.js';
 
 const SERIES = Array.from({ length: 8 }, (_, i) => `rb-${i}`);
 const STEPS = 100;
 
-describeWithKafka('streamcast run, exactly-once: rebalances move state with the partitions', () => {
+describeWithKafkaTools('streamcast run, exactly-once: rebalances move state with the partitions', () => {
   const runs = trackedRuns();
-  beforeAll(requireKcat);
 
   it('one of two instances killed, a third joining: still exactly one forecast per (series, step), as uninterrupted', async () => {
     const { brokers: b, kafka, t, spec, input, want } = await kafkaCase('rebal', { partitions: 4, series: SERIES, steps: STEPS, guarantee: 'exactly-once' });

@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { repoRoot } from '../../helpers/cli.js';
 import { describeWithCommand } from '../../helpers/commands.js';
-import { loadDashboards, queriesOf, substitute, variableQuery } from '../../helpers/dashboards.js';
+import { annotationsOf, loadDashboards, queriesOf, substitute, variableQuery } from '../../helpers/dashboards.js';
 
 /**
  * A real Prometheus (1 s scrapes) scraping a running `streamcast demo`; every PromQL expression
@@ -17,6 +17,8 @@ import { loadDashboards, queriesOf, substitute, variableQuery } from '../../help
 /** Panels whose metrics only `streamcast run` (Kafka) reports; their queries must succeed but may be empty. */
 const KAFKA_ONLY_PANELS = new Set(['Consumer lag (Kafka mode)']);
 const VARIABLES = { pipeline: 'demo', __rate_interval: '30s', __interval: '15s' };
+/** What a query variable must list exactly (others must list the demo pipeline): the demo's horizons. */
+const VARIABLE_VALUES: Readonly<Record<string, string[]>> = { h: Array.from({ length: 12 }, (_, i) => String(i + 1)) };
 
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
@@ -116,12 +118,30 @@ describeWithCommand('prometheus', 'apt-get install -y --no-install-recommends pr
       });
     }
     for (const v of d.templating.list.filter((x) => x.datasource?.type === 'prometheus')) {
-      it(`${file} / variable $${v.name} lists the demo pipeline`, async () => {
-        const m = /^label_values\((\w+),\s*(\w+)\)$/.exec(variableQuery(v) ?? '');
+      it(`${file} / variable $${v.name} lists ${VARIABLE_VALUES[v.name] === undefined ? 'the demo pipeline' : `exactly ${VARIABLE_VALUES[v.name]!.join(',')}`}`, async () => {
+        const m = /^label_values\((.+),\s*(\w+)\)$/.exec(variableQuery(v) ?? '');
         expect(m).not.toBeNull();
-        const res = await fetch(`${promUrl}/api/v1/label/${m![2]}/values?match[]=${encodeURIComponent(m![1]!)}`);
+        const selector = substitute(m![1]!, VARIABLES);
+        const res = await fetch(`${promUrl}/api/v1/label/${m![2]}/values?match[]=${encodeURIComponent(selector)}`);
         const body = (await res.json()) as PromResponse;
-        expect(body.data).toContain('demo');
+        const want = VARIABLE_VALUES[v.name];
+        if (want === undefined) expect(body.data).toContain('demo');
+        else expect([...(body.data as string[])].sort((a, b) => Number(a) - Number(b))).toEqual(want);
+      });
+    }
+    for (const a of annotationsOf(d).filter((x) => x.datasource?.type === 'prometheus')) {
+      // Grafana runs annotation queries over the dashboard's range; the demo's model, loaded at
+      // start, is such a change within the last two minutes.
+      it(`${file} / annotation "${a.name}" marks the model the demo started serving`, async () => {
+        const expr = substitute(a.expr ?? '', { ...VARIABLES, __interval: '2s' });
+        expect(expr).not.toMatch(/\$/);
+        const end = Date.now() / 1000;
+        const res = await fetch(`${promUrl}/api/v1/query_range?query=${encodeURIComponent(expr)}&start=${end - 120}&end=${end}&step=1`);
+        const body = (await res.json()) as { status: string; error?: string; data: { result: { metric: Record<string, string>; values: unknown[] }[] } };
+        expect(body.status, `${expr}: ${body.error ?? ''}`).toBe('success');
+        expect(body.data.result.map((s) => s.metric['kind'])).toContain('gru');
+        // A marker, not a band: present at the change, then gone.
+        for (const s of body.data.result) expect(s.values.length).toBeLessThan(10);
       });
     }
   }

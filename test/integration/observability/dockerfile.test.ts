@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../helpers/cli.js';
 
@@ -97,9 +97,17 @@ describe('deploy/Dockerfile (parsed, no Docker engine)', () => {
 
   it('the runtime stage copies what `node dist/main.js` needs and runs it', () => {
     const copies = runtime.body.filter((i) => i.op === 'COPY').map(copyOf);
-    const fromBuild = copies.filter((c) => c.from === build.name).flatMap((c) => c.sources.map((s) => norm(s.replace(/^\/app\//, ''))));
+    const from = (stage: string) => copies.filter((c) => c.from === stage).flatMap((c) => c.sources.map((s) => norm(s.replace(/^\/app\//, ''))));
+    const fromBuild = from(build.name);
     const fromContext = copies.filter((c) => c.from === undefined).flatMap((c) => c.sources.map(norm));
-    expect(fromBuild).toEqual(expect.arrayContaining(['dist', 'node_modules']));
+    expect(fromBuild).toEqual(expect.arrayContaining(['dist']));
+    // node_modules comes from a stage that installed production dependencies only, never the
+    // build stage's full install (TypeScript, vitest, esbuild, tsx: ~460 MB before).
+    expect(fromBuild).not.toContain('node_modules');
+    const depsStage = stages.find((st) => st !== runtime && from(st.name).includes('node_modules'));
+    expect(depsStage, 'a stage providing node_modules').toBeDefined();
+    const installs = depsStage!.body.filter((i) => i.op === 'RUN').map((i) => i.args);
+    expect(installs.some((r) => /\bnpm ci\b[^&]*--omit=dev/.test(r) || /\bnpm prune\b[^&]*--omit=dev/.test(r)), installs.join(' | ')).toBe(true);
     expect(fromContext).toEqual(expect.arrayContaining(['package.json', 'pipelines', 'models']));
     const entry = runtime.body.find((i) => i.op === 'ENTRYPOINT');
     expect(JSON.parse(entry?.args ?? 'null')).toEqual(['node', 'dist/main.js']);
@@ -139,6 +147,14 @@ describe('deploy/Dockerfile.gpu (parsed, no Docker engine)', () => {
   });
 });
 
+/** Top-level packages `npm ci --omit=dev` installs, from package-lock.json (nested ones come inside them). */
+function productionPackages(): string[] {
+  const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+  return Object.entries(lock.packages)
+    .filter(([path, p]) => /^node_modules\/(@[^/]+\/)?[^/]+$/.test(path) && p.dev !== true)
+    .map(([path]) => path.slice('node_modules/'.length));
+}
+
 describe('the image\'s runtime layout, staged without Docker', () => {
   // /app as the runtime stage lays it out: `npm run build` output plus what the stage copies.
   const app = mkdtempSync(join(tmpdir(), 'streamcast-image-'));
@@ -147,10 +163,22 @@ describe('the image\'s runtime layout, staged without Docker', () => {
   beforeAll(() => {
     const r = spawnSync('npm', ['run', 'build', '--', '--outDir', join(app, 'dist')], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
     expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
-    // node_modules is linked rather than copied (the same installed tree `npm ci` made).
-    symlinkSync(join(repoRoot, 'node_modules'), join(app, 'node_modules'), 'dir');
+    // node_modules as `npm ci --omit=dev` lays it out: each production package of the lock file
+    // (no `"dev": true`) linked from the installed tree; dev-only ones (tsx, typescript, vitest)
+    // are absent, so a runtime import of one fails here as it would in the image.
+    for (const name of productionPackages()) {
+      const target = join(repoRoot, 'node_modules', name);
+      if (!existsSync(target)) continue; // an optional dependency that did not install
+      mkdirSync(dirname(join(app, 'node_modules', name)), { recursive: true });
+      symlinkSync(target, join(app, 'node_modules', name), 'dir');
+    }
     for (const p of ['package.json', 'pipelines', 'models']) cpSync(join(repoRoot, p), join(app, p), { recursive: true });
   }, 150_000);
+
+  it('holds production dependencies only', () => {
+    for (const dev of ['tsx', 'typescript', 'vitest', 'esbuild']) expect(existsSync(join(app, 'node_modules', dev)), dev).toBe(false);
+    for (const prod of ['kafkajs', 'pino', 'pino-pretty', '@tensorflow/tfjs']) expect(existsSync(join(app, 'node_modules', prod)), prod).toBe(true);
+  });
 
   it('`npm run build` emits dist/main.js', () => {
     expect(existsSync(join(app, 'dist', 'main.js'))).toBe(true);

@@ -40,7 +40,8 @@ describeWithInflux('InfluxDB history (replay --influx) and the dashboards\' Infl
 
   beforeAll(async () => {
     base = requireInfluxUrl().replace(/\/+$/, '');
-    run = await runCli(['replay', 'pipelines/demo.yaml', '--input', demoDataPath(), '--limit', LIMIT, '--quiet', '--out', join(dir, 'f.jsonl'), '--influx', `${base}/${db}`]);
+    // --drop: some steps are imputed, which the Actual line must leave out.
+    run = await runCli(['replay', 'pipelines/demo.yaml', '--input', demoDataPath(), '--limit', LIMIT, '--drop', '0.15', '--seed', '7', '--quiet', '--out', join(dir, 'f.jsonl'), '--influx', `${base}/${db}`]);
     forecasts = readFileSync(join(dir, 'f.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Forecast);
   }, 120_000);
 
@@ -102,6 +103,19 @@ describeWithInflux('InfluxDB history (replay --influx) and the dashboards\' Infl
       }
     }
     expect(checked).toBeGreaterThanOrEqual(6);
+  });
+
+  it('the dashboard\'s Actual line leaves imputed steps out', async () => {
+    const actual = queriesOf('forecasts.json', loadDashboards().get('forecasts.json')!).find((q) => q.panel.startsWith('Actual vs forecast') && q.refId === 'A')!;
+    const first = Math.min(...forecasts.map((f) => f.ts));
+    const last = Math.max(...forecasts.map((f) => f.ts));
+    const observed = forecasts.filter((f) => f.series === 'temperature' && !f.imputed);
+    const imputed = forecasts.filter((f) => f.series === 'temperature' && f.imputed);
+    expect(imputed.length).toBeGreaterThan(0);
+    // One point per step: the GROUP BY interval below the step.
+    const text = substitute(actual.text, { pipeline: 'demo', series: 'temperature', timeFilter: `time >= ${first}ms AND time <= ${last}ms`, __interval: '1m' });
+    const times = (await influxql(text)).flatMap((s) => s.values.map((r) => r[0] as number));
+    expect(times.sort((a, b) => a - b)).toEqual(observed.map((f) => f.ts).sort((a, b) => a - b));
   });
 
   it('with InfluxDB away the run still completes; history is dropped and counted', async () => {

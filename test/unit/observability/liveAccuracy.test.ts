@@ -81,7 +81,9 @@ describe('LiveAccuracy', () => {
     new LiveAccuracy({ events: listener, models: ['gru'], horizon: 2, interval: '0.1-0.9' });
     expect(events).toEqual([
       { type: 'forecast_error', model: 'gru', horizon: 1, absErrorSum: 0, count: 0 },
+      { type: 'scaled_forecast_error', model: 'gru', horizon: 1, scaledErrorSum: 0, count: 0 },
       { type: 'forecast_error', model: 'gru', horizon: 2, absErrorSum: 0, count: 0 },
+      { type: 'scaled_forecast_error', model: 'gru', horizon: 2, scaledErrorSum: 0, count: 0 },
       { type: 'interval_coverage', model: 'gru', interval: '0.1-0.9', hits: 0, total: 0 },
     ]);
   });
@@ -89,5 +91,39 @@ describe('LiveAccuracy', () => {
   it('labels the outermost quantiles as the interval', () => {
     expect(outerInterval(['0.5', '0.05', '0.95'])?.label).toBe('0.05-0.95');
     expect(outerInterval(['0.5'])).toBeUndefined();
+  });
+
+  it('scales errors by each series\' mean absolute change between observed steps, so units do not matter', () => {
+    // Two series with the same shape, one in units 1000 times larger: same scaled errors.
+    const run = (series: string, k: number) => {
+      const { events, listener } = collect();
+      const acc = new LiveAccuracy({ events: listener });
+      const values = [10, 12, 11, 15, 14].map((v) => v * k);
+      const cells = [];
+      for (const [t, v] of values.entries()) cells.push(...acc.observe([step(series, t, v)], new Map([['baseline', [forecast(series, t, v, 1)]]])));
+      return { cells, events, scale: acc.scaleOf(series) };
+    };
+    const small = run('a', 1);
+    const big = run('b', 1000);
+    // Scale after the last step: mean of |2|, |1|, |4|, |1| = 2; each cell is scored with the scale
+    // of the steps before it (none, then 2, then 1.5, then 7/3).
+    expect(small.scale).toBe(2);
+    expect(big.scale).toBe(2000);
+    expect(small.cells.map((c) => c.scaledError)).toEqual([undefined, 1 / 2, 4 / 1.5, 1 / (7 / 3)]);
+    expect(big.cells.map((c) => c.scaledError)).toEqual(small.cells.map((c) => c.scaledError));
+    expect(small.events.filter((e) => e.type === 'scaled_forecast_error')).toEqual([
+      { type: 'scaled_forecast_error', model: 'baseline', horizon: 1, scaledErrorSum: 0.5, count: 1 },
+      { type: 'scaled_forecast_error', model: 'baseline', horizon: 1, scaledErrorSum: 4 / 1.5, count: 1 },
+      { type: 'scaled_forecast_error', model: 'baseline', horizon: 1, scaledErrorSum: 1 / (7 / 3), count: 1 },
+    ]);
+  });
+
+  it('learns the scale only from consecutive observed steps (an imputed neighbour is a guess)', () => {
+    const { listener } = collect();
+    const acc = new LiveAccuracy({ events: listener });
+    acc.observe([step('a', 0, 0), step('a', 1, 100, false), step('a', 2, 3), step('a', 3, 4)], new Map());
+    expect(acc.scaleOf('a')).toBe(1);
+    acc.drop('a');
+    expect(acc.scaleOf('a')).toBeUndefined();
   });
 });

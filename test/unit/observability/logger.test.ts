@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/domain/errors.js';
-import { createLogger, formatPretty } from '../../../src/observability/logger.js';
+import { createLogger } from '../../../src/observability/logger.js';
 
 function capture() {
   const stream = new PassThrough();
@@ -48,31 +48,33 @@ describe('createLogger', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 30, msg: 'to stderr' });
   });
 
-  it('writes compact human lines when pretty', async () => {
+  it('writes human lines through pino-pretty when the format is pretty', async () => {
     const { stream, lines } = capture();
-    const log = createLogger({ pretty: true, destination: stream });
+    const log = createLogger({ format: 'pretty', destination: stream });
     log.warn({ topic: 'metrics.cpu', lag: 12 }, 'consumer behind');
     await tick();
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN  consumer behind topic=metrics\.cpu lag=12$/);
+    expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: consumer behind \{"topic":"metrics\.cpu","lag":12\}$/);
+  });
+
+  it('rejects an unknown format with the valid ones', () => {
+    expect(() => createLogger({ format: 'xml' })).toThrow(ConfigError);
+    expect(() => createLogger({ format: 'xml' })).toThrow(/json or pretty/);
+  });
+
+  it('never writes a key twice when the call site repeats a key its child logger bound', async () => {
+    const { stream, lines } = capture();
+    const log = createLogger({ destination: stream }).child({ pipeline: 'demo' });
+    log.info({ pipeline: 'demo', version: 1 }, 'loaded model');
+    log.info({ pipeline: 'other' }, 'a different value is information, not repetition');
+    await tick();
+    expect(lines[0]!.match(/"pipeline":/g)).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ pipeline: 'demo', version: 1, msg: 'loaded model' });
+    expect(lines[1]).toContain('"pipeline":"other"');
   });
 
   it('rejects an unknown level with the list of valid ones', () => {
     expect(() => createLogger({ level: 'verbose' })).toThrow(ConfigError);
     expect(() => createLogger({ level: 'verbose' })).toThrow(/trace, debug, info/);
-  });
-});
-
-describe('formatPretty', () => {
-  it('puts an error stack on the following lines', () => {
-    const line = JSON.stringify({ level: 50, time: 0, msg: 'boom', err: { message: 'x', stack: 'Error: x\n    at f (a.ts:1)' } });
-    expect(formatPretty(line)).toBe('00:00:00.000 ERROR boom\n  Error: x\n      at f (a.ts:1)');
-  });
-
-  it('quotes string values with spaces and passes non-JSON lines through', () => {
-    expect(formatPretty(JSON.stringify({ level: 30, time: 0, msg: 'm', reason: 'two words' }))).toBe(
-      '00:00:00.000 INFO  m reason="two words"',
-    );
-    expect(formatPretty('not json')).toBe('not json');
   });
 });

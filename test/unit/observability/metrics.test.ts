@@ -32,9 +32,13 @@ const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   streamcast_dropped_history_points_total: { type: 'counter', labels: ['pipeline'] },
   streamcast_ready: { type: 'gauge', labels: ['pipeline'] },
   streamcast_stalled: { type: 'gauge', labels: ['pipeline'] },
+  // operatorMetrics.ts
+  streamcast_sink_errors_total: { type: 'counter', labels: ['pipeline', 'sink'] },
+  streamcast_forecast_scaled_abs_error_total: { type: 'counter', labels: ['pipeline', 'model', 'horizon'] },
+  streamcast_forecast_scaled_scored_total: { type: 'counter', labels: ['pipeline', 'model', 'horizon'] },
 };
 
-const BOUNDED_LABELS = new Set(['pipeline', 'topic', 'partition', 'horizon', 'reason', 'strategy', 'backend', 'train_backend', 'outcome', 'model', 'version', 'kind', 'interval']);
+const BOUNDED_LABELS = new Set(['pipeline', 'topic', 'partition', 'horizon', 'reason', 'strategy', 'backend', 'train_backend', 'outcome', 'model', 'version', 'kind', 'interval', 'sink']);
 
 function setup(pipeline = 'cpu-load') {
   const registry = new Registry();
@@ -192,6 +196,8 @@ const ALL_EVENTS: PipelineEvent[] = [
   { type: 'dropped_history_points', count: 6 },
   { type: 'readiness', ready: true },
   { type: 'liveness', live: false },
+  { type: 'sink_error', sink: 'kafka', count: 1 },
+  { type: 'scaled_forecast_error', model: 'gru', horizon: 1, scaledErrorSum: 7.5, count: 10 },
 ];
 
 describe('metricsListener', () => {
@@ -232,6 +238,10 @@ describe('metricsListener', () => {
     expect(await s(`streamcast_checkpoint_duration_seconds_count{pipeline="${P}"}`)).toBe(2);
     expect(await v('streamcast_dropped_history_points_total')).toBe(12);
     expect(await v('streamcast_ready')).toBe(1);
+    expect(await v('streamcast_sink_errors_total', { sink: 'kafka' })).toBe(2);
+    expect(await v('streamcast_sink_errors_total', { sink: 'influx' })).toBe(0);
+    expect(await v('streamcast_forecast_scaled_abs_error_total', { model: 'gru', horizon: '1' })).toBe(15);
+    expect(await v('streamcast_forecast_scaled_scored_total', { model: 'gru', horizon: '1' })).toBe(20);
     listen({ type: 'readiness', ready: false });
     expect(await v('streamcast_ready')).toBe(0);
     expect(await v('streamcast_stalled')).toBe(1);

@@ -49,7 +49,8 @@ function make(client: FakeClient, opts: { maxBufferPoints?: number; batchPoints?
     retry: { retries: opts.retries ?? 2, initialMs: 10, maxMs: 40, random: () => 0.5 },
   });
   const dropped = () => events.reduce((n, e) => n + (e.type === 'dropped_history_points' ? e.count : 0), 0);
-  return { sink, events, scheduler, dropped };
+  const sinkErrors = () => events.reduce((n, e) => n + (e.type === 'sink_error' && e.sink === 'influx' ? e.count : 0), 0);
+  return { sink, events, scheduler, dropped, sinkErrors };
 }
 
 describe('InfluxHistorySink', () => {
@@ -86,7 +87,7 @@ describe('InfluxHistorySink', () => {
   it('retries a failed write with backoff and succeeds', async () => {
     const client = new FakeClient();
     client.failWrites = 2;
-    const { sink, scheduler, dropped } = make(client);
+    const { sink, scheduler, dropped, sinkErrors } = make(client);
     sink.record(steps(10), new Map());
     for (let i = 0; i < 5; i++) {
       await settle();
@@ -96,12 +97,14 @@ describe('InfluxHistorySink', () => {
     await sink.flush();
     expect(client.written.flat()).toHaveLength(10);
     expect(dropped()).toBe(0);
+    // Retried successfully: not an error an operator needs to see.
+    expect(sinkErrors()).toBe(0);
   });
 
   it('drops (counted) what does not fit the buffer and batches whose retries ran out, never throwing', async () => {
     const client = new FakeClient();
     client.failWrites = 1000;
-    const { sink, scheduler, dropped } = make(client, { maxBufferPoints: 30, batchPoints: 10, retries: 1 });
+    const { sink, scheduler, dropped, sinkErrors } = make(client, { maxBufferPoints: 30, batchPoints: 10, retries: 1 });
     sink.record(steps(50), new Map());
     // 30 fit; the first batch of 10 is already taken out to be written.
     expect(dropped()).toBe(20);
@@ -116,6 +119,8 @@ describe('InfluxHistorySink', () => {
     expect(stats.written).toBe(0);
     expect(stats.dropped).toBe(65);
     expect(dropped()).toBe(65);
+    // Each batch whose retries ran out is one sink error (streamcast_sink_errors_total{sink="influx"}).
+    expect(sinkErrors()).toBeGreaterThan(0);
   });
 
   it('bounds close() when InfluxDB never answers', async () => {
