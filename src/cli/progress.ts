@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import cliProgress from 'cli-progress';
 
 export interface Progress {
@@ -9,7 +10,7 @@ export interface Progress {
    * Where log lines go while the bar is shown (a pino destination): each line is written above
    * the bar, which is redrawn below it, so a line never lands glued onto the bar.
    */
-  readonly logStream: { write(chunk: string): boolean };
+  readonly logStream: Writable;
   stop(): void;
 }
 
@@ -49,7 +50,9 @@ export function formatEta(ms: number | undefined): string {
 export function createProgress(label: string, opts: ProgressOptions = {}): Progress {
   const stream = opts.stream ?? process.stderr;
   const now = opts.now ?? (() => performance.now());
-  const passThrough = { write: (chunk: string) => stream.write(chunk) };
+  const passThrough = lineWriter((chunk) => {
+    stream.write(chunk);
+  });
   if (opts.quiet) return { update: () => undefined, phase: () => undefined, logStream: passThrough, stop: () => undefined };
   const started = now();
   let phase = label;
@@ -78,15 +81,15 @@ export function createProgress(label: string, opts: ProgressOptions = {}): Progr
         phase = name;
         bar?.update(payload());
       },
-      logStream: {
-        write: (chunk) => {
-          if (multi === undefined || stopped) return stream.write(chunk);
-          // Logged above the bar and the bar redrawn at once (MultiBar.update flushes its log buffer).
-          multi.log(chunk.endsWith('\n') ? chunk : `${chunk}\n`);
-          multi.update();
-          return true;
-        },
-      },
+      logStream: lineWriter((chunk) => {
+        if (multi === undefined || stopped) {
+          stream.write(chunk);
+          return;
+        }
+        // Logged above the bar and the bar redrawn at once (MultiBar.update flushes its log buffer).
+        multi.log(chunk.endsWith('\n') ? chunk : `${chunk}\n`);
+        multi.update();
+      }),
       stop: () => {
         if (stopped) return;
         stopped = true;
@@ -118,4 +121,18 @@ function formatDetail(detail?: Record<string, string | number>): string {
   return Object.entries(detail)
     .map(([k, v]) => `${k}=${typeof v === 'number' ? Math.round(v).toLocaleString('en-US') : v}`)
     .join(' ');
+}
+
+/**
+ * A Writable whose every chunk is handed to `write` at once, synchronously: pino and pino-pretty
+ * need a real stream as destination, and the bar must be redrawn right after each line.
+ */
+function lineWriter(write: (chunk: string) => void): Writable {
+  return new Writable({
+    decodeStrings: false,
+    write(chunk: string | Buffer, _encoding, done) {
+      write(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+      done();
+    },
+  });
 }

@@ -74,7 +74,7 @@ function commandLine(): string {
 export async function backtestCommand(specPath: string, flags: BacktestFlags): Promise<number> {
   const progress = createProgress('backtest', { quiet: flags.quiet });
   // Log lines go above the bar, never into it.
-  const logger = cliLogger(flags, progress.logStream as unknown as NodeJS.WritableStream);
+  const logger = cliLogger(flags, progress.logStream);
   const warn = (message: string): void => logger.warn(message);
   try {
     return await backtest(specPath, flags, progress, logger, warn);

@@ -28,7 +28,7 @@ describe('progress', () => {
     const tty = fakeTty();
     let t = 0;
     const progress = createProgress('backtest', { stream: tty.stream, now: () => t });
-    const logger = createLogger({ level: 'info', format: 'pretty', destination: progress.logStream as unknown as NodeJS.WritableStream });
+    const logger = createLogger({ level: 'info', format: 'pretty', destination: progress.logStream });
     t = 10_000;
     progress.update(0.5, { points: 100 });
     progress.phase('retrain 2: epoch 3/5 40%');
