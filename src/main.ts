@@ -7,6 +7,10 @@ import { exitCodeFor, isStreamcastError } from './domain/errors.js';
  * (the message says how to fix it), 1 anything else.
  */
 async function main(argv: string[]): Promise<number> {
+  // libtensorflow (the native backend) logs its start-up at INFO straight to stderr from C++,
+  // breaking the JSON-lines log; warnings and errors still come through. Set on the main thread,
+  // before any thread loads it: a worker's process.env is a copy its C++ getenv does not see.
+  process.env['TF_CPP_MIN_LOG_LEVEL'] ??= '1';
   let code = 0;
   const program = buildProgram((c) => {
     code = c;
