@@ -20,7 +20,9 @@ describeWithKafka('streamcast run: every dead letter names the input record that
     const brokers = requireKafkaBrokers();
     const b = brokers.join(',');
     const t = specTopics('skew');
-    await createTopic(testKafka(brokers), t.input, 1);
+    const kafka = testKafka(brokers);
+    // All three up front: the test reads the output and dead-letter topics before streamcast may have created them.
+    for (const topic of [t.input, t.output, t.dlq]) await createTopic(kafka, topic, 1);
     const YEAR = 365 * 24 * 60 * STEP;
     const genuine = (from: number, to: number) => points(['c'], from, to);
     const skewed = [0, 1, 2].map((k) => ({ series: 'c', ts: T0 + YEAR + (10 + k) * STEP, value: 1 }));
