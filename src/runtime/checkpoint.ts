@@ -307,6 +307,7 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
    * while the cores had taken only part of it, and a restore would lose the rest.
    */
   formed(batch: StepBatch): void {
+    this.opts.store.emitted(batch.steps);
     if (!this.cutting) return;
     this.cutting = false;
     this.captures.set(batch, this.capture());

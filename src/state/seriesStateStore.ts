@@ -223,12 +223,20 @@ export class SeriesStateStore {
     return this.partitionOfSeries.get(series);
   }
 
-  /** The forecaster consumed these steps. */
+  /**
+   * The cores emitted these steps (a batch formed): their series changed (an idle close changes a
+   * series no point touched). Marked here, not when the forecaster consumes them: a checkpoint
+   * cut after this batch formed copies the forecaster's state once the batch was stepped, so the
+   * steps are that checkpoint's, and marking them again as they are stepped wrote every series of
+   * a burst twice (its state unchanged the second time).
+   */
+  emitted(steps: readonly NormalizedStep[]): void {
+    for (const s of steps) this.dirty.add(s.series);
+  }
+
+  /** The forecaster consumed these steps (their series were marked changed by `emitted`). */
   stepped(steps: readonly NormalizedStep[]): void {
-    for (const s of steps) {
-      this.lastStep.set(s.series, s.ts);
-      this.dirty.add(s.series);
-    }
+    for (const s of steps) this.lastStep.set(s.series, s.ts);
   }
 
   get size(): number {
