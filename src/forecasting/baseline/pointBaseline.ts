@@ -5,6 +5,7 @@ import type { SeriesId } from '../../domain/point.js';
 import { sanitizeQuantileValues } from '../../domain/quantiles.js';
 import type { NormalizedStep } from '../../domain/step.js';
 import type { Forecaster, ForecasterOptions } from '../forecaster.js';
+import { frameBytes } from '../../state/frameArena.js';
 import { ResidualQuantileConfig, ResidualQuantiles } from './residualQuantiles.js';
 
 export interface BaselineOptions extends ForecasterOptions {
@@ -185,8 +186,11 @@ export abstract class PointBaselineForecaster<S> implements Forecaster {
   snapshot(series: SeriesId): Uint8Array | undefined {
     const st = this.series.get(series);
     if (st === undefined) return undefined;
-    const bytes = new Uint8Array(HEADER_BYTES + COMMON_BYTES + this.modelByteLength(st.model) + st.residuals.byteLength);
-    const view = new DataView(bytes.buffer);
+    const size = HEADER_BYTES + COMMON_BYTES + this.modelByteLength(st.model) + st.residuals.byteLength;
+    // Carved from a shared chunk: a checkpoint snapshots every changed series, and the caller
+    // (ModelRuntime) copies the bytes into its frame at once.
+    const bytes = frameBytes(size);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, size);
     view.setUint8(0, BASELINE_SNAPSHOT_VERSION);
     view.setUint8(1, this.kindByte);
     view.setUint16(2, 0, true);

@@ -91,8 +91,11 @@ export class ResidualQuantiles {
 
   constructor(private readonly cfg: ResidualQuantileConfig) {
     const H = cfg.horizon;
-    this.originTs = new Float64Array(H).fill(Number.NaN);
-    this.points = new Float64Array(H * H);
+    // One backing store for both (views): one is made per new series, and each off-heap typed
+    // array costs an allocation and an ArrayBuffer of its own.
+    const origins = new Float64Array(H + H * H);
+    this.originTs = origins.subarray(0, H).fill(Number.NaN);
+    this.points = origins.subarray(H);
     this.counts = new Uint32Array(H);
     this.heads = new Uint32Array(H);
   }
@@ -163,6 +166,14 @@ export class ResidualQuantiles {
     for (let j = 0; j < L; j++) out[j] = z[j]! * s + 0;
   }
 
+  /** The residual rings and their sorted copies, in one backing store. */
+  private allocateRings(): void {
+    const n = this.cfg.horizon * this.cfg.window;
+    const both = new Float32Array(2 * n);
+    this.ring = both.subarray(0, n);
+    this.sorted = both.subarray(n);
+  }
+
   private push(hi: number, residual: number): void {
     const R = this.cfg.window;
     const base = hi * R;
@@ -171,8 +182,9 @@ export class ResidualQuantiles {
     const r = Math.fround(residual) || 0;
     const n = this.counts[hi]!;
     const head = this.heads[hi]!;
-    const ring = (this.ring ??= new Float32Array(this.cfg.horizon * R));
-    const sorted = (this.sorted ??= new Float32Array(this.cfg.horizon * R));
+    if (this.ring === undefined) this.allocateRings();
+    const ring = this.ring!;
+    const sorted = this.sorted!;
     let len = n;
     if (n === R) {
       const old = ring[base + head]!;
@@ -288,8 +300,8 @@ export class ResidualQuantiles {
       o += 4 * H;
       need(o, 4 * values);
     }
-    this.ring = any ? new Float32Array(H * R) : undefined;
-    this.sorted = any ? new Float32Array(H * R) : undefined;
+    if (any) this.allocateRings();
+    else this.ring = this.sorted = undefined;
     const ring = this.ring;
     const sorted = this.sorted;
     for (let hi = 0; hi < H; hi++) {
