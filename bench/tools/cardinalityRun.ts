@@ -81,6 +81,7 @@ function rssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : Number.NaN;
 }
 
+/** Sums of /metrics samples by name; histogram buckets by `name{le}`. */
 async function metrics(): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   try {
@@ -88,12 +89,30 @@ async function metrics(): Promise<Map<string, number>> {
     for (const line of text.split('\n')) {
       if (line.startsWith('#') || line === '') continue;
       const m = /^([a-zA-Z_:]+)(\{[^}]*\})?\s+(\S+)/.exec(line);
-      if (m) out.set(m[1]!, (out.get(m[1]!) ?? 0) + Number(m[3]));
+      if (!m) continue;
+      const le = /le="([^"]+)"/.exec(m[2] ?? '');
+      const key = le ? `${m[1]!}{${le[1]!}}` : m[1]!;
+      out.set(key, (out.get(key) ?? 0) + Number(m[3]));
     }
   } catch {
     // not serving yet
   }
   return out;
+}
+
+/** Count, mean, and the bucket bound under which the slowest checkpoint fell. */
+function checkpoints(m: Map<string, number>): string {
+  const n = m.get('streamcast_checkpoint_duration_seconds_count') ?? 0;
+  const sum = m.get('streamcast_checkpoint_duration_seconds_sum') ?? 0;
+  let slowest = '+Inf';
+  const bounds = [...m.keys()].filter((k) => k.startsWith('streamcast_checkpoint_duration_seconds_bucket{')).map((k) => k.slice(k.indexOf('{') + 1, -1));
+  for (const le of bounds.filter((b) => b !== '+Inf').sort((a, b) => Number(a) - Number(b))) {
+    if ((m.get(`streamcast_checkpoint_duration_seconds_bucket{${le}}`) ?? 0) >= n) {
+      slowest = `≤ ${le} s`;
+      break;
+    }
+  }
+  return `${n} checkpoints, mean ${(sum / Math.max(1, n)).toFixed(2)} s, slowest ${slowest}`;
 }
 
 async function changelogBytes(): Promise<{ records: number; bytes: number; series: number }> {
@@ -159,6 +178,7 @@ for (;;) {
 const drainSeconds = (performance.now() - t0) / 1000;
 // Until the checkpoint covering the last forecasts landed (the offsets are then all committed).
 await new Promise((r) => setTimeout(r, 3000));
+const atDrain = await metrics();
 const rss = rssOf(pid);
 const smaps = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
 process.kill(pid, 'SIGUSR2');
@@ -199,6 +219,7 @@ const rows = {
   'malloced/series (V8)': per(probe.heap['malloced_memory'] ?? Number.NaN),
   'shutdown seconds': Number(shutdownSeconds.toFixed(1)),
   'exit code': code,
+  'checkpoints until the drain': checkpoints(atDrain),
   'changelog records': cl.records,
   'changelog series': cl.series,
   'checkpointed bytes/series': Math.round(cl.bytes / Math.max(1, cl.series)),
