@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -157,6 +157,10 @@ const child = spawn(process.execPath, ['--expose-gc', '--require', './bench/tool
   stdio: ['ignore', openSync(logPath, 'w'), openSync(logPath, 'a')],
 });
 const pid = child.pid!;
+// The driver failing must not leave the run behind.
+process.on('exit', () => {
+  if (child.exitCode === null) child.kill('SIGKILL');
+});
 const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: performance.now() })));
 const t0 = performance.now();
 let rssStart = Number.NaN;
@@ -182,7 +186,8 @@ const atDrain = await metrics();
 const rss = rssOf(pid);
 const smaps = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
 process.kill(pid, 'SIGUSR2');
-await new Promise((r) => setTimeout(r, 5000));
+// Two full GCs of a heap of gigabytes take seconds on a busy machine.
+for (let i = 0; i < 120 && !existsSync(probePath); i++) await new Promise((r) => setTimeout(r, 500));
 const rssAfterGc = rssOf(pid);
 interface Usage {
   readonly rss: number;
