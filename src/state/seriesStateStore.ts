@@ -43,7 +43,7 @@ export interface EncodedState {
 /** Series states taken at a checkpoint, not yet encoded (SeriesStateStore.freeze). */
 export type FrozenStates = readonly FrozenState[];
 
-interface FrozenState {
+export interface FrozenState {
   readonly series: SeriesId;
   readonly partition: number;
   /** null: a tombstone. */
@@ -279,11 +279,26 @@ export class SeriesStateStore {
    * (`encode`) can then wait, in slices, while the pipeline goes on.
    */
   freeze(capture: UpstreamCapture): FrozenStates {
+    const states: FrozenState[] = [];
+    for (const slice of this.freezeSlices(capture, Number.POSITIVE_INFINITY)) for (const s of slice) states.push(s);
+    return states;
+  }
+
+  /**
+   * `freeze` in slices of at most `size` series, for a caller that yields to the event loop between
+   * them (heartbeats, fetches, acknowledgements) while it holds the forecaster still: copying the
+   * state of an idle close of 200k series at once blocked the thread for seconds.
+   */
+  *freezeSlices(capture: UpstreamCapture, size: number): Generator<FrozenState[]> {
     const f = this.cores.forecaster;
     const model = { kind: f.info.kind, version: f.info.version };
-    const states: FrozenState[] = [];
+    let states: FrozenState[] = [];
     for (const [series, partition] of capture.tombstones) if (this.owned.has(partition)) states.push({ series, partition, state: null });
     for (const [series, u] of capture.series) {
+      if (states.length >= size) {
+        yield states;
+        states = [];
+      }
       if (!this.owned.has(u.partition)) continue;
       const forecaster = f.snapshot(series);
       const lastStep = this.lastStep.get(series);
@@ -297,7 +312,7 @@ export class SeriesStateStore {
       if (lastStep !== undefined) state.lastStep = lastStep;
       states.push({ series, partition: u.partition, state });
     }
-    return states;
+    yield states;
   }
 
   /** Encodes frozen states [from, to) (default all); pure: the store's state is not read. */

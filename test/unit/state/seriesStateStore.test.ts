@@ -131,5 +131,14 @@ describe('SeriesStateStore', () => {
     expect(a.dirtyCount()).toBe(0);
     expect(decodeSeriesState(a.finish(cap)[0]!.value!).lastStep).toBe(normalized.at(-1)!.ts);
   });
+
+  it('freezes in slices exactly what it freezes at once', () => {
+    const a = storeWith(forecaster('seasonal-naive'));
+    for (let i = 0; i < 7; i++) feed(a, `s${i}`, 0, 5);
+    const cap = a.captureUpstream();
+    const slices = [...a.freezeSlices(cap, 3)];
+    expect(slices.map((x) => x.length)).toEqual([3, 3, 1]);
+    expect(a.encode(slices.flat())).toEqual(a.encode(a.freeze(cap)));
+  });
 });
 
