@@ -258,7 +258,7 @@ process.stdout.write(`smaps_rollup at drain:\n${smaps}\nlog: ${logPath}\n`);
 if (process.env['CARDINALITY_KEEP'] !== '1') {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.deleteTopics({ topics: [topic, `${name}.out`, `${name}.dlq`, `${name}.state`] }).catch(() => undefined);
+  await admin.deleteTopics({ topics: [topic, `${name}.out`, `${name}.dlq`, `${name}.state`, `${name}.models`] }).catch(() => undefined);
   await admin.deleteGroups([`streamcast-${name}`, `cardinality-read-${id}`]).catch(() => undefined);
   await admin.disconnect();
 }
