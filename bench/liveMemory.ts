@@ -73,6 +73,8 @@ class FileChangelogWriter implements CheckpointWriter {
   tombstones = 0;
   forecasts = 0;
   frames = 0;
+  /** Frames identical to the series' previous frame (written again though nothing changed); counted by `compacted()`. */
+  unchanged = 0;
   get size(): number {
     return this.#live.size;
   }
@@ -124,7 +126,10 @@ class FileChangelogWriter implements CheckpointWriter {
       o += 12 + k;
       if (n < 0) out.delete(series);
       else {
-        out.set(series, { partition, value: all.subarray(o, o + n) });
+        const value = all.subarray(o, o + n);
+        const previous = out.get(series)?.value;
+        if (previous !== undefined && Buffer.compare(previous, value) === 0) this.unchanged++;
+        out.set(series, { partition, value });
         o += n;
       }
     }
@@ -268,6 +273,7 @@ export async function benchLiveMemory(): Promise<Record<string, unknown>[]> {
     { measure: 'idle close: series closed + forecast per second', value: Math.round(N / closeSeconds) },
     { measure: 'idle close: series closed, forecast + checkpointed per second', value: Math.round(N / closeCheckpointSeconds) },
     { measure: 'shutdown: final checkpoint seconds', value: Number(shutdownSeconds.toFixed(2)), note: `${shutdownFrames} frames written` },
+    { measure: 'frames written in all', value: writer.frames, note: `${writer.unchanged} identical to their series' previous frame` },
     ...((globalThis as { gc?: () => void }).gc ? [] : [{ measure: '(run node with --expose-gc for stable figures)', value: 0 }]),
   ];
 }

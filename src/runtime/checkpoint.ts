@@ -8,13 +8,16 @@ import type { EventListener } from '../observability/events.js';
 import type { LogSink } from '../observability/logger.js';
 import type { PipelineContext, StepBatch } from '../pipeline/build.js';
 import type { RunnerCheckpoint } from './pipelineRunner.js';
-import type { EncodedState, FrozenStates, RestoreOutcome, SeriesStateStore, UpstreamCapture } from '../state/seriesStateStore.js';
+import type { EncodedState, FrozenState, FrozenStates, RestoreOutcome, SeriesStateStore, UpstreamCapture } from '../state/seriesStateStore.js';
 
 /** Evictions are logged in aggregate, at most this often. */
 const EVICTION_LOG_EVERY_MS = 60_000;
 
 /** Series encoded per event-loop turn when a checkpoint's frames are built in slices (≈ 1 ms). */
 const ENCODE_SLICE = 128;
+
+/** Series whose forecaster state is copied per event-loop turn at a cut (≈ 10 ms). */
+const FREEZE_SLICE = 1024;
 
 /** What one input partition contributes to a checkpoint. */
 export interface PartitionCheckpoint {
@@ -307,6 +310,7 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
    * while the cores had taken only part of it, and a restore would lose the rest.
    */
   formed(batch: StepBatch): void {
+    this.opts.store.emitted(batch.steps);
     if (!this.cutting) return;
     this.cutting = false;
     this.captures.set(batch, this.capture());
@@ -400,8 +404,13 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
     }
     const cap = this.captures.get(batch);
     if (cap === undefined) return;
-    // Before the forecaster steps another batch: the forecaster's state of the captured series.
-    const frozen = store.freeze(cap.upstream);
+    // Before the forecaster steps another batch (the runner waits for this call): the
+    // forecaster's state of the captured series, in slices so that the event loop turns.
+    const frozen: FrozenState[] = [];
+    for (const slice of store.freezeSlices(cap.upstream, FREEZE_SLICE)) {
+      if (frozen.length > 0) await nextTurn();
+      for (const s of slice) frozen.push(s);
+    }
     const startsOfThis = this.pendingStarts;
     this.pendingStarts = [];
     this.pendingCount = 0;
@@ -414,9 +423,10 @@ export class CheckpointCoordinator implements RunnerCheckpoint {
     // made meanwhile go out as usual; their state is the next checkpoint's), so a checkpoint does
     // not hold up the batch after it. Exactly-once: assembled at once, because forecasts staged
     // from the next batch on belong to the next transaction.
+    // (Awaited here, so that the pipeline waits: in slices all the same, for the event loop.)
     const parts = writer.eager
       ? this.encodeInSlices(frozen).then((state) => this.assemble(cap, state))
-      : Promise.resolve(this.assemble(cap, store.encode(frozen)));
+      : Promise.resolve(this.assemble(cap, await this.encodeInSlices(frozen)));
     this.inFlight = parts.then((p) => this.commit(p, cap.revocations)).then(
       () => {
         this.committing = false;

@@ -36,6 +36,17 @@ import { countedProducers } from '../connectors/kafka/countedProducers.js';
  */
 const STATE_REQUEST_BYTES = 32 * 1024;
 
+/**
+ * The request size for one checkpoint's state: 32 KB, unless that makes more than 256 requests
+ * (a checkpoint of over 8 MiB), up to 512 KB. Requests go one at a time (an idempotent producer in kafkajs has one in flight), a
+ * few milliseconds each; the state of an idle close of 200k series (~130 MB) took ~4,000 of them,
+ * tens of seconds, during which the pipeline waits for that checkpoint anyway (one in flight)
+ * and a shutdown overran its budget. Forecasts made meanwhile wait behind larger requests.
+ */
+export function stateRequestBytes(flushBytes: number): number {
+  return Math.min(512 * 1024, Math.max(STATE_REQUEST_BYTES, Math.ceil(flushBytes / 256)));
+}
+
 /** The compacted state changelog of a pipeline (co-partitioned with its input). */
 export function changelogTopic(spec: PipelineSpec): string {
   return `${spec.name}.state`;
@@ -112,7 +123,7 @@ export class KafkaPipeline {
     );
     this.producers = producers;
     this.output = new KafkaOutput({ kafka, producers, logger: log });
-    this.stateOutput = new KafkaOutput({ kafka, producers, logger: log, maxRequestBytes: STATE_REQUEST_BYTES });
+    this.stateOutput = new KafkaOutput({ kafka, producers, logger: log, maxRequestBytes: stateRequestBytes });
     let coordinator: CheckpointCoordinator | undefined;
     this.source = new KafkaSource({
       kafka,

@@ -43,7 +43,7 @@ export interface EncodedState {
 /** Series states taken at a checkpoint, not yet encoded (SeriesStateStore.freeze). */
 export type FrozenStates = readonly FrozenState[];
 
-interface FrozenState {
+export interface FrozenState {
   readonly series: SeriesId;
   readonly partition: number;
   /** null: a tombstone. */
@@ -223,12 +223,20 @@ export class SeriesStateStore {
     return this.partitionOfSeries.get(series);
   }
 
-  /** The forecaster consumed these steps. */
+  /**
+   * The cores emitted these steps (a batch formed): their series changed (an idle close changes a
+   * series no point touched). Marked here, not when the forecaster consumes them: a checkpoint
+   * cut after this batch formed copies the forecaster's state once the batch was stepped, so the
+   * steps are that checkpoint's, and marking them again as they are stepped wrote every series of
+   * a burst twice (its state unchanged the second time).
+   */
+  emitted(steps: readonly NormalizedStep[]): void {
+    for (const s of steps) this.dirty.add(s.series);
+  }
+
+  /** The forecaster consumed these steps (their series were marked changed by `emitted`). */
   stepped(steps: readonly NormalizedStep[]): void {
-    for (const s of steps) {
-      this.lastStep.set(s.series, s.ts);
-      this.dirty.add(s.series);
-    }
+    for (const s of steps) this.lastStep.set(s.series, s.ts);
   }
 
   get size(): number {
@@ -271,11 +279,26 @@ export class SeriesStateStore {
    * (`encode`) can then wait, in slices, while the pipeline goes on.
    */
   freeze(capture: UpstreamCapture): FrozenStates {
+    const states: FrozenState[] = [];
+    for (const slice of this.freezeSlices(capture, Number.POSITIVE_INFINITY)) for (const s of slice) states.push(s);
+    return states;
+  }
+
+  /**
+   * `freeze` in slices of at most `size` series, for a caller that yields to the event loop between
+   * them (heartbeats, fetches, acknowledgements) while it holds the forecaster still: copying the
+   * state of an idle close of 200k series at once blocked the thread for seconds.
+   */
+  *freezeSlices(capture: UpstreamCapture, size: number): Generator<FrozenState[]> {
     const f = this.cores.forecaster;
     const model = { kind: f.info.kind, version: f.info.version };
-    const states: FrozenState[] = [];
+    let states: FrozenState[] = [];
     for (const [series, partition] of capture.tombstones) if (this.owned.has(partition)) states.push({ series, partition, state: null });
     for (const [series, u] of capture.series) {
+      if (states.length >= size) {
+        yield states;
+        states = [];
+      }
       if (!this.owned.has(u.partition)) continue;
       const forecaster = f.snapshot(series);
       const lastStep = this.lastStep.get(series);
@@ -289,7 +312,7 @@ export class SeriesStateStore {
       if (lastStep !== undefined) state.lastStep = lastStep;
       states.push({ series, partition: u.partition, state });
     }
-    return states;
+    yield states;
   }
 
   /** Encodes frozen states [from, to) (default all); pure: the store's state is not read. */

@@ -17,9 +17,10 @@ export interface KafkaOutputOptions {
   readonly logger: LogSink;
   /**
    * Bytes of values per produce request. A request's records for one partition form one record
-   * batch, which the broker refuses above `message.max.bytes` (1 MiB by default).
+   * batch, which the broker refuses above `message.max.bytes` (1 MiB by default). A function is
+   * given the bytes one flush sends, so that a large flush can go out in fewer, larger requests.
    */
-  readonly maxRequestBytes?: number;
+  readonly maxRequestBytes?: number | ((flushBytes: number) => number);
   /** Buffered bytes at which `write` sends without waiting for `flush`; bounds memory. */
   readonly sendThresholdBytes?: number;
   readonly connectRetry?: { readonly initialMs: number; readonly maxMs: number; readonly retries: number };
@@ -36,7 +37,7 @@ export interface KafkaOutputOptions {
  */
 export class KafkaOutput {
   private readonly producer: OutputProducer;
-  private readonly maxRequestBytes: number;
+  private readonly requestBytes: (flushBytes: number) => number;
   private readonly sendThreshold: number;
   private pending: Outgoing[] = [];
   private pendingBytes = 0;
@@ -49,7 +50,8 @@ export class KafkaOutput {
 
   constructor(private readonly opts: KafkaOutputOptions) {
     this.producer = (opts.producers ?? inProcessProducers(opts.kafka)).producer({ idempotent: true });
-    this.maxRequestBytes = opts.maxRequestBytes ?? 512 * 1024;
+    const max = opts.maxRequestBytes ?? 512 * 1024;
+    this.requestBytes = typeof max === 'function' ? max : () => max;
     this.sendThreshold = opts.sendThresholdBytes ?? 4 * 1024 * 1024;
   }
 
@@ -97,19 +99,20 @@ export class KafkaOutput {
   flush(): Promise<void> {
     if (this.failed !== undefined) return Promise.reject(this.failed);
     const batch = this.pending;
+    const bytes = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
     if (batch.length > 0) {
       // Before the first connection, flushes queue behind it in call order.
-      this.last = this.connected ? this.post(batch) : this.last.then(() => this.connect()).then(() => this.post(batch));
+      this.last = this.connected ? this.post(batch, bytes) : this.last.then(() => this.connect()).then(() => this.post(batch, bytes));
     }
     return this.last;
   }
 
-  private post(batch: readonly Outgoing[]): Promise<void> {
+  private post(batch: readonly Outgoing[], bytes: number): Promise<void> {
     this.connected = true;
     let last: Promise<void> = Promise.resolve();
-    const requests = produceRequests(batch, this.maxRequestBytes);
+    const requests = produceRequests(batch, this.requestBytes(bytes));
     for (const [i, topicMessages] of requests.entries()) {
       last = this.producer.sendBatch({ acks: -1, topicMessages }).then(
         () => undefined,

@@ -27,6 +27,9 @@ export class LastValueForecaster extends PointBaselineForecaster<null> {
   protected modelByteLength(): number {
     return 0;
   }
+  protected legacyModelByteLength(): number {
+    return 0;
+  }
   protected writeModel(_model: null, _view: DataView, offset: number): number {
     return offset;
   }

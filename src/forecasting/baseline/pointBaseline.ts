@@ -5,6 +5,7 @@ import type { SeriesId } from '../../domain/point.js';
 import { sanitizeQuantileValues } from '../../domain/quantiles.js';
 import type { NormalizedStep } from '../../domain/step.js';
 import type { Forecaster, ForecasterOptions } from '../forecaster.js';
+import { frameBytes } from '../../state/frameArena.js';
 import { ResidualQuantileConfig, ResidualQuantiles } from './residualQuantiles.js';
 
 export interface BaselineOptions extends ForecasterOptions {
@@ -14,8 +15,12 @@ export interface BaselineOptions extends ForecasterOptions {
   readonly minResiduals?: number;
 }
 
-/** Snapshot layout version; bump on any change to the byte layout. */
-export const BASELINE_SNAPSHOT_VERSION = 1;
+/**
+ * Snapshot layout version; bump on any change to the byte layout. 2: the season ring and the
+ * residual rings hold only what is filled (1 held them at full size: ≈ 18 KB for a series of
+ * one point under a 1-day season of 1-minute steps). `restore` reads both.
+ */
+export const BASELINE_SNAPSHOT_VERSION = 2;
 const HEADER_BYTES = 16;
 /** Per series: last ts, last value, steps since reset. */
 const COMMON_BYTES = 8 + 8 + 8;
@@ -85,9 +90,13 @@ export abstract class PointBaselineForecaster<S> implements Forecaster {
   protected abstract forecastPoints(model: S, last: number, out: Float64Array): void;
   /** Whether the model has the history it needs to forecast as designed (not a fallback). */
   protected abstract isWarm(model: S, steps: number): boolean;
-  protected abstract modelByteLength(): number;
+  /** Bytes `writeModel` writes for `model` (the current layout). */
+  protected abstract modelByteLength(model: S): number;
+  /** Bytes of the model's state in layout 1, which has a fixed size per configuration. */
+  protected abstract legacyModelByteLength(): number;
   protected abstract writeModel(model: S, view: DataView, offset: number): number;
-  protected abstract readModel(model: S, view: DataView, offset: number): number;
+  /** Reads what `writeModel` wrote in snapshot layout `layout`; throws a `fatal` StreamcastError if corrupt or truncated. */
+  protected abstract readModel(model: S, view: DataView, offset: number, layout: 1 | 2): number;
 
   get size(): number {
     return this.series.size;
@@ -164,20 +173,24 @@ export abstract class PointBaselineForecaster<S> implements Forecaster {
     st.residuals.clear();
   }
 
-  private get snapshotBytes(): number {
-    return HEADER_BYTES + COMMON_BYTES + this.modelByteLength() + this.residualConfig.byteLength;
+  /** Size of every layout-1 snapshot under this configuration. */
+  private get legacySnapshotBytes(): number {
+    return HEADER_BYTES + COMMON_BYTES + this.legacyModelByteLength() + this.residualConfig.legacyByteLength;
   }
 
   /**
    * Layout (little-endian): u8 version, u8 kind, u16 0, u32 horizon, u32 residual window,
    * u32 model parameter; f64 last ts, f64 last value, f64 steps; the model's state; the
-   * residual state (see ResidualQuantiles.write).
+   * residual state (see ResidualQuantiles.write). Sized by what the series holds.
    */
   snapshot(series: SeriesId): Uint8Array | undefined {
     const st = this.series.get(series);
     if (st === undefined) return undefined;
-    const bytes = new Uint8Array(this.snapshotBytes);
-    const view = new DataView(bytes.buffer);
+    const size = HEADER_BYTES + COMMON_BYTES + this.modelByteLength(st.model) + st.residuals.byteLength;
+    // Carved from a shared chunk: a checkpoint snapshots every changed series, and the caller
+    // (ModelRuntime) copies the bytes into its frame at once.
+    const bytes = frameBytes(size);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, size);
     view.setUint8(0, BASELINE_SNAPSHOT_VERSION);
     view.setUint8(1, this.kindByte);
     view.setUint16(2, 0, true);
@@ -206,7 +219,8 @@ export abstract class PointBaselineForecaster<S> implements Forecaster {
     if (snapshot.byteLength < HEADER_BYTES) fail(`snapshot has ${snapshot.byteLength} bytes, shorter than its header`);
     const view = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);
     const version = view.getUint8(0);
-    if (version !== BASELINE_SNAPSHOT_VERSION) fail(`snapshot version ${version}, this build reads ${BASELINE_SNAPSHOT_VERSION}`);
+    if (version !== 1 && version !== 2) fail(`snapshot version ${version}, this build reads 1 and 2`);
+    const layout = version as 1 | 2;
     const kind = view.getUint8(1);
     if (kind !== this.kindByte) fail(`snapshot is of baseline kind ${kind}, this is kind ${this.kindByte}`);
     const horizon = view.getUint32(4, true);
@@ -218,15 +232,24 @@ export abstract class PointBaselineForecaster<S> implements Forecaster {
           `this forecaster has ${this.horizon}, ${this.residualConfig.window}, ${this.layoutParam}`,
       );
     }
-    if (snapshot.byteLength !== this.snapshotBytes) fail(`snapshot has ${snapshot.byteLength} bytes, expected ${this.snapshotBytes}`);
+    if (layout === 1 && snapshot.byteLength !== this.legacySnapshotBytes) {
+      fail(`snapshot has ${snapshot.byteLength} bytes, expected ${this.legacySnapshotBytes}`);
+    }
+    if (snapshot.byteLength < HEADER_BYTES + COMMON_BYTES) fail(`snapshot has ${snapshot.byteLength} bytes, shorter than its common part`);
     const st = this.newSeries();
     let o = HEADER_BYTES;
     st.lastTs = view.getFloat64(o, true);
     st.lastValue = view.getFloat64(o + 8, true);
     st.steps = view.getFloat64(o + 16, true);
     o += COMMON_BYTES;
-    o = this.readModel(st.model, view, o);
-    st.residuals.read(view, o);
+    try {
+      o = this.readModel(st.model, view, o, layout);
+      o = st.residuals.read(view, o, layout);
+    } catch (err) {
+      if (err instanceof StreamcastError) fail(err.message);
+      throw err;
+    }
+    if (o !== snapshot.byteLength) fail(`snapshot has ${snapshot.byteLength - o} trailing bytes`);
     this.series.set(series, st);
   }
 

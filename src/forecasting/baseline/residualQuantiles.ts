@@ -54,8 +54,8 @@ export class ResidualQuantileConfig {
     this.sqrtH = Float64Array.from({ length: opts.horizon }, (_, i) => Math.sqrt(i + 1));
   }
 
-  /** Bytes `ResidualQuantiles.write` produces. */
-  get byteLength(): number {
+  /** Bytes of a layout-1 residual state (every ring at full size), which `read` still accepts. */
+  get legacyByteLength(): number {
     const H = this.horizon;
     return 8 * H + 8 * H * H + H * (4 + 4 + 4 * this.window);
   }
@@ -74,7 +74,8 @@ function mod(a: number, n: number): number {
  * recent R residuals `actual − forecast made h steps earlier` in a float32 ring plus a sorted
  * float32 copy maintained incrementally (binary search + one memmove per insert/evict), so a
  * quantile is an O(1) lookup instead of a sort per step. Memory: 8H + 8H² + H(8 + 8R) bytes
- * (≈ 11 KiB for H = 12, R = 100), of which the 8HR of residuals only from the first residual on.
+ * (≈ 11 KiB for H = 12, R = 100), of which the 8HR of residuals only from the first residual on;
+ * its snapshot holds only the origins recorded and the residuals kept (`write`).
  */
 export class ResidualQuantiles {
   private readonly originTs: Float64Array;
@@ -90,8 +91,11 @@ export class ResidualQuantiles {
 
   constructor(private readonly cfg: ResidualQuantileConfig) {
     const H = cfg.horizon;
-    this.originTs = new Float64Array(H).fill(Number.NaN);
-    this.points = new Float64Array(H * H);
+    // One backing store for both (views): one is made per new series, and each off-heap typed
+    // array costs an allocation and an ArrayBuffer of its own.
+    const origins = new Float64Array(H + H * H);
+    this.originTs = origins.subarray(0, H).fill(Number.NaN);
+    this.points = origins.subarray(H);
     this.counts = new Uint32Array(H);
     this.heads = new Uint32Array(H);
   }
@@ -162,6 +166,14 @@ export class ResidualQuantiles {
     for (let j = 0; j < L; j++) out[j] = z[j]! * s + 0;
   }
 
+  /** The residual rings and their sorted copies, in one backing store. */
+  private allocateRings(): void {
+    const n = this.cfg.horizon * this.cfg.window;
+    const both = new Float32Array(2 * n);
+    this.ring = both.subarray(0, n);
+    this.sorted = both.subarray(n);
+  }
+
   private push(hi: number, residual: number): void {
     const R = this.cfg.window;
     const base = hi * R;
@@ -170,8 +182,9 @@ export class ResidualQuantiles {
     const r = Math.fround(residual) || 0;
     const n = this.counts[hi]!;
     const head = this.heads[hi]!;
-    const ring = (this.ring ??= new Float32Array(this.cfg.horizon * R));
-    const sorted = (this.sorted ??= new Float32Array(this.cfg.horizon * R));
+    if (this.ring === undefined) this.allocateRings();
+    const ring = this.ring!;
+    const sorted = this.sorted!;
     let len = n;
     if (n === R) {
       const old = ring[base + head]!;
@@ -187,48 +200,120 @@ export class ResidualQuantiles {
     this.counts[hi] = len + 1;
   }
 
-  /** Writes the state at `offset` (little-endian); returns the offset after it. */
+  /** Bytes `write` produces now: what is filled, not the capacity (see `write`). */
+  get byteLength(): number {
+    const { horizon: H, window: R } = this.cfg;
+    let n = 4 + 4 * H;
+    for (let i = 0; i < H; i++) if (!Number.isNaN(this.originTs[i]!)) n += 4 + 8 + 8 * H;
+    for (let hi = 0; hi < H; hi++) n += 4 * Math.min(this.counts[hi]!, R);
+    return n;
+  }
+
+  /**
+   * Writes the state at `offset` (little-endian) in the compact layout (2); returns the offset
+   * after it. Only what is filled is written, so a new series costs a few hundred bytes, not the
+   * rings' capacity (≈ 6 KiB for H = 12, R = 100):
+   *   u32 U, then U × (u32 slot, f64 origin ts, f64×H points)   the origins recorded (ts not NaN)
+   *   H × (u16 count, u16 head)                                  per horizon
+   *   H × count × f32                                            ring[0, count) per horizon
+   * A slot never recorded (or cleared) has a NaN ts and zero points, so it need not be written;
+   * a ring that is not full has head = count and its values at [0, count).
+   */
   write(view: DataView, offset: number): number {
     const { horizon: H, window: R } = this.cfg;
-    let o = offset;
-    for (let i = 0; i < H; i++, o += 8) view.setFloat64(o, this.originTs[i]!, true);
-    for (let i = 0; i < H * H; i++, o += 8) view.setFloat64(o, this.points[i]!, true);
+    let used = 0;
+    for (let i = 0; i < H; i++) if (!Number.isNaN(this.originTs[i]!)) used++;
+    view.setUint32(offset, used, true);
+    let o = offset + 4;
+    for (let slot = 0; slot < H; slot++) {
+      const ts = this.originTs[slot]!;
+      if (Number.isNaN(ts)) continue;
+      view.setUint32(o, slot, true);
+      view.setFloat64(o + 4, ts, true);
+      o += 12;
+      for (let i = slot * H; i < slot * H + H; i++, o += 8) view.setFloat64(o, this.points[i]!, true);
+    }
+    for (let hi = 0; hi < H; hi++, o += 4) {
+      view.setUint16(o, this.counts[hi]!, true);
+      view.setUint16(o + 2, this.heads[hi]!, true);
+    }
+    const ring = this.ring;
+    if (ring === undefined) return o;
     for (let hi = 0; hi < H; hi++) {
-      view.setUint32(o, this.counts[hi]!, true);
-      view.setUint32(o + 4, this.heads[hi]!, true);
-      o += 8;
-      const ring = this.ring;
-      for (let i = 0; i < R; i++, o += 4) view.setFloat32(o, ring === undefined ? 0 : ring[hi * R + i]!, true);
+      const n = this.counts[hi]!;
+      for (let i = hi * R; i < hi * R + n; i++, o += 4) view.setFloat32(o, ring[i]!, true);
     }
     return o;
   }
 
-  /** Replaces the state with one written by `write` under the same config. */
-  read(view: DataView, offset: number): number {
+  /**
+   * Replaces the state with one written by `write` under the same config, in snapshot layout
+   * `layout` (1: every ring at full size; 2: compact). Returns the offset after it. Throws a
+   * `fatal` StreamcastError for a corrupt or truncated state.
+   */
+  read(view: DataView, offset: number, layout: 1 | 2 = 2): number {
     const { horizon: H, window: R } = this.cfg;
+    const corrupt = (what: string): never => {
+      throw new StreamcastError('fatal', `corrupt residual snapshot: ${what}`);
+    };
+    const need = (at: number, n: number) => {
+      if (at + n > view.byteLength) corrupt(`truncated at byte ${at} (needs ${n} more of ${view.byteLength})`);
+    };
+    const checkRing = (hi: number, n: number, head: number) => {
+      if (n > R || head >= R || (n < R && head !== n)) corrupt(`horizon ${hi + 1} has count ${n}, head ${head}, window ${R}`);
+    };
     let o = offset;
-    for (let i = 0; i < H; i++, o += 8) this.originTs[i] = view.getFloat64(o, true);
-    for (let i = 0; i < H * H; i++, o += 8) this.points[i] = view.getFloat64(o, true);
+    if (layout === 1) {
+      need(o, this.cfg.legacyByteLength);
+      for (let i = 0; i < H; i++, o += 8) this.originTs[i] = view.getFloat64(o, true);
+      for (let i = 0; i < H * H; i++, o += 8) this.points[i] = view.getFloat64(o, true);
+    } else {
+      need(o, 4);
+      const used = view.getUint32(o, true);
+      o += 4;
+      if (used > H) corrupt(`${used} forecast origins, horizon ${H}`);
+      need(o, used * (12 + 8 * H) + 4 * H);
+      this.originTs.fill(Number.NaN);
+      this.points.fill(0);
+      for (let k = 0; k < used; k++) {
+        const slot = view.getUint32(o, true);
+        if (slot >= H) corrupt(`forecast origin slot ${slot}, horizon ${H}`);
+        this.originTs[slot] = view.getFloat64(o + 4, true);
+        o += 12;
+        for (let i = slot * H; i < slot * H + H; i++, o += 8) this.points[i] = view.getFloat64(o, true);
+      }
+    }
+    // Counts and heads first: the rings are allocated only when some residual exists.
     let any = false;
-    for (let hi = 0, c = o; hi < H; hi++, c += 8 + 4 * R) if (view.getUint32(c, true) > 0) any = true;
-    this.ring = any ? new Float32Array(H * R) : undefined;
-    this.sorted = any ? new Float32Array(H * R) : undefined;
+    let values = 0;
+    for (let hi = 0; hi < H; hi++) {
+      const at = layout === 1 ? o + hi * (8 + 4 * R) : o + 4 * hi;
+      const n = layout === 1 ? view.getUint32(at, true) : view.getUint16(at, true);
+      const head = layout === 1 ? view.getUint32(at + 4, true) : view.getUint16(at + 2, true);
+      checkRing(hi, n, head);
+      this.counts[hi] = n;
+      this.heads[hi] = head;
+      if (n > 0) any = true;
+      values += n;
+    }
+    if (layout === 2) {
+      o += 4 * H;
+      need(o, 4 * values);
+    }
+    if (any) this.allocateRings();
+    else this.ring = this.sorted = undefined;
     const ring = this.ring;
     const sorted = this.sorted;
     for (let hi = 0; hi < H; hi++) {
-      const n = view.getUint32(o, true);
-      const head = view.getUint32(o + 4, true);
-      o += 8;
-      if (n > R || head >= R || (n < R && head !== n)) {
-        throw new StreamcastError('fatal', `corrupt residual snapshot: horizon ${hi + 1} has count ${n}, head ${head}, window ${R}`);
-      }
-      this.counts[hi] = n;
-      this.heads[hi] = head;
+      const n = this.counts[hi]!;
+      // Layout 1 holds R values per horizon whatever the count (zeros beyond it).
+      const stored = layout === 1 ? R : n;
+      if (layout === 1) o += 8;
       if (ring === undefined || sorted === undefined) {
-        o += 4 * R;
+        o += 4 * stored;
         continue;
       }
-      for (let i = 0; i < R; i++, o += 4) {
+      for (let i = 0; i < stored; i++, o += 4) {
         const v = view.getFloat32(o, true);
         ring[hi * R + i] = Number.isFinite(v) ? v || 0 : 0;
       }

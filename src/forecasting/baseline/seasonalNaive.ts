@@ -91,34 +91,46 @@ export class SeasonalNaiveForecaster extends PointBaselineForecaster<SeasonRing>
     return ring.filled >= this.seasonSteps;
   }
 
-  protected modelByteLength(): number {
+  /** Layout 2 writes the values learned, not the season's capacity (see writeModel). */
+  protected modelByteLength(ring: SeasonRing): number {
+    return 8 + 8 * ring.filled;
+  }
+
+  protected legacyModelByteLength(): number {
     return 8 + 8 * this.seasonSteps;
   }
 
+  /**
+   * u32 filled, u32 head, then values[0, filled): while the first season fills, head = filled and
+   * the values learned are at [0, filled); once full, all m of them (head is where the oldest is).
+   */
   protected writeModel(ring: SeasonRing, view: DataView, offset: number): number {
     view.setUint32(offset, ring.filled, true);
     view.setUint32(offset + 4, ring.head, true);
     let o = offset + 8;
-    // Values not grown into yet are written as the zeros a full-size ring would hold.
-    const n = ring.values.length;
-    for (let i = 0; i < this.seasonSteps; i++, o += 8) view.setFloat64(o, i < n ? ring.values[i]! : 0, true);
+    const n = ring.filled;
+    for (let i = 0; i < n; i++, o += 8) view.setFloat64(o, ring.values[i]!, true);
     return o;
   }
 
-  protected readModel(ring: SeasonRing, view: DataView, offset: number): number {
+  /** Layout 1 (the first build's) held m values whatever `filled`, zeros beyond it. */
+  protected readModel(ring: SeasonRing, view: DataView, offset: number, layout: 1 | 2): number {
     const m = this.seasonSteps;
+    if (offset + 8 > view.byteLength) throw new StreamcastError('fatal', 'corrupt seasonal-naive snapshot: truncated');
     const filled = view.getUint32(offset, true);
     const head = view.getUint32(offset + 4, true);
     if (filled > m || head >= m || (filled < m && head !== filled)) {
       throw new StreamcastError('fatal', `corrupt seasonal-naive snapshot: filled ${filled}, head ${head}, season ${m} steps`);
     }
+    const stored = layout === 1 ? m : filled;
+    const o = offset + 8;
+    if (o + 8 * stored > view.byteLength) throw new StreamcastError('fatal', `corrupt seasonal-naive snapshot: ${filled} values truncated`);
     ring.filled = filled;
     ring.head = head;
     let size = Math.min(INITIAL_VALUES, m);
     while (size < filled) size = Math.min(m, 2 * size);
     ring.values = new Float64Array(size);
-    let o = offset + 8;
-    for (let i = 0; i < size; i++) ring.values[i] = view.getFloat64(o + 8 * i, true);
-    return o + 8 * m;
+    for (let i = 0; i < filled; i++) ring.values[i] = view.getFloat64(o + 8 * i, true);
+    return o + 8 * stored;
   }
 }

@@ -111,4 +111,34 @@ describe('SeriesStateStore', () => {
     const current = a.finish(a.captureUpstream()).find((e) => e.series === late[0]!.series)!;
     expect(decodeSeriesState(current.value!).lastStep).toBe(decodeSeriesState(late[0]!.value!).lastStep! + 5 * 60_000);
   });
+
+  it('marks a series changed when the cores emit its step, not again when the forecaster consumes it', () => {
+    const a = storeWith(forecaster('seasonal-naive'));
+    feed(a, 'x', 0, 3);
+    a.finish(a.captureUpstream());
+    expect(a.dirtyCount()).toBe(0);
+    // An idle close: a step of a series no point touched since the last checkpoint.
+    const { resampler, imputer, normalizer, forecaster: f } = a.cores;
+    const closed = resampler.closeIdle(Number.POSITIVE_INFINITY);
+    const normalized = closed.flatMap((c) => imputer.push(c)).map((x) => normalizer.push(x));
+    // lateness 2m: the last three minutes were open.
+    expect(normalized.map((n) => n.series)).toEqual(['x', 'x', 'x']);
+    a.emitted(normalized);
+    expect(a.dirtyCount()).toBe(1);
+    const cap = a.captureUpstream();
+    f.step(normalized);
+    a.stepped(normalized);
+    expect(a.dirtyCount()).toBe(0);
+    expect(decodeSeriesState(a.finish(cap)[0]!.value!).lastStep).toBe(normalized.at(-1)!.ts);
+  });
+
+  it('freezes in slices exactly what it freezes at once', () => {
+    const a = storeWith(forecaster('seasonal-naive'));
+    for (let i = 0; i < 7; i++) feed(a, `s${i}`, 0, 5);
+    const cap = a.captureUpstream();
+    const slices = [...a.freezeSlices(cap, 3)];
+    expect(slices.map((x) => x.length)).toEqual([3, 3, 1]);
+    expect(a.encode(slices.flat())).toEqual(a.encode(a.freeze(cap)));
+  });
 });
+

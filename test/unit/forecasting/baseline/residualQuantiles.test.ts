@@ -128,10 +128,10 @@ describe('ResidualQuantiles', () => {
       a.score(T0 + t * STEP, Math.sin(t) * 10);
       a.record(T0 + t * STEP, Float64Array.of(t % 3, -t, 0.5));
     }
-    const view = new DataView(new ArrayBuffer(cfg.byteLength));
-    expect(a.write(view, 0)).toBe(cfg.byteLength);
+    const view = new DataView(new ArrayBuffer(a.byteLength));
+    expect(a.write(view, 0)).toBe(a.byteLength);
     const b = new ResidualQuantiles(cfg);
-    expect(b.read(view, 0)).toBe(cfg.byteLength);
+    expect(b.read(view, 0)).toBe(a.byteLength);
     const oa = new Float64Array(3);
     const ob = new Float64Array(3);
     for (let t = 30; t < 45; t++) {
@@ -145,5 +145,40 @@ describe('ResidualQuantiles', () => {
         expect([...ob]).toEqual([...oa]);
       }
     }
+  });
+
+  it('writes only what is filled: a series with one forecast origin and no residual is 4 + 12 + 8H + 4H bytes', () => {
+    const cfg = new ResidualQuantileConfig({ horizon: 12, stepMs: STEP, quantiles: [0.1, 0.5, 0.9], window: 100 });
+    const a = new ResidualQuantiles(cfg);
+    expect(a.byteLength).toBe(4 + 4 * 12);
+    a.record(T0, new Float64Array(12).fill(1));
+    expect(a.byteLength).toBe(4 + 12 + 8 * 12 + 4 * 12);
+    // The layout of the first build held every ring at full size.
+    expect(cfg.legacyByteLength).toBe(8 * 12 + 8 * 144 + 12 * (8 + 400));
+    for (let t = 1; t <= 3; t++) {
+      a.score(T0 + t * STEP, t);
+      a.record(T0 + t * STEP, new Float64Array(12).fill(t));
+    }
+    // 4 origins; horizon 1 has 3 residuals, 2 has 2, 3 has 1.
+    expect(a.byteLength).toBe(4 + 4 * (12 + 8 * 12) + 4 * 12 + 4 * 6);
+  });
+
+  it('rejects a truncated or inconsistent compact state with a fatal error', () => {
+    const cfg = new ResidualQuantileConfig({ horizon: 2, stepMs: STEP, quantiles: [0.5], window: 4, minResiduals: 1 });
+    const a = new ResidualQuantiles(cfg);
+    for (let t = 0; t < 3; t++) {
+      a.score(T0 + t * STEP, t);
+      a.record(T0 + t * STEP, Float64Array.of(0, 0));
+    }
+    const bytes = new Uint8Array(a.byteLength);
+    a.write(new DataView(bytes.buffer), 0);
+    const b = new ResidualQuantiles(cfg);
+    expect(() => b.read(new DataView(bytes.buffer, 0, bytes.byteLength - 1), 0)).toThrow(/truncated/);
+    const badSlot = bytes.slice();
+    new DataView(badSlot.buffer).setUint32(4, 7, true);
+    expect(() => b.read(new DataView(badSlot.buffer), 0)).toThrow(/slot 7/);
+    const tooMany = bytes.slice();
+    new DataView(tooMany.buffer).setUint32(0, 3, true);
+    expect(() => b.read(new DataView(tooMany.buffer), 0)).toThrow(/3 forecast origins/);
   });
 });
