@@ -1,6 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +7,7 @@ import { afterAll, expect, it } from 'vitest';
 import { repoRoot } from '../../helpers/cli.js';
 import { commandProblem, describeWhen, SETUP_COMMAND } from '../../helpers/tools.js';
 import { createTopic, forecastsByStep, kcatConsume, kcatProduce, points, readyz, specTopics, startRun, stepKeys, testKafka, trackedRuns, waitFor, waitForEveryStep, writeSpec } from './harness.js';
+import { freePort } from './ownBroker.js';
 
 /**
  * A broker of its own (deploy/kafka/kafka.sh on a free port, its own KAFKA_CACHE_DIR), restarted
@@ -18,17 +18,6 @@ const script = join(repoRoot, 'deploy', 'kafka', 'kafka.sh');
 const libs = join(repoRoot, '.cache', 'kafka', 'libs');
 const SERIES = ['br-a', 'br-b', 'br-c', 'br-d'];
 const STEPS = 80;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr !== null && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 // Needs java, the jars the global setup fetched and kcat; on CI their absence fails.
 const jarsProblem = existsSync(libs) ? undefined : `no Kafka jars in ${libs}; fetch them with \`${SETUP_COMMAND}\` (or: bash deploy/kafka/kafka.sh fetch)`;
