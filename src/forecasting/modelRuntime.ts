@@ -28,7 +28,7 @@ import { fitCalibration } from './gru/calibration.js';
 import type { Calibration } from './gru/calibration.js';
 import { OnlineCalibrator } from './gru/onlineCalibrator.js';
 import { replayForCalibration } from './calibrationReplay.js';
-import { frameBytes } from '../state/frameArena.js';
+import { frameBytes } from '../platform/frameArena.js';
 
 /** What one retrain did (`retrainNow`). Losses: mean pinball per cell and level, normalized units, held-out slice. */
 export interface RetrainReport {

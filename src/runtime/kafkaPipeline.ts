@@ -23,7 +23,7 @@ import { stateShapeOf } from '../state/stateShape.js';
 import { CheckpointCoordinator } from './checkpoint.js';
 import { PipelineRunner, type RunSummary } from './pipelineRunner.js';
 import type { ModelDistribution } from './modelDistribution.js';
-import { retry } from './retry.js';
+import { retry } from '../platform/retry.js';
 import { type Liveness, StallDetector } from './stallDetector.js';
 import { countedProducers } from '../connectors/kafka/countedProducers.js';
 

@@ -4,7 +4,7 @@ import type { DeadLetter } from '../../domain/deadLetter.js';
 import type { Forecast } from '../../domain/forecast.js';
 import type { LogSink } from '../../observability/logger.js';
 import type { CheckpointWriter, PartitionCheckpoint } from '../../runtime/checkpoint.js';
-import { backoffDelay, retry } from '../../runtime/retry.js';
+import { backoffDelay, retry } from '../../platform/retry.js';
 import type { EncodedState } from '../../state/seriesStateStore.js';
 import type { Sink } from '../sink.js';
 import { readChangelog } from './changelogReader.js';

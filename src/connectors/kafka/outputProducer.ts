@@ -1,5 +1,5 @@
 import type { Kafka, TopicMessages } from 'kafkajs';
-import { retry } from '../../runtime/retry.js';
+import { retry } from '../../platform/retry.js';
 import { isBrokerOutage } from './kafkaClient.js';
 import { murmur2Partitioner } from './murmur2Partitioner.js';
 import { initTransactions, runTransaction, type TransactionWork } from './runTransaction.js';
