@@ -5,7 +5,7 @@ import type { SeriesId } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { EventListener } from '../observability/events.js';
 import type { LogSink } from '../observability/logger.js';
-import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
+import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import type { ArtifactInfo, ArtifactStore } from '../training/artifactStore.js';
 import { specHash } from '../training/artifactStore.js';
 import { buildDatasets } from '../training/datasetBuilder.js';

@@ -17,7 +17,7 @@ import { impute } from './operators/impute.js';
 import { microBatch } from './operators/microBatch.js';
 import { normalize } from './operators/normalize.js';
 import { resample } from './operators/resample.js';
-import type { PipelineSpec } from './spec/pipelineSpec.js';
+import type { PipelineSpec } from '../spec/pipelineSpec.js';
 
 /** One micro-batch of model-ready steps and the input positions fully read when it formed. */
 export interface StepBatch {

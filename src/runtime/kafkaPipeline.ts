@@ -17,7 +17,7 @@ import type { Forecaster } from '../forecasting/forecaster.js';
 import type { EventListener } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import { createPipelineCores } from '../pipeline/build.js';
-import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
+import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import { SeriesStateStore } from '../state/seriesStateStore.js';
 import { stateShapeOf } from '../state/stateShape.js';
 import { CheckpointCoordinator } from './checkpoint.js';

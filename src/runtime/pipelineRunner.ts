@@ -9,7 +9,7 @@ import type { Ingested, Source } from '../connectors/source.js';
 import type { Forecaster } from '../forecasting/forecaster.js';
 import type { EventListener } from '../observability/events.js';
 import { buildStepPipeline, type PipelineContext, type StepBatch } from '../pipeline/build.js';
-import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
+import type { PipelineSpec } from '../spec/pipelineSpec.js';
 
 export interface RunnerOptions {
   readonly spec: PipelineSpec;

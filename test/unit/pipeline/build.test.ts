@@ -7,7 +7,7 @@ import { ConfigError } from '../../../src/domain/errors.js';
 import type { Point } from '../../../src/domain/point.js';
 import type { PipelineEvent } from '../../../src/observability/events.js';
 import { buildStepPipeline } from '../../../src/pipeline/build.js';
-import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
+import { parseSpec } from '../../../src/spec/loadSpec.js';
 
 const MIN = 60_000;
 const YEAR = 365 * 24 * 60 * MIN;

@@ -10,7 +10,7 @@ import { buildStepPipeline, createPipelineCores } from '../../../src/pipeline/bu
 import { Imputer } from '../../../src/pipeline/core/imputer.js';
 import { Normalizer } from '../../../src/pipeline/core/normalizer.js';
 import { Resampler } from '../../../src/pipeline/core/resampler.js';
-import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
+import { parseSpec } from '../../../src/spec/loadSpec.js';
 
 const STEP = 60_000;
 const spec = parseSpec({

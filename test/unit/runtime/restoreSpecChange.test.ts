@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { SeriesId } from '../../../src/domain/point.js';
 import { createBaseline } from '../../../src/forecasting/baseline/createBaseline.js';
 import { createPipelineCores } from '../../../src/pipeline/build.js';
-import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
+import { parseSpec } from '../../../src/spec/loadSpec.js';
 import { CheckpointCoordinator, type CheckpointWriter } from '../../../src/runtime/checkpoint.js';
 import { type EncodedState, SeriesStateStore } from '../../../src/state/seriesStateStore.js';
 import { stateShapeOf } from '../../../src/state/stateShape.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { parseDuration } from '../../domain/duration.js';
-import { TIME_FEATURES } from '../../domain/timeFeatures.js';
-import { DEFAULT_JUMP_CONFIRM, MAX_JUMP_CONFIRM } from '../core/resampler.js';
+import { CODEC_NAMES } from '../codecs/codec.js';
+import { parseDuration } from '../domain/duration.js';
+import { TIME_FEATURES } from '../domain/timeFeatures.js';
 
 /** A duration written as `30s`, `5m`, `2h`, `1d`, `1w`; parsed to milliseconds. */
 const duration = z.string().transform((text, ctx) => {
@@ -23,8 +23,18 @@ const topicName = z
 const quantileLevel = z.number().gt(0, 'a quantile level is in (0, 1)').lt(1, 'a quantile level is in (0, 1)');
 
 export const AGGREGATES = ['mean', 'last', 'sum', 'max', 'min'] as const;
+export type Aggregate = (typeof AGGREGATES)[number];
 export const IMPUTE_STRATEGIES = ['model', 'ffill', 'linear', 'seasonal', 'zero'] as const;
-export const CODECS = ['json', 'influx-line'] as const;
+export type ImputeStrategy = (typeof IMPUTE_STRATEGIES)[number];
+
+/**
+ * 3, not 2: an at-least-once producer that retries writes one bad reading twice, and two
+ * agreeing points were all it took for one skewed clock to move a series a year ahead. Each one
+ * more delays a genuine jump (a series back from an outage) by one point, held, not lost.
+ */
+export const DEFAULT_JUMP_CONFIRM = 3;
+/** Each point of a genuine jump waits, held, until this many agree: more would hold too much. */
+export const MAX_JUMP_CONFIRM = 100;
 
 export const pipelineSpecSchema = z
   .object({
@@ -34,7 +44,7 @@ export const pipelineSpecSchema = z
     input: z
       .object({
         topic: topicName,
-        codec: z.enum(CODECS).prefault('json'),
+        codec: z.enum(CODEC_NAMES).prefault('json'),
       })
       .strict(),
     output: z.object({ topic: topicName }).strict(),
