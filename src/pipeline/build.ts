@@ -31,8 +31,6 @@ export interface PipelineContext {
   readonly events: EventListener;
   /** Malformed records and rejected points (late, future-stamped) go here, never lost. */
   readonly onDeadLetter: (letters: readonly DeadLetter[]) => void;
-  /** Fill-in for the `model` imputation strategy (the GRU plugs in here). */
-  readonly modelImputer?: (series: string, ts: number) => number | undefined;
   /**
    * Emit open windows and held imputation when the input completes (default true, for files).
    * False for an endless source (Kafka): completion then means shutdown, not end of data, and
@@ -75,10 +73,7 @@ export interface PipelineCores {
 }
 
 /** The cores `buildStepPipeline` would create for `spec`, built up front for an owner that snapshots them. */
-export function createPipelineCores(
-  spec: PipelineSpec,
-  modelImputer?: (series: string, ts: number) => number | undefined,
-): Required<PipelineCores> {
+export function createPipelineCores(spec: PipelineSpec): Required<PipelineCores> {
   return {
     resampler: new Resampler({
       stepMs: spec.window.step,
@@ -93,7 +88,6 @@ export function createPipelineCores(
       strategy: spec.impute.strategy,
       maxGapMs: spec.impute.maxGap,
       seasonMs: spec.impute.season,
-      ...(modelImputer ? { modelHook: modelImputer } : {}),
     }),
     normalizer: new Normalizer({ stepMs: spec.window.step, halfLifeMs: spec.normalize.halfLife }),
   };
@@ -223,7 +217,6 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
           strategy: spec.impute.strategy,
           maxGapMs: spec.impute.maxGap,
           seasonMs: spec.impute.season,
-          ...(ctx.modelImputer ? { modelHook: ctx.modelImputer } : {}),
         },
         {
           onImputed: (strategy, n) => events({ type: 'imputed', strategy, count: n }),

@@ -24,8 +24,20 @@ const quantileLevel = z.number().gt(0, 'a quantile level is in (0, 1)').lt(1, 'a
 
 export const AGGREGATES = ['mean', 'last', 'sum', 'max', 'min'] as const;
 export type Aggregate = (typeof AGGREGATES)[number];
-export const IMPUTE_STRATEGIES = ['model', 'ffill', 'linear', 'seasonal', 'zero'] as const;
+/** How `impute.strategy` fills missing steps; README "Pipeline spec" says what each does. */
+export const IMPUTE_STRATEGIES = ['ffill', 'linear', 'seasonal', 'zero'] as const;
 export type ImputeStrategy = (typeof IMPUTE_STRATEGIES)[number];
+
+/**
+ * `model` was documented as "the GRU's own prediction", but no command ever handed the imputer a
+ * model, so it always filled gaps as `seasonal` does. A spec that still names it is told so
+ * rather than silently given something else.
+ */
+const REMOVED_IMPUTE_STRATEGIES: Readonly<Record<string, string>> = {
+  model:
+    "'model' was removed: it never used the model (no command passed one to the imputer) and filled gaps as 'seasonal' does; " +
+    `write 'seasonal' for the same forecasts (strategies: ${IMPUTE_STRATEGIES.join(', ')})`,
+};
 
 /**
  * 3, not 2: an at-least-once producer that retries writes one bad reading twice, and two
@@ -74,7 +86,11 @@ export const pipelineSpecSchema = z
       .strict(),
     impute: z
       .object({
-        strategy: z.enum(IMPUTE_STRATEGIES).prefault('ffill'),
+        strategy: z
+          .enum(IMPUTE_STRATEGIES, {
+            error: (issue) => (typeof issue.input === 'string' ? REMOVED_IMPUTE_STRATEGIES[issue.input] : undefined),
+          })
+          .prefault('ffill'),
         maxGap: duration.prefault('1d'),
         /** The season of the `seasonal` strategy; defaults to the baseline's season. */
         season: duration.optional(),
