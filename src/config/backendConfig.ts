@@ -1,6 +1,8 @@
 import { ConfigError } from '../domain/errors.js';
-import { BACKEND_REQUESTS } from '../forecasting/gru/backend.js';
-import type { BackendRequest } from '../forecasting/gru/backend.js';
+
+/** What a user may ask for (`--backend`, `--train-backend`, STREAMCAST_BACKEND, STREAMCAST_TRAIN_BACKEND). */
+export const BACKEND_REQUESTS = ['auto', 'wasm', 'tensorflow', 'tensorflow-gpu'] as const;
+export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
 
 /** The compute backends asked for: serving (main thread) and training (trainer worker). */
 export interface BackendConfig {
