@@ -5,7 +5,7 @@ import { ConfigError, exitCodeFor, isStreamcastError, StreamcastError } from '..
 import type { Forecast } from '../../domain/forecast.js';
 import type { EventListener } from '../../observability/events.js';
 import { createForecaster } from '../../forecasting/createForecaster.js';
-import { instrumentForecaster } from '../../observability/instrumentForecaster.js';
+import { instrumentForecaster } from '../../forecasting/instrumentForecaster.js';
 import { ArtifactStore } from '../../training/artifactStore.js';
 import { wallClock } from '../../domain/clock.js';
 import type { Logger } from '../../observability/logger.js';
