@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Subject, type Observable } from 'rxjs';
-import type { Ingested, Position } from '../connectors/source.js';
+import type { Ingested } from '../domain/ingested.js';
+import type { Position } from '../domain/position.js';
 import type { DeadLetter } from '../domain/deadLetter.js';
 import type { Forecast } from '../domain/forecast.js';
 import type { SeriesId } from '../domain/point.js';

@@ -9,7 +9,9 @@ import { StreamcastError } from '../../domain/errors.js';
 import type { EventListener } from '../../observability/events.js';
 import type { LogSink } from '../../observability/logger.js';
 import { retry } from '../../platform/retry.js';
-import type { Ingested, Position, Source } from '../source.js';
+import type { Ingested } from '../../domain/ingested.js';
+import type { Position } from '../../domain/position.js';
+import type { Source } from '../source.js';
 import { isBrokerOutage, isRetriableKafkaError, kafkaErrorType } from './kafkaClient.js';
 
 export interface KafkaSourceOptions {

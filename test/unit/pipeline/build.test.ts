@@ -1,6 +1,6 @@
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import type { Ingested } from '../../../src/connectors/source.js';
+import type { Ingested } from '../../../src/domain/ingested.js';
 import { ManualClock } from '../../../src/domain/clock.js';
 import type { DeadLetter, RecordSource } from '../../../src/domain/deadLetter.js';
 import { ConfigError } from '../../../src/domain/errors.js';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemorySink } from '../../../src/connectors/memory/memorySink.js';
 import { MemorySource } from '../../../src/connectors/memory/memorySource.js';
-import type { Ingested } from '../../../src/connectors/source.js';
+import type { Ingested } from '../../../src/domain/ingested.js';
 import { ManualClock } from '../../../src/domain/clock.js';
 import type { DeadLetter } from '../../../src/domain/deadLetter.js';
 import type { Forecast } from '../../../src/domain/forecast.js';
