@@ -18,7 +18,8 @@ export interface BackendFlags {
 }
 
 /**
- * Parses the backend choice once (STYLE 8): serving from `--backend`, else STREAMCAST_BACKEND,
+ * Parses the backend choice once, into a frozen value that is passed in (no module reads the
+ * environment on its own): serving from `--backend`, else STREAMCAST_BACKEND,
  * else `auto`; training from `--train-backend`, else STREAMCAST_TRAIN_BACKEND, else the serving
  * choice when that names one (so `--backend wasm` means wasm throughout), else `auto`. A process
  * loads at most one libtensorflow, so serving and training cannot name two different native

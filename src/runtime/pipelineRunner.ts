@@ -123,7 +123,8 @@ export class PipelineRunner {
       events({ type: 'forecasts_out', count: forecasts.length });
       onBatch?.(batch.steps, forecasts);
       await flushDeadLetters();
-      // Checkpoint order (STYLE 9): outputs durable first, then the input positions they cover.
+      // Outputs durable first, then the input positions they cover: committing first would lose
+      // the outputs of a crash in between, which no replay would make again.
       if (this.opts.flushBeforeCommit === true) {
         await forecastSink.flush();
         await deadLetterSink.flush();

@@ -60,7 +60,8 @@ export interface AtLeastOnceOptions extends CommonOptions {
 
 export type KafkaCheckpointWriterOptions = ExactlyOnceOptions | AtLeastOnceOptions;
 
-// Broker error codes saying "another producer owns this transactional id now" (data, STYLE 5).
+// Broker error codes saying "another producer owns this transactional id now": an error is told
+// by the data it carries (the broker's code), never by its message text.
 const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVALID_PRODUCER_ID_MAPPING']);
 
 const OUTAGE_RETRY = { retries: Number.MAX_SAFE_INTEGER, initialMs: 300, maxMs: 10_000 };

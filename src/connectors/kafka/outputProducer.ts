@@ -81,7 +81,7 @@ export interface OutageRetry {
 /**
  * A send failure that the broker being away explains: kafkajs gives up after its own retries with
  * a non-retriable wrapper around the (retriable) connection error, so the chain is what counts.
- * By class, never by message (STYLE 5).
+ * By class, never by message: a message's wording is no contract and changes between versions.
  */
 export function isOutageError(err: unknown): boolean {
   return isBrokerOutage(err);
