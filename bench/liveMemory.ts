@@ -29,7 +29,7 @@ import { MemorySource } from '../src/connectors/memory/memorySource.js';
 import { createForecaster } from '../src/forecasting/createForecaster.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createPipelineCores } from '../src/pipeline/build.js';
-import { parseSpec } from '../src/pipeline/spec/loadSpec.js';
+import { parseSpec } from '../src/spec/loadSpec.js';
 import { CheckpointCoordinator, type CheckpointWriter, type PartitionCheckpoint } from '../src/runtime/checkpoint.js';
 import { createLiveObservers } from '../src/runtime/liveObservers.js';
 import { PipelineRunner } from '../src/runtime/pipelineRunner.js';

@@ -17,7 +17,7 @@ import { FileReplaySource } from '../src/connectors/replay/fileReplaySource.js';
 import { withEventTimeClock } from '../src/connectors/replay/eventTimeSource.js';
 import type { Sink } from '../src/connectors/sink.js';
 import { createForecaster } from '../src/forecasting/createForecaster.js';
-import { loadSpec } from '../src/pipeline/spec/loadSpec.js';
+import { loadSpec } from '../src/spec/loadSpec.js';
 import { PipelineRunner } from '../src/runtime/pipelineRunner.js';
 import { encodeForecast } from '../src/codecs/forecastJson.js';
 import { JsonlFileSink } from '../src/connectors/replay/jsonlFileSink.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { inCauseChain, isRetriableKafkaError } from '../../src/connectors/kafka/kafkaClient.js';
-import { retry } from '../../src/runtime/retry.js';
+import { retry } from '../../src/platform/retry.js';
 
 export type Guarantee = 'at-least-once' | 'exactly-once';
 

@@ -6,9 +6,9 @@ import type { Decoded } from './decoded.js';
 import { decodeInfluxLine, type InfluxPrecision } from './influxLine.js';
 import { decodeJsonPoint } from './jsonPoint.js';
 
-export type CodecName = 'json' | 'influx-line';
-
-export const CODEC_NAMES: readonly CodecName[] = ['json', 'influx-line'];
+/** The codecs a pipeline spec may name (`input.codec`). */
+export const CODEC_NAMES = ['json', 'influx-line'] as const;
+export type CodecName = (typeof CODEC_NAMES)[number];
 
 /** Turns one input record into points and dead letters. Never throws. */
 export interface Decoder {

@@ -1,6 +1,8 @@
 import { ConfigError } from '../domain/errors.js';
-import { BACKEND_REQUESTS } from '../forecasting/gru/backend.js';
-import type { BackendRequest } from '../forecasting/gru/backend.js';
+
+/** What a user may ask for (`--backend`, `--train-backend`, STREAMCAST_BACKEND, STREAMCAST_TRAIN_BACKEND). */
+export const BACKEND_REQUESTS = ['auto', 'wasm', 'tensorflow', 'tensorflow-gpu'] as const;
+export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
 
 /** The compute backends asked for: serving (main thread) and training (trainer worker). */
 export interface BackendConfig {
@@ -16,7 +18,8 @@ export interface BackendFlags {
 }
 
 /**
- * Parses the backend choice once (STYLE 8): serving from `--backend`, else STREAMCAST_BACKEND,
+ * Parses the backend choice once, into a frozen value that is passed in (no module reads the
+ * environment on its own): serving from `--backend`, else STREAMCAST_BACKEND,
  * else `auto`; training from `--train-backend`, else STREAMCAST_TRAIN_BACKEND, else the serving
  * choice when that names one (so `--backend wasm` means wasm throughout), else `auto`. A process
  * loads at most one libtensorflow, so serving and training cannot name two different native

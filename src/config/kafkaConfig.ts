@@ -21,7 +21,7 @@ export interface KafkaSaslConfig {
   readonly password: string;
 }
 
-/** How streamcast reaches Kafka; parsed once, frozen, passed in (STYLE 8). */
+/** How streamcast reaches Kafka; parsed once, frozen, passed in: no other module reads the environment for it. */
 export interface KafkaConfig {
   readonly brokers: readonly string[];
   readonly clientId: string;

@@ -1,5 +1,6 @@
 import { map, type OperatorFunction } from 'rxjs';
-import type { Ingested, Source } from './source.js';
+import type { Ingested } from '../domain/ingested.js';
+import type { Source } from './source.js';
 
 /** A source whose records pass through `operator`; lifecycle and commits go to the inner one. */
 export function pipeSource(source: Source, operator: OperatorFunction<Ingested, Ingested>): Source {

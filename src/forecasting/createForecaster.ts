@@ -1,4 +1,4 @@
-import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
+import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import type { Forecaster } from './forecaster.js';
 import { ModelRuntime } from './modelRuntime.js';
 import type { ModelRuntimeOptions } from './modelRuntime.js';

@@ -5,7 +5,7 @@ import type { SeriesId } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { EventListener } from '../observability/events.js';
 import type { LogSink } from '../observability/logger.js';
-import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
+import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import type { ArtifactInfo, ArtifactStore } from '../training/artifactStore.js';
 import { specHash } from '../training/artifactStore.js';
 import { buildDatasets } from '../training/datasetBuilder.js';
@@ -28,7 +28,7 @@ import { fitCalibration } from './gru/calibration.js';
 import type { Calibration } from './gru/calibration.js';
 import { OnlineCalibrator } from './gru/onlineCalibrator.js';
 import { replayForCalibration } from './calibrationReplay.js';
-import { frameBytes } from '../state/frameArena.js';
+import { frameBytes } from '../platform/frameArena.js';
 
 /** What one retrain did (`retrainNow`). Losses: mean pinball per cell and level, normalized units, held-out slice. */
 export interface RetrainReport {

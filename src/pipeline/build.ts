@@ -5,7 +5,8 @@ import type { DeadLetter, RecordSource } from '../domain/deadLetter.js';
 import { errorText } from '../domain/errorText.js';
 import type { Point } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
-import type { Ingested, Position } from '../connectors/source.js';
+import type { Ingested } from '../domain/ingested.js';
+import type { Position } from '../domain/position.js';
 import type { EventListener } from '../observability/events.js';
 import type { LogSink } from '../observability/logger.js';
 import { Imputer } from './core/imputer.js';
@@ -17,7 +18,8 @@ import { impute } from './operators/impute.js';
 import { microBatch } from './operators/microBatch.js';
 import { normalize } from './operators/normalize.js';
 import { resample } from './operators/resample.js';
-import type { PipelineSpec } from './spec/pipelineSpec.js';
+import type { PipelineSpec } from '../spec/pipelineSpec.js';
+import { imputerOptions, microBatchOptions, normalizerOptions, resamplerOptions } from '../spec/specOptions.js';
 
 /** One micro-batch of model-ready steps and the input positions fully read when it formed. */
 export interface StepBatch {
@@ -31,8 +33,6 @@ export interface PipelineContext {
   readonly events: EventListener;
   /** Malformed records and rejected points (late, future-stamped) go here, never lost. */
   readonly onDeadLetter: (letters: readonly DeadLetter[]) => void;
-  /** Fill-in for the `model` imputation strategy (the GRU plugs in here). */
-  readonly modelImputer?: (series: string, ts: number) => number | undefined;
   /**
    * Emit open windows and held imputation when the input completes (default true, for files).
    * False for an endless source (Kafka): completion then means shutdown, not end of data, and
@@ -75,27 +75,11 @@ export interface PipelineCores {
 }
 
 /** The cores `buildStepPipeline` would create for `spec`, built up front for an owner that snapshots them. */
-export function createPipelineCores(
-  spec: PipelineSpec,
-  modelImputer?: (series: string, ts: number) => number | undefined,
-): Required<PipelineCores> {
+export function createPipelineCores(spec: PipelineSpec): Required<PipelineCores> {
   return {
-    resampler: new Resampler({
-      stepMs: spec.window.step,
-      aggregate: spec.window.aggregate,
-      latenessMs: spec.window.lateness,
-      idleCloseMs: spec.window.idleClose,
-      maxJumpMs: spec.window.maxJump,
-      jumpConfirm: spec.window.jumpConfirm,
-    }),
-    imputer: new Imputer({
-      stepMs: spec.window.step,
-      strategy: spec.impute.strategy,
-      maxGapMs: spec.impute.maxGap,
-      seasonMs: spec.impute.season,
-      ...(modelImputer ? { modelHook: modelImputer } : {}),
-    }),
-    normalizer: new Normalizer({ stepMs: spec.window.step, halfLifeMs: spec.normalize.halfLife }),
+    resampler: new Resampler(resamplerOptions(spec)),
+    imputer: new Imputer(imputerOptions(spec)),
+    normalizer: new Normalizer(normalizerOptions(spec)),
   };
 }
 
@@ -181,60 +165,41 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
         currentSource = rec.source;
       }),
       guard.points(),
-      resample(
-        {
-          stepMs: spec.window.step,
-          aggregate: spec.window.aggregate,
-          latenessMs: spec.window.lateness,
-          idleCloseMs: spec.window.idleClose,
-          maxJumpMs: spec.window.maxJump,
-          jumpConfirm: spec.window.jumpConfirm,
+      resample(resamplerOptions(spec), {
+        clock: ctx.clock,
+        flushOnComplete,
+        onError,
+        ...(ctx.idleTicks ? { ticks: ctx.idleTicks } : {}),
+        ...(ctx.cores?.resampler ? { core: ctx.cores.resampler } : {}),
+        origin,
+        onRejected: (point, reason, source) => {
+          processed?.reject(point);
+          events(reason === 'late' ? { type: 'late', count: 1 } : { type: 'invalid', reason: 'future_timestamp', count: 1 });
+          // Without a source: a point held in state written before sources were kept (an
+          // upgrade); the record that rejected it is of the same series and partition.
+          const from = source ?? origin() ?? { topic: '', partition: 0, offset: '', key: null };
+          ctx.onDeadLetter([rejectedPoint(point, reason, from)]);
         },
-        {
-          clock: ctx.clock,
-          flushOnComplete,
-          onError,
-          ...(ctx.idleTicks ? { ticks: ctx.idleTicks } : {}),
-          ...(ctx.cores?.resampler ? { core: ctx.cores.resampler } : {}),
-          origin,
-          onRejected: (point, reason, source) => {
-            processed?.reject(point);
-            events(reason === 'late' ? { type: 'late', count: 1 } : { type: 'invalid', reason: 'future_timestamp', count: 1 });
-            // Without a source: a point held in state written before sources were kept (an
-            // upgrade); the record that rejected it is of the same series and partition.
-            const from = source ?? origin() ?? { topic: '', partition: 0, offset: '', key: null };
-            ctx.onDeadLetter([rejectedPoint(point, reason, from)]);
-          },
-          onRebased: (r: Rebased) => {
-            processed?.rebased(r.series, r.from - spec.window.maxJump);
-            events({ type: 'series_rebased', count: 1 });
-            ctx.logger?.warn(
-              { series: r.series, from: r.from, to: r.to },
-              `series ${JSON.stringify(r.series)} re-based from ${new Date(r.from).toISOString()} back to ${new Date(r.to).toISOString()}: ` +
-                `window.jumpConfirm points in a row arrived more than window.maxJump behind its watermark, so the watermark was the skewed clock. ` +
-                'Its imputation restarts and its forecaster state resets. Operator action: check the clock of the producer that wrote the series ahead',
-            );
-          },
+        onRebased: (r: Rebased) => {
+          processed?.rebased(r.series, r.from - spec.window.maxJump);
+          events({ type: 'series_rebased', count: 1 });
+          ctx.logger?.warn(
+            { series: r.series, from: r.from, to: r.to },
+            `series ${JSON.stringify(r.series)} re-based from ${new Date(r.from).toISOString()} back to ${new Date(r.to).toISOString()}: ` +
+              `window.jumpConfirm points in a row arrived more than window.maxJump behind its watermark, so the watermark was the skewed clock. ` +
+              'Its imputation restarts and its forecaster state resets. Operator action: check the clock of the producer that wrote the series ahead',
+          );
         },
-      ),
-      impute(
-        {
-          stepMs: spec.window.step,
-          strategy: spec.impute.strategy,
-          maxGapMs: spec.impute.maxGap,
-          seasonMs: spec.impute.season,
-          ...(ctx.modelImputer ? { modelHook: ctx.modelImputer } : {}),
-        },
-        {
-          onImputed: (strategy, n) => events({ type: 'imputed', strategy, count: n }),
-          onGapReset: () => events({ type: 'gap_reset', count: 1 }),
-          flushOnComplete,
-          onError,
-          ...(ctx.cores?.imputer ? { core: ctx.cores.imputer } : {}),
-        },
-      ),
-      normalize({ stepMs: spec.window.step, halfLifeMs: spec.normalize.halfLife }, ctx.cores?.normalizer ? { core: ctx.cores.normalizer, onError } : { onError }),
-      microBatch({ maxSize: spec.batch.maxSize, maxWaitMs: spec.batch.maxWait }, ctx.scheduler, ctx.barriers),
+      }),
+      impute(imputerOptions(spec), {
+        onImputed: (strategy, n) => events({ type: 'imputed', strategy, count: n }),
+        onGapReset: () => events({ type: 'gap_reset', count: 1 }),
+        flushOnComplete,
+        onError,
+        ...(ctx.cores?.imputer ? { core: ctx.cores.imputer } : {}),
+      }),
+      normalize(normalizerOptions(spec), ctx.cores?.normalizer ? { core: ctx.cores.normalizer, onError } : { onError }),
+      microBatch(microBatchOptions(spec), ctx.scheduler, ctx.barriers),
       map((steps): StepBatch => {
         let batch: StepBatch;
         if (processed === undefined) batch = { steps, positions: [...latest.values()] };

@@ -1,5 +1,6 @@
 import type { Point } from '../domain/point.js';
-import type { Ingested, Position } from '../connectors/source.js';
+import type { Ingested } from '../domain/ingested.js';
+import type { Position } from '../domain/position.js';
 
 interface Held {
   readonly points: readonly Point[];

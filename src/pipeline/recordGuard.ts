@@ -1,5 +1,5 @@
 import { Observable, type OperatorFunction } from 'rxjs';
-import type { Ingested } from '../connectors/source.js';
+import type { Ingested } from '../domain/ingested.js';
 import type { Point } from '../domain/point.js';
 
 /**

@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Subject, type Observable } from 'rxjs';
-import type { Ingested, Position } from '../connectors/source.js';
+import type { Ingested } from '../domain/ingested.js';
+import type { Position } from '../domain/position.js';
 import type { DeadLetter } from '../domain/deadLetter.js';
 import type { Forecast } from '../domain/forecast.js';
 import type { SeriesId } from '../domain/point.js';
@@ -87,8 +88,9 @@ interface Capture {
 
 /**
  * The checkpoint coordinator: the one place where the order "forecasts produced → changed state
- * produced → offsets committed" is kept (STYLE 9), plus partition ownership (restore on
- * assignment before any record is processed, flush and drop on revocation).
+ * produced → offsets committed" is kept (offsets committed before what they cover is durable lose
+ * it in a crash), plus partition ownership (restore on assignment before any record is processed,
+ * flush and drop on revocation).
  *
  * How a checkpoint cuts the stream consistently without stopping it:
  * 1. When one is due, a barrier, between two records, makes the micro-batcher emit at once (an

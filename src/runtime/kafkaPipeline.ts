@@ -17,13 +17,13 @@ import type { Forecaster } from '../forecasting/forecaster.js';
 import type { EventListener } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import { createPipelineCores } from '../pipeline/build.js';
-import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
+import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import { SeriesStateStore } from '../state/seriesStateStore.js';
 import { stateShapeOf } from '../state/stateShape.js';
 import { CheckpointCoordinator } from './checkpoint.js';
 import { PipelineRunner, type RunSummary } from './pipelineRunner.js';
 import type { ModelDistribution } from './modelDistribution.js';
-import { retry } from './retry.js';
+import { retry } from '../platform/retry.js';
 import { type Liveness, StallDetector } from './stallDetector.js';
 import { countedProducers } from '../connectors/kafka/countedProducers.js';
 

@@ -5,7 +5,7 @@ import { InfluxHistorySink, type HistoryStats, type InfluxHistoryOptions } from 
 import type { EventListener } from '../observability/events.js';
 import { BASELINE_MODEL, GRU_MODEL, LiveAccuracy, modelLabel, outerInterval } from '../observability/liveAccuracy.js';
 import type { LogSink } from '../observability/logger.js';
-import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
+import type { PipelineSpec } from '../spec/pipelineSpec.js';
 
 export interface LiveObserversOptions {
   readonly spec: PipelineSpec;

@@ -8,7 +8,7 @@ import type { RetrainMode } from '../forecasting/modelRuntime.js';
 import { decodeModelFrame, encodeModelFrame } from '../forecasting/gru/modelFrame.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 import type { Logger } from '../observability/logger.js';
-import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
+import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import type { ArtifactInfo } from '../training/artifactStore.js';
 
 /** The compacted topic that carries a pipeline's promoted models (key = pipeline name). */

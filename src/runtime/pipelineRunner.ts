@@ -5,11 +5,12 @@ import type { DeadLetter } from '../domain/deadLetter.js';
 import type { Forecast } from '../domain/forecast.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { Sink } from '../connectors/sink.js';
-import type { Ingested, Source } from '../connectors/source.js';
+import type { Ingested } from '../domain/ingested.js';
+import type { Source } from '../connectors/source.js';
 import type { Forecaster } from '../forecasting/forecaster.js';
 import type { EventListener } from '../observability/events.js';
 import { buildStepPipeline, type PipelineContext, type StepBatch } from '../pipeline/build.js';
-import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
+import type { PipelineSpec } from '../spec/pipelineSpec.js';
 
 export interface RunnerOptions {
   readonly spec: PipelineSpec;
@@ -122,7 +123,8 @@ export class PipelineRunner {
       events({ type: 'forecasts_out', count: forecasts.length });
       onBatch?.(batch.steps, forecasts);
       await flushDeadLetters();
-      // Checkpoint order (STYLE 9): outputs durable first, then the input positions they cover.
+      // Outputs durable first, then the input positions they cover: committing first would lose
+      // the outputs of a crash in between, which no replay would make again.
       if (this.opts.flushBeforeCommit === true) {
         await forecastSink.flush();
         await deadLetterSink.flush();

@@ -1,5 +1,5 @@
 import { StreamcastError } from '../domain/errors.js';
-import { frameBytes } from './frameArena.js';
+import { frameBytes } from '../platform/frameArena.js';
 import type { ImputerSnapshot } from '../pipeline/core/imputer.js';
 import type { NormalizerSnapshot } from '../pipeline/core/normalizer.js';
 import type { ResamplerSnapshot } from '../pipeline/core/resampler.js';

@@ -1,6 +1,6 @@
 import { formatDuration } from '../domain/duration.js';
 import { StreamcastError } from '../domain/errors.js';
-import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
+import type { PipelineSpec } from '../spec/pipelineSpec.js';
 
 /**
  * The spec fields that a series' stored state depends on, written with every state frame so that

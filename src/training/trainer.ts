@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { ConfigError, StreamcastError } from '../domain/errors.js';
 import type { BackendChoice, BackendRequest } from '../forecasting/gru/backend.js';
-import { spawnWorker } from '../runtime/spawnWorker.js';
+import { spawnWorker } from '../platform/spawnWorker.js';
 import type { EpochReport } from './trainLoop.js';
 import type { FromWorker, ToWorker, TrainOutcome, TrainRequest, WorkerInit } from './trainerProtocol.js';
 import { datasetBuffers } from './trainerProtocol.js';

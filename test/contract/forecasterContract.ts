@@ -6,7 +6,7 @@ import type { NormalizedStep } from '../../src/domain/step.js';
 import type { Forecaster } from '../../src/forecasting/forecaster.js';
 
 /**
- * The shared forecaster contract (STYLE.md item 12, River's check_estimator idea): every
+ * The shared forecaster contract (River's check_estimator idea: one suite every model must pass): every
  * Forecaster — baselines and GRU alike — runs this suite from its own *.contract.test.ts.
  * `make` must build a fresh instance with step length `opts.stepMs` (default CONTRACT_STEP_MS).
  */

@@ -1,5 +1,5 @@
-import { parseSpec } from '../../src/pipeline/spec/loadSpec.js';
-import type { PipelineSpec } from '../../src/pipeline/spec/pipelineSpec.js';
+import { parseSpec } from '../../src/spec/loadSpec.js';
+import type { PipelineSpec } from '../../src/spec/pipelineSpec.js';
 
 /** The small hourly GRU pipeline the model-runtime tests share (H = 8, context 24, horizon 4); `retrain` overrides. */
 export function runtimeSpec(retrain: Record<string, unknown> = {}): PipelineSpec {

@@ -15,7 +15,7 @@ import { baselineServedWarning, checkSpacing, checkWarmup, inSampleWarning, span
 import { vegaScripts } from '../../evaluation/vegaBundle.js';
 import { profileInput } from '../../connectors/replay/profileInput.js';
 import type { LogSink } from '../../observability/logger.js';
-import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
+import type { PipelineSpec } from '../../spec/pipelineSpec.js';
 import { cliLogger } from '../cliLogger.js';
 import { fileCommandBackends } from '../computeBackends.js';
 import { createProgress, type Progress } from '../progress.js';

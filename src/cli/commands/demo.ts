@@ -10,7 +10,7 @@ import { cliLogger, type LogFlags } from '../cliLogger.js';
 import { createMetrics, metricsListener } from '../../observability/metrics.js';
 import { collectProcessMetrics } from '../../observability/operatorMetrics.js';
 import { HttpServer } from '../../runtime/httpServer.js';
-import { instrumentForecaster } from '../../observability/instrumentForecaster.js';
+import { instrumentForecaster } from '../../forecasting/instrumentForecaster.js';
 import { createLiveObservers } from '../../runtime/liveObservers.js';
 import { backendDetail, describeBackends, startComputeBackends } from '../computeBackends.js';
 import { describeRun, DiscardSink, replayParts, replayRuntime, runReplay } from './replay.js';

@@ -8,7 +8,7 @@ import { ensureTopics } from '../../connectors/kafka/topics.js';
 import { onlySeries } from '../../connectors/mapSource.js';
 import { FileReplaySource } from '../../connectors/replay/fileReplaySource.js';
 import { cliLogger, type LogFlags } from '../cliLogger.js';
-import { retry } from '../../runtime/retry.js';
+import { retry } from '../../platform/retry.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { requireInputFiles } from '../options.js';
 import { createProgress } from '../progress.js';

@@ -16,8 +16,8 @@ import type { ModelRuntime, ModelRuntimeOptions } from '../../forecasting/modelR
 import { ArtifactStore } from '../../training/artifactStore.js';
 import { fanOut, type EventListener } from '../../observability/events.js';
 import { RunStats } from '../../observability/runStats.js';
-import { loadSpec } from '../../pipeline/spec/loadSpec.js';
-import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
+import { loadSpec } from '../../spec/loadSpec.js';
+import type { PipelineSpec } from '../../spec/pipelineSpec.js';
 import { PipelineRunner, type RunnerOptions } from '../../runtime/pipelineRunner.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { createProgress, type Progress } from '../progress.js';

@@ -5,15 +5,15 @@ import { ConfigError, exitCodeFor, isStreamcastError, StreamcastError } from '..
 import type { Forecast } from '../../domain/forecast.js';
 import type { EventListener } from '../../observability/events.js';
 import { createForecaster } from '../../forecasting/createForecaster.js';
-import { instrumentForecaster } from '../../observability/instrumentForecaster.js';
+import { instrumentForecaster } from '../../forecasting/instrumentForecaster.js';
 import { ArtifactStore } from '../../training/artifactStore.js';
 import { wallClock } from '../../domain/clock.js';
 import type { Logger } from '../../observability/logger.js';
 import { cliLogger, type LogFlags } from '../cliLogger.js';
 import { createMetrics, metricsListener } from '../../observability/metrics.js';
 import { collectProcessMetrics } from '../../observability/operatorMetrics.js';
-import { loadSpec } from '../../pipeline/spec/loadSpec.js';
-import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
+import { loadSpec } from '../../spec/loadSpec.js';
+import type { PipelineSpec } from '../../spec/pipelineSpec.js';
 import { HttpServer } from '../../runtime/httpServer.js';
 import { changelogTopic, KafkaPipeline } from '../../runtime/kafkaPipeline.js';
 import { createLiveObservers, type LiveObservers } from '../../runtime/liveObservers.js';

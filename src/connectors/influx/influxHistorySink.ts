@@ -7,7 +7,7 @@ import type { ImputedStep } from '../../domain/step.js';
 import type { EventListener } from '../../observability/events.js';
 import type { ScoredCell } from '../../observability/liveAccuracy.js';
 import type { LogSink } from '../../observability/logger.js';
-import { retry, type RetryOptions } from '../../runtime/retry.js';
+import { retry, type RetryOptions } from '../../platform/retry.js';
 
 /** What the sink needs of an InfluxDB 1.x client (the `influx` package's InfluxDB fits). */
 export interface HistoryClient {

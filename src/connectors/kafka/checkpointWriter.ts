@@ -4,7 +4,7 @@ import type { DeadLetter } from '../../domain/deadLetter.js';
 import type { Forecast } from '../../domain/forecast.js';
 import type { LogSink } from '../../observability/logger.js';
 import type { CheckpointWriter, PartitionCheckpoint } from '../../runtime/checkpoint.js';
-import { backoffDelay, retry } from '../../runtime/retry.js';
+import { backoffDelay, retry } from '../../platform/retry.js';
 import type { EncodedState } from '../../state/seriesStateStore.js';
 import type { Sink } from '../sink.js';
 import { readChangelog } from './changelogReader.js';
@@ -60,7 +60,8 @@ export interface AtLeastOnceOptions extends CommonOptions {
 
 export type KafkaCheckpointWriterOptions = ExactlyOnceOptions | AtLeastOnceOptions;
 
-// Broker error codes saying "another producer owns this transactional id now" (data, STYLE 5).
+// Broker error codes saying "another producer owns this transactional id now": an error is told
+// by the data it carries (the broker's code), never by its message text.
 const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVALID_PRODUCER_ID_MAPPING']);
 
 const OUTAGE_RETRY = { retries: Number.MAX_SAFE_INTEGER, initialMs: 300, maxMs: 10_000 };

@@ -37,7 +37,8 @@ function kafkaLog(logger: LogSink, entry: LogEntry): void {
 
 /**
  * kafkajs marks every error it throws with `retriable`; anything else (our bugs) is not.
- * The class of an error is data (STYLE 5): never its name or message.
+ * The class of an error is data (`retriable`, `cause`): never its name or message, whose wording is
+ * no contract.
  */
 export function isRetriableKafkaError(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;

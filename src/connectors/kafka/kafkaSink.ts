@@ -4,7 +4,7 @@ import type { DeadLetter } from '../../domain/deadLetter.js';
 import { StreamcastError } from '../../domain/errors.js';
 import type { Forecast } from '../../domain/forecast.js';
 import type { LogSink } from '../../observability/logger.js';
-import { retry } from '../../runtime/retry.js';
+import { retry } from '../../platform/retry.js';
 import type { Sink } from '../sink.js';
 import { isRetriableKafkaError } from './kafkaClient.js';
 import { inProcessProducers, type OutputProducer, type ProducerFactory } from './outputProducer.js';

@@ -8,8 +8,10 @@ import { describeError } from '../../domain/describeError.js';
 import { StreamcastError } from '../../domain/errors.js';
 import type { EventListener } from '../../observability/events.js';
 import type { LogSink } from '../../observability/logger.js';
-import { retry } from '../../runtime/retry.js';
-import type { Ingested, Position, Source } from '../source.js';
+import { retry } from '../../platform/retry.js';
+import type { Ingested } from '../../domain/ingested.js';
+import type { Position } from '../../domain/position.js';
+import type { Source } from '../source.js';
 import { isBrokerOutage, isRetriableKafkaError, kafkaErrorType } from './kafkaClient.js';
 
 export interface KafkaSourceOptions {

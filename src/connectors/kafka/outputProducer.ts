@@ -1,5 +1,5 @@
 import type { Kafka, TopicMessages } from 'kafkajs';
-import { retry } from '../../runtime/retry.js';
+import { retry } from '../../platform/retry.js';
 import { isBrokerOutage } from './kafkaClient.js';
 import { murmur2Partitioner } from './murmur2Partitioner.js';
 import { initTransactions, runTransaction, type TransactionWork } from './runTransaction.js';
@@ -81,7 +81,7 @@ export interface OutageRetry {
 /**
  * A send failure that the broker being away explains: kafkajs gives up after its own retries with
  * a non-retriable wrapper around the (retriable) connection error, so the chain is what counts.
- * By class, never by message (STYLE 5).
+ * By class, never by message: a message's wording is no contract and changes between versions.
  */
 export function isOutageError(err: unknown): boolean {
   return isBrokerOutage(err);

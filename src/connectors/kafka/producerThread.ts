@@ -3,7 +3,7 @@ import type { TopicMessages } from 'kafkajs';
 import type { KafkaConfig } from '../../config/kafkaConfig.js';
 import { StreamcastError } from '../../domain/errors.js';
 import type { LogSink } from '../../observability/logger.js';
-import { spawnWorker } from '../../runtime/spawnWorker.js';
+import { spawnWorker } from '../../platform/spawnWorker.js';
 import type { OutputProducer, OutputProducerOptions, ProducerFactory } from './outputProducer.js';
 import { type PackedMessages, packedTransferList, packTopicMessages } from './packedMessages.js';
 import type { ProducerReply, ProducerRequest, ProducerWorkerInit } from './producerProtocol.js';

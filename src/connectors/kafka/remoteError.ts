@@ -1,7 +1,8 @@
 /**
  * An error as it crosses a thread boundary. Structured cloning keeps an Error's message but drops
- * what streamcast classifies kafkajs errors by (STYLE 5: `retriable`, `retryCount`, the broker's
- * error `type`, the `cause` chain), so those travel as data and are put back on the other side.
+ * what streamcast classifies kafkajs errors by (errors are classified by data, never by message:
+ * `retriable`, `retryCount`, the broker's error `type`, the `cause` chain), so those travel as
+ * data and are put back on the other side.
  */
 export interface RemoteError {
   readonly name: string;

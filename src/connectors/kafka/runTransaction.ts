@@ -1,5 +1,5 @@
 import type { Offsets, Producer, TopicMessages } from 'kafkajs';
-import { retry } from '../../runtime/retry.js';
+import { retry } from '../../platform/retry.js';
 import { hasKafkaErrorType } from './kafkaClient.js';
 import { type PackedMessages, unpackTopicMessages } from './packedMessages.js';
 

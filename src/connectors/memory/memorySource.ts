@@ -1,7 +1,9 @@
 import { Observable, Subject } from 'rxjs';
 import { StreamcastError } from '../../domain/errors.js';
 import type { Point } from '../../domain/point.js';
-import type { Ingested, Position, Source } from '../source.js';
+import type { Ingested } from '../../domain/ingested.js';
+import type { Position } from '../../domain/position.js';
+import type { Source } from '../source.js';
 
 /** What can be pushed: a ready record, or bare points that become one record. */
 export type MemoryInput = Ingested | readonly Point[];

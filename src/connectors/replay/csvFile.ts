@@ -5,7 +5,7 @@ import { isValidEpochMs, parseTimestampText } from '../../codecs/timestamp.js';
 import type { DeadLetter, RecordSource } from '../../domain/deadLetter.js';
 import { ConfigError } from '../../domain/errors.js';
 import { isValidValue, type Point } from '../../domain/point.js';
-import type { Ingested } from '../source.js';
+import type { Ingested } from '../../domain/ingested.js';
 import { splitCsvLine } from './csvLine.js';
 import { LineCursor, type RecordCursor } from './recordCursor.js';
 import { LineScanner } from './lineScanner.js';

@@ -3,7 +3,7 @@ import { parseTimestampText } from '../../codecs/timestamp.js';
 import { parseDuration } from '../../domain/duration.js';
 import { ConfigError } from '../../domain/errors.js';
 import type { Point } from '../../domain/point.js';
-import type { Ingested } from '../source.js';
+import type { Ingested } from '../../domain/ingested.js';
 import { mulberry32 } from '../../domain/random.js';
 
 /**

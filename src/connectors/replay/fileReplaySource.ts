@@ -2,7 +2,9 @@ import { asyncScheduler, Observable, Subject, type SchedulerLike, type Subscript
 import type { Clock } from '../../domain/clock.js';
 import { ConfigError } from '../../domain/errors.js';
 import type { Point } from '../../domain/point.js';
-import type { Ingested, Position, Source } from '../source.js';
+import type { Ingested } from '../../domain/ingested.js';
+import type { Position } from '../../domain/position.js';
+import type { Source } from '../source.js';
 import type { CsvOptions } from './csvFile.js';
 import { applyFaults, createFaultFilter, hasFaults, type FaultOptions } from './faults.js';
 import { MergeByTime } from './mergeByTime.js';

@@ -1,5 +1,5 @@
 import { decoderFor } from '../../codecs/codec.js';
-import type { Ingested } from '../source.js';
+import type { Ingested } from '../../domain/ingested.js';
 import { LineScanner } from './lineScanner.js';
 import { LineCursor, type RecordCursor } from './recordCursor.js';
 

@@ -1,4 +1,4 @@
-import type { Ingested } from '../source.js';
+import type { Ingested } from '../../domain/ingested.js';
 import type { RecordCursor } from './recordCursor.js';
 
 /**

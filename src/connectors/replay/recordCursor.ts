@@ -1,5 +1,5 @@
 import type { LineScanner } from './lineScanner.js';
-import type { Ingested } from '../source.js';
+import type { Ingested } from '../../domain/ingested.js';
 
 /**
  * A pull cursor over one input file's records in file order. `headTs` is the event time of the

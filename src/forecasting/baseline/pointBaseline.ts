@@ -5,7 +5,7 @@ import type { SeriesId } from '../../domain/point.js';
 import { sanitizeQuantileValues } from '../../domain/quantiles.js';
 import type { NormalizedStep } from '../../domain/step.js';
 import type { Forecaster, ForecasterOptions } from '../forecaster.js';
-import { frameBytes } from '../../state/frameArena.js';
+import { frameBytes } from '../../platform/frameArena.js';
 import { ResidualQuantileConfig, ResidualQuantiles } from './residualQuantiles.js';
 
 export interface BaselineOptions extends ForecasterOptions {

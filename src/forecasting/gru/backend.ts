@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import type { BackendRequest } from '../../config/backendConfig.js';
 import { ConfigError } from '../../domain/errors.js';
 import type { LogSink } from '../../observability/logger.js';
 
@@ -10,9 +11,8 @@ import type { LogSink } from '../../observability/logger.js';
 export const BACKEND_CANDIDATES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendCandidate = (typeof BACKEND_CANDIDATES)[number];
 
-/** What a user may ask for (`--backend`, `--train-backend`, STREAMCAST_BACKEND, STREAMCAST_TRAIN_BACKEND). */
-export const BACKEND_REQUESTS = ['auto', 'wasm', 'tensorflow', 'tensorflow-gpu'] as const;
-export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
+// What a user may ask for is configuration, parsed in config/; selectBackend takes it as it is.
+export { BACKEND_REQUESTS, type BackendRequest } from '../../config/backendConfig.js';
 
 /** Serving steps micro-batches on the main thread; training runs in the trainer worker. */
 export type BackendRole = 'serve' | 'train';

@@ -2,9 +2,10 @@ import { ConfigError, StreamcastError } from '../../domain/errors.js';
 import type { EpochMs, SeriesId } from '../../domain/point.js';
 import { SeriesSlots, SlotPages } from '../../domain/seriesSlots.js';
 import type { ClosedStep, ImputedStep } from '../../domain/step.js';
+import { IMPUTE_STRATEGIES, type ImputeStrategy } from '../../spec/pipelineSpec.js';
 
-export type ImputeStrategy = 'model' | 'ffill' | 'linear' | 'seasonal' | 'zero';
-/** The method that actually produced an imputed value (`model` falls back to seasonal, then ffill). */
+export type { ImputeStrategy };
+/** The method that actually produced an imputed value (`seasonal` falls back to ffill). */
 export type ImputeMethod = ImputeStrategy;
 
 export interface ImputerOptions {
@@ -12,10 +13,8 @@ export interface ImputerOptions {
   readonly strategy: ImputeStrategy;
   /** The longest run of missing steps (in ms) that gets invented values; longer runs reset. */
   readonly maxGapMs: number;
-  /** Season of `seasonal` (and of `model`'s fallback); a whole number of steps. */
+  /** Season of `seasonal`; a whole number of steps. */
   readonly seasonMs: number;
-  /** `model` strategy: a forecast for (series, ts), or undefined when the model has none. */
-  readonly modelHook?: (series: SeriesId, ts: EpochMs) => number | undefined;
 }
 
 /** Counters since the last `takeStats()`; the caller maps them to metrics. */
@@ -38,7 +37,7 @@ const RUN = 3; // missing grid steps since the last observation (holes + nulls, 
 const PENDING = 4; // `linear` only: explicit-null steps held back until the next observation
 const STRIDE = 5;
 // …plus one byte per slot: the current missing run exceeded maxGap (invent nothing more; the next
-// observation resets), and for `seasonal`/`model` a Float64Array ring per slot: the value at each
+// observation resets), and for `seasonal` a Float64Array ring per slot: the value at each
 // phase of the season (NaN: none yet).
 
 /** The JSON-safe per-series state that `snapshot` returns and `restore` accepts. */
@@ -54,10 +53,8 @@ export interface ImputerSnapshot {
   readonly ring: ReadonlyArray<number | null> | null;
 }
 
-const STRATEGIES: readonly ImputeStrategy[] = ['model', 'ffill', 'linear', 'seasonal', 'zero'];
-
 const zeroStats = (): { imputed: Record<ImputeMethod, number>; gapResets: number; skipped: number; stale: number } => ({
-  imputed: { model: 0, ffill: 0, linear: 0, seasonal: 0, zero: 0 },
+  imputed: { ffill: 0, linear: 0, seasonal: 0, zero: 0 },
   gapResets: 0,
   skipped: 0,
   stale: 0,
@@ -77,7 +74,7 @@ const zeroStats = (): { imputed: Record<ImputeMethod, number>; gapResets: number
  * Strategies: `ffill` (last observation), `zero`, `seasonal` (the value — observed or imputed —
  * at the same phase one season ago, from a per-series Float64Array ring of season length; after
  * a reset gap that may be an older season, which still beats nothing; ffill until the phase has
- * a value), `model` (modelHook, else seasonal, else ffill), and `linear`.
+ * a value), and `linear`.
  *
  * `linear` is NON-CAUSAL: it interpolates between the last and the next observation, so it holds
  * missing steps back until the next observation arrives (and drops them at flush). Use it to
@@ -90,7 +87,7 @@ export class Imputer {
   readonly #slots = new SeriesSlots();
   readonly #state = new SlotPages(STRIDE, (n) => new Float64Array(n));
   readonly #broken = new SlotPages(1, (n) => new Uint8Array(n));
-  /** Season rings by slot; only for `seasonal` and `model`. */
+  /** Season rings by slot; only for `seasonal`. */
   readonly #rings: Float64Array[] | undefined;
   private stats = zeroStats();
 
@@ -99,7 +96,7 @@ export class Imputer {
     this.opts = { ...opts };
     this.maxGapSteps = Math.floor(opts.maxGapMs / opts.stepMs);
     this.seasonSteps = Math.round(opts.seasonMs / opts.stepMs);
-    this.#rings = opts.strategy === 'seasonal' || opts.strategy === 'model' ? [] : undefined;
+    this.#rings = opts.strategy === 'seasonal' ? [] : undefined;
   }
 
   get size(): number {
@@ -273,7 +270,7 @@ export class Imputer {
     const ring = this.#rings?.[slot];
     for (let i = 0; i < n; i += 1) {
       const ts = fromTs + i * this.opts.stepMs;
-      const { value, method } = this.causalValue(st[o + OBS_VALUE]!, ring, series, ts);
+      const { value, method } = this.causalValue(st[o + OBS_VALUE]!, ring, ts);
       const run = st[o + RUN]! + 1;
       st[o + RUN] = run;
       if (ring !== undefined) ring[this.phase(ts)] = value;
@@ -282,15 +279,10 @@ export class Imputer {
     }
   }
 
-  private causalValue(obsValue: number, ring: Float64Array | undefined, series: SeriesId, ts: EpochMs): { value: number; method: ImputeMethod } {
+  private causalValue(obsValue: number, ring: Float64Array | undefined, ts: EpochMs): { value: number; method: ImputeMethod } {
     switch (this.opts.strategy) {
       case 'zero':
         return { value: 0, method: 'zero' };
-      case 'model': {
-        const v = this.opts.modelHook?.(series, ts);
-        if (v !== undefined && Number.isFinite(v)) return { value: v, method: 'model' };
-        return this.seasonalValue(obsValue, ring, ts);
-      }
       case 'seasonal':
         return this.seasonalValue(obsValue, ring, ts);
       default:
@@ -329,7 +321,7 @@ function validate(o: ImputerOptions): void {
     throw new ConfigError(`impute: ${msg}`);
   };
   if (!Number.isInteger(o.stepMs) || o.stepMs <= 0) fail(`step must be a positive whole number of ms (got ${o.stepMs})`);
-  if (!STRATEGIES.includes(o.strategy)) fail(`strategy must be one of ${STRATEGIES.join(', ')} (got ${String(o.strategy)})`);
+  if (!IMPUTE_STRATEGIES.includes(o.strategy)) fail(`strategy must be one of ${IMPUTE_STRATEGIES.join(', ')} (got ${String(o.strategy)})`);
   if (!Number.isFinite(o.maxGapMs) || o.maxGapMs < 0) fail(`maxGap must be ≥ 0 ms (got ${o.maxGapMs})`);
   if (!Number.isInteger(o.seasonMs) || o.seasonMs < o.stepMs || o.seasonMs % o.stepMs !== 0) {
     fail(`season must be a whole number of steps (step = ${o.stepMs} ms, got ${o.seasonMs})`);

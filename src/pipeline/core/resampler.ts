@@ -3,8 +3,9 @@ import { ConfigError, StreamcastError } from '../../domain/errors.js';
 import type { EpochMs, Point, SeriesId } from '../../domain/point.js';
 import { SlotPages } from '../../domain/seriesSlots.js';
 import type { ClosedStep } from '../../domain/step.js';
+import { AGGREGATES, type Aggregate, DEFAULT_JUMP_CONFIRM, MAX_JUMP_CONFIRM } from '../../spec/pipelineSpec.js';
 
-export type Aggregate = 'mean' | 'last' | 'sum' | 'max' | 'min';
+export type { Aggregate };
 export type RejectReason = 'late' | 'future_timestamp';
 
 export interface ResamplerOptions {
@@ -23,13 +24,6 @@ export interface ResamplerOptions {
    */
   readonly jumpConfirm?: number;
 }
-
-/**
- * 3, not 2: an at-least-once producer that retries writes one bad reading twice, and two
- * agreeing points were all it took for one skewed clock to move a series a year ahead. Each one
- * more delays a genuine jump (a series back from an outage) by one point, held, not lost.
- */
-export const DEFAULT_JUMP_CONFIRM = 3;
 
 export interface Rejected {
   readonly point: Point;
@@ -119,8 +113,6 @@ interface ResamplerSnapshotV1 {
   readonly buckets: ReadonlyArray<Readonly<Bucket>>;
   readonly suspect: { readonly point: Point; readonly arrival: number } | null;
 }
-
-const AGGREGATES: readonly Aggregate[] = ['mean', 'last', 'sum', 'max', 'min'];
 
 /**
  * Event-time resampler: turns the points of many series into closed steps of a per-series grid.
@@ -475,8 +467,6 @@ function validate(o: ResamplerOptions): void {
     fail(`jumpConfirm must be a whole number from 2 to ${MAX_JUMP_CONFIRM} (got ${n}): a jump its own point confirms guards nothing`);
   }
 }
-
-export const MAX_JUMP_CONFIRM = 100;
 
 function isNum(x: unknown): x is number {
   return typeof x === 'number' && Number.isFinite(x);

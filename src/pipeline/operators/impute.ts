@@ -1,11 +1,12 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { ClosedStep, ImputedStep } from '../../domain/step.js';
-import { Imputer, type ImputeMethod, type ImputerOptions } from '../core/imputer.js';
+import { IMPUTE_STRATEGIES } from '../../spec/pipelineSpec.js';
+import { Imputer, type ImputerOptions } from '../core/imputer.js';
 
 export type ImputeOptions = ImputerOptions;
 
 export interface ImputeContext {
-  /** `n` steps were invented by `strategy` (the method actually used, e.g. model → seasonal). */
+  /** `n` steps were invented by `strategy` (the method actually used, e.g. ffill where seasonal has no value yet). */
   readonly onImputed?: (strategy: string, n: number) => void;
   /** A missing run longer than maxGap: no values were invented and the next step has reset. */
   readonly onGapReset?: () => void;
@@ -16,8 +17,6 @@ export interface ImputeContext {
   /** Offered each error first; true: handled (see RecordGuard), else the stream errors. */
   readonly onError?: (err: unknown) => boolean;
 }
-
-const METHODS: readonly ImputeMethod[] = ['model', 'ffill', 'linear', 'seasonal', 'zero'];
 
 /**
  * Closed steps → gap-free imputed steps (see `Imputer`). One imputer per subscription; flushes on
@@ -31,7 +30,7 @@ export function impute(opts: ImputeOptions, ctx: ImputeContext = {}): OperatorFu
       const report = () => {
         const s = imputer.takeStats();
         if (ctx.onImputed !== undefined) {
-          for (const m of METHODS) if (s.imputed[m] > 0) ctx.onImputed(m, s.imputed[m]);
+          for (const m of IMPUTE_STRATEGIES) if (s.imputed[m] > 0) ctx.onImputed(m, s.imputed[m]);
         }
         if (ctx.onGapReset !== undefined) for (let i = 0; i < s.gapResets; i += 1) ctx.onGapReset();
       };

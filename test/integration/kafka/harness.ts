@@ -20,7 +20,7 @@ export function describeWithKafkaTools(name: string, fn: () => void): void {
   describeWhen(name, [kafkaProblem(), commandProblem('kcat')], fn);
 }
 
-/** Unique per test (STYLE 14): topics and groups never collide between tests or runs. */
+/** Unique per test, as each test gets its own topics and group: they never collide between tests or runs, nor with leftovers of an earlier run on the same broker. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(5).toString('hex')}`;
 }

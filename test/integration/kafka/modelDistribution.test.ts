@@ -5,7 +5,7 @@ import { createForecaster } from '../../../src/forecasting/createForecaster.js';
 import type { TrainerLike } from '../../../src/forecasting/modelRuntime.js';
 import type { ModelRuntime } from '../../../src/forecasting/modelRuntime.js';
 import { createLogger } from '../../../src/observability/logger.js';
-import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
+import { parseSpec } from '../../../src/spec/loadSpec.js';
 import { KafkaPipeline } from '../../../src/runtime/kafkaPipeline.js';
 import { ModelDistribution, modelTopic, TRAINER_PARTITION } from '../../../src/runtime/modelDistribution.js';
 import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';

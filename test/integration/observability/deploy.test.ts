@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { loadSpec } from '../../../src/pipeline/spec/loadSpec.js';
+import { loadSpec } from '../../../src/spec/loadSpec.js';
 import { repoRoot } from '../../helpers/cli.js';
 import { describeWithCommand } from '../../helpers/commands.js';
 import { commandProblem } from '../../helpers/tools.js';

@@ -2,7 +2,7 @@ import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { onlySeries } from '../../../src/connectors/mapSource.js';
 import { MemorySource } from '../../../src/connectors/memory/memorySource.js';
-import type { Ingested } from '../../../src/connectors/source.js';
+import type { Ingested } from '../../../src/domain/ingested.js';
 
 const rec = (offset: number, series: string[]): Ingested => ({
   points: series.map((s) => ({ series: s, ts: offset * 1000, value: offset })),

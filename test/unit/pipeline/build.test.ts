@@ -1,13 +1,13 @@
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import type { Ingested } from '../../../src/connectors/source.js';
+import type { Ingested } from '../../../src/domain/ingested.js';
 import { ManualClock } from '../../../src/domain/clock.js';
 import type { DeadLetter, RecordSource } from '../../../src/domain/deadLetter.js';
 import { ConfigError } from '../../../src/domain/errors.js';
 import type { Point } from '../../../src/domain/point.js';
 import type { PipelineEvent } from '../../../src/observability/events.js';
 import { buildStepPipeline } from '../../../src/pipeline/build.js';
-import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
+import { parseSpec } from '../../../src/spec/loadSpec.js';
 
 const MIN = 60_000;
 const YEAR = 365 * 24 * 60 * MIN;

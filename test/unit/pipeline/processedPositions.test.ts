@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Ingested } from '../../../src/connectors/source.js';
+import type { Ingested } from '../../../src/domain/ingested.js';
 import type { Point } from '../../../src/domain/point.js';
 import { ProcessedPositions } from '../../../src/pipeline/processedPositions.js';
 

@@ -1,6 +1,6 @@
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import type { Ingested } from '../../../src/connectors/source.js';
+import type { Ingested } from '../../../src/domain/ingested.js';
 import { ManualClock } from '../../../src/domain/clock.js';
 import type { DeadLetter } from '../../../src/domain/deadLetter.js';
 import type { Point } from '../../../src/domain/point.js';
@@ -10,7 +10,7 @@ import { buildStepPipeline, createPipelineCores } from '../../../src/pipeline/bu
 import { Imputer } from '../../../src/pipeline/core/imputer.js';
 import { Normalizer } from '../../../src/pipeline/core/normalizer.js';
 import { Resampler } from '../../../src/pipeline/core/resampler.js';
-import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
+import { parseSpec } from '../../../src/spec/loadSpec.js';
 
 const STEP = 60_000;
 const spec = parseSpec({

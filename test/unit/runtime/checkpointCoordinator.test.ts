@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemorySink } from '../../../src/connectors/memory/memorySink.js';
 import { MemorySource } from '../../../src/connectors/memory/memorySource.js';
-import type { Ingested } from '../../../src/connectors/source.js';
+import type { Ingested } from '../../../src/domain/ingested.js';
 import { ManualClock } from '../../../src/domain/clock.js';
 import type { DeadLetter } from '../../../src/domain/deadLetter.js';
 import type { Forecast } from '../../../src/domain/forecast.js';
@@ -10,7 +10,7 @@ import { createBaseline } from '../../../src/forecasting/baseline/createBaseline
 import type { PipelineEvent } from '../../../src/observability/events.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { createPipelineCores } from '../../../src/pipeline/build.js';
-import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
+import { parseSpec } from '../../../src/spec/loadSpec.js';
 import { CheckpointCoordinator, type CheckpointWriter, type PartitionCheckpoint } from '../../../src/runtime/checkpoint.js';
 import { PipelineRunner, type RunSummary } from '../../../src/runtime/pipelineRunner.js';
 import { SeriesStateStore } from '../../../src/state/seriesStateStore.js';

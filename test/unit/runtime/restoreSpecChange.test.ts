@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { SeriesId } from '../../../src/domain/point.js';
 import { createBaseline } from '../../../src/forecasting/baseline/createBaseline.js';
 import { createPipelineCores } from '../../../src/pipeline/build.js';
-import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
+import { parseSpec } from '../../../src/spec/loadSpec.js';
+import { baselineOptions, forecasterOptions } from '../../../src/spec/specOptions.js';
 import { CheckpointCoordinator, type CheckpointWriter } from '../../../src/runtime/checkpoint.js';
 import { type EncodedState, SeriesStateStore } from '../../../src/state/seriesStateStore.js';
 import { stateShapeOf } from '../../../src/state/stateShape.js';
@@ -19,10 +20,7 @@ const specWith = (window: Record<string, unknown>, model: Record<string, unknown
   });
 
 function storeFor(spec: ReturnType<typeof specWith>): SeriesStateStore {
-  const forecaster = createBaseline(
-    { type: spec.baseline.type, seasonMs: spec.baseline.season },
-    { name: spec.name, stepMs: spec.window.step, horizon: spec.model.horizon, quantiles: spec.model.quantiles },
-  );
+  const forecaster = createBaseline(baselineOptions(spec), forecasterOptions(spec));
   const store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster }, shape: stateShapeOf(spec), now: () => 0 });
   store.own([0]);
   return store;

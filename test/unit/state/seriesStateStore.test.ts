@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createBaseline } from '../../../src/forecasting/baseline/createBaseline.js';
 import type { Forecaster } from '../../../src/forecasting/forecaster.js';
 import { createPipelineCores } from '../../../src/pipeline/build.js';
-import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
+import { parseSpec } from '../../../src/spec/loadSpec.js';
 import { SeriesStateStore } from '../../../src/state/seriesStateStore.js';
 import { decodeSeriesState, encodeSeriesState } from '../../../src/state/stateCodec.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/domain/errors.js';
 import { createBaseline } from '../../../src/forecasting/baseline/createBaseline.js';
 import { createPipelineCores } from '../../../src/pipeline/build.js';
-import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
+import { parseSpec } from '../../../src/spec/loadSpec.js';
 import { SeriesStateStore, type EncodedState, type StateBounds } from '../../../src/state/seriesStateStore.js';
 import { SeriesHistory } from '../../../src/training/seriesHistory.js';
 

@@ -2,7 +2,7 @@ import type { EachBatchPayload, Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { decoderFor } from '../../../../src/codecs/codec.js';
 import { KafkaSource } from '../../../../src/connectors/kafka/kafkaSource.js';
-import type { Ingested } from '../../../../src/connectors/source.js';
+import type { Ingested } from '../../../../src/domain/ingested.js';
 import { createLogger } from '../../../../src/observability/logger.js';
 
 // The batch loop against a stand-in kafkajs consumer (pure logic; the real consumer is exercised

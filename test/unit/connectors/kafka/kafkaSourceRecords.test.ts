@@ -2,7 +2,7 @@ import type { EachBatchPayload, Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { decoderFor } from '../../../../src/codecs/codec.js';
 import { KafkaSource } from '../../../../src/connectors/kafka/kafkaSource.js';
-import type { Ingested } from '../../../../src/connectors/source.js';
+import type { Ingested } from '../../../../src/domain/ingested.js';
 import type { PipelineEvent } from '../../../../src/observability/events.js';
 import { createLogger } from '../../../../src/observability/logger.js';
 

@@ -1,7 +1,7 @@
 import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { MemorySource } from '../../../../src/connectors/memory/memorySource.js';
-import type { Ingested } from '../../../../src/connectors/source.js';
+import type { Ingested } from '../../../../src/domain/ingested.js';
 
 const p = (value: number) => ({ series: 's', ts: value * 1000, value });
 

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { csvCursor, parseTime, parseValue } from '../../../../src/connectors/replay/csvFile.js';
 import { readSeriesFile } from '../../../../src/connectors/replay/readSeriesFile.js';
-import type { Ingested } from '../../../../src/connectors/source.js';
+import type { Ingested } from '../../../../src/domain/ingested.js';
 import { ConfigError } from '../../../../src/domain/errors.js';
 import { datasetsDir, describeWithDatasets } from '../../../helpers/datasets.js';
 

@@ -2,7 +2,7 @@ import { from, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { applyFaults, createFaultFilter, hasFaults, injectFaults, parseDropFraction, parseHole, parseSeed } from '../../../../src/connectors/replay/faults.js';
 import { mulberry32 } from '../../../../src/domain/random.js';
-import type { Ingested } from '../../../../src/connectors/source.js';
+import type { Ingested } from '../../../../src/domain/ingested.js';
 import { ConfigError } from '../../../../src/domain/errors.js';
 import type { Point } from '../../../../src/domain/point.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { firstValueFrom, lastValueFrom, toArray, VirtualTimeScheduler } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileReplaySource } from '../../../../src/connectors/replay/fileReplaySource.js';
-import type { Ingested } from '../../../../src/connectors/source.js';
+import type { Ingested } from '../../../../src/domain/ingested.js';
 import { ConfigError } from '../../../../src/domain/errors.js';
 import { datasetsDir, describeWithDatasets } from '../../../helpers/datasets.js';
 

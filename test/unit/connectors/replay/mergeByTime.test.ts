@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MergeByTime } from '../../../../src/connectors/replay/mergeByTime.js';
 import type { RecordCursor } from '../../../../src/connectors/replay/recordCursor.js';
-import type { Ingested } from '../../../../src/connectors/source.js';
+import type { Ingested } from '../../../../src/domain/ingested.js';
 
 function arrayCursor(file: number, times: number[]): RecordCursor {
   let i = 0;

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, StreamcastError } from '../../../../src/domain/errors.js';
 import type { ClosedStep, ImputedStep } from '../../../../src/domain/step.js';
 import { Imputer, type ImputeStrategy, type ImputerOptions } from '../../../../src/pipeline/core/imputer.js';
+import { IMPUTE_STRATEGIES } from '../../../../src/spec/pipelineSpec.js';
 
 const H = 3_600_000;
 const base: ImputerOptions = { stepMs: H, strategy: 'ffill', maxGapMs: 24 * H, seasonMs: 24 * H };
@@ -101,7 +102,7 @@ describe('Imputer', () => {
   });
 
   it('a series that starts with nulls skips them (counted) and never emits NaN', () => {
-    for (const strategy of ['ffill', 'zero', 'seasonal', 'model', 'linear'] as const) {
+    for (const strategy of IMPUTE_STRATEGIES) {
       const imp = new Imputer({ ...base, strategy });
       const out = runAll(imp, [cs(0, null), cs(1, null), cs(3, 4), cs(4, null), cs(5, 5)]);
       expect(out[0]).toMatchObject({ ts: 3 * H, value: 4, observed: true, reset: true });
@@ -148,19 +149,13 @@ describe('Imputer', () => {
     });
   });
 
-  describe('model', () => {
-    it('uses the hook, falling back to seasonal then ffill; counts by the method used', () => {
-      const imp = new Imputer({
-        stepMs: H,
-        strategy: 'model',
-        maxGapMs: 10 * H,
-        seasonMs: 2 * H,
-        modelHook: (_series, ts) => (ts === 3 * H ? 100 : ts === 4 * H ? Number.NaN : undefined),
-      });
-      const out = runAll(imp, [cs(0, 1), cs(6, 2)]);
-      // hour 1: phase never written → ffill; 2: season ago = 0 → seasonal; 3: model; 4: NaN → seasonal (hour 2)
-      expect(out.slice(1, 6).map((x) => x.value)).toEqual([1, 1, 100, 1, 100]);
-      expect(imp.takeStats().imputed).toEqual({ model: 1, seasonal: 3, ffill: 1, linear: 0, zero: 0 });
+  describe('seasonal fallback', () => {
+    it('fills with ffill where the season has no value at that phase yet; counts by the method used', () => {
+      const imp = new Imputer({ stepMs: H, strategy: 'seasonal', maxGapMs: 10 * H, seasonMs: 3 * H });
+      const out = runAll(imp, [cs(0, 1), cs(1, 5), cs(5, 2)]);
+      // hour 2: phase 2 never written → ffill (5); 3: one season ago = hour 0 (1); 4: hour 1 (5)
+      expect(out.slice(2, 5).map((x) => x.value)).toEqual([5, 1, 5]);
+      expect(imp.takeStats().imputed).toEqual({ seasonal: 2, ffill: 1, linear: 0, zero: 0 });
     });
   });
 
@@ -263,11 +258,11 @@ describe('Imputer properties', () => {
     fc.assert(
       fc.property(
         stepsArb,
-        fc.constantFrom<ImputeStrategy>('model', 'ffill', 'linear', 'seasonal', 'zero'),
+        fc.constantFrom<ImputeStrategy>(...IMPUTE_STRATEGIES),
         fc.integer({ min: 0, max: 6 }),
         fc.integer({ min: 1, max: 5 }),
         (rows, strategy, maxGapSteps, seasonSteps) => {
-          const imp = new Imputer({ stepMs: H, strategy, maxGapMs: maxGapSteps * H, seasonMs: seasonSteps * H, modelHook: (_s, ts) => (ts % (3 * H) === 0 ? -7 : undefined) });
+          const imp = new Imputer({ stepMs: H, strategy, maxGapMs: maxGapSteps * H, seasonMs: seasonSteps * H });
           const cursor = new Map<string, number>();
           const input: ClosedStep[] = rows.map((r) => {
             const h = (cursor.get(r.series) ?? 0) + r.dt;

@@ -4,7 +4,8 @@ import { ConfigError, StreamcastError } from '../../../../src/domain/errors.js';
 import type { RecordSource } from '../../../../src/domain/deadLetter.js';
 import type { Point } from '../../../../src/domain/point.js';
 import type { ClosedStep } from '../../../../src/domain/step.js';
-import { DEFAULT_JUMP_CONFIRM, Resampler, type Aggregate, type Rejected, type ResamplerOptions } from '../../../../src/pipeline/core/resampler.js';
+import { Resampler, type Aggregate, type Rejected, type ResamplerOptions } from '../../../../src/pipeline/core/resampler.js';
+import { DEFAULT_JUMP_CONFIRM } from '../../../../src/spec/pipelineSpec.js';
 
 const MIN = 60_000;
 const base: ResamplerOptions = { stepMs: MIN, aggregate: 'mean', latenessMs: 2 * MIN, idleCloseMs: 5 * MIN, maxJumpMs: 60 * MIN };

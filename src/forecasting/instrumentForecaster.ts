@@ -1,7 +1,7 @@
 import type { Forecast } from '../domain/forecast.js';
 import type { NormalizedStep } from '../domain/step.js';
-import type { Forecaster } from '../forecasting/forecaster.js';
-import type { EventListener } from './events.js';
+import type { Forecaster } from './forecaster.js';
+import type { EventListener } from '../observability/events.js';
 
 export interface InstrumentOptions {
   readonly events: EventListener;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { parseDuration } from '../../domain/duration.js';
-import { TIME_FEATURES } from '../../domain/timeFeatures.js';
-import { DEFAULT_JUMP_CONFIRM, MAX_JUMP_CONFIRM } from '../core/resampler.js';
+import { CODEC_NAMES } from '../codecs/codec.js';
+import { parseDuration } from '../domain/duration.js';
+import { TIME_FEATURES } from '../domain/timeFeatures.js';
 
 /** A duration written as `30s`, `5m`, `2h`, `1d`, `1w`; parsed to milliseconds. */
 const duration = z.string().transform((text, ctx) => {
@@ -23,8 +23,30 @@ const topicName = z
 const quantileLevel = z.number().gt(0, 'a quantile level is in (0, 1)').lt(1, 'a quantile level is in (0, 1)');
 
 export const AGGREGATES = ['mean', 'last', 'sum', 'max', 'min'] as const;
-export const IMPUTE_STRATEGIES = ['model', 'ffill', 'linear', 'seasonal', 'zero'] as const;
-export const CODECS = ['json', 'influx-line'] as const;
+export type Aggregate = (typeof AGGREGATES)[number];
+/** How `impute.strategy` fills missing steps; README "Pipeline spec" says what each does. */
+export const IMPUTE_STRATEGIES = ['ffill', 'linear', 'seasonal', 'zero'] as const;
+export type ImputeStrategy = (typeof IMPUTE_STRATEGIES)[number];
+
+/**
+ * `model` was documented as "the GRU's own prediction", but no command ever handed the imputer a
+ * model, so it always filled gaps as `seasonal` does. A spec that still names it is told so
+ * rather than silently given something else.
+ */
+const REMOVED_IMPUTE_STRATEGIES: Readonly<Record<string, string>> = {
+  model:
+    "'model' was removed: it never used the model (no command passed one to the imputer) and filled gaps as 'seasonal' does; " +
+    `write 'seasonal' for the same forecasts (strategies: ${IMPUTE_STRATEGIES.join(', ')})`,
+};
+
+/**
+ * 3, not 2: an at-least-once producer that retries writes one bad reading twice, and two
+ * agreeing points were all it took for one skewed clock to move a series a year ahead. Each one
+ * more delays a genuine jump (a series back from an outage) by one point, held, not lost.
+ */
+export const DEFAULT_JUMP_CONFIRM = 3;
+/** Each point of a genuine jump waits, held, until this many agree: more would hold too much. */
+export const MAX_JUMP_CONFIRM = 100;
 
 export const pipelineSpecSchema = z
   .object({
@@ -34,7 +56,7 @@ export const pipelineSpecSchema = z
     input: z
       .object({
         topic: topicName,
-        codec: z.enum(CODECS).prefault('json'),
+        codec: z.enum(CODEC_NAMES).prefault('json'),
       })
       .strict(),
     output: z.object({ topic: topicName }).strict(),
@@ -64,7 +86,11 @@ export const pipelineSpecSchema = z
       .strict(),
     impute: z
       .object({
-        strategy: z.enum(IMPUTE_STRATEGIES).prefault('ffill'),
+        strategy: z
+          .enum(IMPUTE_STRATEGIES, {
+            error: (issue) => (typeof issue.input === 'string' ? REMOVED_IMPUTE_STRATEGIES[issue.input] : undefined),
+          })
+          .prefault('ffill'),
         maxGap: duration.prefault('1d'),
         /** The season of the `seasonal` strategy; defaults to the baseline's season. */
         season: duration.optional(),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createBaseline } from '../../../src/forecasting/baseline/createBaseline.js';
 import type { PipelineEvent } from '../../../src/observability/events.js';
-import { instrumentForecaster } from '../../../src/observability/instrumentForecaster.js';
+import { instrumentForecaster } from '../../../src/forecasting/instrumentForecaster.js';
 
 describe('instrumentForecaster', () => {
   it('announces the serving model once and reports each batch with its size and duration', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { frameBytes } from '../../../src/state/frameArena.js';
+import { frameBytes } from '../../../src/platform/frameArena.js';
 
 describe('frameBytes', () => {
   it('hands out frames of the asked size that never share a byte', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, StreamcastError } from '../../../src/domain/errors.js';
-import { RetriesExhaustedError, backoffDelay, defaultIsRetriable, retry } from '../../../src/runtime/retry.js';
+import { RetriesExhaustedError, backoffDelay, defaultIsRetriable, retry } from '../../../src/platform/retry.js';
 
 function harness(random = () => 0.5) {
   const sleeps: number[] = [];

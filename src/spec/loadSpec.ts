@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError } from '../../domain/errors.js';
+import { ConfigError } from '../domain/errors.js';
 import { pipelineSpecSchema, type PipelineSpec } from './pipelineSpec.js';
 
 function deepFreeze<T>(value: T): T {
