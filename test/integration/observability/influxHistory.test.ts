@@ -1,4 +1,4 @@
-import { freePort } from '../../helpers/prometheus.js';
+import { freePort } from '../../helpers/freePort.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
