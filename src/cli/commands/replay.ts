@@ -13,8 +13,6 @@ import { createProgress } from '../progress.js';
 import { cliLogger } from '../cliLogger.js';
 import { replayInputFrom, type ReplayFlags } from '../replayFlags.js';
 
-export type { ReplayFlags } from '../replayFlags.js';
-
 /**
  * `streamcast replay <spec> --input <file>…`: the pipeline over files, forecasts as JSON lines (stdout or --out),
  * the `current` model from --model (default models/) serving, retraining only with --retrain (blocking).
