@@ -27,12 +27,12 @@ import { brokerRestartScenario } from './chaos/brokerRestart.js';
 import { cardinalityScenario } from './chaos/cardinality.js';
 import { ChaosConfigError, chaosConfigFrom, type ChaosConfig, type ScenarioName } from './chaos/chaosConfig.js';
 import { failedRow, renderTable, type ChaosRow } from './chaos/chaosTable.js';
-import { cleanupOnSignals, runCleanups } from './chaos/cleanup.js';
+import { cleanupOnSignals, onCleanup, runCleanups } from './chaos/cleanup.js';
 import { kill9Scenario } from './chaos/kill9.js';
-import { OwnBroker } from './chaos/ownBroker.js';
 import { poisonPillScenario } from './chaos/poisonPill.js';
 import { Progress } from './chaos/progress.js';
 import type { ScenarioContext } from './chaos/scenarioContext.js';
+import { OwnBroker } from '../test/helpers/ownBroker.js';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -58,7 +58,9 @@ export async function benchChaos(args: readonly string[]): Promise<Record<string
   const t0 = performance.now();
   try {
     progress.scenario('starting its own broker');
-    const broker = await OwnBroker.start(root, cfg.port);
+    // Its own broker (the one the integration tests kill too): the benchmark kills it, so never the shared one.
+    const broker = await OwnBroker.start({ port: cfg.port });
+    onCleanup(`broker on ${broker.brokers}`, () => broker.stop());
     progress.phase('broker', `${broker.brokers} ready`);
     const ctx: ScenarioContext = { root, broker, cfg, progress, random: mulberry32(cfg.seed) };
     for (const name of cfg.scenarios) {

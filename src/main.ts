@@ -3,7 +3,7 @@ import { buildProgram } from './cli/program.js';
 import { exitCodeFor, isStreamcastError } from './domain/errors.js';
 
 /**
- * Composition root of the `streamcast` CLI. Exit codes: 0 success, 2 bad usage, spec or config
+ * Entry point of the `streamcast` CLI (commands: src/cli/; what they run is wired in src/app/). Exit codes: 0 success, 2 bad usage, spec or config
  * (the message says how to fix it), 1 anything else.
  */
 async function main(argv: string[]): Promise<number> {

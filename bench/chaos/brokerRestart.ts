@@ -60,14 +60,14 @@ async function outage(ctx: ScenarioContext, outageS: number): Promise<ChaosRow[]
   const before = await Promise.all(runs.map((r) => groupOffsets(brokers, r.p.groupId, r.p.input)));
 
   say('kill -9 of the broker');
-  const { argv } = await broker.killHard();
+  await broker.kill();
   const tKill = performance.now();
   await sleep(outageS * 1000);
   // What the processes look like at the end of the outage.
   const during = await Promise.all(runs.map(async (r) => ({ alive: r.sc.alive(), healthz: await r.sc.http('/healthz'), readyz: await r.sc.http('/readyz') })));
   say('relaunching the broker on the same data');
-  broker.relaunch(argv);
-  const servingS = await broker.waitServing(runs[0]?.p.input ?? '__consumer_offsets', PARTITIONS, BROKER_BACK_S);
+  broker.relaunch();
+  const servingS = await broker.waitServing(runs[0]?.p.input ?? '__consumer_offsets', { partitions: PARTITIONS, timeoutMs: BROKER_BACK_S * 1000 });
   const tBack = performance.now();
   if (servingS === undefined) {
     for (const r of runs) r.tail.stop();

@@ -1,5 +1,5 @@
 import type { ChaosConfig } from './chaosConfig.js';
-import type { OwnBroker } from './ownBroker.js';
+import type { OwnBroker } from '../../test/helpers/ownBroker.js';
 import type { Progress } from './progress.js';
 
 /** What every scenario gets: the repository root, the benchmark's own broker, its config, progress and seeded randomness. */

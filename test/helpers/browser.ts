@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe } from 'vitest';
+import { describeWhen } from './describeWhen.js';
 import type { BrowserContext } from 'playwright-core';
 
 /** Debian's chromium (`apt-get install -y chromium`; .ci/run installs it). CHROMIUM_PATH overrides. */
@@ -14,13 +14,7 @@ export const hasChromium: boolean = existsSync(chromiumPath);
  * command that installs it — except under CI, where a missing browser fails the run.
  */
 export function describeWithChromium(name: string, fn: () => void): void {
-  if (hasChromium) {
-    describe(name, fn);
-    return;
-  }
-  if (process.env['CI']) throw new Error(`${chromiumPath} is missing on CI; install it with: apt-get install -y chromium`);
-  console.warn(`skipping "${name}": no chromium at ${chromiumPath}; install it with: apt-get install -y chromium`);
-  describe.skip(name, fn);
+  describeWhen(name, [hasChromium ? undefined : `no chromium at ${chromiumPath}; install it with: apt-get install -y chromium`], fn);
 }
 
 /**

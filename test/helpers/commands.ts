@@ -1,4 +1,5 @@
-import { commandProblem, describeWhen, hasCommand } from './tools.js';
+import { describeWhen } from './describeWhen.js';
+import { commandProblem, hasCommand } from './tools.js';
 
 export { hasCommand };
 

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'vitest';
 import { switchBackend } from '../../src/forecasting/gru/backend.js';
+import { onCi } from './ci.js';
 import { nativeInstalled } from './nativeInstalled.js';
 
 export type ContractBackend = 'wasm' | 'tensorflow';
@@ -12,7 +13,7 @@ export type ContractBackend = 'wasm' | 'tensorflow';
  * without it, globalSetup prints one line saying how to install it.
  */
 export function contractBackends(): ContractBackend[] {
-  return nativeInstalled() || process.env['CI'] ? ['wasm', 'tensorflow'] : ['wasm'];
+  return nativeInstalled() || onCi() ? ['wasm', 'tensorflow'] : ['wasm'];
 }
 
 /** For beforeAll: switches this thread to `backend` and proves it did not fall back to another. */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe } from 'vitest';
+import { describeWhen } from './describeWhen.js';
 
 /**
  * The shared real data sets live beside the checkout (`../shared/datasets`), not in it: a fresh
@@ -15,13 +15,5 @@ export const datasetsDir: string = resolve(repoRoot, '..', 'shared', 'datasets')
 export const hasDatasets: boolean = existsSync(datasetsDir);
 
 export function describeWithDatasets(name: string, fn: () => void): void {
-  if (hasDatasets) {
-    describe(name, fn);
-    return;
-  }
-  if (process.env['CI']) {
-    throw new Error(`datasets folder ${datasetsDir} is missing on CI; the runner must provide ../shared/datasets`);
-  }
-  console.warn(`skipping "${name}": datasets folder ${datasetsDir} not found (see ../shared/datasets/README.md)`);
-  describe.skip(name, fn);
+  describeWhen(name, [hasDatasets ? undefined : `datasets folder ${datasetsDir} not found; the runner must provide ../shared/datasets (see its README.md)`], fn);
 }

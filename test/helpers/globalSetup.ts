@@ -1,9 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { onCi } from './ci.js';
+import { freePort } from './freePort.js';
 import { nativeInstalled } from './nativeInstalled.js';
 
 /**
@@ -72,23 +73,6 @@ function hasJava(): boolean {
     }
   }
   return onPath('java');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') {
-        srv.close();
-        reject(new Error('could not read the port of a probe socket'));
-        return;
-      }
-      srv.close(() => resolve(addr.port));
-    });
-  });
 }
 
 interface ScriptResult {
@@ -218,7 +202,7 @@ async function service(name: 'prometheus' | 'influxdb'): Promise<Outcome> {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  if (!nativeInstalled() && !process.env['CI']) {
+  if (!nativeInstalled() && !onCi()) {
     log('native TensorFlow backend not installed: the GRU contract and training tests run on wasm only (skipped on tensorflow); `npm run native:install` adds it');
   }
   // In parallel: Kafka's JVM start-up dominates, the other two take about a second.
@@ -241,13 +225,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   const problems = outcomes.filter((o) => o.problem !== undefined);
   const failures = problems.filter((o) => !o.optedOut);
-  if (failures.length > 0 && process.env['CI']) {
+  if (failures.length > 0 && onCi()) {
     await stopAll();
     throw new Error(
       `integration servers are required on CI but could not be had:\n${failures.map((o) => `  ${o.envVar}: ${o.problem ?? ''}`).join('\n')}`,
     );
   }
-  const consequence = process.env['CI'] ? 'fail (CI is set)' : 'skip';
+  const consequence = onCi() ? 'fail (CI is set)' : 'skip';
   for (const o of problems) log(`no ${o.envVar}: ${o.problem ?? ''}; integration tests that need it will ${consequence}`);
 
   const setEnv: string[] = [];

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './freePort.js';
 
 /**
  * A private Prometheus (Debian's `prometheus` binary) with 1 s scrapes of the given targets, on a
@@ -31,17 +31,6 @@ export interface PromResponse {
 /** The instant vector of a query response ([] for errors and non-vector answers). */
 export function samples(r: PromResponse): PromSample[] {
   return Array.isArray(r.data) ? [] : r.data.result;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (a !== null && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export async function stopChild(p: ChildProcess | undefined, graceMs = 10_000): Promise<void> {

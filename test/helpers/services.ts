@@ -1,5 +1,6 @@
 import { inject } from 'vitest';
-import { describeWhen, SETUP_COMMAND } from './tools.js';
+import { describeWhen } from './describeWhen.js';
+import { SETUP_COMMAND } from './tools.js';
 
 /**
  * Real servers for integration tests: a Kafka broker, Prometheus and InfluxDB. test/helpers/globalSetup.ts

@@ -1,13 +1,13 @@
 import { spawnSync, type SpawnSyncOptionsWithStringEncoding, type SpawnSyncReturns } from 'node:child_process';
-import { describe } from 'vitest';
 import { TestRunner } from 'vitest';
+import { onCi } from './ci.js';
 
 /**
  * System tools the integration tests drive (kcat, promtool, prometheus, influxd, java,
  * docker-compose). `npm run setup:services` (deploy/setup-services.sh) installs all of them; a
  * fresh machine without them still passes `npm test`: the suites that need a missing tool skip
  * with one line naming that command — except under CI, where a missing tool is a broken runner
- * and fails the run.
+ * and fails the run (describeWhen.ts).
  */
 export const SETUP_COMMAND = 'npm run setup:services';
 
@@ -57,21 +57,6 @@ export function commandProblem(command: string, fallbackHint?: string): string |
   return hasCommand(command) ? undefined : `${command} not found on PATH; ${installHint(command, fallbackHint)}`;
 }
 
-/**
- * Declares the suite when every requirement is met (`problems` holds why one is not); otherwise
- * it is skipped with one line — or, under CI, collection fails with the same reason.
- */
-export function describeWhen(name: string, problems: ReadonlyArray<string | undefined>, fn: () => void): void {
-  const missing = problems.filter((p): p is string => p !== undefined);
-  if (missing.length === 0) {
-    describe(name, fn);
-    return;
-  }
-  if (process.env['CI']) throw new Error(`"${name}" cannot run on CI: ${missing.join('; ')}`);
-  console.warn(`skipping "${name}": ${missing.join('; ')}`);
-  describe.skip(name, fn);
-}
-
 const warned = new Set<string>();
 
 /**
@@ -83,7 +68,7 @@ export function requireCommand(command: string): void {
   if (hasCommand(command)) return;
   const line = missingLine(command, 'this test');
   const test = TestRunner.getCurrentTest();
-  if (process.env['CI'] || test === undefined) throw new Error(`${command} not found on PATH; ${installHint(command)}`);
+  if (onCi() || test === undefined) throw new Error(`${command} not found on PATH; ${installHint(command)}`);
   if (!warned.has(command)) {
     warned.add(command);
     console.warn(line);

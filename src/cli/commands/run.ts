@@ -1,31 +1,9 @@
-import { Registry } from 'prom-client';
-import { kafkaConfigFrom, type KafkaConfig } from '../../config/kafkaConfig.js';
-import { describeError } from '../../domain/describeError.js';
-import { ConfigError, exitCodeFor, isStreamcastError, StreamcastError } from '../../domain/errors.js';
-import type { Forecast } from '../../domain/forecast.js';
-import type { EventListener } from '../../observability/events.js';
-import { createForecaster } from '../../forecasting/createForecaster.js';
-import { instrumentForecaster } from '../../forecasting/instrumentForecaster.js';
-import { ArtifactStore } from '../../training/artifactStore.js';
-import { wallClock } from '../../domain/clock.js';
-import type { Logger } from '../../observability/logger.js';
-import { cliLogger, type LogFlags } from '../cliLogger.js';
-import { createMetrics, metricsListener } from '../../observability/metrics.js';
-import { collectProcessMetrics } from '../../observability/operatorMetrics.js';
-import { loadSpec } from '../../spec/loadSpec.js';
-import type { PipelineSpec } from '../../spec/pipelineSpec.js';
-import { HttpServer } from '../../runtime/httpServer.js';
-import { changelogTopic, KafkaPipeline } from '../../runtime/kafkaPipeline.js';
-import { createLiveObservers, type LiveObservers } from '../../runtime/liveObservers.js';
-import { ModelDistribution } from '../../runtime/modelDistribution.js';
-import { readinessReporter } from '../../runtime/readinessReporter.js';
-import type { Liveness } from '../../runtime/stallDetector.js';
-import { exitGuard } from '../../runtime/exitGuard.js';
-import { onShutdown } from '../../runtime/shutdown.js';
+import { kafkaConfigFrom } from '../../config/kafkaConfig.js';
 import type { BackendFlags } from '../../config/backendConfig.js';
-import type { BackendRequest } from '../../forecasting/gru/backend.js';
-import type { ModelRuntime } from '../../forecasting/modelRuntime.js';
-import { backendDetail, describeBackends, startComputeBackends } from '../computeBackends.js';
+import { ConfigError } from '../../domain/errors.js';
+import { loadSpec } from '../../spec/loadSpec.js';
+import { runKafkaPipelines } from '../../app/kafkaRun.js';
+import { cliLogger, type LogFlags } from '../cliLogger.js';
 
 export interface RunFlags extends BackendFlags, LogFlags {
   brokers?: string;
@@ -39,17 +17,11 @@ export interface RunFlags extends BackendFlags, LogFlags {
   influx?: string;
 }
 
-/** How often readiness changes reach the streamcast_ready gauge. */
-const READINESS_POLL_MS = 1000;
-
 /**
- * `streamcast run <spec…>`: each pipeline consumes its input topic as a consumer group member,
- * restores the state of the partitions it is assigned from the `<pipeline>.state` changelog,
- * forecasts, and checkpoints forecasts, dead letters, changed state and offsets in that order
- * (`guarantee: exactly-once`: one Kafka transaction per input partition; at-least-once: the
- * idempotent producer, then an offset commit). See src/runtime/kafkaPipeline.ts.
- * SIGTERM/SIGINT: stop fetching, finish in-flight work, checkpoint, leave the group, exit 0; a
- * second signal exits at once.
+ * `streamcast run <spec…>`: the stream processor against Kafka (src/app/kafkaRun.ts), one consumer
+ * group member per pipeline. SIGTERM/SIGINT: stop fetching, finish in-flight work, checkpoint,
+ * leave the group, exit 0; a second signal exits at once. A pipeline that fails is thrown (exit 1,
+ * or 2 for a config error).
  */
 export async function runCommand(specPaths: readonly string[], flags: RunFlags): Promise<number> {
   if (specPaths.length === 0) throw new ConfigError('run needs at least one pipeline spec, e.g. streamcast run pipelines/demo.yaml');
@@ -63,225 +35,22 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
     throw new ConfigError('--group applies to one pipeline; with several specs each uses streamcast-<name> (or KAFKA_GROUP_ID when one spec)');
   }
   const brokers = flags.brokers?.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  const configs = specs.map((spec) =>
-    kafkaConfigFrom(process.env, {
+  const pipelines = specs.map((spec) => ({
+    spec,
+    cfg: kafkaConfigFrom(process.env, {
       pipeline: spec.name,
       ...(brokers !== undefined ? { brokers } : {}),
       ...(flags.group !== undefined ? { groupId: flags.group } : {}),
       ...(flags.fromBeginning !== undefined ? { fromBeginning: flags.fromBeginning } : {}),
     }),
-  );
-  const logger = cliLogger(flags);
-  const registry = new Registry();
-  collectProcessMetrics(registry);
-  const latest = new Map<string, Forecast>();
-  const abort = new AbortController();
-
-  const backends = await startComputeBackends(flags, logger);
-  const built = specs.map((spec, i) => build(spec, configs[i] as KafkaConfig, registry, logger, latest, flags.influx, backends.config.train));
-  // Trainers start now, so a training backend asked for by name but missing exits 2 at once.
-  for (const b of built) {
-    const trainOn = b.pipeline.spec.model.type === 'gru' ? await b.runtime.startTrainer() : undefined;
-    logger.child({ pipeline: b.pipeline.spec.name }).info(backendDetail(backends, b.runtime.trainBackend), `compute backends: ${describeBackends(backends, trainOn)}`);
-  }
-  const pipelines: KafkaPipeline[] = built.map((b) => b.pipeline);
-  // streamcast_ready{pipeline} follows each pipeline's part of /readyz (0 until restored).
-  const readinessChecks = built.map((b) => readinessReporter(() => b.pipeline.readiness(), b.events));
-  // streamcast_stalled{pipeline} and a log line follow each pipeline's part of /healthz.
-  const livenessChecks = built.map((b) => livenessReporter(b.pipeline, b.events, logger.child({ pipeline: b.pipeline.spec.name })));
-  const checkReadiness = () => {
-    for (const check of readinessChecks) check();
-    for (const check of livenessChecks) check();
-  };
-  checkReadiness();
-  const readinessTimer = setInterval(checkReadiness, READINESS_POLL_MS);
-  readinessTimer.unref();
-
-  let http: HttpServer | undefined;
-  if (flags.http !== false) {
-    http = new HttpServer({
-      port: flags.port ?? 9464,
-      host: flags.host ?? '127.0.0.1',
-      registry,
-      logger,
-      health: () => {
-        for (const [i, check] of livenessChecks.entries()) {
-          const l = check();
-          if (!l.live) return { live: false, reason: `${pipelines[i]!.spec.name}: ${l.reason ?? 'stalled'}` };
-        }
-        return { live: true };
-      },
-      readiness: () => {
-        for (const p of pipelines) {
-          const r = p.readiness();
-          if (!r.ready) return { ready: false, reason: `${p.spec.name}: ${r.reason ?? 'not ready'}` };
-        }
-        return { ready: true };
-      },
-      readyDetail: () => ({ backends: Object.fromEntries(built.map((b) => [b.pipeline.spec.name, backendDetail(backends, b.runtime.trainBackend)])) }),
-      seriesLookup: (id) => latest.get(id),
-    });
-    await http.start();
-  }
-
-  const shutdownTimeoutMs = flags.shutdownTimeout ?? 30_000;
-  const stopAll = async () => {
-    abort.abort(new ConfigError('shutting down'));
-    await Promise.all(pipelines.map((p) => p.stop()));
-  };
-  const dispose = onShutdown(
-    async () => {
-      await stopAll();
-      await done;
-    },
-    { timeoutMs: shutdownTimeoutMs, logger },
-  );
-
-  // The first pipeline that fails stops the others at once (they would otherwise run on while the
-  // process can only exit once all have ended), within the same bound as a SIGTERM.
-  let failure: StreamcastError | undefined;
-  let cancelBound = (): void => undefined;
-  const failed = (p: KafkaPipeline, err: unknown): void => {
-    if (failure !== undefined) return;
-    failure = fatalFailure(p.spec.name, err);
-    // During a shutdown the signal handler bounds the stop and exits 1 when it fails.
-    if (abort.signal.aborted) return;
-    logger.error(
-      { pipeline: p.spec.name, err, exitCode: exitCodeFor(failure) },
-      `${failure.message}. Stopping (at most ${shutdownTimeoutMs} ms), then exiting with ${exitCodeFor(failure)} so that the supervisor restarts streamcast`,
-    );
-    cancelBound = exitGuard({ code: exitCodeFor(failure), afterMs: shutdownTimeoutMs, ref: true, logger, what: 'stopping after the failure did not finish' });
-    void stopAll();
-  };
-
-  const done = (async () => {
-    try {
-      await Promise.allSettled(
-        pipelines.map((p, i) =>
-          runOne(p, configs[i] as KafkaConfig, logger, abort.signal).catch((err: unknown) => {
-            failed(p, err);
-            throw err;
-          }),
-        ),
-      );
-      if (failure !== undefined) throw failure;
-    } finally {
-      clearInterval(readinessTimer);
-      await Promise.allSettled(pipelines.map((p) => p.close()));
-      // History still buffered goes out within the sink's bounded close.
-      for (const [i, b] of built.entries()) {
-        const history = await b.observers.close();
-        if (history) logger.child({ pipeline: specs[i]?.name }).info(history, 'InfluxDB history: points written, dropped');
-      }
-      await http?.stop();
-    }
-  })();
-
-  try {
-    await done;
-  } catch (err) {
-    // Reported by the CLI (exit 1 or 2). Whatever is still alive then (a kafkajs reconnect timer,
-    // a socket) must not keep a failed process running.
-    cancelBound();
-    exitGuard({ code: exitCodeFor(err), afterMs: LINGER_MS, ref: false, logger, what: 'the process was still running after the failure was reported' });
-    throw err;
-  } finally {
-    dispose();
-  }
+  }));
+  await runKafkaPipelines({
+    pipelines,
+    logger: cliLogger(flags),
+    backends: flags,
+    http: { port: flags.port, host: flags.host, http: flags.http },
+    shutdownTimeoutMs: flags.shutdownTimeout ?? 30_000,
+    influxUrl: flags.influx,
+  });
   return 0;
-}
-
-/** How long a failed `run` may take to exit by itself once everything is closed. */
-const LINGER_MS = 2000;
-
-/**
- * The failure of pipeline `name` as it leaves the command: its own class when it is a
- * config error (exit 2; its message says how to fix it), else fatal, with a message that names the
- * pipeline and the whole cause chain (describeError), so the operator sees what failed, not a guess.
- */
-export function fatalFailure(name: string, err: unknown): StreamcastError {
-  if (isStreamcastError(err) && err.kind === 'config') return err; // its message says how to fix it
-  return new StreamcastError('fatal', `pipeline ${name} failed: ${describeError(err)}`, { cause: err });
-}
-
-/** The pipeline's liveness, with a `liveness` event and a log line on every change. */
-function livenessReporter(p: KafkaPipeline, events: EventListener, log: Logger): () => Liveness {
-  let last: boolean | undefined;
-  return () => {
-    const l = p.liveness();
-    if (l.live !== last) {
-      if (!l.live) log.error({ reason: l.reason }, `pipeline ${p.spec.name} is stalled: ${l.reason ?? ''}; /healthz answers 503`);
-      else if (last === false) log.info(`pipeline ${p.spec.name} is making progress again; /healthz answers 200`);
-      last = l.live;
-      events({ type: 'liveness', live: l.live });
-    }
-    return l;
-  };
-}
-
-interface Built {
-  readonly pipeline: KafkaPipeline;
-  readonly runtime: ModelRuntime;
-  readonly events: EventListener;
-  readonly observers: LiveObservers;
-}
-
-function build(
-  spec: PipelineSpec,
-  cfg: KafkaConfig,
-  registry: Registry,
-  logger: Logger,
-  latest: Map<string, Forecast>,
-  influxUrl: string | undefined,
-  trainBackend: BackendRequest,
-  modelsDir = 'models',
-): Built {
-  const log = logger.child({ pipeline: spec.name });
-  const metrics = createMetrics(registry, { pipeline: spec.name });
-  const events = metricsListener(metrics, { onInvalid: (e, problem) => log.warn({ event: e.type }, `metric event skipped: ${problem}`) });
-  // Live accuracy (metrics) and, with --influx, history: in memory / in the background, never blocking a batch.
-  const observers = createLiveObservers({ spec, events, logger: log, ...(influxUrl !== undefined ? { influxUrl } : {}) });
-  const models = new ModelDistribution({ spec, cfg, logger: log });
-  const runtime = createForecaster(spec, {
-    retrain: 'off',
-    store: new ArtifactStore(modelsDir, wallClock),
-    persist: true,
-    onPromoted: (weights, info) => models.publish(weights, info),
-    events,
-    logger: log,
-    trainBackend,
-  });
-  models.attach(runtime);
-  const pipeline = new KafkaPipeline({
-    spec,
-    cfg,
-    logger: log,
-    events,
-    // Live: the promoted model from models/ serves (else the baseline), then the newest one
-    // published to <pipeline>.models; only the owner of input partition 0 retrains (background,
-    // in the worker thread), persisting and publishing its promotions (modelDistribution.ts).
-    forecaster: instrumentForecaster(runtime, { events, now: () => performance.now() }),
-    models,
-    onForecasts: (forecasts) => {
-      for (const f of forecasts) latest.set(f.series, f);
-    },
-    onBatch: observers.onBatch,
-    onSeriesDropped: (series) => {
-      latest.delete(series);
-      observers.drop(series);
-    },
-  });
-  return { pipeline, runtime, events, observers };
-}
-
-async function runOne(p: KafkaPipeline, cfg: KafkaConfig, logger: Logger, signal: AbortSignal): Promise<void> {
-  const log = logger.child({ pipeline: p.spec.name });
-  const { spec } = p;
-  log.info(
-    { brokers: cfg.brokers, groupId: cfg.groupId, input: spec.input.topic, output: spec.output.topic, changelog: changelogTopic(spec), guarantee: spec.guarantee },
-    `starting pipeline ${spec.name} (${spec.guarantee})`,
-  );
-  const summary = await p.run(signal);
-  if (summary === undefined) return; // shut down before Kafka was reachable
-  log.info(summary, `pipeline ${spec.name} stopped: ${summary.forecasts} forecasts, ${summary.deadLetters} dead letters`);
 }

@@ -1,14 +1,15 @@
-import { cliLogger, logFlags, type LogFlags } from '../cliLogger.js';
+import { cliLogger, type LogFlags } from '../cliLogger.js';
 import type { DeadLetter } from '../../domain/deadLetter.js';
 import type { Forecast } from '../../domain/forecast.js';
-import { wallClock } from '../../domain/clock.js';
 import { ConfigError } from '../../domain/errors.js';
 import { ModelRuntime } from '../../forecasting/modelRuntime.js';
+import { DiscardSink } from '../../connectors/memory/discardSink.js';
+import { loadSpec } from '../../spec/loadSpec.js';
 import { onShutdown } from '../../runtime/shutdown.js';
-import { ArtifactStore } from '../../training/artifactStore.js';
-import { describeBackends, startComputeBackends } from '../computeBackends.js';
+import { describeBackends, startComputeBackends } from '../../app/computeBackends.js';
+import { buildReplayRun, describeRun, runReplay, signalExitCode } from '../../app/replayRun.js';
+import { requireInputFiles } from '../options.js';
 import { createProgress } from '../progress.js';
-import { DiscardSink, describeRun, replayParts, runReplay, signalExitCode } from './replay.js';
 
 export interface TrainFlags extends LogFlags {
   input: string[];
@@ -45,14 +46,14 @@ const DEFAULT_VAL_FRACTION = 0.15;
 export async function trainCommand(specPath: string, flags: TrainFlags): Promise<number> {
   const logger = cliLogger(flags);
   const backends = await startComputeBackends(flags);
-  const store = new ArtifactStore(flags.out ?? 'models', wallClock);
+  const modelsDir = flags.out ?? 'models';
   const valFraction = flags.valFraction ?? DEFAULT_VAL_FRACTION;
-  const parts = replayParts(
-    specPath,
-    { input: flags.input, ...logFlags(flags) },
+  const parts = buildReplayRun(
+    loadSpec(specPath),
+    { paths: requireInputFiles(flags.input) },
     {
       logger,
-      store,
+      models: modelsDir,
       persist: true,
       retrain: 'off',
       valFraction,
@@ -70,7 +71,7 @@ export async function trainCommand(specPath: string, flags: TrainFlags): Promise
   // The worker starts before the replay, so a training backend that is missing fails at once.
   const trainOn = await runtime.startTrainer();
   if (!flags.quiet) process.stderr.write(`compute backends: ${describeBackends(backends, trainOn)}\n`);
-  const { elapsedMs, signal } = await runReplay(parts, { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() }, { label: 'replay', quiet: flags.quiet, keepRuntime: true });
+  const { elapsedMs, signal } = await runReplay(parts, { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() }, { progress: createProgress('replay', { quiet: flags.quiet }), stopProgress: true, keepRuntime: true });
   if (signal !== undefined) {
     await runtime.close();
     process.stderr.write('train: cancelled while reading the input; nothing written\n');
@@ -112,7 +113,7 @@ export async function trainCommand(specPath: string, flags: TrainFlags): Promise
   const f = (x: number | undefined): string => (x === undefined ? 'n/a' : x.toFixed(4));
   const lines = [
     report.outcome === 'promoted'
-      ? `model ${spec.name} v${report.version} written to ${store.root}/${spec.name}/${report.version} (${report.epochs} epochs, best ${report.bestEpoch}, ${((report.durationMs ?? 0) / 1000).toFixed(1)} s on ${report.backend}; base ${report.base})`
+      ? `model ${spec.name} v${report.version} written to ${modelsDir}/${spec.name}/${report.version} (${report.epochs} epochs, best ${report.bestEpoch}, ${((report.durationMs ?? 0) / 1000).toFixed(1)} s on ${report.backend}; base ${report.base})`
       : `model ${spec.name} not written (${report.epochs} epochs, ${((report.durationMs ?? 0) / 1000).toFixed(1)} s on ${report.backend}; base ${report.base})`,
     `validation loss (mean pinball, normalized units, ${report.validationCells} held-out cells): model ${f(report.valLoss)}, untrained ${f(report.initialValLoss)}, current ${f(report.currentValLoss)}, best baseline ${f(report.baselineLoss)}`,
     `${report.outcome === 'promoted' ? 'promoted' : 'not promoted'}: ${report.reason}`,

@@ -8,7 +8,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll } from 'vitest';
 import { repoRoot } from '../../helpers/cli.js';
 import { kafkaProblem, requireKafkaBrokers } from '../../helpers/services.js';
-import { commandProblem, describeWhen, hasCommand, requireCommand, runTool } from '../../helpers/tools.js';
+import { describeWhen } from '../../helpers/describeWhen.js';
+import { commandProblem, hasCommand, requireCommand, runTool } from '../../helpers/tools.js';
 
 /**
  * A suite that needs the test broker and kcat (the second, independent Kafka client of the

@@ -1,4 +1,4 @@
-import { freePort } from '../../helpers/prometheus.js';
+import { freePort } from '../../helpers/freePort.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,10 +1,10 @@
-import { freePort } from '../../helpers/prometheus.js';
+import { freePort } from '../../helpers/freePort.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { demoDataPath } from '../../../src/cli/commands/demo.js';
+import { demoDataPath } from '../../../src/app/demoRun.js';
 import type { Forecast } from '../../../src/domain/forecast.js';
 import { runCli, type CliResult } from '../../helpers/cli.js';
 import { loadDashboards, queriesOf, substitute, variableQuery } from '../../helpers/dashboards.js';

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithCommand } from '../../helpers/commands.js';
 import { loadDashboards, queriesOf, substitute, type Query } from '../../helpers/dashboards.js';
-import { freePort, samples, startPrometheus, stopChild, type PrivatePrometheus } from '../../helpers/prometheus.js';
+import { freePort } from '../../helpers/freePort.js';
+import { samples, startPrometheus, stopChild, type PrivatePrometheus } from '../../helpers/prometheus.js';
 import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
 import { createTopic, points, readyz, specTopics, startProduce, startRun, testKafka, waitFor, writePoints, writeSpec, type RunningCli } from '../kafka/harness.js';
 

@@ -6,11 +6,13 @@ import { expect, it } from 'vitest';
 import { ManualClock } from '../../../src/domain/clock.js';
 import type { Point } from '../../../src/domain/point.js';
 import type { ClosedStep } from '../../../src/domain/step.js';
+import type { Ingested } from '../../../src/domain/ingested.js';
+import type { DeadLetter } from '../../../src/domain/deadLetter.js';
+import type { PipelineEvent } from '../../../src/observability/events.js';
+import { buildStepPipeline } from '../../../src/pipeline/build.js';
 import { Resampler, type ResamplerOptions } from '../../../src/pipeline/core/resampler.js';
 import { denormalize } from '../../../src/pipeline/core/normalizer.js';
-import { impute } from '../../../src/pipeline/operators/impute.js';
-import { normalize } from '../../../src/pipeline/operators/normalize.js';
-import { resample } from '../../../src/pipeline/operators/resample.js';
+import { parseSpec } from '../../../src/spec/loadSpec.js';
 import { datasetsDir, describeWithDatasets } from '../../helpers/datasets.js';
 
 const MIN = 60_000;
@@ -98,7 +100,7 @@ describeWithDatasets('golden: pipeline operators on real data', () => {
     });
   });
 
-  it('ambient_temperature (gapped) through resample + impute(ffill, maxGap 24 h) + normalize matches an independent gap count', async () => {
+  it('ambient_temperature (gapped) through the real buildStepPipeline (resample, impute ffill with maxGap 24 h, normalize) matches an independent gap count', async () => {
     const pts = readNab('nab/realKnownCause/ambient_temperature_system_failure.csv', 'ambient');
     expect(pts).toHaveLength(7_267);
     // Independent count from the raw timestamps.
@@ -116,19 +118,29 @@ describeWithDatasets('golden: pipeline operators on real data', () => {
     expect(missing).toBe(621); // as the data set's README says
     expect(longest).toBe(174);
 
-    let imputedReported = 0;
-    let resetsReported = 0;
-    const out = await lastValueFrom(
-      from(pts).pipe(
-        resample(window(H), { clock: new ManualClock(), onRejected: () => expect.fail('nothing is late here') }),
-        impute(
-          { stepMs: H, strategy: 'ffill', maxGapMs: 24 * H, seasonMs: 24 * H },
-          { onImputed: (_s, n) => (imputedReported += n), onGapReset: () => (resetsReported += 1) },
-        ),
-        normalize({ stepMs: H, halfLifeMs: 24 * H }),
-        toArray(),
-      ),
+    // The production operator chain (what replay, backtest and run use), one record per row.
+    const spec = parseSpec({
+      name: 'ambient',
+      input: { topic: 'golden' },
+      output: { topic: 'golden.out' },
+      window: { step: '1h', aggregate: 'mean', idleClose: '5m', maxJump: '24h' }, // lateness: 0 (the default)
+      impute: { strategy: 'ffill', maxGap: '24h', season: '24h' },
+      normalize: { method: 'zscore', halfLife: '24h' },
+      model: { type: 'gru', hidden: 4, context: 8, horizon: 2 },
+      baseline: { type: 'last-value' },
+    });
+    const records: Ingested[] = pts.map((p, i) => ({ points: [p], deadLetters: [], position: { topic: 'golden', partition: 0, offset: String(i + 1) } }));
+    const events: PipelineEvent[] = [];
+    const letters: DeadLetter[] = [];
+    const batches = await lastValueFrom(
+      from(records).pipe(buildStepPipeline(spec, { clock: new ManualClock(), events: (e) => events.push(e), onDeadLetter: (l) => letters.push(...l) }), toArray()),
     );
+    const out = batches.flatMap((b) => b.steps);
+    expect(letters).toEqual([]); // nothing is late here
+    const count = (type: PipelineEvent['type']) => events.reduce((n, e) => n + (e.type === type && 'count' in e ? e.count : 0), 0);
+    const imputedReported = count('imputed');
+    const resetsReported = count('gap_reset');
+    expect(count('points_in')).toBe(pts.length);
     expect(imputedReported).toBe(expectImputed);
     expect(resetsReported).toBe(expectResets);
     expect(out.filter((s) => s.imputed)).toHaveLength(expectImputed);

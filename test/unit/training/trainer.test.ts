@@ -9,6 +9,7 @@ import { Trainer } from '../../../src/training/trainer.js';
 import type { TrainProgress } from '../../../src/training/trainer.js';
 import { HOUR, seasonalSteps } from '../../helpers/trainingSeries.js';
 import { contractBackends } from '../../helpers/computeBackends.js';
+import { itWhen } from '../../helpers/describeWhen.js';
 import { nativeInstalled } from '../../helpers/nativeInstalled.js';
 
 function gpuPackageInstalled(): boolean {
@@ -55,7 +56,7 @@ describe.each(contractBackends())('Trainer on %s', (backend) => {
 });
 
 describe('Trainer backend choice', () => {
-  it.skipIf(!nativeInstalled() && !process.env['CI'])('auto trains on the native backend where installed (CI: always), not silently on wasm', async () => {
+  itWhen('auto trains on the native backend where installed (CI: always), not silently on wasm', [nativeInstalled() ? undefined : 'the native backend is not installed; `npm run native:install` adds it'], async () => {
     const t = new Trainer();
     try {
       expect((await t.backend()).candidate).toBe('tensorflow');

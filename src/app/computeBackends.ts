@@ -26,12 +26,19 @@ export function backendDetail(b: ComputeBackends, train: string): { serve: strin
   return { serve: b.serve.candidate, train, requested: b.config };
 }
 
+/** The backends of a file command: the training one for the runtime options, then `started` once the runtime exists. */
+export interface FileCommandBackends {
+  readonly config: BackendConfig;
+  /** Starts the runtime's trainer when it will train and says on stderr (unless quiet) what both run on. */
+  readonly started: (runtime: { startTrainer(): Promise<BackendChoice | undefined> }, trains: boolean) => Promise<void>;
+}
+
 /**
  * For the file commands (replay, backtest): activates the serving backend, passes the training
  * one to the runtime options, and once the runtime exists (`started`), starts its trainer when it
  * will train and says on stderr what both run on.
  */
-export async function fileCommandBackends(flags: BackendFlags & { quiet?: boolean | undefined }): Promise<{ config: BackendConfig; started: (runtime: { startTrainer(): Promise<BackendChoice | undefined> }, trains: boolean) => Promise<void> }> {
+export async function fileCommandBackends(flags: BackendFlags & { quiet?: boolean | undefined }): Promise<FileCommandBackends> {
   const backends = await startComputeBackends(flags);
   return {
     config: backends.config,
