@@ -2,8 +2,8 @@ import type { Forecast } from '../domain/forecast.js';
 import { quantileKey } from '../domain/forecast.js';
 import type { NormalizedStep } from '../domain/step.js';
 import { splitIndex } from '../training/datasetBuilder.js';
-import { windowSteps } from '../training/seriesHistory.js';
-import type { SeriesWindow } from '../training/seriesHistory.js';
+import { windowSteps } from '../state/seriesWindow.js';
+import type { SeriesWindow } from '../state/seriesWindow.js';
 import type { Forecaster } from './forecaster.js';
 import { CalibrationCells } from './gru/calibration.js';
 

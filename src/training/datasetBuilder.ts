@@ -3,7 +3,7 @@ import type { EpochMs, SeriesId } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { FeatureLayout } from '../forecasting/gru/featureLayout.js';
 import { clippedZ, layoutInputSize, writeInput } from '../forecasting/gru/featureLayout.js';
-import type { SeriesWindow } from './seriesHistory.js';
+import type { SeriesWindow } from '../state/seriesWindow.js';
 
 /**
  * Training data for truncated BPTT, as flat typed arrays (transferable to the trainer worker).

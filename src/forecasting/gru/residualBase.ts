@@ -2,7 +2,7 @@ import { ConfigError } from '../../domain/errors.js';
 import type { SeriesId } from '../../domain/point.js';
 import type { NormalizedStep } from '../../domain/step.js';
 import type { TbpttDataset } from '../../training/datasetBuilder.js';
-import type { SeriesWindow } from '../../training/seriesHistory.js';
+import type { SeriesWindow } from '../../state/seriesWindow.js';
 
 /**
  * What the GRU's quantile head predicts a correction to (the model's "base" forecast):

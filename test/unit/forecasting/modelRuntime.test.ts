@@ -14,7 +14,7 @@ import { ModelRuntime } from '../../../src/forecasting/modelRuntime.js';
 import type { TrainerLike } from '../../../src/forecasting/modelRuntime.js';
 import type { PipelineEvent } from '../../../src/observability/events.js';
 import { ArtifactStore } from '../../../src/training/artifactStore.js';
-import { SeriesHistory } from '../../../src/training/seriesHistory.js';
+import { SeriesHistory } from '../../../src/state/seriesHistory.js';
 import { Trainer } from '../../../src/training/trainer.js';
 import type { TrainRequest, TrainResult } from '../../../src/training/trainer.js';
 import { runtimeSpec } from '../../helpers/runtimeSpec.js';
