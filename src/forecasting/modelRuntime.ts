@@ -8,7 +8,7 @@ import type { LogSink } from '../observability/logger.js';
 import type { PipelineSpec } from '../pipeline/spec/pipelineSpec.js';
 import type { ArtifactInfo, ArtifactStore } from '../training/artifactStore.js';
 import { specHash } from '../training/artifactStore.js';
-import { buildDatasets } from '../training/datasetBuilder.js';
+import { buildDatasets, rebaseDataset } from '../training/datasetBuilder.js';
 import { baselineLoss, promotionDecision } from '../training/evaluateLoss.js';
 import { SeriesHistory } from '../state/seriesHistory.js';
 import { windowSteps } from '../state/seriesWindow.js';
@@ -23,12 +23,12 @@ import type { FeatureLayout } from './gru/featureLayout.js';
 import { GruForecaster } from './gru/gruForecaster.js';
 import { initGruModelWeights } from './gru/gruWeights.js';
 import type { GruModelWeights } from './gru/gruWeights.js';
-import { alignedRawWindow, baseLag, baseName, LagRing, rebaseDataset, rebaseStep, rebaseWindow } from './gru/residualBase.js';
+import { alignedRawWindow, baseLag, baseName, LagRing, rebaseStep, rebaseWindow } from './gru/residualBase.js';
 import type { ResidualBase } from './gru/residualBase.js';
 import { fitCalibration } from './gru/calibration.js';
 import type { Calibration } from './gru/calibration.js';
 import { OnlineCalibrator } from './gru/onlineCalibrator.js';
-import { replayForCalibration } from './calibrationReplay.js';
+import { replayForCalibration } from '../training/calibrationReplay.js';
 import { frameBytes } from '../state/frameArena.js';
 
 /** What one retrain did (`retrainNow`). Losses: mean pinball per cell and level, normalized units, held-out slice. */
