@@ -28,15 +28,15 @@ export function backendDetail(b: ComputeBackends, train: string): { serve: strin
 
 /**
  * For the file commands (replay, backtest): activates the serving backend, passes the training
- * one to the runtime options, and once the runtime exists (`started`), starts its trainer when it
+ * one to the model's options, and once its retrainer exists (`started`), starts the trainer when it
  * will train and says on stderr what both run on.
  */
-export async function fileCommandBackends(flags: BackendFlags & { quiet?: boolean | undefined }): Promise<{ config: BackendConfig; started: (runtime: { startTrainer(): Promise<BackendChoice | undefined> }, trains: boolean) => Promise<void> }> {
+export async function fileCommandBackends(flags: BackendFlags & { quiet?: boolean | undefined }): Promise<{ config: BackendConfig; started: (retrainer: { startTrainer(): Promise<BackendChoice | undefined> }, trains: boolean) => Promise<void> }> {
   const backends = await startComputeBackends(flags);
   return {
     config: backends.config,
-    started: async (runtime, trains) => {
-      const trainOn = trains ? await runtime.startTrainer() : undefined;
+    started: async (retrainer, trains) => {
+      const trainOn = trains ? await retrainer.startTrainer() : undefined;
       if (flags.quiet !== true) process.stderr.write(`compute backends: ${describeBackends(backends, trainOn)}\n`);
     },
   };

@@ -11,7 +11,7 @@ import { CalibrationCells } from '../forecasting/gru/calibration.js';
 const YIELD_EVERY = 32;
 
 export interface CalibrationReplayOptions {
-  /** Serves the candidate model exactly as in production (a retrain-off ModelRuntime), uncalibrated. */
+  /** Serves the candidate model exactly as in production (a ModelRuntime without a retrainer), without an offline calibration. */
   readonly model: Forecaster;
   /** The pipeline's baseline, fresh. */
   readonly baseline: Forecaster;

@@ -106,9 +106,9 @@ async function backtest(specPath: string, flags: BacktestFlags, progress: Progre
     }),
   );
   const { spec } = parts;
-  await backends.started(parts.runtime, flags.retrain !== false && spec.model.type === 'gru');
+  await backends.started(parts.retrainer, flags.retrain !== false && spec.model.type === 'gru');
   totalEpochs = spec.retrain.epochs;
-  const runtime = parts.runtime;
+  const { runtime, retrainer } = parts;
   const models = baselineSet(spec);
   // The pipeline's own model (baseline until a GRU is promoted) is scored as "gru".
   const primaryName = spec.model.type === 'gru' ? 'gru' : undefined;
@@ -175,7 +175,7 @@ async function backtest(specPath: string, flags: BacktestFlags, progress: Progre
             if (f.model.kind === 'gru') {
               versions.add(f.model.version);
               gruFrom ??= f.ts;
-              const range = runtime.trainedRange(f.model.version);
+              const range = retrainer.trainedRange(f.model.version);
               // Made inside the data its model was trained on: at least its first target was seen in training.
               if (range !== undefined && f.ts >= range.firstTs && f.ts < range.lastTs) {
                 inSampleForecasts++;
@@ -229,7 +229,7 @@ async function backtest(specPath: string, flags: BacktestFlags, progress: Progre
           specText: readFileSync(specPath, 'utf8'),
           dataRange: profile.firstTs !== undefined && profile.lastTs !== undefined ? { firstTs: profile.firstTs, lastTs: profile.lastTs } : null,
           model: runtime.info.kind === 'gru' ? `gru v${runtime.info.version}` : `baseline ${baselineName(spec)}`,
-          training: served.versions.map((v) => ({ version: v, firstTs: runtime.trainedRange(v)?.firstTs ?? null, lastTs: runtime.trainedRange(v)?.lastTs ?? null })),
+          training: served.versions.map((v) => ({ version: v, firstTs: retrainer.trainedRange(v)?.firstTs ?? null, lastTs: retrainer.trainedRange(v)?.lastTs ?? null })),
           createdAt: new Date().toISOString(),
         },
       },
@@ -246,7 +246,7 @@ async function backtest(specPath: string, flags: BacktestFlags, progress: Progre
     process.stdout.write(`${formatTable(summary)}\n`);
   }
   if (!flags.quiet) {
-    const runs = runtime.trainingRuns;
+    const runs = retrainer.trainingRuns;
     process.stderr.write(`training runs: ${runs.promoted} promoted, ${runs.rejected} rejected, ${runs.failed} failed; serving ${runtime.info.kind} v${runtime.info.version}\n`);
     process.stderr.write(`${signal === undefined ? 'done' : 'stopped'}: ${describeRun(parts.stats, elapsedMs)}\n`);
   }

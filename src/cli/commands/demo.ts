@@ -80,7 +80,7 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
     },
     replayRuntime({ models: join(packageRoot, 'models'), retrain: 'background', logger, trainBackend: backends.config.train }),
   );
-  const trainOn = await parts.runtime.startTrainer();
+  const trainOn = await parts.retrainer.startTrainer();
   logger.info(backendDetail(backends, parts.runtime.trainBackend), `compute backends: ${describeBackends(backends, trainOn)}`);
   const registry = new Registry();
   collectProcessMetrics(registry);

@@ -10,10 +10,11 @@ import { JsonlFileSink } from '../../connectors/replay/jsonlFileSink.js';
 import { JsonlSink } from '../../connectors/stdout/jsonlSink.js';
 import { encodeForecast } from '../../codecs/forecastJson.js';
 import { wallClock } from '../../domain/clock.js';
-import { createForecaster } from '../../forecasting/createForecaster.js';
 import type { Forecaster } from '../../forecasting/forecaster.js';
-import type { ModelRuntime, ModelRuntimeOptions } from '../../forecasting/modelRuntime.js';
+import type { ModelRuntime } from '../../forecasting/modelRuntime.js';
 import { ArtifactStore } from '../../training/artifactStore.js';
+import { createModelLifecycle, type ModelLifecycleOptions } from '../../training/modelLifecycle.js';
+import type { Retrainer } from '../../training/retrainer.js';
 import { fanOut, type EventListener } from '../../observability/events.js';
 import { RunStats } from '../../observability/runStats.js';
 import { loadSpec } from '../../pipeline/spec/loadSpec.js';
@@ -58,8 +59,10 @@ export interface ReplayParts {
   readonly source: Source;
   /** What the runner steps: `runtime` itself, or a decorator around it (metrics). */
   readonly forecaster: Forecaster;
-  /** The pipeline's model runtime; runReplay closes it (terminating its trainer worker). */
+  /** The pipeline's model runtime; runReplay closes it (and its retrainer, terminating the trainer worker). */
   readonly runtime: ModelRuntime;
+  /** Loads, retrains and saves the runtime's model. */
+  readonly retrainer: Retrainer;
   readonly stats: RunStats;
   /** The command's logger (the runtime's), also for the shutdown messages. */
   readonly logger: Logger;
@@ -71,8 +74,8 @@ export interface ReplayParts {
  * write models: `streamcast train` and `run` do.
  */
 export function replayRuntime(
-  opts: { models?: string | undefined; retrain?: 'blocking' | 'background' | 'off' } & LogFlags & Omit<ModelRuntimeOptions, 'spec' | 'store' | 'retrain'>,
-): Omit<ModelRuntimeOptions, 'spec'> & { logger: Logger } {
+  opts: { models?: string | undefined; retrain?: 'blocking' | 'background' | 'off' } & LogFlags & Omit<ModelLifecycleOptions, 'store' | 'retrain'>,
+): ModelLifecycleOptions & { logger: Logger } {
   const { models, quiet, logLevel, logFormat, ...rest } = opts;
   return {
     ...rest,
@@ -82,7 +85,7 @@ export function replayRuntime(
 }
 
 /** Builds what a replay-like command (replay, backtest, demo) shares: spec, source, model. */
-export function replayParts(specPath: string, flags: ReplayFlags, runtime: Omit<ModelRuntimeOptions, 'spec'> = {}): ReplayParts {
+export function replayParts(specPath: string, flags: ReplayFlags, runtime: ModelLifecycleOptions = {}): ReplayParts {
   const logger = (runtime.logger as Logger | undefined) ?? cliLogger(flags);
   const spec = loadSpec(specPath);
   const paths = requireInputFiles(flags.input);
@@ -94,8 +97,8 @@ export function replayParts(specPath: string, flags: ReplayFlags, runtime: Omit<
     ...faultsFromFlags(flags),
   });
   const source = flags.series?.length ? onlySeries(replay, flags.series) : replay;
-  const model = createForecaster(spec, runtime);
-  return { spec, source, forecaster: model, runtime: model, stats: new RunStats(), logger };
+  const model = createModelLifecycle(spec, runtime);
+  return { spec, source, forecaster: model.runtime, runtime: model.runtime, retrainer: model.retrainer, stats: new RunStats(), logger };
 }
 
 /** Exit code of a file command stopped by a signal: 128 + the signal's number, what shells expect (Ctrl-C: 130). */
@@ -160,7 +163,7 @@ export async function runReplay(
     async (sig) => {
       signal = sig;
       progress.phase(`stopping (${sig})`);
-      parts.runtime.setRetrain('off');
+      parts.retrainer.setRetrain('off');
       await runner.stop();
       await done;
     },
@@ -196,7 +199,7 @@ export function describeRun(stats: RunStats, elapsedMs: number): string {
 export async function replayCommand(specPath: string, flags: ReplayFlags): Promise<number> {
   const backends = await fileCommandBackends(flags);
   const parts = replayParts(specPath, flags, replayRuntime({ models: flags.model ?? 'models', retrain: flags.retrain === true ? 'blocking' : 'off', ...logFlags(flags), trainBackend: backends.config.train }));
-  await backends.started(parts.runtime, flags.retrain === true && parts.spec.model.type === 'gru');
+  await backends.started(parts.retrainer, flags.retrain === true && parts.spec.model.type === 'gru');
   const forecasts: Sink<Forecast> = flags.out ? new JsonlFileSink<Forecast>(flags.out, { serialize: encodeForecast }) : new JsonlSink<Forecast>(process.stdout, { serialize: encodeForecast });
   const deadLetters: Sink<DeadLetter> = flags.deadLetters ? new JsonlFileSink<DeadLetter>(flags.deadLetters) : new DiscardSink<DeadLetter>();
   const observers = flags.influx

@@ -4,9 +4,10 @@ import { describeError } from '../../domain/describeError.js';
 import { ConfigError, exitCodeFor, isStreamcastError, StreamcastError } from '../../domain/errors.js';
 import type { Forecast } from '../../domain/forecast.js';
 import type { EventListener } from '../../observability/events.js';
-import { createForecaster } from '../../forecasting/createForecaster.js';
 import { instrumentForecaster } from '../../observability/instrumentForecaster.js';
 import { ArtifactStore } from '../../training/artifactStore.js';
+import { createModelLifecycle } from '../../training/modelLifecycle.js';
+import type { Retrainer } from '../../training/retrainer.js';
 import { wallClock } from '../../domain/clock.js';
 import type { Logger } from '../../observability/logger.js';
 import { cliLogger, type LogFlags } from '../cliLogger.js';
@@ -81,7 +82,7 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
   const built = specs.map((spec, i) => build(spec, configs[i] as KafkaConfig, registry, logger, latest, flags.influx, backends.config.train));
   // Trainers start now, so a training backend asked for by name but missing exits 2 at once.
   for (const b of built) {
-    const trainOn = b.pipeline.spec.model.type === 'gru' ? await b.runtime.startTrainer() : undefined;
+    const trainOn = b.pipeline.spec.model.type === 'gru' ? await b.retrainer.startTrainer() : undefined;
     logger.child({ pipeline: b.pipeline.spec.name }).info(backendDetail(backends, b.runtime.trainBackend), `compute backends: ${describeBackends(backends, trainOn)}`);
   }
   const pipelines: KafkaPipeline[] = built.map((b) => b.pipeline);
@@ -222,6 +223,7 @@ function livenessReporter(p: KafkaPipeline, events: EventListener, log: Logger):
 interface Built {
   readonly pipeline: KafkaPipeline;
   readonly runtime: ModelRuntime;
+  readonly retrainer: Retrainer;
   readonly events: EventListener;
   readonly observers: LiveObservers;
 }
@@ -242,7 +244,7 @@ function build(
   // Live accuracy (metrics) and, with --influx, history: in memory / in the background, never blocking a batch.
   const observers = createLiveObservers({ spec, events, logger: log, ...(influxUrl !== undefined ? { influxUrl } : {}) });
   const models = new ModelDistribution({ spec, cfg, logger: log });
-  const runtime = createForecaster(spec, {
+  const { runtime, retrainer } = createModelLifecycle(spec, {
     retrain: 'off',
     store: new ArtifactStore(modelsDir, wallClock),
     persist: true,
@@ -251,7 +253,7 @@ function build(
     logger: log,
     trainBackend,
   });
-  models.attach(runtime);
+  models.attach({ adopt: (weights) => runtime.adopt(weights), setRetrain: (mode) => retrainer.setRetrain(mode) });
   const pipeline = new KafkaPipeline({
     spec,
     cfg,
@@ -271,7 +273,7 @@ function build(
       observers.drop(series);
     },
   });
-  return { pipeline, runtime, events, observers };
+  return { pipeline, runtime, retrainer, events, observers };
 }
 
 async function runOne(p: KafkaPipeline, cfg: KafkaConfig, logger: Logger, signal: AbortSignal): Promise<void> {

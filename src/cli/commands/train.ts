@@ -3,7 +3,6 @@ import type { DeadLetter } from '../../domain/deadLetter.js';
 import type { Forecast } from '../../domain/forecast.js';
 import { wallClock } from '../../domain/clock.js';
 import { ConfigError } from '../../domain/errors.js';
-import { ModelRuntime } from '../../forecasting/modelRuntime.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { ArtifactStore } from '../../training/artifactStore.js';
 import { describeBackends, startComputeBackends } from '../computeBackends.js';
@@ -63,12 +62,12 @@ export async function trainCommand(specPath: string, flags: TrainFlags): Promise
     },
   );
   const { spec } = parts;
-  const runtime = parts.runtime;
-  if (!(runtime instanceof ModelRuntime) || spec.model.type !== 'gru') {
+  const { runtime, retrainer } = parts;
+  if (spec.model.type !== 'gru') {
     throw new ConfigError(`pipeline "${spec.name}" has model.type ${spec.model.type}; train needs model.type gru`);
   }
   // The worker starts before the replay, so a training backend that is missing fails at once.
-  const trainOn = await runtime.startTrainer();
+  const trainOn = await retrainer.startTrainer();
   if (!flags.quiet) process.stderr.write(`compute backends: ${describeBackends(backends, trainOn)}\n`);
   const { elapsedMs, signal } = await runReplay(parts, { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() }, { label: 'replay', quiet: flags.quiet, keepRuntime: true });
   if (signal !== undefined) {
@@ -90,7 +89,7 @@ export async function trainCommand(specPath: string, flags: TrainFlags): Promise
   );
   let report;
   try {
-    report = await runtime.retrainNow({
+    report = await retrainer.retrainNow({
       force: flags.force === true,
       onProgress: (p) => {
         if (p.report) lastDetail = { epoch: `${p.report.epoch}/${p.report.epochs}`, train: p.report.trainLoss.toFixed(4), val: p.report.valLoss?.toFixed(4) ?? '-' };
