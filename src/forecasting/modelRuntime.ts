@@ -129,7 +129,7 @@ export class ModelRuntime implements Forecaster {
     return (this.#swap ?? this.#serving)?.weights;
   }
 
-  /** The weights in service now (a pending swap not yet applied): what a retrain fine-tunes. */
+  /** The weights in service now, not a pending swap: what a retrain fine-tunes. */
   get servedWeights(): GruModelWeights | undefined {
     return this.#serving?.weights;
   }
