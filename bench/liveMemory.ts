@@ -161,7 +161,7 @@ async function runLive(writer: FileChangelogWriter): Promise<LiveFigures> {
   const base = 1_700_000_000_000 - (1_700_000_000_000 % STEP);
   const rssBefore = process.memoryUsage().rss;
   const before = used();
-  const forecaster = createForecaster(spec, { retrain: 'off' });
+  const forecaster = createForecaster(spec);
   const store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster }, now: () => clock.now() });
   const coordinator = new CheckpointCoordinator({ store, writer, events, logger, intervalMs: 1000, now: () => clock.now() });
   const observers = createLiveObservers({ spec, events, logger });
@@ -252,7 +252,7 @@ export async function benchLiveMemory(): Promise<Record<string, unknown>[]> {
 
   // A fresh process' worth of state restored from the changelog.
   const beforeRestore = used();
-  const restoredForecaster = createForecaster(spec, { retrain: 'off' });
+  const restoredForecaster = createForecaster(spec);
   const restored = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster: restoredForecaster } });
   restored.own(Array.from({ length: PARTITIONS }, (_, p) => p));
   for (const [series, { partition, value }] of changelog) restored.restore(series, partition, value);

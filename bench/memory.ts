@@ -9,7 +9,7 @@ import { HiddenStateSlab } from '../src/forecasting/gru/hiddenStateSlab.js';
 import { Imputer } from '../src/pipeline/core/imputer.js';
 import { Normalizer } from '../src/pipeline/core/normalizer.js';
 import { Resampler } from '../src/pipeline/core/resampler.js';
-import { SeriesHistory } from '../src/training/seriesHistory.js';
+import { SeriesHistory } from '../src/state/seriesHistory.js';
 
 const N = 100_000;
 const STEP = 60_000;

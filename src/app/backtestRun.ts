@@ -111,9 +111,9 @@ export async function runBacktest(spec: PipelineSpec, input: ReplayInput, backen
       trainBackend: backends.config.train,
     },
   );
-  await backends.started(run.runtime, opts.retrain !== false && spec.model.type === 'gru');
+  await backends.started(run.retrainer, opts.retrain !== false && spec.model.type === 'gru');
   totalEpochs = spec.retrain.epochs;
-  const runtime = run.runtime;
+  const { runtime, retrainer } = run;
   const models = baselineSet(spec);
   // The pipeline's own model (baseline until a GRU is promoted) is scored as "gru".
   const primaryName = spec.model.type === 'gru' ? 'gru' : undefined;
@@ -178,7 +178,7 @@ export async function runBacktest(spec: PipelineSpec, input: ReplayInput, backen
             if (f.model.kind === 'gru') {
               versions.add(f.model.version);
               gruFrom ??= f.ts;
-              const range = runtime.trainedRange(f.model.version);
+              const range = retrainer.trainedRange(f.model.version);
               // Made inside the data its model was trained on: at least its first target was seen in training.
               if (range !== undefined && f.ts >= range.firstTs && f.ts < range.lastTs) {
                 inSampleForecasts++;
@@ -232,7 +232,7 @@ export async function runBacktest(spec: PipelineSpec, input: ReplayInput, backen
           specText: readFileSync(specPath, 'utf8'),
           dataRange: profile.firstTs !== undefined && profile.lastTs !== undefined ? { firstTs: profile.firstTs, lastTs: profile.lastTs } : null,
           model: runtime.info.kind === 'gru' ? `gru v${runtime.info.version}` : `baseline ${baselineName(spec)}`,
-          training: served.versions.map((v) => ({ version: v, firstTs: runtime.trainedRange(v)?.firstTs ?? null, lastTs: runtime.trainedRange(v)?.lastTs ?? null })),
+          training: served.versions.map((v) => ({ version: v, firstTs: retrainer.trainedRange(v)?.firstTs ?? null, lastTs: retrainer.trainedRange(v)?.lastTs ?? null })),
           createdAt: new Date().toISOString(),
         },
       },
@@ -245,7 +245,7 @@ export async function runBacktest(spec: PipelineSpec, input: ReplayInput, backen
     elapsedMs,
     ...(signal !== undefined ? { signal } : {}),
     stats: run.stats,
-    trainingRuns: runtime.trainingRuns,
+    trainingRuns: retrainer.trainingRuns,
     serving: runtime.info,
   };
 }

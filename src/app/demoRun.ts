@@ -52,7 +52,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     { paths: [demoDataPath()], ...(opts.rate ? { rate: opts.rate } : {}), ...(opts.limit !== undefined ? { limit: opts.limit } : {}) },
     { models: join(packageRoot, 'models'), retrain: 'background', logger, trainBackend: backends.config.train },
   );
-  const trainOn = await run.runtime.startTrainer();
+  const trainOn = await run.retrainer.startTrainer();
   logger.info(backendDetail(backends, run.runtime.trainBackend), `compute backends: ${describeBackends(backends, trainOn)}`);
   const observability = new AppObservability();
   // Live accuracy and (with --influx) history ride on the batch hook; model metrics on the forecaster.

@@ -16,6 +16,7 @@ import type { Liveness } from '../runtime/stallDetector.js';
 import { AppObservability, type HttpFlags, type PipelineObservability } from './appObservability.js';
 import { backendDetail, describeBackends, startComputeBackends } from './computeBackends.js';
 import { createModel } from './createModel.js';
+import type { Retrainer } from '../training/retrainer.js';
 
 export interface KafkaRunOptions {
   /** Each pipeline with its Kafka configuration (names unique: they name groups and metrics). */
@@ -52,7 +53,7 @@ export async function runKafkaPipelines(opts: KafkaRunOptions): Promise<void> {
   const built = opts.pipelines.map(({ spec, cfg }) => build(spec, cfg, observability, logger, opts.influxUrl, backends.config.train));
   // Trainers start now, so a training backend asked for by name but missing exits 2 at once.
   for (const b of built) {
-    const trainOn = b.pipeline.spec.model.type === 'gru' ? await b.runtime.startTrainer() : undefined;
+    const trainOn = b.pipeline.spec.model.type === 'gru' ? await b.retrainer.startTrainer() : undefined;
     logger.child({ pipeline: b.pipeline.spec.name }).info(backendDetail(backends, b.runtime.trainBackend), `compute backends: ${describeBackends(backends, trainOn)}`);
   }
   const pipelines: KafkaPipeline[] = built.map((b) => b.pipeline);
@@ -186,6 +187,7 @@ function livenessReporter(p: KafkaPipeline, events: EventListener, log: Logger):
 interface Built {
   readonly pipeline: KafkaPipeline;
   readonly runtime: ModelRuntime;
+  readonly retrainer: Retrainer;
   readonly observed: PipelineObservability;
 }
 
@@ -203,7 +205,7 @@ function build(
   const observed = observability.pipeline(spec, log, { influxUrl });
   const { events } = observed;
   const models = new ModelDistribution({ spec, cfg, logger: log });
-  const runtime = createModel(spec, {
+  const { runtime, retrainer } = createModel(spec, {
     retrain: 'off',
     models: modelsDir,
     persist: true,
@@ -212,7 +214,7 @@ function build(
     logger: log,
     trainBackend,
   });
-  models.attach(runtime);
+  models.attach({ adopt: (weights) => runtime.adopt(weights), setRetrain: (mode) => retrainer.setRetrain(mode) });
   const pipeline = new KafkaPipeline({
     spec,
     cfg,
@@ -226,7 +228,7 @@ function build(
     onBatch: observed.onBatch,
     onSeriesDropped: observed.drop,
   });
-  return { pipeline, runtime, observed };
+  return { pipeline, runtime, retrainer, observed };
 }
 
 async function runOne(p: KafkaPipeline, cfg: KafkaConfig, logger: Logger, signal: AbortSignal): Promise<void> {

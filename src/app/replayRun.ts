@@ -15,6 +15,7 @@ import { RunStats } from '../observability/runStats.js';
 import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import { PipelineRunner, type RunnerOptions } from '../runtime/pipelineRunner.js';
 import { onShutdown } from '../runtime/shutdown.js';
+import type { Retrainer } from '../training/retrainer.js';
 import { createModel, type ModelSetup } from './createModel.js';
 
 /** The files a replay reads and how (the CLI checked that they exist). */
@@ -38,8 +39,10 @@ export interface ReplayRun {
   readonly source: Source;
   /** What the runner steps: `runtime` itself, or a decorator around it (metrics). */
   readonly forecaster: Forecaster;
-  /** The pipeline's model runtime; runReplay closes it (terminating its trainer worker). */
+  /** The pipeline's model runtime; runReplay closes it (and its retrainer, terminating the trainer worker). */
   readonly runtime: ModelRuntime;
+  /** Loads, retrains and saves the runtime's model. */
+  readonly retrainer: Retrainer;
   readonly stats: RunStats;
   /** The command's logger (the runtime's), also for the shutdown messages. */
   readonly logger: Logger;
@@ -62,8 +65,8 @@ export function buildReplayRun(spec: PipelineSpec, input: ReplayInput, model: Mo
     ...(input.faults !== undefined ? { faults: input.faults } : {}),
   });
   const source = input.series?.length ? onlySeries(replay, [...input.series]) : replay;
-  const runtime = createModel(spec, model);
-  return { spec, source, forecaster: runtime, runtime, stats: new RunStats(), logger: model.logger };
+  const { runtime, retrainer } = createModel(spec, model);
+  return { spec, source, forecaster: runtime, runtime, retrainer, stats: new RunStats(), logger: model.logger };
 }
 
 /** Exit code of a file command stopped by a signal: 128 + the signal's number, what shells expect (Ctrl-C: 130). */
@@ -141,7 +144,7 @@ export async function runReplay(
     async (sig) => {
       signal = sig;
       progress.phase(`stopping (${sig})`);
-      run.runtime.setRetrain('off');
+      run.retrainer.setRetrain('off');
       await runner.stop();
       await done;
     },

@@ -4,12 +4,12 @@ import type { KafkaConfig } from '../config/kafkaConfig.js';
 import { createKafka } from '../connectors/kafka/kafkaClient.js';
 import { ensureTopics } from '../connectors/kafka/topics.js';
 import { isStreamcastError } from '../domain/errors.js';
-import type { RetrainMode } from '../forecasting/modelRuntime.js';
 import { decodeModelFrame, encodeModelFrame } from '../forecasting/gru/modelFrame.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 import type { Logger } from '../observability/logger.js';
 import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import type { ArtifactInfo } from '../training/artifactStore.js';
+import type { RetrainMode } from '../training/retrainer.js';
 
 /** The compacted topic that carries a pipeline's promoted models (key = pipeline name). */
 export function modelTopic(spec: PipelineSpec): string {
@@ -21,7 +21,7 @@ export const TRAINER_PARTITION = 0;
 /** A frame is ~80 KB at H = 64; headroom for larger models without touching broker defaults elsewhere. */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
-/** What model distribution needs of the forecaster (ModelRuntime). */
+/** What model distribution needs of the pipeline's model: its Retrainer's switch and its ModelRuntime's `adopt`. */
 export interface DistributedModel {
   setRetrain(mode: RetrainMode): void;
   adopt(weights: GruModelWeights): boolean;
@@ -39,7 +39,7 @@ export interface ModelDistributionOptions {
  * published to `<pipeline>.models` (compacted, one partition, key = pipeline, value = a model
  * frame, see modelFrame.ts); and every instance, the trainer included, reads that topic from its
  * start (a consumer in a group of its own that commits nothing, so it always starts from the
- * oldest retained record) and adopts each newer version through ModelRuntime's promotion path.
+ * oldest retained record) and adopts each newer version through ModelRuntime's swap path.
  * A restarted instance thus starts serving the latest published model as soon as it has read it.
  */
 /** How long close() waits for the model topic's clients before giving up on them. */
@@ -61,7 +61,7 @@ export class ModelDistribution {
     this.#kafka = createKafka(opts.cfg, opts.logger, { clientIdSuffix: 'models' });
   }
 
-  /** The forecaster it drives (attached after construction: the forecaster's onPromoted calls `publish`). */
+  /** The model it drives (attached after construction: the retrainer's onPromoted calls `publish`). */
   attach(model: DistributedModel): void {
     this.#model = model;
   }
@@ -108,7 +108,7 @@ export class ModelDistribution {
     }
   }
 
-  /** Publishes a promotion made here (ModelRuntime's onPromoted); failures are logged, never thrown. */
+  /** Publishes a promotion made here (the Retrainer's onPromoted); failures are logged, never thrown. */
   publish(weights: GruModelWeights, info: ArtifactInfo): void {
     const { spec, logger } = this.#opts;
     const frame = encodeModelFrame(weights, { pipeline: spec.name, ...info });

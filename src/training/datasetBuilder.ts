@@ -3,7 +3,8 @@ import type { EpochMs, SeriesId } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { FeatureLayout } from '../forecasting/gru/featureLayout.js';
 import { clippedZ, layoutInputSize, writeInput } from '../forecasting/gru/featureLayout.js';
-import type { SeriesWindow } from './seriesHistory.js';
+import type { ResidualBase } from '../forecasting/gru/residualBase.js';
+import type { SeriesWindow } from '../state/seriesWindow.js';
 
 /**
  * Training data for truncated BPTT, as flat typed arrays (transferable to the trainer worker).
@@ -225,4 +226,14 @@ export function chunkBatch(ds: TbpttDataset, lanes: ArrayLike<number>, chunk: nu
     }
   }
   return cells;
+}
+
+/** last-value: every origin's offset becomes its own value, so targets are y[t+h] − y[t]. In place. */
+export function rebaseDataset(ds: TbpttDataset, base: ResidualBase): void {
+  if (base.kind !== 'last-value') return;
+  const T = ds.chunks * ds.context;
+  const H = ds.horizon;
+  for (let l = 0; l < ds.lanes; l++) {
+    for (let t = 0; t < T; t++) ds.mean[l * T + t] = ds.value[l * (T + H) + t]!;
+  }
 }

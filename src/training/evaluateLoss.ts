@@ -4,7 +4,7 @@ import { mulberry32 } from '../domain/random.js';
 import type { TbpttDataset } from './datasetBuilder.js';
 import { splitIndex } from './datasetBuilder.js';
 import { GruTrainingModel } from './gruTrainingModel.js';
-import type { SeriesWindow } from './seriesHistory.js';
+import type { SeriesWindow } from '../state/seriesWindow.js';
 import { evaluateDataset } from './trainLoop.js';
 
 /**

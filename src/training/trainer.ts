@@ -35,6 +35,15 @@ export interface TrainerOptions {
   readonly backend?: BackendRequest;
 }
 
+/** What the Retrainer needs of a trainer: `Trainer` below, or a fake in tests. */
+export interface TrainerLike {
+  train(request: TrainRequest, onProgress?: (p: TrainProgress) => void): Promise<TrainResult | TrainCancelled>;
+  cancel(): void;
+  close(): Promise<void>;
+  /** The backend it trains on, once chosen (the real Trainer's worker reports it). */
+  backend?(): Promise<BackendChoice>;
+}
+
 interface Job {
   readonly id: number;
   readonly resolve: (r: TrainResult | TrainCancelled) => void;
@@ -51,7 +60,7 @@ interface Job {
  * with `{ status: 'cancelled' }`; it rejects with a StreamcastError when training fails or the
  * worker dies (the next job starts a fresh worker). `close()` terminates the worker; idempotent.
  */
-export class Trainer {
+export class Trainer implements TrainerLike {
   readonly #backend: BackendRequest;
   #choice: Promise<BackendChoice> | undefined;
   #settleChoice: { resolve: (c: BackendChoice) => void; reject: (e: unknown) => void } | undefined;

@@ -26,7 +26,7 @@ export async function replayCommand(specPath: string, flags: ReplayFlags): Promi
     logger,
     trainBackend: backends.config.train,
   });
-  await backends.started(run.runtime, flags.retrain === true && run.spec.model.type === 'gru');
+  await backends.started(run.retrainer, flags.retrain === true && run.spec.model.type === 'gru');
   const forecasts: Sink<Forecast> = flags.out ? new JsonlFileSink<Forecast>(flags.out, { serialize: encodeForecast }) : new JsonlSink<Forecast>(process.stdout, { serialize: encodeForecast });
   const deadLetters: Sink<DeadLetter> = flags.deadLetters ? new JsonlFileSink<DeadLetter>(flags.deadLetters) : new DiscardSink<DeadLetter>();
   // Without a metrics registry: live accuracy is computed for the InfluxDB history alone.

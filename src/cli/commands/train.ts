@@ -2,7 +2,6 @@ import { cliLogger, type LogFlags } from '../cliLogger.js';
 import type { DeadLetter } from '../../domain/deadLetter.js';
 import type { Forecast } from '../../domain/forecast.js';
 import { ConfigError } from '../../domain/errors.js';
-import { ModelRuntime } from '../../forecasting/modelRuntime.js';
 import { DiscardSink } from '../../connectors/memory/discardSink.js';
 import { loadSpec } from '../../spec/loadSpec.js';
 import { onShutdown } from '../../runtime/shutdown.js';
@@ -64,12 +63,12 @@ export async function trainCommand(specPath: string, flags: TrainFlags): Promise
     },
   );
   const { spec } = parts;
-  const runtime = parts.runtime;
-  if (!(runtime instanceof ModelRuntime) || spec.model.type !== 'gru') {
+  const { runtime, retrainer } = parts;
+  if (spec.model.type !== 'gru') {
     throw new ConfigError(`pipeline "${spec.name}" has model.type ${spec.model.type}; train needs model.type gru`);
   }
   // The worker starts before the replay, so a training backend that is missing fails at once.
-  const trainOn = await runtime.startTrainer();
+  const trainOn = await retrainer.startTrainer();
   if (!flags.quiet) process.stderr.write(`compute backends: ${describeBackends(backends, trainOn)}\n`);
   const { elapsedMs, signal } = await runReplay(parts, { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() }, { progress: createProgress('replay', { quiet: flags.quiet }), stopProgress: true, keepRuntime: true });
   if (signal !== undefined) {
@@ -91,7 +90,7 @@ export async function trainCommand(specPath: string, flags: TrainFlags): Promise
   );
   let report;
   try {
-    report = await runtime.retrainNow({
+    report = await retrainer.retrainNow({
       force: flags.force === true,
       onProgress: (p) => {
         if (p.report) lastDetail = { epoch: `${p.report.epoch}/${p.report.epochs}`, train: p.report.trainLoss.toFixed(4), val: p.report.valLoss?.toFixed(4) ?? '-' };

@@ -211,3 +211,16 @@ export function calibrationFromJson(json: unknown, horizon: number, quantiles: r
     cells: typeof j.cells === 'number' && j.cells >= 0 ? j.cells : 0,
   });
 }
+
+/** For the promotion log line: held-out cells, the model's share of each horizon's centre, the outer quantiles' scales. */
+export function describeCalibration(cal: Calibration): Record<string, unknown> {
+  const Q = cal.quantiles.length;
+  const r = (x: number): number => Math.round(x * 100) / 100;
+  return {
+    cells: cal.cells,
+    model: Array.from({ length: cal.horizon }, (_, h) => r(cal.blend[h * 3]!)),
+    lastValue: Array.from({ length: cal.horizon }, (_, h) => r(cal.blend[h * 3 + 1]!)),
+    lower: Array.from({ length: cal.horizon }, (_, h) => r(cal.scale[h * Q]!)),
+    upper: Array.from({ length: cal.horizon }, (_, h) => r(cal.scale[h * Q + Q - 1]!)),
+  };
+}

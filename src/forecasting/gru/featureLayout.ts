@@ -3,7 +3,7 @@ import type { NormalizedStep } from '../../domain/step.js';
 import { TIME_FEATURES, writeTimeFeatures } from '../../domain/timeFeatures.js';
 import type { TimeFeature } from '../../domain/timeFeatures.js';
 import type { ResidualBase } from './residualBase.js';
-import { baseLag } from './residualBase.js';
+import { baseLag, baseName } from './residualBase.js';
 
 /**
  * What one GRU input vector holds, in order:
@@ -105,4 +105,16 @@ export function writeInput(step: NormalizedStep, layout: FeatureLayout, out: Flo
     out[o++] = d > c ? c : d < -c ? -c : d;
   }
   return writeTimeFeatures(layout.timeFeatures, step.ts, out, o);
+}
+
+/** Whether weights trained for layout `a` read inputs exactly as `b` writes them (adopt, fine-tuning). */
+export function sameLayout(a: FeatureLayout, b: FeatureLayout): boolean {
+  return (
+    baseName(a.base) === baseName(b.base) &&
+    (a.diff === true) === (b.diff === true) &&
+    a.maxGapSteps === b.maxGapSteps &&
+    a.zClip === b.zClip &&
+    a.timeFeatures.length === b.timeFeatures.length &&
+    a.timeFeatures.every((f, i) => f === b.timeFeatures[i])
+  );
 }

@@ -4,7 +4,11 @@ import type { FeatureLayout } from './featureLayout.js';
 import { layoutInputSize } from './featureLayout.js';
 import { mulberry32, normalSource } from '../../domain/random.js';
 import { headBiasInit } from './quantileHead.js';
+import type { HeadWeights } from './quantileHead.js';
 import type { Calibration } from './calibration.js';
+
+/** The head's weights are defined beside the head; re-exported as a part of the model's. */
+export type { HeadWeights } from './quantileHead.js';
 
 /**
  * GRU cell weights exactly as tf.layers.gru stores them (tfjs-layers 4.22 recurrent.js,
@@ -24,22 +28,6 @@ export interface GruCellWeights {
   readonly units: number;
   readonly kernel: Float32Array;
   readonly recurrentKernel: Float32Array;
-  readonly bias: Float32Array;
-}
-
-/**
- * The direct multi-horizon quantile head: one dense layer h → horizon × Q raw outputs, laid out
- * horizon-major (output index = (h − 1)·Q + q). `quantileHead.ts` turns raw outputs into
- * non-crossing quantiles.
- */
-export interface HeadWeights {
-  readonly units: number;
-  readonly horizon: number;
-  /** Ascending levels in (0, 1). */
-  readonly quantiles: readonly number[];
-  /** [H, horizon·Q] row-major. */
-  readonly kernel: Float32Array;
-  /** [horizon·Q]. */
   readonly bias: Float32Array;
 }
 

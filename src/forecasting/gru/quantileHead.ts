@@ -1,5 +1,20 @@
 import { StreamcastError } from '../../domain/errors.js';
-import type { HeadWeights } from './gruWeights.js';
+
+/**
+ * The direct multi-horizon quantile head: one dense layer h → horizon × Q raw outputs, laid out
+ * horizon-major (output index = (h − 1)·Q + q). `QuantileHead` below turns raw outputs into
+ * non-crossing quantiles. Part of a model's weights (gruWeights.ts' GruModelWeights).
+ */
+export interface HeadWeights {
+  readonly units: number;
+  readonly horizon: number;
+  /** Ascending levels in (0, 1). */
+  readonly quantiles: readonly number[];
+  /** [H, horizon·Q] row-major. */
+  readonly kernel: Float32Array;
+  /** [horizon·Q]. */
+  readonly bias: Float32Array;
+}
 
 /**
  * The direct multi-horizon quantile head (MQ-RNN): one dense layer from the hidden state to

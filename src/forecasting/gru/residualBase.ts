@@ -1,8 +1,7 @@
 import { ConfigError } from '../../domain/errors.js';
 import type { SeriesId } from '../../domain/point.js';
 import type { NormalizedStep } from '../../domain/step.js';
-import type { TbpttDataset } from '../../training/datasetBuilder.js';
-import type { SeriesWindow } from '../../training/seriesHistory.js';
+import type { SeriesWindow } from '../../state/seriesWindow.js';
 
 /**
  * What the GRU's quantile head predicts a correction to (the model's "base" forecast):
@@ -41,7 +40,7 @@ export function baseLag(base: ResidualBase | undefined): number {
 /**
  * A training window in the model's base: `seasonal m` drops the first m steps and carries the
  * seasonal differences as values (mean 0, the original std, so targets stay in std_t units);
- * the others are unchanged (last-value is applied to the datasets, see `rebaseDatasets`).
+ * the others are unchanged (last-value is applied to the datasets: training/datasetBuilder.ts' `rebaseDataset`).
  * Undefined when too short.
  */
 export function rebaseWindow(w: SeriesWindow, base: ResidualBase): SeriesWindow | undefined {
@@ -81,16 +80,6 @@ export function alignedRawWindow(w: SeriesWindow, base: ResidualBase): SeriesWin
     mean: w.mean.subarray(m),
     std: w.std.subarray(m),
   };
-}
-
-/** last-value: every origin's offset becomes its own value, so targets are y[t+h] − y[t]. In place. */
-export function rebaseDataset(ds: TbpttDataset, base: ResidualBase): void {
-  if (base.kind !== 'last-value') return;
-  const T = ds.chunks * ds.context;
-  const H = ds.horizon;
-  for (let l = 0; l < ds.lanes; l++) {
-    for (let t = 0; t < T; t++) ds.mean[l * T + t] = ds.value[l * (T + H) + t]!;
-  }
 }
 
 /**

@@ -1,13 +1,14 @@
 import { afterAll, expect, it } from 'vitest';
 import { kafkaConfigFrom } from '../../../src/config/kafkaConfig.js';
 import type { Forecast } from '../../../src/domain/forecast.js';
-import { createForecaster } from '../../../src/forecasting/createForecaster.js';
-import type { TrainerLike } from '../../../src/forecasting/modelRuntime.js';
 import type { ModelRuntime } from '../../../src/forecasting/modelRuntime.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { parseSpec } from '../../../src/spec/loadSpec.js';
 import { KafkaPipeline } from '../../../src/runtime/kafkaPipeline.js';
 import { ModelDistribution, modelTopic, TRAINER_PARTITION } from '../../../src/runtime/modelDistribution.js';
+import { createModelLifecycle } from '../../../src/training/modelLifecycle.js';
+import type { Retrainer } from '../../../src/training/retrainer.js';
+import type { TrainerLike } from '../../../src/training/trainer.js';
 import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
 import { createTopic, points, specTopics, testKafka, uniqueName, waitFor } from './harness.js';
 
@@ -16,6 +17,7 @@ const SERIES = Array.from({ length: 8 }, (_, i) => `md-${i}`);
 interface Instance {
   readonly name: string;
   readonly runtime: ModelRuntime;
+  readonly retrainer: Retrainer;
   readonly pipeline: KafkaPipeline;
   readonly trainRequests: () => number;
   readonly forecasts: Forecast[];
@@ -72,13 +74,13 @@ describeWithKafka('model distribution: one trainer per pipeline, every instance 
       const log = logger.child({ instance: name });
       const models = new ModelDistribution({ spec, cfg, logger: log });
       let trained = 0;
-      const runtime = createForecaster(spec, { retrain: 'off', trainer: instantTrainer(() => trained++), onPromoted: (w, info) => models.publish(w, info), logger: log });
-      models.attach(runtime);
+      const { runtime, retrainer } = createModelLifecycle(spec, { retrain: 'off', trainer: instantTrainer(() => trained++), onPromoted: (w, info) => models.publish(w, info), logger: log });
+      models.attach({ adopt: (w) => runtime.adopt(w), setRetrain: (mode) => retrainer.setRetrain(mode) });
       const forecasts: Forecast[] = [];
       const pipeline = new KafkaPipeline({ spec, cfg, logger: log, events: () => undefined, forecaster: runtime, models, onForecasts: (fc) => void forecasts.push(...fc) });
       const abort = new AbortController();
       const done = pipeline.run(abort.signal);
-      const inst = { name, runtime, pipeline, trainRequests: () => trained, forecasts, abort, done };
+      const inst = { name, runtime, retrainer, pipeline, trainRequests: () => trained, forecasts, abort, done };
       instances.push(inst);
       return inst;
     };
@@ -86,8 +88,8 @@ describeWithKafka('model distribution: one trainer per pipeline, every instance 
     const b = start('b');
     await waitFor(() => a.pipeline.source.assignment().length === 1 && b.pipeline.source.assignment().length === 1, 30_000, 'one input partition each');
     const [trainer, other] = a.pipeline.source.assignment().includes(TRAINER_PARTITION) ? [a, b] : [b, a];
-    expect(trainer.runtime.retrainMode).toBe('background');
-    expect(other.runtime.retrainMode).toBe('off');
+    expect(trainer.retrainer.retrainMode).toBe('background');
+    expect(other.retrainer.retrainMode).toBe('off');
 
     const producer = kafka.producer();
     await producer.connect();

@@ -4,7 +4,7 @@ import { createBaseline } from '../../../src/forecasting/baseline/createBaseline
 import { createPipelineCores } from '../../../src/pipeline/build.js';
 import { parseSpec } from '../../../src/spec/loadSpec.js';
 import { SeriesStateStore, type EncodedState, type StateBounds } from '../../../src/state/seriesStateStore.js';
-import { SeriesHistory } from '../../../src/training/seriesHistory.js';
+import { SeriesHistory } from '../../../src/state/seriesHistory.js';
 
 const STEP = 60_000;
 const base = {

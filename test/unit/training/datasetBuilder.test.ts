@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { featureLayout, inputSize } from '../../../src/forecasting/gru/featureLayout.js';
 import { buildDatasets, chunkBatch, splitIndex } from '../../../src/training/datasetBuilder.js';
-import { SeriesHistory } from '../../../src/training/seriesHistory.js';
-import type { SeriesWindow } from '../../../src/training/seriesHistory.js';
+import { SeriesHistory } from '../../../src/state/seriesHistory.js';
+import type { SeriesWindow } from '../../../src/state/seriesWindow.js';
 import { HOUR, seasonalSteps } from '../../helpers/trainingSeries.js';
 
 const layout = featureLayout(['hourOfDay'], 24);

@@ -3,7 +3,7 @@ import { featureLayout } from '../../../src/forecasting/gru/featureLayout.js';
 import { initGruModelWeights } from '../../../src/forecasting/gru/gruWeights.js';
 import { buildDatasets } from '../../../src/training/datasetBuilder.js';
 import { baselineLoss, weightsLoss } from '../../../src/training/evaluateLoss.js';
-import { SeriesHistory } from '../../../src/training/seriesHistory.js';
+import { SeriesHistory } from '../../../src/state/seriesHistory.js';
 import type { EpochReport } from '../../../src/training/trainLoop.js';
 import { trainLoop } from '../../../src/training/trainLoop.js';
 import { HOUR, seasonalSteps } from '../../helpers/trainingSeries.js';

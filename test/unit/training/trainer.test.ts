@@ -4,7 +4,7 @@ import { ConfigError, StreamcastError } from '../../../src/domain/errors.js';
 import { featureLayout } from '../../../src/forecasting/gru/featureLayout.js';
 import { initGruModelWeights } from '../../../src/forecasting/gru/gruWeights.js';
 import { buildDatasets } from '../../../src/training/datasetBuilder.js';
-import { SeriesHistory } from '../../../src/training/seriesHistory.js';
+import { SeriesHistory } from '../../../src/state/seriesHistory.js';
 import { Trainer } from '../../../src/training/trainer.js';
 import type { TrainProgress } from '../../../src/training/trainer.js';
 import { HOUR, seasonalSteps } from '../../helpers/trainingSeries.js';

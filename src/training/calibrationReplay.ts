@@ -1,17 +1,17 @@
 import type { Forecast } from '../domain/forecast.js';
 import { quantileKey } from '../domain/forecast.js';
 import type { NormalizedStep } from '../domain/step.js';
-import { splitIndex } from '../training/datasetBuilder.js';
-import { windowSteps } from '../training/seriesHistory.js';
-import type { SeriesWindow } from '../training/seriesHistory.js';
-import type { Forecaster } from './forecaster.js';
-import { CalibrationCells } from './gru/calibration.js';
+import { splitIndex } from './datasetBuilder.js';
+import { windowSteps } from '../state/seriesWindow.js';
+import type { SeriesWindow } from '../state/seriesWindow.js';
+import type { Forecaster } from '../forecasting/forecaster.js';
+import { CalibrationCells } from '../forecasting/gru/calibration.js';
 
 /** Step indices replayed between yields to the event loop. */
 const YIELD_EVERY = 32;
 
 export interface CalibrationReplayOptions {
-  /** Serves the candidate model exactly as in production (a retrain-off ModelRuntime), uncalibrated. */
+  /** Serves the candidate model exactly as in production (a ModelRuntime without a retrainer), without an offline calibration. */
   readonly model: Forecaster;
   /** The pipeline's baseline, fresh. */
   readonly baseline: Forecaster;

@@ -4,8 +4,9 @@ import { StreamcastError } from '../../../src/domain/errors.js';
 import { mulberry32 } from '../../../src/domain/random.js';
 import type { NormalizedStep } from '../../../src/domain/step.js';
 import { Normalizer } from '../../../src/pipeline/core/normalizer.js';
-import { Float12, fromFloat16, toFloat16 } from '../../../src/training/float16.js';
-import { SeriesHistory, windowSteps } from '../../../src/training/seriesHistory.js';
+import { Float12, fromFloat16, toFloat16 } from '../../../src/state/float16.js';
+import { SeriesHistory } from '../../../src/state/seriesHistory.js';
+import { windowSteps } from '../../../src/state/seriesWindow.js';
 import { HOUR, seasonalSteps } from '../../helpers/trainingSeries.js';
 
 /**

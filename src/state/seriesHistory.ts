@@ -1,28 +1,13 @@
 import { ConfigError, StreamcastError } from '../domain/errors.js';
-import type { EpochMs, SeriesId } from '../domain/point.js';
+import type { SeriesId } from '../domain/point.js';
 import { SeriesSlots, SlotPages, pageBitsFor } from '../domain/seriesSlots.js';
 import type { NormalizedStep } from '../domain/step.js';
-import { Float12, fromFloat16, toFloat16 } from './float16.js';
+import { fromFloat16, toFloat16 } from './float16.js';
+import { HISTORY_SNAPSHOT_HEADER, HISTORY_SNAPSHOT_HEADER_V1, HISTORY_SNAPSHOT_MAGIC, HISTORY_SNAPSHOT_MAGIC_V1, upgradeHistorySnapshotV1 } from './historySnapshotFormat.js';
+import { advance, type Chain, codeL, codeM, encodeAdvance, putCodes } from './scaleChain.js';
+import type { SeriesWindow } from './seriesWindow.js';
+import { windowSteps } from './seriesWindow.js';
 
-/**
- * The newest steps of one series, decoded from the history ring: what training and re-warming
- * read. Step i is at ts `firstTs + i·stepMs`; the steps are consecutive on the grid and the first
- * one starts a segment (h₀ = 0), as after a `reset` step.
- */
-export interface SeriesWindow {
-  readonly series: SeriesId;
-  readonly stepMs: number;
-  readonly firstTs: EpochMs;
-  readonly length: number;
-  /** Normalized value as the pipeline produced it (imputed when not observed). */
-  readonly z: Float32Array;
-  /** 1 observed, 0 imputed. */
-  readonly observed: Uint8Array;
-  readonly sinceObserved: Float32Array;
-  /** The scale in force at each step; value = z·std + mean. */
-  readonly mean: Float64Array;
-  readonly std: Float64Array;
-}
 
 export interface SeriesHistoryOptions {
   /** The pipeline's window.step in ms: steps of a series must arrive every stepMs. */
@@ -35,105 +20,6 @@ export interface SeriesHistoryOptions {
   readonly capacity: number;
   /** Initial size in series; it grows as needed (doubling up to one page, then page by page). */
   readonly initialSeries?: number;
-}
-
-// Beyond these a step's scale change is not representable (the codes' range / sane ratios): the
-// ring restarts there rather than store a wrong scale path.
-const MAX_MEAN_STEP = 60_000;
-const MAX_LOG_STD_STEP = 20;
-
-/** Residual of (mean_t − mean_{t−1}) / std_{t−1}: sign, 5 exponent bits, 6 mantissa bits; ±65024, steps of 2⁻²¹ near 0. */
-const D_MEAN = new Float12(5, 16);
-/** Residual of log(std_t / std_{t−1}): sign, 4 exponent bits, 7 mantissa bits; ±31.9, steps of 2⁻¹⁷ near 0. */
-const D_LOG_STD = new Float12(4, 11);
-
-// The drift predictor (see SeriesHistory): learnt from observed steps with G_MIN_Z ≤ |z| < G_MAX_Z
-// (below, the ratio is ill-conditioned; at the clip, z no longer carries the value).
-const G_MIN_Z = 0.5;
-const G_MAX_Z = 49.9;
-
-/**
- * The decoding state along a ring: [mean, std, g] — the step's decoded scale and the predictor's
- * g ≈ 1/(w − 1) (w: the normalizer's sum of weights), learnt from the decoded drifts.
- */
-type Chain = Float64Array;
-
-function predictedLogStd(z: number, g: number): number {
-  // Normalizer update, unfloored: std_t²/std_{t−1}² = 1 / ((1 + g)(1 − z²g)), where z²g < 1; a
-  // step beyond that does not follow the rule (at most 2.3 either way).
-  const u = 1 - z * z * g;
-  return u > 0 ? -0.5 * Math.log((1 + g) * Math.max(0.01, u)) : 0;
-}
-
-/**
- * Normalizer update: mean_t − mean_{t−1} = z_t·std_t·g, in std_{t−1}. The ratio is capped so that
- * the prediction (≤ 800), and so the residual, stays well within the codes' range.
- */
-function predictedMean(z: number, observed: boolean, g: number, stdRatio: number): number {
-  return observed ? z * g * Math.min(stdRatio, 16) : 0;
-}
-
-// Encoding and decoding share these, so that both compute bit-identical chains.
-function stepStd(std0: number, pl: number, cl: number): number {
-  return std0 * Math.exp(pl + D_LOG_STD.decode(cl));
-}
-
-function stepMean(mean0: number, std0: number, std1: number, z: number, observed: boolean, g: number, cm: number): number {
-  return mean0 + (predictedMean(z, observed, g, std1 / std0) + D_MEAN.decode(cm)) * std0;
-}
-
-function moveTo(chain: Chain, mean0: number, mean1: number, std1: number, z: number, observed: boolean): void {
-  chain[0] = mean1;
-  chain[1] = std1;
-  const az = Math.abs(z);
-  if (observed && az >= G_MIN_Z && az < G_MAX_Z) chain[2] = learnG(chain[2]!, (mean1 - mean0) / (z * std1));
-}
-
-/**
- * The predictor's state in one number: g ≈ 1/(w − 1) in (0, 1] plus c ∈ {0, 1, 2}, how many
- * observed steps in a row implied a g within 25% of the previous one (0: no g). The prediction is
- * used at c = 2 only: the normalizer's w varies smoothly, so its steps agree all along, while
- * steps that do not follow the rule (hand-made, std floor) rarely agree twice in a row by chance.
- */
-function usableG(state: number): number {
-  return state > 2 ? state - 2 : 0;
-}
-
-function learnG(state: number, next: number): number {
-  if (!(next > 0 && next <= 1)) return 0;
-  if (!(state > 0)) return next;
-  const c = Math.ceil(state) - 1;
-  const prev = state - c;
-  return next >= 0.75 * prev && next <= 1.25 * prev ? next + Math.min(2, c + 1) : next;
-}
-
-/** Advances `chain` over one step: z is the step's decoded z, (cm, cl) its residual codes. */
-function advance(chain: Chain, z: number, observed: boolean, cm: number, cl: number): void {
-  const mean0 = chain[0]!;
-  const std0 = chain[1]!;
-  const g = usableG(chain[2]!);
-  const std1 = stepStd(std0, observed ? predictedLogStd(z, g) : 0, cl);
-  moveTo(chain, mean0, stepMean(mean0, std0, std1, z, observed, g, cm), std1, z, observed);
-}
-
-/**
- * The residual codes (cm | cl << 12) that take `chain` to the exact scale (mean, std) as closely
- * as the codes allow, advancing it as `advance` with those codes will; or -1, leaving the chain,
- * when the change is beyond MAX_MEAN_STEP / MAX_LOG_STD_STEP.
- */
-function encodeAdvance(chain: Chain, z: number, observed: boolean, mean: number, std: number): number {
-  const mean0 = chain[0]!;
-  const std0 = chain[1]!;
-  const g = usableG(chain[2]!);
-  const dMean = (mean - mean0) / std0;
-  const dLogStd = Math.log(std / std0);
-  if (!(Math.abs(dMean) <= MAX_MEAN_STEP && Math.abs(dLogStd) <= MAX_LOG_STD_STEP)) return -1;
-  const pl = observed ? predictedLogStd(z, g) : 0;
-  const cl = D_LOG_STD.encode(dLogStd - pl);
-  const std1 = stepStd(std0, pl, cl);
-  const cm = D_MEAN.encode(dMean - predictedMean(z, observed, g, std1 / std0));
-  moveTo(chain, mean0, stepMean(mean0, std0, std1, z, observed, g, cm), std1, z, observed);
-  return cm | (cl << 12);
 }
 
 // Per-slot Float64 record.
@@ -175,12 +61,6 @@ function putZCode(buf: Uint8Array, p: number, code: number): void {
   buf[2 * p + 1] = code >>> 8;
 }
 
-const SNAPSHOT_MAGIC_V1 = 0x31485353; // "SSH1": z, dMean, dLogStd as float16, newest scale exact
-const SNAPSHOT_HEADER_V1 = 40;
-const V1_WORDS = 3;
-const SNAPSHOT_MAGIC = 0x32485353; // "SSH2" little-endian: Streamcast Series History, format 2
-const SNAPSHOT_HEADER = 48;
-
 /**
  * Per-series history ring buffers for training and re-warming, in paged typed arrays indexed by
  * slot (no object per series or per step).
@@ -214,6 +94,12 @@ const SNAPSHOT_HEADER = 48;
  * serving model zeroes the hidden state there too), on a ts that is not the previous ts + stepMs,
  * and on a scale jump the codes cannot carry (|dMean| > 6e4 or |dLogStd| > 20, only seen on a
  * series' first few points). Steps at or before the series' newest ts are ignored (stale).
+ *
+ * Serving appends every step (ModelRuntime); training reads windows of it (Retrainer); so it sits
+ * in state/, below both. The scale codec is scaleChain.ts and the snapshot formats
+ * historySnapshotFormat.ts; what stays here (a little over 400 lines) is what walks the per-slot
+ * records below (append, windows, snapshot, restore, growth), which would otherwise have to be
+ * exposed.
  */
 export class SeriesHistory {
   readonly stepMs: number;
@@ -430,18 +316,18 @@ export class SeriesHistory {
     meta[m + TAIL] = target + 1;
     for (let k = 0; k < 3; k++) meta[m + TAIL_ANCHOR + k] = anchor[k]!;
     ring[r + TAIL_SINCE] = since;
-    const codesAt = SNAPSHOT_HEADER + 2 * n;
+    const codesAt = HISTORY_SNAPSHOT_HEADER + 2 * n;
     const maskAt = codesAt + 3 * n;
     const out = new Uint8Array(maskAt + Math.ceil(n / 8));
     const dv = new DataView(out.buffer);
-    dv.setUint32(0, SNAPSHOT_MAGIC, true);
+    dv.setUint32(0, HISTORY_SNAPSHOT_MAGIC, true);
     dv.setUint32(4, n, true);
     dv.setUint32(8, since, true);
     dv.setFloat64(16, meta[m + LAST_TS]!, true);
     for (let k = 0; k < 3; k++) dv.setFloat64(24 + 8 * k, anchor[k]!, true);
     for (let i = 0; i < n; i++) {
       const p = (head + i) % cap;
-      dv.setUint16(SNAPSHOT_HEADER + 2 * i, zCodeAt(buf, p), true);
+      dv.setUint16(HISTORY_SNAPSHOT_HEADER + 2 * i, zCodeAt(buf, p), true);
       if (i > 0) for (let k = 0; k < 3; k++) out[codesAt + 3 * i + k] = buf[cBase + 3 * p + k]!;
       if (this.#bit(slot, p)) out[maskAt + (i >>> 3)]! |= 1 << (i & 7);
     }
@@ -457,28 +343,28 @@ export class SeriesHistory {
     const bad = (why: string): never => {
       throw new StreamcastError('fatal', `history snapshot of series "${series}" is invalid (${why}); drop its changelog entry`);
     };
-    if (snap.byteLength < SNAPSHOT_HEADER_V1) bad('too short');
-    const dv = new DataView(snap.buffer, snap.byteOffset, snap.byteLength);
-    const magic = dv.getUint32(0, true);
-    if (magic === SNAPSHOT_MAGIC_V1) return this.#restoreV1(series, snap, dv, bad);
-    if (magic !== SNAPSHOT_MAGIC) bad('bad magic');
-    if (snap.byteLength < SNAPSHOT_HEADER) bad('too short');
+    if (snap.byteLength < HISTORY_SNAPSHOT_HEADER_V1) bad('too short');
+    const v1 = new DataView(snap.buffer, snap.byteOffset, snap.byteLength).getUint32(0, true) === HISTORY_SNAPSHOT_MAGIC_V1;
+    const bytes = v1 ? upgradeHistorySnapshotV1(snap, this.capacity, bad) : snap;
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (dv.getUint32(0, true) !== HISTORY_SNAPSHOT_MAGIC) bad('bad magic');
+    if (bytes.byteLength < HISTORY_SNAPSHOT_HEADER) bad('too short');
     const n = dv.getUint32(4, true);
-    const codesAt = SNAPSHOT_HEADER + 2 * n;
+    const codesAt = HISTORY_SNAPSHOT_HEADER + 2 * n;
     const maskAt = codesAt + 3 * n;
-    if (n < 1 || snap.byteLength !== maskAt + Math.ceil(n / 8)) bad('length mismatch');
+    if (n < 1 || bytes.byteLength !== maskAt + Math.ceil(n / 8)) bad('length mismatch');
     let since = dv.getUint32(8, true);
     const lastTs = dv.getFloat64(16, true);
     const chain = this.#chain;
     for (let k = 0; k < 3; k++) chain[k] = dv.getFloat64(24 + 8 * k, true);
     if (!Number.isFinite(lastTs) || !Number.isFinite(chain[0]!) || !(chain[1]! > 0) || !Number.isFinite(chain[1]!) || !(chain[2]! >= 0 && chain[2]! <= 3)) bad('non-finite scale or ts');
-    const zAt = (i: number): number => dv.getUint16(SNAPSHOT_HEADER + 2 * i, true);
-    const bitAt = (i: number): boolean => ((snap[maskAt + (i >>> 3)]! >>> (i & 7)) & 1) === 1;
+    const zAt = (i: number): number => dv.getUint16(HISTORY_SNAPSHOT_HEADER + 2 * i, true);
+    const bitAt = (i: number): boolean => ((bytes[maskAt + (i >>> 3)]! >>> (i & 7)) & 1) === 1;
     const keep = Math.min(n, this.capacity);
     const skip = n - keep;
     for (let i = 1; i <= skip; i++) {
       const q = codesAt + 3 * i;
-      advance(chain, fromFloat16(zAt(i)), bitAt(i), codeM(snap, q), codeL(snap, q));
+      advance(chain, fromFloat16(zAt(i)), bitAt(i), codeM(bytes, q), codeL(bytes, q));
       since = bitAt(i) ? 0 : since + 1;
     }
     const slot = this.#slotOf(series);
@@ -491,64 +377,10 @@ export class SeriesHistory {
       const q = codesAt + 3 * j;
       if (i === 0) putCodes(buf, cBase, 0, 0);
       else {
-        for (let k = 0; k < 3; k++) buf[cBase + 3 * i + k] = snap[q + k]!;
-        advance(chain, fromFloat16(zAt(j)), bitAt(j), codeM(snap, q), codeL(snap, q));
+        for (let k = 0; k < 3; k++) buf[cBase + 3 * i + k] = bytes[q + k]!;
+        advance(chain, fromFloat16(zAt(j)), bitAt(j), codeM(bytes, q), codeL(bytes, q));
       }
       this.#setBit(slot, i, bitAt(j));
-    }
-    this.#finishRestore(slot, keep, since, lastTs);
-  }
-
-  /** Format 1 (float16 drifts walked back from the newest exact scale): decoded, then re-encoded. */
-  #restoreV1(series: SeriesId, snap: Uint8Array, dv: DataView, bad: (why: string) => never): void {
-    const n = dv.getUint32(4, true);
-    if (n < 1 || snap.byteLength !== SNAPSHOT_HEADER_V1 + n * V1_WORDS * 2 + Math.ceil(n / 8)) bad('length mismatch');
-    let since = dv.getUint32(8, true);
-    const lastTs = dv.getFloat64(16, true);
-    const newestMean = dv.getFloat64(24, true);
-    const newestStd = dv.getFloat64(32, true);
-    if (!Number.isFinite(lastTs) || !Number.isFinite(newestMean) || !(newestStd > 0) || !Number.isFinite(newestStd)) bad('non-finite scale or ts');
-    const maskAt = SNAPSHOT_HEADER_V1 + n * V1_WORDS * 2;
-    const bitAt = (i: number): boolean => ((snap[maskAt + (i >>> 3)]! >>> (i & 7)) & 1) === 1;
-    const word = (i: number, k: number): number => dv.getUint16(SNAPSHOT_HEADER_V1 + (i * V1_WORDS + k) * 2, true);
-    const mean = new Float64Array(n);
-    const std = new Float64Array(n);
-    mean[n - 1] = newestMean;
-    std[n - 1] = newestStd;
-    for (let i = n - 1; i > 0; i--) {
-      std[i - 1] = std[i]! / Math.exp(fromFloat16(word(i, 2)));
-      mean[i - 1] = mean[i]! - fromFloat16(word(i, 1)) * std[i - 1]!;
-    }
-    // Re-encode the newest `capacity` steps, from the last step whose change the codes cannot carry.
-    const chain = this.#chain;
-    const encodeFrom = (start: number, out?: { codes: Uint8Array; at: number }): number => {
-      chain[0] = mean[start]!;
-      chain[1] = std[start]!;
-      chain[2] = 0;
-      for (let i = start + 1; i < n; i++) {
-        const z = fromFloat16(word(i, 0));
-        const c = encodeAdvance(chain, z, bitAt(i), mean[i]!, std[i]!);
-        if (c < 0) return i;
-        if (out !== undefined) putCodes(out.codes, out.at + 3 * (i - start), c & 0xfff, c >>> 12);
-      }
-      return n;
-    };
-    let start = n - Math.min(n, this.capacity);
-    for (let cut = encodeFrom(start); cut < n; cut = encodeFrom(start)) start = cut;
-    if (!Number.isFinite(mean[start]!) || !(std[start]! > 0) || !Number.isFinite(std[start]!)) bad('non-finite scale');
-    for (let i = 1; i <= start; i++) since = bitAt(i) ? 0 : since + 1;
-    const keep = n - start;
-    const slot = this.#slotOf(series);
-    this.#resize(slot, keep);
-    const { buf, cBase, meta, m } = this.#view(slot);
-    meta[m + ANCHOR] = mean[start]!;
-    meta[m + ANCHOR + 1] = std[start]!;
-    meta[m + ANCHOR + 2] = 0;
-    putCodes(buf, cBase, 0, 0);
-    encodeFrom(start, { codes: buf, at: cBase });
-    for (let i = 0; i < keep; i++) {
-      putZCode(buf, i, word(start + i, 0));
-      this.#setBit(slot, i, bitAt(start + i));
     }
     this.#finishRestore(slot, keep, since, lastTs);
   }
@@ -640,40 +472,4 @@ export class SeriesHistory {
     meta[m + TAIL] = 0;
     return slot;
   }
-}
-
-function codeM(b: Uint8Array, q: number): number {
-  return b[q]! | ((b[q + 1]! & 0x0f) << 8);
-}
-
-function codeL(b: Uint8Array, q: number): number {
-  return (b[q + 1]! >>> 4) | (b[q + 2]! << 4);
-}
-
-function putCodes(b: Uint8Array, q: number, cm: number, cl: number): void {
-  b[q] = cm & 0xff;
-  b[q + 1] = (cm >>> 8) | ((cl & 0x0f) << 4);
-  b[q + 2] = cl >>> 4;
-}
-
-/** A window's step i as the pipeline emitted it (up to float16 rounding of z). */
-export function windowSteps(w: SeriesWindow, from = 0, to = w.length): NormalizedStep[] {
-  const out: NormalizedStep[] = [];
-  for (let i = from; i < to; i++) {
-    const z = w.z[i]!;
-    const scale = { mean: w.mean[i]!, std: w.std[i]! };
-    const observed = w.observed[i] === 1;
-    out.push({
-      series: w.series,
-      ts: w.firstTs + i * w.stepMs,
-      value: z * scale.std + scale.mean,
-      observed,
-      imputed: !observed,
-      sinceObserved: w.sinceObserved[i]!,
-      reset: i === 0,
-      z,
-      scale,
-    });
-  }
-  return out;
 }

@@ -1,0 +1,187 @@
+import type { Forecast, HorizonForecast, ModelInfo } from '../domain/forecast.js';
+import type { SeriesId } from '../domain/point.js';
+import type { NormalizedStep } from '../domain/step.js';
+import type { SeriesHistory } from '../state/seriesHistory.js';
+import { windowSteps } from '../state/seriesWindow.js';
+import { GruForecaster } from './gru/gruForecaster.js';
+import type { GruModelWeights } from './gru/gruWeights.js';
+import { baseLag, LagRing, rebaseStep, rebaseWindow } from './gru/residualBase.js';
+import type { ResidualBase } from './gru/residualBase.js';
+
+export interface ServingGruOptions {
+  readonly name: string;
+  readonly stepMs: number;
+  readonly horizon: number;
+  readonly quantiles: readonly number[];
+  /** Steps of history a re-warm replays (model.context). */
+  readonly context: number;
+  /** Ablation: every step starts from h₀ = 0. */
+  readonly stateless: boolean;
+}
+
+/**
+ * One set of GRU weights in service on its residual base (gru/residualBase.ts): the seasonal lag
+ * ring, the model version each series' hidden state was computed under, and the lazy re-warm of
+ * a series whose state belongs to another version (its last `context` steps of history replayed
+ * under these weights on its first step here). ModelRuntime holds one, and builds the next one
+ * when weights are swapped in (`takeOver`).
+ */
+export class ServingGru {
+  readonly weights: GruModelWeights;
+  readonly base: ResidualBase;
+  readonly #gru: GruForecaster;
+  readonly #opts: ServingGruOptions;
+  readonly #history: SeriesHistory;
+  /** The model version each series' hidden state was computed under (kept across swaps). */
+  #stateVersion = new Map<SeriesId, number>();
+  #lags: LagRing | undefined;
+
+  constructor(weights: GruModelWeights, opts: ServingGruOptions, history: SeriesHistory) {
+    this.weights = weights;
+    this.base = weights.layout.base ?? { kind: 'none' };
+    this.#opts = opts;
+    this.#history = history;
+    this.#gru = new GruForecaster({ name: opts.name, stepMs: opts.stepMs, horizon: opts.horizon, quantiles: opts.quantiles, weights });
+  }
+
+  get info(): ModelInfo {
+    return this.#gru.info;
+  }
+
+  /**
+   * Takes over from the GRU served before (if any): every series' state is now stale and is
+   * re-warmed lazily on its next step; the lag ring is kept when the season is the same, else
+   * seeded from history so that series already running are served by these weights at once.
+   */
+  takeOver(prev: ServingGru | undefined): void {
+    if (prev !== undefined) this.#stateVersion = prev.#stateVersion;
+    const lag = baseLag(this.base);
+    if (lag > 0 && prev !== undefined && prev.#lags?.capacity === lag) this.#lags = prev.#lags;
+    else if (lag > 0) {
+      this.#lags = new LagRing(lag, this.#opts.stepMs);
+      for (const series of this.#history.series()) {
+        for (const s of this.#history.stepsOf(series).slice(-lag)) this.#lags.push(series, s.ts, s.value);
+      }
+    }
+  }
+
+  /** The GRU's forecasts for `batch` where it can serve, the baseline's (`fallback`) elsewhere. */
+  step(batch: readonly NormalizedStep[], fallback: readonly Forecast[]): Forecast[] {
+    const gru = this.#gru;
+    const version = gru.info.version;
+    const base = this.base;
+    const stateless = this.#opts.stateless;
+    const fresh = new Set<SeriesId>();
+    if (!stateless) {
+      const rewarm: NormalizedStep[] = [];
+      for (const s of batch) {
+        if (this.#stateVersion.get(s.series) === version) continue;
+        this.#stateVersion.set(s.series, version);
+        const steps = this.rewarmSteps(s.series, base);
+        if (steps.length === 0) fresh.add(s.series);
+        else for (const r of steps) rewarm.push(r);
+      }
+      if (rewarm.length > 0) gru.step(rewarm);
+    }
+    const lag = baseLag(base);
+    const lags = this.#lags;
+    const idx: number[] = [];
+    const gsteps: NormalizedStep[] = [];
+    const offsets: Float64Array[] = [];
+    const H = this.#opts.horizon;
+    for (let i = 0; i < batch.length; i++) {
+      const s = batch[i]!;
+      let lagged = Number.NaN;
+      if (lag > 0 && lags !== undefined) {
+        const ok = lags.full(s.series, s.ts);
+        if (ok) lagged = lags.ago(s.series, lag);
+        lags.push(s.series, s.ts, s.value);
+        if (!ok) {
+          // Not a season of consecutive values yet: the baseline serves, and the GRU starts
+          // afresh (re-warmed from history) once the series has one.
+          this.#stateVersion.delete(s.series);
+          fresh.delete(s.series);
+          continue;
+        }
+        const off = new Float64Array(H);
+        for (let h = 1; h <= H; h++) off[h - 1] = lags.ago(s.series, lag - h + 1);
+        offsets.push(off);
+      }
+      let g = rebaseStep(s, base, lagged);
+      if (stateless || fresh.delete(s.series)) g = { ...g, reset: true };
+      gsteps.push(g);
+      idx.push(i);
+    }
+    const out = fallback.slice();
+    if (gsteps.length === 0) return out;
+    const fc = gru.step(gsteps);
+    for (let k = 0; k < fc.length; k++) {
+      const f = fc[k]!;
+      const i = idx[k]!;
+      out[i] = lag > 0 ? offsetForecast(f, offsets[k]!, batch[i]!.value) : f;
+    }
+    return out;
+  }
+
+  /**
+   * The steps that re-warm `series` under `base`: its last `context` steps of history in the
+   * model's view, the first flagged `reset` (h₀ = 0, as in training). Empty when it has none.
+   */
+  rewarmSteps(series: SeriesId, base: ResidualBase): NormalizedStep[] {
+    const w = this.#history.windowOf(series);
+    if (w === undefined) return [];
+    const rw = rebaseWindow(w, base);
+    if (rw === undefined) return [];
+    const from = Math.max(0, rw.length - this.#opts.context);
+    return windowSteps(rw, from).map((s, k) => {
+      const g = base.kind === 'last-value' ? rebaseStep(s, base, Number.NaN) : s;
+      return k === 0 ? { ...g, reset: true } : g;
+    });
+  }
+
+  /** The version `series`' hidden state was computed under (undefined: none), and the state when it is this GRU's. */
+  snapshot(series: SeriesId): { readonly version: number | undefined; readonly state: Uint8Array | undefined } {
+    const version = this.#stateVersion.get(series);
+    return { version, state: version !== undefined && version === this.#gru.info.version ? this.#gru.snapshot(series) : undefined };
+  }
+
+  /**
+   * After the runtime restored `series`' history: its hidden state from `state` when it was saved
+   * under this GRU's version, else marked for a re-warm; its lag ring reseeded from history.
+   */
+  restore(series: SeriesId, state: Uint8Array | undefined, version: number): void {
+    if (state !== undefined && version === this.#gru.info.version) {
+      this.#gru.restore(series, state);
+      this.#stateVersion.set(series, version);
+    } else {
+      // Computed under another model (or none): re-warmed from the restored history on its next step.
+      this.#stateVersion.delete(series);
+    }
+    if (this.#lags !== undefined) {
+      this.#lags.drop(series);
+      for (const s of this.#history.stepsOf(series).slice(-this.#lags.capacity)) this.#lags.push(series, s.ts, s.value);
+    }
+  }
+
+  drop(series: SeriesId): void {
+    this.#gru.drop(series);
+    this.#lags?.drop(series);
+    this.#stateVersion.delete(series);
+  }
+
+  dispose(): void {
+    this.#gru.dispose();
+  }
+}
+
+/** A seasonal-base forecast back in the series' units: each horizon plus y[t+h−m]. */
+function offsetForecast(f: Forecast, off: Float64Array, last: number): Forecast {
+  const horizons = f.forecast.map((hf: HorizonForecast, k): HorizonForecast => {
+    const o = off[k]!;
+    const q: Record<string, number> = {};
+    for (const key of Object.keys(hf.q)) q[key] = hf.q[key]! + o;
+    const mean = hf.mean + o;
+    return Number.isFinite(mean) ? { h: hf.h, ts: hf.ts, mean, q } : { h: hf.h, ts: hf.ts, mean: last, q: Object.fromEntries(Object.keys(hf.q).map((k2) => [k2, last])) };
+  });
+  return { ...f, forecast: horizons };
+}

@@ -1,0 +1,47 @@
+import type { ResidualBase } from '../forecasting/gru/residualBase.js';
+import type { PipelineSpec } from '../spec/pipelineSpec.js';
+import type { SeriesWindow } from '../state/seriesWindow.js';
+import { baselineLoss } from './evaluateLoss.js';
+
+const DAY = 86_400_000;
+/** A seasonal base must beat the last value's held-out loss by this factor (see chooseBase). */
+const SEASONAL_MARGIN = 0.85;
+
+/** Seasons (in steps) the baselines use: one day and one week where the step divides them, and the spec's. */
+export function seasonCandidates(spec: PipelineSpec, maxSteps: number): number[] {
+  const out = new Set<number>();
+  for (const ms of [DAY, 7 * DAY, spec.baseline.season]) {
+    const m = ms / spec.window.step;
+    if (Number.isInteger(m) && m >= 2 && m <= maxSteps) out.add(m);
+  }
+  return [...out];
+}
+
+/** The best baseline's loss on the held-out slice (mean pinball, normalized units): the promotion gate's bar. */
+export function bestBaselineLoss(windows: readonly SeriesWindow[], spec: PipelineSpec, valFraction: number): number | undefined {
+  const common = { horizon: spec.model.horizon, quantiles: spec.model.quantiles, valFraction };
+  let best: number | undefined;
+  for (const m of [1, ...seasonCandidates(spec, Number.POSITIVE_INFINITY)]) {
+    const l = baselineLoss(windows, { ...common, seasonSteps: m });
+    if (l !== undefined && (best === undefined || l < best)) best = l;
+  }
+  return best;
+}
+
+/**
+ * The residual base for a pipeline's first model: the baseline with the lowest held-out loss on
+ * the history (a season only where it is at least the horizon, leaves half the history, and
+ * beats the last value by a margin).
+ */
+export function chooseBase(windows: readonly SeriesWindow[], spec: PipelineSpec, capacity: number, valFraction: number): ResidualBase {
+  const common = { horizon: spec.model.horizon, quantiles: spec.model.quantiles, valFraction };
+  let best: { loss: number; base: ResidualBase } = { loss: baselineLoss(windows, { ...common, seasonSteps: 1 }) ?? Number.POSITIVE_INFINITY, base: { kind: 'last-value' } };
+  for (const m of seasonCandidates(spec, Math.floor(capacity / 2))) {
+    if (m < spec.model.horizon) continue;
+    const l = baselineLoss(windows, { ...common, seasonSteps: m });
+    // A seasonal base hides the last value from the model (it sees differences only), which
+    // costs the short horizons; it has to win clearly to be worth that.
+    if (l !== undefined && l < SEASONAL_MARGIN * best.loss) best = { loss: l / SEASONAL_MARGIN, base: { kind: 'seasonal', steps: m } };
+  }
+  return best.base;
+}

@@ -1,0 +1,388 @@
+import { isStreamcastError } from '../domain/errors.js';
+import type { Forecast } from '../domain/forecast.js';
+import type { SeriesId } from '../domain/point.js';
+import type { NormalizedStep } from '../domain/step.js';
+import { selectBackend } from '../forecasting/gru/backend.js';
+import type { BackendChoice, BackendRequest } from '../forecasting/gru/backend.js';
+import { describeCalibration } from '../forecasting/gru/calibration.js';
+import { DEFAULT_Z_CLIP, featureLayout, sameLayout } from '../forecasting/gru/featureLayout.js';
+import { initGruModelWeights } from '../forecasting/gru/gruWeights.js';
+import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
+import { alignedRawWindow, baseName, rebaseWindow } from '../forecasting/gru/residualBase.js';
+import type { ModelRuntime } from '../forecasting/modelRuntime.js';
+import type { RetrainHooks } from '../forecasting/retrainHooks.js';
+import type { EventListener } from '../observability/events.js';
+import type { LogSink } from '../observability/logger.js';
+import type { PipelineSpec } from '../spec/pipelineSpec.js';
+import type { SeriesWindow } from '../state/seriesWindow.js';
+import type { ArtifactInfo, ArtifactStore } from './artifactStore.js';
+import { specHash } from './artifactStore.js';
+import { bestBaselineLoss, chooseBase } from './baseChoice.js';
+import { calibrateCandidate } from './calibrateCandidate.js';
+import type { ServingCopy } from './calibrateCandidate.js';
+import { buildDatasets, rebaseDataset } from './datasetBuilder.js';
+import { promotionDecision } from './evaluateLoss.js';
+import type { TrainerLike, TrainProgress } from './trainer.js';
+
+/** What one retrain did (`retrainNow`). Losses: mean pinball per cell and level, normalized units, held-out slice. */
+export interface RetrainReport {
+  readonly outcome: 'promoted' | 'rejected' | 'skipped' | 'failed';
+  readonly reason: string;
+  /** The promoted model's version. */
+  readonly version?: number;
+  readonly valLoss?: number | undefined;
+  readonly initialValLoss?: number | undefined;
+  readonly currentValLoss?: number | undefined;
+  readonly baselineLoss?: number | undefined;
+  readonly validationCells?: number;
+  readonly epochs?: number;
+  readonly bestEpoch?: number;
+  readonly durationMs?: number;
+  readonly backend?: string;
+  /** The residual base, as in meta.json. */
+  readonly base?: string;
+}
+
+/**
+ * `blocking`: the batch after the one that triggers a retrain waits for it (backtests, replays:
+ * deterministic, and each retrain sees exactly the past); `background`: training runs beside the
+ * stream and the new model is swapped in between micro-batches when done (live `run`); `off`:
+ * never retrain (serve the loaded model or the baseline).
+ */
+export type RetrainMode = 'blocking' | 'background' | 'off';
+
+export interface RetrainerOptions {
+  readonly spec: PipelineSpec;
+  readonly retrain?: RetrainMode;
+  /** Loads `current` at start; promoted models are saved here when `persist`. */
+  readonly store?: ArtifactStore;
+  /** Save promoted models to `store` and point `current` at them (default true with a store). */
+  readonly persist?: boolean;
+  /** Seeds the initial weights and the lane order. */
+  readonly seed?: number;
+  /** Epochs per retrain (default retrain.epochs). */
+  readonly epochs?: number;
+  /** Held-out newest fraction of each series' history, on which promotion is decided (default 0.15). */
+  readonly valFraction?: number;
+  /**
+   * Fit the held-out blend and interval calibration (gru/calibration.ts) into each promoted model
+   * (default true; false is the ablation: the head's own quantiles).
+   */
+  readonly calibrate?: boolean;
+  /** Serves a candidate as production does, for the held-out calibration replay. */
+  readonly servingCopy: ServingCopy;
+  readonly trainer?: () => TrainerLike;
+  /** The default trainer's backend (`--train-backend`; default `auto`: native where installed). */
+  readonly trainBackend?: BackendRequest;
+  /**
+   * Called once per promotion made here (after it is persisted), with the versioned weights and
+   * their meta.json summary: e.g. to publish it to the other instances (src/runtime/modelDistribution.ts).
+   */
+  readonly onPromoted?: (weights: GruModelWeights, info: ArtifactInfo) => void;
+  readonly events?: EventListener;
+  readonly logger?: LogSink;
+  /** Progress of each scheduled retrain's training (backtest progress): `run` counts retrains from 1. */
+  readonly onTrainProgress?: (p: TrainProgress & { readonly run: number }) => void;
+}
+
+const DEFAULT_VAL_FRACTION = 0.15;
+
+/**
+ * Keeps one ModelRuntime's model fresh (DESIGN.md "Model"): loads the artifact store's `current`
+ * model into it at start; on an event-time schedule (`retrain.every`, once some series holds
+ * `retrain.minHistory` steps) trains a candidate on the runtime's history in the trainer worker
+ * (fine-tuning the model in service, else from a seeded init on a residual base chosen from the
+ * baselines), promotes it only if it beats `retrain.promote.mustBeat` on the newest held-out
+ * slice, fits its offline calibration, saves it, and installs it in the runtime, which swaps it
+ * in between micro-batches. The constructor attaches it to the runtime, whose `step`, `stepAsync`,
+ * `pendingWork` and `close` then call it (forecasting/retrainHooks.ts).
+ */
+export class Retrainer implements RetrainHooks {
+  readonly #runtime: ModelRuntime;
+  readonly #spec: PipelineSpec;
+  readonly #opts: RetrainerOptions;
+  readonly #events: EventListener;
+  readonly #seed: number;
+  #mode: RetrainMode;
+  #loading: Promise<void> | undefined;
+  #training: Promise<void> | undefined;
+  #trainer: TrainerLike | undefined;
+  #nextRetrainAt: number | undefined;
+  #closing: Promise<void> | undefined;
+  #trainBackend = 'none';
+  readonly #runs = { promoted: 0, rejected: 0, failed: 0 };
+  #started = 0;
+  /** Training range (meta.json `training`) of each version served here: loaded or promoted. */
+  readonly #trained = new Map<number, { readonly firstTs: number; readonly lastTs: number }>();
+
+  constructor(runtime: ModelRuntime, opts: RetrainerOptions) {
+    const spec = opts.spec;
+    this.#runtime = runtime;
+    this.#spec = spec;
+    this.#opts = opts;
+    this.#mode = spec.model.type === 'gru' ? (opts.retrain ?? 'off') : 'off';
+    this.#events = opts.events ?? (() => undefined);
+    this.#seed = opts.seed ?? 1;
+    runtime.attach(this);
+    if (runtime.weights === undefined && opts.store !== undefined && spec.model.type === 'gru') {
+      this.#loading = this.#loadCurrent(opts.store).finally(() => (this.#loading = undefined));
+    }
+  }
+
+  /** The backend training runs on (for model metrics): known once the trainer started, `none` before. */
+  get trainBackend(): string {
+    return this.#trainBackend;
+  }
+
+  /**
+   * Starts the trainer now and returns the backend it chose, so that a missing backend that was
+   * asked for by name fails at start-up (a ConfigError with the install command), not at the
+   * first retrain. Undefined for a trainer that does not say (test fakes).
+   */
+  async startTrainer(): Promise<BackendChoice | undefined> {
+    this.#trainer ??= this.#opts.trainer?.() ?? (await defaultTrainer(this.#opts.trainBackend));
+    const choice = await this.#trainer.backend?.();
+    if (choice !== undefined) this.#trainBackend = choice.candidate;
+    return choice;
+  }
+
+  /** Retraining outcomes so far (also emitted as `training_run` events). */
+  get trainingRuns(): Readonly<{ promoted: number; rejected: number; failed: number }> {
+    return { ...this.#runs };
+  }
+
+  /** First and last event time of the data the model `version` was trained on, when known (in-sample checks). */
+  trainedRange(version: number): { readonly firstTs: number; readonly lastTs: number } | undefined {
+    return this.#trained.get(version);
+  }
+
+  /** The retrain mode now in force (see setRetrain). */
+  get retrainMode(): RetrainMode {
+    return this.#mode;
+  }
+
+  /**
+   * Turns retraining on or off while running (one trainer per pipeline across instances: only the
+   * owner of input partition 0 trains). Turning it off cancels a retrain in progress; its
+   * candidate is discarded. A baseline-only spec stays off.
+   */
+  setRetrain(mode: RetrainMode): void {
+    if (this.#spec.model.type !== 'gru' || this.#closing !== undefined || mode === this.#mode) return;
+    this.#mode = mode;
+    if (mode === 'off') this.#trainer?.cancel();
+  }
+
+  pendingWork(): Promise<void> | undefined {
+    if (this.#loading !== undefined) return this.#loading;
+    return this.#mode === 'blocking' ? this.#training : undefined;
+  }
+
+  /**
+   * Blocking mode: steps the batch in segments that end at a step which may trigger a retrain,
+   * awaiting each retrain before the next segment, so a retrain sees exactly the steps up to its
+   * trigger and the next step is already served by its outcome — whatever the batch boundaries.
+   */
+  async stepAsync(batch: readonly NormalizedStep[], step: (batch: readonly NormalizedStep[]) => Forecast[]): Promise<Forecast[]> {
+    if (this.#mode !== 'blocking') return step(batch);
+    if (this.#loading !== undefined) await this.#loading;
+    const out: Forecast[] = [];
+    let start = 0;
+    while (start < batch.length) {
+      const end = this.#segmentEnd(batch, start);
+      const fc = step(start === 0 && end === batch.length ? batch : batch.slice(start, end));
+      for (const f of fc) out.push(f);
+      if (this.#training !== undefined) await this.#training;
+      start = end;
+    }
+    return out;
+  }
+
+  /** Index after the first step at or after `start` that may trigger a retrain (or the end). */
+  #segmentEnd(batch: readonly NormalizedStep[], start: number): number {
+    if (this.#closing !== undefined) return batch.length;
+    const next = this.#nextRetrainAt;
+    const counts = next === undefined ? new Map<SeriesId, number>() : undefined;
+    for (let i = start; i < batch.length; i++) {
+      const s = batch[i]!;
+      if (next !== undefined) {
+        if (s.ts >= next) return i + 1;
+        continue;
+      }
+      // An over-estimate (restarts ignored): an early cut only costs a check.
+      const n = (counts!.get(s.series) ?? this.#runtime.history.lengthOf(s.series)) + 1;
+      counts!.set(s.series, n);
+      if (n >= this.#spec.retrain.minHistory) return i + 1;
+    }
+    return batch.length;
+  }
+
+  /** The retrain schedule, in event time: the first once a series holds minHistory steps, then every retrain.every. */
+  afterStep(): void {
+    if (this.#mode === 'off' || this.#closing !== undefined) return;
+    const spec = this.#spec;
+    const eventTime = this.#runtime.eventTime;
+    if (this.#nextRetrainAt === undefined) {
+      if (this.#runtime.longestHistory < spec.retrain.minHistory) return;
+      this.#nextRetrainAt = eventTime;
+    }
+    if (eventTime < this.#nextRetrainAt || this.#training !== undefined) return;
+    this.#nextRetrainAt = eventTime + spec.retrain.every;
+    this.#training = this.#retrain(this.#windows(), {})
+      .then(() => undefined)
+      .finally(() => (this.#training = undefined));
+  }
+
+  /**
+   * One retrain now on the history held, whatever the schedule and retrain mode (`streamcast
+   * train`): the same path as a scheduled one (residual base, datasets, trainer worker, promotion
+   * gate, calibration, artifact). `force` promotes a candidate the gate rejects.
+   */
+  async retrainNow(opts: { force?: boolean; onProgress?: (p: TrainProgress) => void } = {}): Promise<RetrainReport> {
+    await this.#loading;
+    await this.#training;
+    const run = this.#retrain(this.#windows(), { explicit: true, ...opts });
+    this.#training = run.then(() => undefined).finally(() => (this.#training = undefined));
+    const report = await run;
+    // Swapped in now, so that `weights`/`info` show the outcome at once.
+    this.#runtime.applyPendingSwap();
+    return report;
+  }
+
+  /** Cancels a running retrain and terminates the trainer worker; idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const trainer = this.#trainer;
+      trainer?.cancel();
+      await trainer?.close();
+      await this.#training?.catch(() => undefined);
+      await this.#loading?.catch(() => undefined);
+    })();
+    return this.#closing;
+  }
+
+  #windows(): SeriesWindow[] {
+    const history = this.#runtime.history;
+    return [...history.series()].map((s) => history.windowOf(s)!).filter((w) => w.length >= 2);
+  }
+
+  async #retrain(windows: SeriesWindow[], how: { explicit?: boolean; force?: boolean; onProgress?: (p: TrainProgress) => void }): Promise<RetrainReport> {
+    const started = performance.now();
+    const spec = this.#spec;
+    const runtime = this.#runtime;
+    const { horizon, quantiles, hidden, context } = spec.model;
+    const valFraction = this.#opts.valFraction ?? DEFAULT_VAL_FRACTION;
+    // Retraining turned off (another instance trains now, or a signal stops a backtest) or closing:
+    // a candidate is not ours to promote any more.
+    const abandoned = (): boolean => this.#closing !== undefined || (this.#mode === 'off' && how.explicit !== true);
+    const run = ++this.#started;
+    const onProgress = how.onProgress ?? (this.#opts.onTrainProgress === undefined ? undefined : (p: TrainProgress) => this.#opts.onTrainProgress?.({ ...p, run }));
+    const outcome = (o: 'promoted' | 'rejected' | 'failed'): void => {
+      this.#runs[o]++;
+      this.#events({ type: 'training_run', outcome: o, durationSeconds: (performance.now() - started) / 1000 });
+    };
+    let report: RetrainReport = { outcome: 'skipped', reason: 'not run' };
+    try {
+      const base = runtime.residualBase ?? chooseBase(windows, spec, runtime.history.capacity, valFraction);
+      const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff);
+      const rebased = windows.map((w) => rebaseWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
+      const raw = windows.map((w) => alignedRawWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
+      const { train, validation, info } = buildDatasets(rebased, { layout, horizon, context, valFraction });
+      if (train.cells === 0 || validation.cells === 0) {
+        this.#opts.logger?.info({ pipeline: spec.name, steps: info.steps }, 'retrain skipped: not enough history for training and held-out cells');
+        return { outcome: 'skipped', reason: `not enough history: ${info.steps} steps over ${info.series} series give ${train.cells} training and ${validation.cells} held-out cells` };
+      }
+      rebaseDataset(train, base);
+      rebaseDataset(validation, base);
+      const bestBaseline = bestBaselineLoss(raw, spec, valFraction);
+      const served = runtime.servedWeights;
+      const current = served !== undefined && sameLayout(served.layout, layout) ? served : undefined;
+      const init = current ?? initGruModelWeights({ layout, units: hidden, horizon, quantiles }, this.#seed);
+      this.#trainer ??= this.#opts.trainer?.() ?? (await defaultTrainer(this.#opts.trainBackend));
+      if (this.#closing !== undefined) return { outcome: 'skipped', reason: 'closing' };
+      if (abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
+      const res = await this.#trainer.train(
+        {
+          train,
+          validation,
+          init,
+          ...(current !== undefined ? { current } : {}),
+          options: { epochs: this.#opts.epochs ?? spec.retrain.epochs, seed: this.#seed },
+        },
+        onProgress,
+      );
+      // Retraining turned off meanwhile (another instance trains now, or a backtest was interrupted): its candidate is not ours to promote.
+      if (res.status === 'cancelled' || abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
+      this.#trainBackend = res.backend;
+      // The promotion gate.
+      const decision = promotionDecision({ candidate: res.valLoss, current: res.currentValLoss, baseline: bestBaseline, mustBeat: spec.retrain.promote.mustBeat });
+      const log = { pipeline: spec.name, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, ms: Math.round(res.durationMs) };
+      const losses = { valLoss: res.valLoss, initialValLoss: res.initialValLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, validationCells: validation.cells, epochs: res.epochs, bestEpoch: res.bestEpoch, durationMs: res.durationMs, backend: res.backend, base: baseName(base) };
+      report = { outcome: 'rejected', reason: decision.reason, ...losses };
+      if (!decision.promote && how.force !== true) {
+        outcome('rejected');
+        this.#opts.logger?.info(log, `candidate rejected: ${decision.reason}`);
+        return report;
+      }
+      const offline = this.#opts.calibrate === false ? undefined : await calibrateCandidate(res.weights, windows, { spec, valFraction, serve: this.#opts.servingCopy });
+      const weights: GruModelWeights = offline === undefined ? res.weights : { ...res.weights, calibration: offline };
+      if (abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
+      // Never below the version in service: it may have been adopted from another instance.
+      let version = (runtime.weights?.version ?? 0) + 1;
+      const artifact: ArtifactInfo = {
+        specHash: specHash(spec),
+        training: { firstTs: info.firstTs ?? null, lastTs: info.lastTs ?? null, series: info.series, steps: info.steps, epochs: res.epochs, durationMs: Math.round(res.durationMs) },
+        validation: { loss: res.valLoss ?? null, baselineLoss: bestBaseline ?? null, currentLoss: res.currentValLoss ?? null },
+        backend: res.backend,
+      };
+      const store = this.#opts.store;
+      const persist = store !== undefined && this.#opts.persist !== false;
+      if (persist) version = await store.save(spec.name, weights, artifact, { makeCurrent: true, minVersion: version });
+      // Once saved as current, only closing stops the promotion (the store already points at it).
+      const stopNow = (): boolean => (persist ? this.#closing !== undefined : abandoned());
+      if (stopNow()) return { outcome: 'skipped', reason: 'cancelled' };
+      runtime.useBackend((await selectBackend()).name);
+      if (stopNow()) return { outcome: 'skipped', reason: 'cancelled' };
+      const promoted = { ...weights, version };
+      if (info.firstTs !== undefined && info.lastTs !== undefined) this.#trained.set(version, { firstTs: info.firstTs, lastTs: info.lastTs });
+      runtime.install(promoted);
+      this.#opts.onPromoted?.(promoted, artifact);
+      outcome('promoted');
+      const reason = decision.promote ? decision.reason : `${decision.reason} (forced)`;
+      this.#opts.logger?.info({ ...log, version, ...(weights.calibration !== undefined ? { calibration: describeCalibration(weights.calibration) } : {}) }, `model v${version} promoted: ${reason}`);
+      return { ...report, outcome: 'promoted', reason, version };
+    } catch (err) {
+      outcome('failed');
+      this.#opts.logger?.error({ pipeline: spec.name, err }, `retraining failed (${isStreamcastError(err) ? err.kind : 'fatal'}); the model in service stays`);
+      if (how.explicit === true) throw err;
+      return { outcome: 'failed', reason: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  async #loadCurrent(store: ArtifactStore): Promise<void> {
+    const spec = this.#spec;
+    const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step);
+    try {
+      if ((await store.currentVersion(spec.name)) === undefined) return;
+      // Before loading: the artifact store builds a tfjs model, and a tensor made before a backend is
+      // chosen starts tfjs' slow cpu backend (which prints its "install tfjs-node" banner).
+      this.#runtime.useBackend((await selectBackend()).name);
+      const loaded = await store.loadCurrent(spec.name, { layout, hidden: spec.model.hidden, horizon: spec.model.horizon, quantiles: spec.model.quantiles, anyBase: true });
+      if (loaded === undefined) return;
+      if (this.#closing !== undefined) return;
+      const t = loaded.meta.training;
+      if (t.firstTs !== null && t.lastTs !== null) this.#trained.set(loaded.version, { firstTs: t.firstTs, lastTs: t.lastTs });
+      this.#runtime.install(loaded.weights);
+      this.#opts.logger?.info({ pipeline: spec.name, version: loaded.version, base: baseName(loaded.weights.layout.base) }, `loaded model v${loaded.version} from ${store.root}`);
+    } catch (err) {
+      if (!isStreamcastError(err)) throw err;
+      // Operator action: fix or retrain the artifact (`streamcast train`), or point `current` at a good version.
+      this.#opts.logger?.warn({ pipeline: spec.name, err: err.message }, 'cannot load the current model; the baseline stays in service');
+    }
+  }
+}
+
+async function defaultTrainer(backend: BackendRequest | undefined): Promise<TrainerLike> {
+  // Loaded on first use: a process that never trains never loads the worker's code.
+  const { Trainer } = await import('./trainer.js');
+  return new Trainer(backend !== undefined ? { backend } : {});
+}
