@@ -11,6 +11,7 @@ import { createMetrics, metricsListener } from '../../observability/metrics.js';
 import { collectProcessMetrics } from '../../observability/operatorMetrics.js';
 import { HttpServer } from '../../runtime/httpServer.js';
 import { instrumentForecaster } from '../../observability/instrumentForecaster.js';
+import { LatestForecasts } from '../../observability/latestForecasts.js';
 import { createLiveObservers } from '../../runtime/liveObservers.js';
 import { backendDetail, describeBackends, startComputeBackends } from '../computeBackends.js';
 import { describeRun, DiscardSink, replayParts, replayRuntime, runReplay } from './replay.js';
@@ -42,7 +43,7 @@ class ForecastPrinter implements Sink<Forecast> {
   readonly name = 'demo-printer';
   constructor(
     private readonly out: NodeJS.WritableStream,
-    private readonly latest: Map<string, Forecast>,
+    private readonly latest: LatestForecasts,
     private readonly progress: () => number,
   ) {}
   async write(items: readonly Forecast[]): Promise<void> {
@@ -89,7 +90,7 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
   // Live accuracy and (with --influx) history ride on the batch hook; model metrics on the forecaster.
   const observers = createLiveObservers({ spec: parts.spec, events, logger, ...(flags.influx ? { influxUrl: flags.influx } : {}) });
   const served = { ...parts, forecaster: instrumentForecaster(parts.forecaster, { events, now: () => performance.now() }) };
-  const latest = new Map<string, Forecast>();
+  const latest = new LatestForecasts();
   let http: HttpServer | undefined;
   if (flags.http !== false) {
     http = new HttpServer({

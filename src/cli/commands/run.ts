@@ -2,10 +2,10 @@ import { Registry } from 'prom-client';
 import { kafkaConfigFrom, type KafkaConfig } from '../../config/kafkaConfig.js';
 import { describeError } from '../../domain/describeError.js';
 import { ConfigError, exitCodeFor, isStreamcastError, StreamcastError } from '../../domain/errors.js';
-import type { Forecast } from '../../domain/forecast.js';
 import type { EventListener } from '../../observability/events.js';
 import { createForecaster } from '../../forecasting/createForecaster.js';
 import { instrumentForecaster } from '../../observability/instrumentForecaster.js';
+import { LatestForecasts } from '../../observability/latestForecasts.js';
 import { ArtifactStore } from '../../training/artifactStore.js';
 import { wallClock } from '../../domain/clock.js';
 import type { Logger } from '../../observability/logger.js';
@@ -74,7 +74,7 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
   const logger = cliLogger(flags);
   const registry = new Registry();
   collectProcessMetrics(registry);
-  const latest = new Map<string, Forecast>();
+  const latest = new LatestForecasts();
   const abort = new AbortController();
 
   const backends = await startComputeBackends(flags, logger);
@@ -231,7 +231,7 @@ function build(
   cfg: KafkaConfig,
   registry: Registry,
   logger: Logger,
-  latest: Map<string, Forecast>,
+  latest: LatestForecasts,
   influxUrl: string | undefined,
   trainBackend: BackendRequest,
   modelsDir = 'models',
