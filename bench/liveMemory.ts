@@ -13,6 +13,7 @@
  *   - closeIdle: series closed and forecast per second; shutdown: the final checkpoint's seconds.
  *
  *   npm run bench -- live-memory                     (N = 200k; LIVE_MEMORY_SERIES=50000 for less)
+ *   LIVE_MEMORY_SERIES=20000 LIVE_MEMORY_POINTS=60 npm run bench -- live-memory   (60 points each first)
  *   LIVE_MEMORY_HEAPSNAPSHOT=/tmp/live.heapsnapshot npm run bench -- live-memory
  */
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { ManualClock } from '../src/domain/clock.js';
 import { MemorySink } from '../src/connectors/memory/memorySink.js';
 import { MemorySource } from '../src/connectors/memory/memorySource.js';
 import { createForecaster } from '../src/forecasting/createForecaster.js';
+import { LatestForecasts } from '../src/observability/latestForecasts.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createPipelineCores } from '../src/pipeline/build.js';
 import { parseSpec } from '../src/spec/loadSpec.js';
@@ -36,6 +38,8 @@ import { PipelineRunner } from '../src/runtime/pipelineRunner.js';
 import { SeriesStateStore } from '../src/state/seriesStateStore.js';
 
 const N = Number(process.env['LIVE_MEMORY_SERIES'] ?? 200_000);
+/** Points per series before the tenth's 5 more: 1 is the issue's load; more shows a series' steady state. */
+const POINTS = Number(process.env['LIVE_MEMORY_POINTS'] ?? 1);
 const STEP = 60_000;
 const PARTITIONS = 8;
 
@@ -165,7 +169,12 @@ async function runLive(writer: FileChangelogWriter): Promise<LiveFigures> {
   const store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster }, now: () => clock.now() });
   const coordinator = new CheckpointCoordinator({ store, writer, events, logger, intervalMs: 1000, now: () => clock.now() });
   const observers = createLiveObservers({ spec, events, logger });
-  const latest = new Map<string, Forecast>();
+  const latest = new LatestForecasts();
+  // As `streamcast run` wires them: what is kept beside the store forgets a series with it.
+  store.onDrop((series) => {
+    latest.delete(series);
+    observers.drop(series);
+  });
   const ticks = new Subject<void>();
   const source = new MemorySource({ name: spec.input.topic });
   let forecasts = 0;
@@ -194,13 +203,15 @@ async function runLive(writer: FileChangelogWriter): Promise<LiveFigures> {
     const p = hash(series) % PARTITIONS;
     source.push({ points: [{ series, ts, value }], deadLetters: [], position: { topic: spec.input.topic, partition: p, offset: String(++offsets[p]!) } });
   };
-  // One point each…
-  for (let i = 0; i < N; i++) {
-    push(`host-${i}.cpu`, base, i % 100);
-    if (i % 5000 === 0) await turns(2);
+  // One point each (POINTS each for a series' steady state)…
+  for (let k = 0; k < POINTS; k++) {
+    for (let i = 0; i < N; i++) {
+      push(`host-${i}.cpu`, base + k * STEP, (i + k) % 100);
+      if (i % 5000 === 0) await turns(2);
+    }
   }
   // …and 5 more for a tenth of them (steps close as their watermark moves).
-  for (let k = 1; k <= 5; k++) {
+  for (let k = POINTS; k < POINTS + 5; k++) {
     for (let i = 0; i < N; i += 10) push(`host-${i}.cpu`, base + k * STEP, (i + k) % 100);
     await turns(2);
   }
@@ -263,7 +274,7 @@ export async function benchLiveMemory(): Promise<Record<string, unknown>[]> {
 
   const per = (b: number, n: number) => Math.round(b / Math.max(1, n));
   return [
-    { measure: 'series', value: N, note: `${inSeries} in the store after the records, ${changelogSeries} in the changelog, ${restoredSeries} restored` },
+    { measure: 'series', value: N, note: `${POINTS} point(s) each, 5 more for a tenth; ${inSeries} in the store after the records, ${changelogSeries} in the changelog, ${restoredSeries} restored` },
     { measure: 'live bytes/series after records (heap + arrayBuffers)', value: per(afterRecords, N) },
     { measure: 'live bytes/series after idle close (heap + arrayBuffers)', value: per(liveBytes, N) },
     { measure: 'live RSS growth/series', value: per(rss, N) },

@@ -1,5 +1,6 @@
 import { Registry } from 'prom-client';
 import type { Forecast } from '../domain/forecast.js';
+import { LatestForecasts } from '../observability/latestForecasts.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { Forecaster } from '../forecasting/forecaster.js';
 import type { EventListener } from '../observability/events.js';
@@ -46,7 +47,7 @@ export interface PipelineObservability {
  */
 export class AppObservability {
   readonly registry = new Registry();
-  readonly #latest = new Map<string, Forecast>();
+  readonly #latest = new LatestForecasts();
   #http: HttpServer | undefined;
 
   constructor() {

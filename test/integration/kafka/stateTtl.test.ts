@@ -44,6 +44,8 @@ describeWithKafka('state.ttl on Kafka: an expired series is tombstoned in the ch
     const port = await first.port();
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toMatch(new RegExp(`streamcast_series_evicted_total\\{pipeline="${t.name}",reason="ttl"\\} 2`));
+    // /series/:id forgets them with their state: the forecast each got before expiring is not answered.
+    for (const series of SERIES) expect((await fetch(`http://127.0.0.1:${port}/series/${series}`)).status).toBe(404);
     first.child.kill('SIGTERM');
     expect(await first.exited, first.stderr()).toEqual({ code: 0, signal: null });
 

@@ -28,22 +28,6 @@ interface Violation {
  * longer occurs fails the test (below), so the list can only shrink.
  */
 const KNOWN_VIOLATIONS: readonly Violation[] = [
-  // Model lifecycle (ModelRuntime cut to serving; the retrain loop, base choice, gate and
-  // artifacts move to a Retrainer in training/): forecasting must not import training.
-  { rule: 'layer:forecasting', from: 'src/forecasting/calibrationReplay.ts', to: 'src/training/datasetBuilder.ts' },
-  { rule: 'layer:forecasting', from: 'src/forecasting/calibrationReplay.ts', to: 'src/training/seriesHistory.ts' },
-  { rule: 'layer:forecasting', from: 'src/forecasting/gru/residualBase.ts', to: 'src/training/datasetBuilder.ts' },
-  { rule: 'layer:forecasting', from: 'src/forecasting/gru/residualBase.ts', to: 'src/training/seriesHistory.ts' },
-  { rule: 'layer:forecasting', from: 'src/forecasting/modelRuntime.ts', to: 'src/training/artifactStore.ts' },
-  { rule: 'layer:forecasting', from: 'src/forecasting/modelRuntime.ts', to: 'src/training/datasetBuilder.ts' },
-  { rule: 'layer:forecasting', from: 'src/forecasting/modelRuntime.ts', to: 'src/training/evaluateLoss.ts' },
-  { rule: 'layer:forecasting', from: 'src/forecasting/modelRuntime.ts', to: 'src/training/seriesHistory.ts' },
-  { rule: 'layer:forecasting', from: 'src/forecasting/modelRuntime.ts', to: 'src/training/trainer.ts' },
-  // Model lifecycle: the cycles calibration → quantileHead → gruWeights → calibration, and
-  // featureLayout → residualBase → training/datasetBuilder → featureLayout.
-  { rule: 'no-circular', from: 'src/forecasting/gru/calibration.ts', to: 'src/forecasting/gru/quantileHead.ts' },
-  { rule: 'no-circular', from: 'src/forecasting/gru/gruWeights.ts', to: 'src/forecasting/gru/quantileHead.ts' },
-  { rule: 'no-circular', from: 'src/forecasting/gru/featureLayout.ts', to: 'src/forecasting/gru/residualBase.ts' },
   // Delivery guarantee (one checkpoint writer per guarantee behind one interface): the Kafka
   // writer must not import the runtime's coordinator, and model distribution's raw kafkajs
   // clients move behind connectors/kafka.
