@@ -19,6 +19,8 @@ import { RunStats } from '../../observability/runStats.js';
 import { loadSpec } from '../../pipeline/spec/loadSpec.js';
 import type { PipelineSpec } from '../../pipeline/spec/pipelineSpec.js';
 import { PipelineRunner, type RunnerOptions } from '../../runtime/pipelineRunner.js';
+import { BatchCheckpoints } from '../../runtime/checkpoint/batchCheckpoints.js';
+import { NoopCommitter } from '../../connectors/noopCommitter.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { createProgress, type Progress } from '../progress.js';
 import type { LogSink, Logger } from '../../observability/logger.js';
@@ -124,12 +126,12 @@ export async function runReplay(
   const clock = new ManualClock(0);
   const { stats, source } = parts;
   const listener = fanOut(stats.listener, opts.events ?? (() => undefined));
+  const input = withEventTimeClock(source, clock);
   const runner = new PipelineRunner({
     spec: parts.spec,
-    source: withEventTimeClock(source, clock),
+    source: input,
     forecaster: parts.forecaster,
-    forecastSink: sinks.forecasts,
-    deadLetterSink: sinks.deadLetters,
+    checkpoints: new BatchCheckpoints(new NoopCommitter({ ...sinks, source: input })),
     clock,
     events: listener,
     ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),

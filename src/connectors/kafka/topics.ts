@@ -1,5 +1,55 @@
+import { randomUUID } from 'node:crypto';
 import type { Admin, ITopicConfig } from 'kafkajs';
 import { kafkaErrorType } from './kafkaClient.js';
+
+/**
+ * The names streamcast gives things on Kafka, in one place: topics a pipeline creates, its
+ * transactional ids and the consumer groups of its side readers. Taken from the spec's fields,
+ * which are passed structurally so that this module depends on no spec type.
+ */
+interface NamedPipeline {
+  readonly name: string;
+  readonly input: { readonly topic: string };
+  readonly output: { readonly topic: string };
+  readonly deadLetter: { readonly topic: string };
+}
+
+/** The topics one pipeline reads and writes. */
+export interface PipelineTopics {
+  readonly input: string;
+  readonly output: string;
+  readonly deadLetter: string;
+  /** Compacted, as many partitions as `input`: changelog partition p holds the series of input partition p. */
+  readonly changelog: string;
+}
+
+export function pipelineTopics(spec: NamedPipeline): PipelineTopics {
+  return { input: spec.input.topic, output: spec.output.topic, deadLetter: spec.deadLetter.topic, changelog: changelogTopic(spec) };
+}
+
+/** The compacted state changelog of a pipeline (co-partitioned with its input). */
+export function changelogTopic(spec: Pick<NamedPipeline, 'name'>): string {
+  return `${spec.name}.state`;
+}
+
+/** The compacted topic that carries a pipeline's promoted models (key = pipeline name). */
+export function modelTopic(spec: Pick<NamedPipeline, 'name'>): string {
+  return `${spec.name}.models`;
+}
+
+/**
+ * Exactly-once: the transactional id of input partition p's producer. One per partition, not per
+ * instance: kafkajs 2.2.4 has no KIP-447 group-metadata fencing, so whoever owns p fences the
+ * previous owner by initialising this id.
+ */
+export function transactionalId(groupId: string, inputTopic: string, partition: number): string {
+  return `${groupId}.${inputTopic}.${partition}`;
+}
+
+/** A group of its own for each reader of the model topic: it commits nothing, so it always starts from the oldest retained record. */
+export function modelReaderGroupId(groupId: string): string {
+  return `${groupId}.models.${randomUUID()}`;
+}
 
 export interface TopicSpec {
   readonly topic: string;
