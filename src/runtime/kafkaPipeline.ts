@@ -7,9 +7,8 @@ import { type KafkaDelivery, kafkaDelivery } from '../connectors/kafka/kafkaDeli
 import { KafkaSource } from '../connectors/kafka/kafkaSource.js';
 import { inProcessProducers, type ProducerFactory } from '../connectors/kafka/outputProducer.js';
 import { ProducerThread } from '../connectors/kafka/producerThread.js';
-import { changelogTopic, ensureTopics, pipelineTopics } from '../connectors/kafka/topics.js';
+import { ensurePipelineTopics, pipelineTopics } from '../connectors/kafka/topics.js';
 import { wallClock } from '../domain/clock.js';
-import { StreamcastError } from '../domain/errors.js';
 import type { Forecast } from '../domain/forecast.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { Forecaster } from '../forecasting/forecaster.js';
@@ -193,37 +192,11 @@ export class KafkaPipeline {
   }
 
   private async prepare(): Promise<void> {
-    const { spec, cfg, logger: log } = this.opts;
-    const admin = createKafka(cfg, log, { clientIdSuffix: 'admin' }).admin();
-    await admin.connect();
-    try {
-      const created = await ensureTopics(admin, [
-        { topic: spec.input.topic, partitions: cfg.topicPartitions, replication: cfg.topicReplication },
-        { topic: spec.output.topic, partitions: cfg.topicPartitions, replication: cfg.topicReplication },
-        { topic: spec.deadLetter.topic, partitions: 1, replication: cfg.topicReplication },
-      ]);
-      const partitionsOf = async (topic: string) => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions.length ?? 0;
-      const inputPartitions = await partitionsOf(spec.input.topic);
-      const changelog = changelogTopic(spec);
-      created.push(
-        ...(await ensureTopics(admin, [{ topic: changelog, partitions: inputPartitions, replication: cfg.topicReplication, compacted: true }])),
-      );
-      const changelogPartitions = await partitionsOf(changelog);
-      if (changelogPartitions !== inputPartitions) {
-        throw new StreamcastError(
-          'config',
-          `state changelog ${changelog} has ${changelogPartitions} partitions but input ${spec.input.topic} has ${inputPartitions}; they must match ` +
-            '(changelog partition p holds the series of input partition p). Operator action: add partitions to the changelog to match, ' +
-            'or delete it (every series then starts afresh).',
-        );
-      }
-      if (this.opts.models !== undefined) created.push(...(await this.opts.models.prepare(admin)));
-      if (created.length > 0) log.info({ topics: created }, `created topics ${created.join(', ')}`);
-    } finally {
-      await admin.disconnect();
-    }
+    const { spec, cfg, logger: log, models } = this.opts;
+    const created = await ensurePipelineTopics({ spec, cfg, logger: log, extra: models === undefined ? [] : [models.topicSpec] });
+    if (created.length > 0) log.info({ topics: created }, `created topics ${created.join(', ')}`);
     await this.delivery.connect();
-    await this.opts.models?.start();
+    await models?.start();
   }
 
   stop(): Promise<void> {

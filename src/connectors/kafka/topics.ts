@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, ITopicConfig } from 'kafkajs';
-import { kafkaErrorType } from './kafkaClient.js';
+import type { KafkaConfig } from '../../config/kafkaConfig.js';
+import { StreamcastError } from '../../domain/errors.js';
+import type { LogSink } from '../../observability/logger.js';
+import { createKafka, kafkaErrorType } from './kafkaClient.js';
 
 /**
  * The names streamcast gives things on Kafka, in one place: topics a pipeline creates, its
@@ -64,6 +67,47 @@ export interface TopicSpec {
   readonly compacted?: boolean;
   /** Extra topic configs, e.g. `{ 'max.message.bytes': '2097152' }`. */
   readonly configs?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Creates what a pipeline reads and writes where it is absent: input and output topics
+ * (`cfg.topicPartitions` each), the dead-letter topic (one partition), the state changelog
+ * (compacted, as many partitions as the input, which is checked: a mismatch is a config error) and
+ * `extra` (the model topic). Returns the names it created.
+ */
+export async function ensurePipelineTopics(opts: {
+  readonly spec: NamedPipeline;
+  readonly cfg: KafkaConfig;
+  readonly logger: LogSink;
+  readonly extra?: readonly TopicSpec[];
+}): Promise<string[]> {
+  const { spec, cfg, logger } = opts;
+  const admin = createKafka(cfg, logger, { clientIdSuffix: 'admin' }).admin();
+  await admin.connect();
+  try {
+    const created = await ensureTopics(admin, [
+      { topic: spec.input.topic, partitions: cfg.topicPartitions, replication: cfg.topicReplication },
+      { topic: spec.output.topic, partitions: cfg.topicPartitions, replication: cfg.topicReplication },
+      { topic: spec.deadLetter.topic, partitions: 1, replication: cfg.topicReplication },
+    ]);
+    const partitionsOf = async (topic: string) => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions.length ?? 0;
+    const inputPartitions = await partitionsOf(spec.input.topic);
+    const changelog = changelogTopic(spec);
+    created.push(...(await ensureTopics(admin, [{ topic: changelog, partitions: inputPartitions, replication: cfg.topicReplication, compacted: true }])));
+    const changelogPartitions = await partitionsOf(changelog);
+    if (changelogPartitions !== inputPartitions) {
+      throw new StreamcastError(
+        'config',
+        `state changelog ${changelog} has ${changelogPartitions} partitions but input ${spec.input.topic} has ${inputPartitions}; they must match ` +
+          '(changelog partition p holds the series of input partition p). Operator action: add partitions to the changelog to match, ' +
+          'or delete it (every series then starts afresh).',
+      );
+    }
+    if (opts.extra !== undefined && opts.extra.length > 0) created.push(...(await ensureTopics(admin, opts.extra)));
+    return created;
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /**

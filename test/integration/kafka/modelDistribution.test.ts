@@ -7,7 +7,8 @@ import type { ModelRuntime } from '../../../src/forecasting/modelRuntime.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
 import { KafkaPipeline } from '../../../src/runtime/kafkaPipeline.js';
-import { ModelDistribution, modelTopic, TRAINER_PARTITION } from '../../../src/runtime/modelDistribution.js';
+import { modelTopic } from '../../../src/connectors/kafka/topics.js';
+import { ModelDistribution, TRAINER_PARTITION } from '../../../src/runtime/modelDistribution.js';
 import { describeWithKafka, requireKafkaBrokers } from '../../helpers/services.js';
 import { createTopic, points, specTopics, testKafka, uniqueName, waitFor } from './harness.js';
 
