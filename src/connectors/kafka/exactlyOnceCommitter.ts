@@ -21,7 +21,7 @@ const NOTHING_SEALED: SealedOutputs = { partitions: new Set() };
 export interface ExactlyOnceOptions {
   readonly producers: ProducerFactory;
   /** Reads the group's committed offsets: tells a commit that landed from one that was lost. */
-  readonly reader: KafkaCheckpointReader;
+  readonly reader: Pick<KafkaCheckpointReader, 'committed'>;
   readonly logger: LogSink;
   readonly groupId: string;
   readonly topics: PipelineTopics;

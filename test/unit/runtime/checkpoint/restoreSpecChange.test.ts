@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { SeriesId } from '../../../src/domain/point.js';
-import { createBaseline } from '../../../src/forecasting/baseline/createBaseline.js';
-import { createPipelineCores } from '../../../src/pipeline/build.js';
-import { parseSpec } from '../../../src/pipeline/spec/loadSpec.js';
-import type { CheckpointReader } from '../../../src/connectors/checkpointReader.js';
-import { NoopCommitter } from '../../../src/connectors/noopCommitter.js';
-import { MemorySink } from '../../../src/connectors/memory/memorySink.js';
-import { CheckpointCoordinator } from '../../../src/runtime/checkpoint/checkpointCoordinator.js';
-import { type EncodedState, SeriesStateStore } from '../../../src/state/seriesStateStore.js';
-import { stateShapeOf } from '../../../src/state/stateShape.js';
+import type { SeriesId } from '../../../../src/domain/point.js';
+import { createBaseline } from '../../../../src/forecasting/baseline/createBaseline.js';
+import { createPipelineCores } from '../../../../src/pipeline/build.js';
+import { parseSpec } from '../../../../src/pipeline/spec/loadSpec.js';
+import type { CheckpointReader } from '../../../../src/connectors/checkpointReader.js';
+import { NoopCommitter } from '../../../../src/connectors/noopCommitter.js';
+import { MemorySink } from '../../../../src/connectors/memory/memorySink.js';
+import { CheckpointCoordinator } from '../../../../src/runtime/checkpoint/checkpointCoordinator.js';
+import { type EncodedState, SeriesStateStore } from '../../../../src/state/seriesStateStore.js';
+import { stateShapeOf } from '../../../../src/state/stateShape.js';
 
 const specWith = (window: Record<string, unknown>, model: Record<string, unknown> = {}) =>
   parseSpec({
