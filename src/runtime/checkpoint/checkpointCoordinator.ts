@@ -225,7 +225,7 @@ export class CheckpointCoordinator implements Checkpoints {
     store.stepped(batch.steps);
     if (forecasts.length > 0) {
       const starts = forecasts.map((f) => store.lastSeen(f.series) ?? this.now());
-      committer.write(forecasts, this.partitionOf).then(
+      void committer.write(forecasts, this.partitionOf).then(
         () => this.latency(starts),
         (err: unknown) => this.fail(err),
       );
