@@ -48,7 +48,7 @@ export class AtLeastOnceCommitter implements Committer {
       await sinks.state.write(state);
       await sinks.state.flush();
     }
-    const positions = parts.flatMap((p) => (p.position === undefined ? [] : [p.position]));
+    const positions = parts.flatMap((p) => (p.position !== undefined && p.advances ? [p.position] : []));
     if (positions.length > 0) await offsets.commit(positions);
     return [];
   }

@@ -15,6 +15,12 @@ export interface PartitionCheckpoint {
   readonly state: readonly EncodedState[];
   /** Next input offset to read; undefined when this instance has read and committed nothing of the partition. */
   readonly position: Position | undefined;
+  /**
+   * Whether `position` moves the partition past its last commit. False for a part with only state
+   * or outputs: its position is the committed one again, which exactly-once still sends (every
+   * transaction carries the offset commit that tells whether it landed) and at-least-once skips.
+   */
+  readonly advances: boolean;
 }
 
 /** The forecasts a `seal` closed, handed back to `commit` with the rest of their checkpoint. */

@@ -35,7 +35,7 @@ export class NoopCommitter implements Committer {
       await forecasts.flush();
       await deadLetters.flush();
     }
-    const positions = parts.flatMap((p) => (p.position === undefined ? [] : [p.position]));
+    const positions = parts.flatMap((p) => (p.position !== undefined && p.advances ? [p.position] : []));
     if (positions.length > 0) await source.commit(positions);
     return [];
   }

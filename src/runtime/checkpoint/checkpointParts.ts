@@ -56,7 +56,8 @@ export function checkpointParts(content: CheckpointContent, positions: InputPosi
   const parts: PartitionCheckpoint[] = [];
   for (const [p, s] of byPartition) {
     if (!owns(p)) continue;
-    parts.push({ partition: p, ...s, position: positions.positionOf(p, content.positions) });
+    const position = positions.positionOf(p, content.positions);
+    parts.push({ partition: p, ...s, position, advances: position !== undefined && positions.moves(position) });
   }
   return parts;
 }

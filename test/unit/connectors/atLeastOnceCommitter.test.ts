@@ -42,6 +42,7 @@ const part = (partition: number, offset: string, extra: Partial<PartitionCheckpo
   deadLetters: [],
   state: [{ series: `s${partition}`, partition, value: new Uint8Array([1]) }],
   position: { topic: 'in', partition, offset },
+  advances: true,
   ...extra,
 });
 
@@ -74,6 +75,13 @@ describe('AtLeastOnceCommitter', () => {
     const { committer, log } = harness('forecasts.flush');
     await expect(committer.commit({ outputs: committer.seal(), final: false, parts: [part(0, '7')] })).rejects.toThrow('forecasts flush failed');
     expect(log).toEqual(['forecasts.flush']);
+  });
+
+  it('does not commit again an offset that does not advance (a part with only state): the group may be rejoining meanwhile', async () => {
+    const { committer, log } = harness();
+    await committer.commit({ outputs: committer.seal(), final: false, parts: [part(0, '7', { advances: false }), part(1, '3')] });
+    expect(log.filter((l) => l.startsWith('offsets'))).toEqual(['offsets(1@3)']);
+    expect(log).toContain('state.write(2)');
   });
 
   it('commits a part without a position (nothing read) without an offset commit', async () => {

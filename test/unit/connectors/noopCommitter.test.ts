@@ -16,7 +16,7 @@ describe('NoopCommitter', () => {
     const committer = new NoopCommitter({ forecasts, deadLetters, source: { commit: async (ps) => void committed.push(...ps) } });
     await committer.write([forecast('a')]);
     const position = { topic: 'f.csv', partition: 0, offset: '2' };
-    await committer.commit({ outputs: committer.seal(), final: false, parts: [{ partition: 0, deadLetters: [letter], state: [], position }] });
+    await committer.commit({ outputs: committer.seal(), final: false, parts: [{ partition: 0, deadLetters: [letter], state: [], position, advances: true }] });
     expect(forecasts.items.map((f) => f.series)).toEqual(['a']);
     expect(deadLetters.items).toEqual([letter]);
     expect(committed).toEqual([position]);

@@ -71,6 +71,7 @@ const part = (partition: number, offset: string, extra: Partial<PartitionCheckpo
   deadLetters: [letter(partition)],
   state: [{ series: `s${partition}`, partition, value: new Uint8Array([1]) }],
   position: { topic: 'in', partition, offset },
+  advances: true,
   ...extra,
 });
 const partitionOf = (series: string) => (series.startsWith('p1') ? 1 : 0);

@@ -30,8 +30,17 @@ describe('checkpointParts', () => {
     expect(byPartition.get(1)!.deadLetters).toHaveLength(2);
     expect(byPartition.get(2)!.state.map((s) => s.series)).toEqual(['s']);
     expect(byPartition.get(3)!.position).toEqual(at(3, '2'));
+    expect(byPartition.get(3)!.advances).toBe(true);
     expect(byPartition.get(0)!.position).toBeUndefined(); // never read, never committed
     expect(pending.take().size).toBe(0); // taken once
+  });
+
+  it('a part with only state carries the committed position again, marked as not advancing', () => {
+    const positions = new InputPositions();
+    positions.advance(at(0, '9'));
+    positions.commitDone([at(0, '9')], []);
+    const [p] = checkpointParts({ positions: positions.cut(), deadLetters: new Map(), state: [{ series: 's', partition: 0, value: null }], outputs: new Set() }, positions, () => true);
+    expect(p).toMatchObject({ partition: 0, position: at(0, '9'), advances: false });
   });
 
   it('leaves out the partitions this instance no longer owns', () => {
