@@ -66,8 +66,8 @@ interface Capture {
  * 2. When the runner has stepped that batch (all earlier batches were stepped before it),
  *    `afterStep` copies the forecaster's state of those series (`freeze`) and seals the forecasts
  *    written since the previous checkpoint: state, outputs and positions now describe the same
- *    prefix of the input. The frames are encoded from those copies in slices, while the pipeline
- *    goes on (the forecasts it makes meanwhile are the next checkpoint's).
+ *    prefix of the input. The frames are encoded from those copies, in slices (forecasts made
+ *    meanwhile are the next checkpoint's).
  * 3. The committer commits it; the next checkpoint waits for it (at most one in flight), so the
  *    pipeline keeps running while the broker works and backpressure applies when it falls behind.
  */
@@ -247,9 +247,13 @@ export class CheckpointCoordinator implements Checkpoints {
     if (this.failure !== undefined) throw this.failure;
     const t0 = performance.now();
     this.committing = true;
-    // The frames are encoded in slices while the pipeline goes on, so that a checkpoint does not
-    // hold up the batch after it.
-    this.inFlight = this.encodeInSlices(frozen)
+    // Forecasts sealed into this checkpoint wait for its commit (exactly-once: their latency is
+    // its duration), so its frames are encoded at once, before the next batch (in slices all the
+    // same, for the event loop). With none waiting (at-least-once sent them already), they are
+    // encoded in slices while the pipeline goes on, so that the checkpoint does not hold up the
+    // batch after it.
+    const encoded = outputs.partitions.size > 0 ? Promise.resolve(await this.encodeInSlices(frozen)) : this.encodeInSlices(frozen);
+    this.inFlight = encoded
       .then((state) => this.commit(cap, state, outputs, false))
       .then(
         () => {
