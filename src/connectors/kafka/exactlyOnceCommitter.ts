@@ -34,9 +34,8 @@ export interface ExactlyOnceOptions {
   readonly transactionTimeoutMs?: number;
 }
 
-/** The forecasts of one checkpoint, packed per input partition as they come, and who waits for their commit. */
-class Outputs {
-  readonly byPartition = new Map<number, PackedMessagesBuilder>();
+/** Who waits for the commit of one checkpoint's forecasts. */
+class Waiters {
   count = 0;
   readonly committed: Promise<void>;
   settle!: (err?: unknown) => void;
@@ -48,6 +47,12 @@ class Outputs {
     // A checkpoint whose writes nobody awaits must not report an unhandled rejection.
     this.committed.catch(() => undefined);
   }
+}
+
+/** A sealed checkpoint's forecasts: produce requests per input partition, and who waits for them. */
+interface Sealed {
+  readonly requests: Map<number, PackedMessages[]>;
+  readonly waiters: Waiters;
 }
 
 /**
@@ -70,9 +75,11 @@ class Outputs {
 export class ExactlyOnceCommitter implements Committer {
   private readonly producers = new Map<number, OutputProducer>();
   private readonly maxRequestBytes: number;
-  private open = new Outputs();
+  /** Forecasts written since the last seal, packed per partition (a builder's buffer is reused from one checkpoint to the next). */
+  private readonly builders = new Map<number, PackedMessagesBuilder>();
+  private open = new Waiters();
   /** Sealed and not yet committed, by what `seal` returned for them (a non-empty seal is always committed). */
-  private readonly sealed = new Map<SealedOutputs, Outputs>();
+  private readonly sealed = new Map<SealedOutputs, Sealed>();
   private seq = 0;
   private closing?: Promise<void>;
 
@@ -85,28 +92,28 @@ export class ExactlyOnceCommitter implements Committer {
   }
 
   write(forecasts: readonly Forecast[], partitionOf: (series: SeriesId) => number): Promise<void> {
-    const outputs = this.open;
     for (const f of forecasts) {
       const p = partitionOf(f.series);
-      let b = outputs.byPartition.get(p);
-      if (b === undefined) outputs.byPartition.set(p, (b = new PackedMessagesBuilder(this.opts.topics.output, this.maxRequestBytes)));
+      let b = this.builders.get(p);
+      if (b === undefined) this.builders.set(p, (b = new PackedMessagesBuilder(this.opts.topics.output, this.maxRequestBytes)));
       const m = forecastMessage(f);
       b.add(m.key, m.value);
     }
-    outputs.count += forecasts.length;
-    return outputs.committed;
+    this.open.count += forecasts.length;
+    return this.open.committed;
   }
 
   seal(): SealedOutputs {
-    const outputs = this.open;
-    if (outputs.byPartition.size === 0) {
-      outputs.settle(); // nothing to wait for
-      this.open = new Outputs();
+    const waiters = this.open;
+    this.open = new Waiters();
+    const requests = new Map<number, PackedMessages[]>();
+    for (const [p, b] of this.builders) if (b.count > 0) requests.set(p, b.take());
+    if (requests.size === 0) {
+      waiters.settle(); // nothing to wait for
       return NOTHING_SEALED;
     }
-    this.open = new Outputs();
-    const sealed: SealedOutputs = { partitions: new Set(outputs.byPartition.keys()) };
-    this.sealed.set(sealed, outputs);
+    const sealed: SealedOutputs = { partitions: new Set(requests.keys()) };
+    this.sealed.set(sealed, { requests, waiters });
     return sealed;
   }
 
@@ -124,21 +131,20 @@ export class ExactlyOnceCommitter implements Committer {
 
   /** Forgets what a partition has staged: its new owner redoes that work. */
   private discard(partition: number): void {
-    this.open.byPartition.delete(partition);
-    for (const s of this.sealed.values()) s.byPartition.delete(partition);
+    this.builders.delete(partition);
+    for (const s of this.sealed.values()) s.requests.delete(partition);
   }
 
-  async commit({ outputs: sealed, parts }: Checkpoint): Promise<readonly number[]> {
-    const outputs = this.sealed.get(sealed) ?? new Outputs();
-    this.sealed.delete(sealed);
+  async commit({ outputs, parts }: Checkpoint): Promise<readonly number[]> {
+    const sealed = this.sealed.get(outputs);
+    this.sealed.delete(outputs);
     try {
       const seq = ++this.seq;
-      const staged = parts.map((part) => outputs.byPartition.get(part.partition)?.take() ?? []);
-      const outcomes = await Promise.all(parts.map((part, i) => this.commitPartition(part, staged[i]!, seq)));
-      outputs.settle();
+      const outcomes = await Promise.all(parts.map((part) => this.commitPartition(part, sealed?.requests.get(part.partition) ?? [], seq)));
+      sealed?.waiters.settle();
       return parts.filter((_, i) => outcomes[i] === 'lost').map((p) => p.partition);
     } catch (err) {
-      outputs.settle(err);
+      sealed?.waiters.settle(err);
       throw err;
     }
   }
