@@ -28,7 +28,11 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { kafkaConfigFrom } from '../src/config/kafkaConfig.js';
-import { KafkaCheckpointWriter, stateMessage } from '../src/connectors/kafka/checkpointWriter.js';
+import { ExactlyOnceCommitter } from '../src/connectors/kafka/exactlyOnceCommitter.js';
+import { KafkaCheckpointReader } from '../src/connectors/kafka/kafkaCheckpointReader.js';
+import { stateMessage } from '../src/connectors/kafka/kafkaSink.js';
+import { inProcessProducers } from '../src/connectors/kafka/outputProducer.js';
+import { changelogTopic } from '../src/connectors/kafka/topics.js';
 import { createForecaster } from '../src/forecasting/createForecaster.js';
 import { createBaseline } from '../src/forecasting/baseline/createBaseline.js';
 import type { PipelineEvent } from '../src/observability/events.js';
@@ -36,8 +40,8 @@ import { createLogger } from '../src/observability/logger.js';
 import { createPipelineCores } from '../src/pipeline/build.js';
 import { parseSpec } from '../src/spec/loadSpec.js';
 import type { PipelineSpec } from '../src/spec/pipelineSpec.js';
-import { CheckpointCoordinator } from '../src/runtime/checkpoint.js';
-import { changelogTopic, KafkaPipeline } from '../src/runtime/kafkaPipeline.js';
+import { CheckpointCoordinator } from '../src/runtime/checkpoint/checkpointCoordinator.js';
+import { KafkaPipeline } from '../src/runtime/kafkaPipeline.js';
 import { SeriesStateStore } from '../src/state/seriesStateStore.js';
 import { pacedProduce } from './pacedLoad.js';
 
@@ -332,20 +336,16 @@ async function restoreBench(brokers: string[], kafka: Kafka): Promise<Record<str
 
   const store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster: createBaseline({ type: 'seasonal-naive', seasonMs: 3_600_000 }, { name, stepMs: STEP, horizon: 3, quantiles: [0.1, 0.5, 0.9] }) } });
   const abort = new AbortController();
-  const writer = new KafkaCheckpointWriter({
-    guarantee: 'exactly-once',
-    kafka: new Kafka({ clientId: 'bench-restore', brokers, logLevel: logLevel.NOTHING }),
-    logger,
-    groupId: `streamcast-${name}`,
-    topics: { input: spec.input.topic, output: spec.output.topic, deadLetter: spec.deadLetter.topic, changelog },
-    signal: abort.signal,
-    instanceId: 'bench',
-  });
-  const coordinator = new CheckpointCoordinator({ store, writer, events: () => {}, logger, intervalMs: 1000 });
+  const restoreKafka = new Kafka({ clientId: 'bench-restore', brokers, logLevel: logLevel.NOTHING });
+  const groupId = `streamcast-${name}`;
+  const topics = { input: spec.input.topic, output: spec.output.topic, deadLetter: spec.deadLetter.topic, changelog };
+  const reader = new KafkaCheckpointReader({ kafka: restoreKafka, logger, groupId, topics, signal: abort.signal });
+  const committer = new ExactlyOnceCommitter({ producers: inProcessProducers(restoreKafka), reader, logger, groupId, topics, signal: abort.signal, instanceId: 'bench' });
+  const coordinator = new CheckpointCoordinator({ store, committer, reader, events: () => {}, logger, intervalMs: 1000 });
   const t0 = performance.now();
   await Promise.all([0, 1, 2, 3].map((p) => coordinator.partitionReady(p)));
   const seconds = (performance.now() - t0) / 1000;
-  await writer.close();
+  await Promise.all([committer.close(), reader.close()]);
   await deleteTopics(kafka, [spec.input.topic, changelog]);
   return { series: RESTORE_SERIES, restored: store.size, 'bytes/series': Math.round(bytes / RESTORE_SERIES), 'restore s': +seconds.toFixed(2), 'series/s': Math.round(RESTORE_SERIES / seconds) };
 }

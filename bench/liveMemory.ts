@@ -22,17 +22,17 @@ import { dirname, join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import { Subject } from 'rxjs';
 import type { Forecast } from '../src/domain/forecast.js';
-import type { DeadLetter } from '../src/domain/deadLetter.js';
 import type { SeriesId } from '../src/domain/point.js';
 import { ManualClock } from '../src/domain/clock.js';
-import { MemorySink } from '../src/connectors/memory/memorySink.js';
 import { MemorySource } from '../src/connectors/memory/memorySource.js';
 import { createForecaster } from '../src/forecasting/createForecaster.js';
 import { LatestForecasts } from '../src/observability/latestForecasts.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createPipelineCores } from '../src/pipeline/build.js';
 import { parseSpec } from '../src/spec/loadSpec.js';
-import { CheckpointCoordinator, type CheckpointWriter, type PartitionCheckpoint } from '../src/runtime/checkpoint.js';
+import type { CheckpointReader } from '../src/connectors/checkpointReader.js';
+import type { Checkpoint, Committer, SealedOutputs } from '../src/connectors/committer.js';
+import { CheckpointCoordinator } from '../src/runtime/checkpoint/checkpointCoordinator.js';
 import { createLiveObservers } from '../src/runtime/liveObservers.js';
 import { PipelineRunner } from '../src/runtime/pipelineRunner.js';
 import { SeriesStateStore } from '../src/state/seriesStateStore.js';
@@ -68,8 +68,8 @@ function used(): number {
  * The state changelog in a file (as on a broker, outside this process' memory): frames appended as
  * committed; `compacted()` reads it back, the newest frame per series (a tombstone deletes it).
  */
-class FileChangelogWriter implements CheckpointWriter {
-  readonly eager = true;
+class FileChangelogWriter implements Committer, CheckpointReader {
+  readonly held = 0;
   readonly path = join(mkdtempSync(join(tmpdir(), 'live-memory-')), 'changelog.bin');
   readonly #fd = openSync(this.path, 'w');
   /** Series whose newest record is a frame (not a tombstone). */
@@ -82,8 +82,11 @@ class FileChangelogWriter implements CheckpointWriter {
   get size(): number {
     return this.#live.size;
   }
-  async emit(forecasts: readonly Forecast[], _deadLetters: readonly DeadLetter[]): Promise<void> {
+  async write(forecasts: readonly Forecast[]): Promise<void> {
     this.forecasts += forecasts.length;
+  }
+  seal(): SealedOutputs {
+    return { partitions: new Set() };
   }
   async acquire(): Promise<void> {}
   async release(): Promise<void> {}
@@ -93,7 +96,7 @@ class FileChangelogWriter implements CheckpointWriter {
   async committedOffset(): Promise<string | undefined> {
     return undefined;
   }
-  async commit(parts: readonly PartitionCheckpoint[]): Promise<readonly number[]> {
+  async commit({ parts }: Checkpoint): Promise<readonly number[]> {
     for (const part of parts) {
       for (const s of part.state) {
         const key = Buffer.from(s.series);
@@ -167,7 +170,7 @@ async function runLive(writer: FileChangelogWriter): Promise<LiveFigures> {
   const before = used();
   const forecaster = createForecaster(spec);
   const store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster }, now: () => clock.now() });
-  const coordinator = new CheckpointCoordinator({ store, writer, events, logger, intervalMs: 1000, now: () => clock.now() });
+  const coordinator = new CheckpointCoordinator({ store, committer: writer, reader: writer, events, logger, intervalMs: 1000, now: () => clock.now() });
   const observers = createLiveObservers({ spec, events, logger });
   const latest = new LatestForecasts();
   // As `streamcast run` wires them: what is kept beside the store forgets a series with it.
@@ -182,11 +185,9 @@ async function runLive(writer: FileChangelogWriter): Promise<LiveFigures> {
     spec,
     source,
     forecaster,
-    forecastSink: new MemorySink(),
-    deadLetterSink: new MemorySink(),
     clock,
     events,
-    checkpoint: coordinator,
+    checkpoints: coordinator,
     pipeline: { flushOnComplete: false, idleTicks: ticks },
     onBatch: (steps, fc) => {
       forecasts += fc.length;

@@ -19,6 +19,8 @@ import type { Sink } from '../src/connectors/sink.js';
 import { createForecaster } from '../src/forecasting/createForecaster.js';
 import { loadSpec } from '../src/spec/loadSpec.js';
 import { PipelineRunner } from '../src/runtime/pipelineRunner.js';
+import { BatchCheckpoints } from '../src/runtime/checkpoint/batchCheckpoints.js';
+import { NoopCommitter } from '../src/connectors/noopCommitter.js';
 import { encodeForecast } from '../src/codecs/forecastJson.js';
 import { JsonlFileSink } from '../src/connectors/replay/jsonlFileSink.js';
 
@@ -75,12 +77,12 @@ async function fullPipeline(specPath: string, paths: string[], out?: string): Pr
   const sink: Sink<Forecast> = out ? new JsonlFileSink<Forecast>(out, { serialize: encodeForecast }) : new CountingSink<Forecast>();
   let points = 0;
   let forecasts = 0;
+  const input = withEventTimeClock(source, clock);
   const runner = new PipelineRunner({
     spec,
-    source: withEventTimeClock(source, clock),
+    source: input,
     forecaster: createForecaster(spec),
-    forecastSink: sink,
-    deadLetterSink: new CountingSink<DeadLetter>(),
+    checkpoints: new BatchCheckpoints(new NoopCommitter({ forecasts: sink, deadLetters: new CountingSink<DeadLetter>(), source: input })),
     clock,
     events: (e) => {
       if (e.type === 'points_in') points += e.count;

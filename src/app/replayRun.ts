@@ -7,6 +7,8 @@ import { onlySeries } from '../connectors/mapSource.js';
 import type { FaultOptions } from '../connectors/replay/faults.js';
 import { FileReplaySource } from '../connectors/replay/fileReplaySource.js';
 import { withEventTimeClock } from '../connectors/replay/eventTimeSource.js';
+import { NoopCommitter } from '../connectors/noopCommitter.js';
+import { BatchCheckpoints } from '../runtime/checkpoint/batchCheckpoints.js';
 import type { Forecaster } from '../forecasting/forecaster.js';
 import type { ModelRuntime } from '../forecasting/modelRuntime.js';
 import { fanOut, type EventListener } from '../observability/events.js';
@@ -108,12 +110,12 @@ export async function runReplay(
   const clock = new ManualClock(0);
   const { stats, source } = run;
   const listener = fanOut(stats.listener, opts.events ?? (() => undefined));
+  const input = withEventTimeClock(source, clock);
   const runner = new PipelineRunner({
     spec: run.spec,
-    source: withEventTimeClock(source, clock),
+    source: input,
     forecaster: run.forecaster,
-    forecastSink: sinks.forecasts,
-    deadLetterSink: sinks.deadLetters,
+    checkpoints: new BatchCheckpoints(new NoopCommitter({ ...sinks, source: input })),
     clock,
     events: listener,
     ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),

@@ -12,7 +12,6 @@ import type { LogSink } from '../observability/logger.js';
 import { Imputer } from './core/imputer.js';
 import { Normalizer } from './core/normalizer.js';
 import { type Rebased, Resampler } from './core/resampler.js';
-import { ProcessedPositions } from './processedPositions.js';
 import { RecordGuard } from './recordGuard.js';
 import { impute } from './operators/impute.js';
 import { microBatch } from './operators/microBatch.js';
@@ -21,10 +20,9 @@ import { resample } from './operators/resample.js';
 import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import { imputerOptions, microBatchOptions, normalizerOptions, resamplerOptions } from '../spec/specOptions.js';
 
-/** One micro-batch of model-ready steps and the input positions fully read when it formed. */
+/** One micro-batch of model-ready steps (an object of its own: checkpoints tell batches apart by identity). */
 export interface StepBatch {
   readonly steps: readonly NormalizedStep[];
-  readonly positions: readonly Position[];
 }
 
 export interface PipelineContext {
@@ -39,13 +37,6 @@ export interface PipelineContext {
    * flushing would emit premature steps that the restarted process emits again, differently.
    */
   readonly flushOnComplete?: boolean;
-  /**
-   * Which positions a batch carries: `read` (default): the newest read per partition, for inputs
-   * whose open windows are checkpointed with them or do not matter (files); `forecast`: never past
-   * a record with a point not yet forecast (see ProcessedPositions), for at-least-once on Kafka
-   * without a state changelog.
-   */
-  readonly commitPositions?: 'read' | 'forecast';
   /** Live mode: each emission closes idle series' windows even when no record arrives. */
   readonly idleTicks?: Observable<unknown>;
   /**
@@ -60,8 +51,8 @@ export interface PipelineContext {
   readonly barriers?: Observable<unknown>;
   /**
    * Called synchronously as each batch forms, before anything else is read. At that moment the
-   * cores' state covers exactly the records up to `batch.positions` minus the steps of this and
-   * earlier, not yet stepped, batches: the consistent cut a checkpoint captures.
+   * cores' state covers exactly the records read so far minus the steps of this and earlier, not
+   * yet stepped, batches: the consistent cut a checkpoint captures (with the positions read so far).
    */
   readonly onBatchFormed?: (batch: StepBatch) => void;
   /** Where a series re-based off a skewed clock is reported (a warning; the metric counts it regardless). */
@@ -124,9 +115,6 @@ function internalErrorLetter(rec: Ingested, err: unknown, point: number): DeadLe
  */
 export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): OperatorFunction<Ingested, StepBatch> {
   const { events } = ctx;
-  // Positions advance as records enter; a batch carries the newest ones seen when it formed.
-  // Points still inside open windows are covered by the window state that checkpoints with them.
-  const latest = new Map<string, Position>();
   // The record whose points are being pushed now (concatMap pushes them before the next record).
   let current: Ingested | undefined;
   let currentSource: RecordSource | undefined;
@@ -134,17 +122,9 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
     if (currentSource === undefined && current !== undefined) currentSource = current.source ?? recordBefore(current.position);
     return currentSource;
   };
-  const processed = ctx.commitPositions === 'forecast' ? new ProcessedPositions(spec.window.step) : undefined;
   const flushOnComplete = ctx.flushOnComplete ?? true;
   // A record the chain throws on is dead-lettered and the stream goes on (see RecordGuard).
   const guard = new RecordGuard((rec, err, point) => {
-    if (processed !== undefined) {
-      for (const p of rec.points) processed.reject(p);
-      // The failure may have been a step holding earlier records' points of the same series:
-      // count them done too, or commits would wait for a forecast that never comes.
-      const failed = rec.points[point];
-      if (failed !== undefined) processed.forecast([failed]);
-    }
     events({ type: 'invalid', reason: 'internal_error', count: 1 });
     ctx.onDeadLetter([internalErrorLetter(rec, err, point)]);
   });
@@ -159,8 +139,6 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
           for (const d of rec.deadLetters) events({ type: 'invalid', reason: d.reason, count: 1 });
           ctx.onDeadLetter(rec.deadLetters);
         }
-        latest.set(`${rec.position.topic}\u0000${rec.position.partition}`, rec.position);
-        processed?.admit(rec);
         current = rec;
         currentSource = rec.source;
       }),
@@ -173,7 +151,6 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
         ...(ctx.cores?.resampler ? { core: ctx.cores.resampler } : {}),
         origin,
         onRejected: (point, reason, source) => {
-          processed?.reject(point);
           events(reason === 'late' ? { type: 'late', count: 1 } : { type: 'invalid', reason: 'future_timestamp', count: 1 });
           // Without a source: a point held in state written before sources were kept (an
           // upgrade); the record that rejected it is of the same series and partition.
@@ -181,7 +158,6 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
           ctx.onDeadLetter([rejectedPoint(point, reason, from)]);
         },
         onRebased: (r: Rebased) => {
-          processed?.rebased(r.series, r.from - spec.window.maxJump);
           events({ type: 'series_rebased', count: 1 });
           ctx.logger?.warn(
             { series: r.series, from: r.from, to: r.to },
@@ -201,13 +177,7 @@ export function buildStepPipeline(spec: PipelineSpec, ctx: PipelineContext): Ope
       normalize(normalizerOptions(spec), ctx.cores?.normalizer ? { core: ctx.cores.normalizer, onError } : { onError }),
       microBatch(microBatchOptions(spec), ctx.scheduler, ctx.barriers),
       map((steps): StepBatch => {
-        let batch: StepBatch;
-        if (processed === undefined) batch = { steps, positions: [...latest.values()] };
-        else {
-          // The runner commits these only after this batch's forecasts are durable.
-          processed.forecast(steps);
-          batch = { steps, positions: processed.positions() };
-        }
+        const batch: StepBatch = { steps };
         ctx.onBatchFormed?.(batch);
         return batch;
       }),

@@ -2,15 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { interval } from 'rxjs';
 import { decoderFor } from '../codecs/codec.js';
 import type { KafkaConfig } from '../config/kafkaConfig.js';
-import { KafkaCheckpointWriter } from '../connectors/kafka/checkpointWriter.js';
 import { createKafka, isRetriableKafkaError } from '../connectors/kafka/kafkaClient.js';
-import { KafkaOutput, kafkaSinks } from '../connectors/kafka/kafkaSink.js';
+import { type KafkaDelivery, kafkaDelivery } from '../connectors/kafka/kafkaDelivery.js';
 import { KafkaSource } from '../connectors/kafka/kafkaSource.js';
 import { inProcessProducers, type ProducerFactory } from '../connectors/kafka/outputProducer.js';
 import { ProducerThread } from '../connectors/kafka/producerThread.js';
-import { ensureTopics } from '../connectors/kafka/topics.js';
+import { ensurePipelineTopics, pipelineTopics } from '../connectors/kafka/topics.js';
 import { wallClock } from '../domain/clock.js';
-import { StreamcastError } from '../domain/errors.js';
 import type { Forecast } from '../domain/forecast.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { Forecaster } from '../forecasting/forecaster.js';
@@ -20,37 +18,12 @@ import { createPipelineCores } from '../pipeline/build.js';
 import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import { SeriesStateStore } from '../state/seriesStateStore.js';
 import { stateShapeOf } from '../state/stateShape.js';
-import { CheckpointCoordinator } from './checkpoint.js';
+import { CheckpointCoordinator } from './checkpoint/checkpointCoordinator.js';
 import { PipelineRunner, type RunSummary } from './pipelineRunner.js';
 import type { ModelDistribution } from './modelDistribution.js';
 import { retry } from '../platform/retry.js';
 import { type Liveness, StallDetector } from './stallDetector.js';
 import { countedProducers } from '../connectors/kafka/countedProducers.js';
-
-/**
- * A checkpoint's state goes out in requests this small (a dozen series each) rather than the
- * forecasts' 512 KB: the producer thread encodes one request at a time, and a forecast send that
- * lands behind a half-megabyte state request waits for all of it. Measured at 15k points/s
- * (bench/kafkaThroughput.ts): p99 latency 103–125 ms with 512 KB, 73–99 ms with 32 KB, for 2–10 %
- * less throughput from a backlog (the state of a checkpoint then takes more round trips).
- */
-const STATE_REQUEST_BYTES = 32 * 1024;
-
-/**
- * The request size for one checkpoint's state: 32 KB, unless that makes more than 256 requests
- * (a checkpoint of over 8 MiB), up to 512 KB. Requests go one at a time (an idempotent producer in kafkajs has one in flight), a
- * few milliseconds each; the state of an idle close of 200k series (~130 MB) took ~4,000 of them,
- * tens of seconds, during which the pipeline waits for that checkpoint anyway (one in flight)
- * and a shutdown overran its budget. Forecasts made meanwhile wait behind larger requests.
- */
-export function stateRequestBytes(flushBytes: number): number {
-  return Math.min(512 * 1024, Math.max(STATE_REQUEST_BYTES, Math.ceil(flushBytes / 256)));
-}
-
-/** The compacted state changelog of a pipeline (co-partitioned with its input). */
-export function changelogTopic(spec: PipelineSpec): string {
-  return `${spec.name}.state`;
-}
 
 export interface KafkaPipelineOptions {
   readonly spec: PipelineSpec;
@@ -75,21 +48,18 @@ export interface KafkaPipelineOptions {
 
 /**
  * One pipeline on Kafka, as `streamcast run` runs it: consumer-group source, step pipeline whose
- * per-series cores live in a state store, forecaster, and the checkpoint coordinator that writes
- * forecasts, the state changelog and offsets in that order (one transaction per input partition
- * under exactly-once). Topics are created when absent; the changelog gets the input's partition
- * count.
+ * per-series cores live in a state store, forecaster, and the checkpoint coordinator whose
+ * committer (kafkaDelivery: one per guarantee) writes forecasts, the state changelog and offsets
+ * in that order (one transaction per input partition under exactly-once). Topics are created when
+ * absent; the changelog gets the input's partition count.
  */
 export class KafkaPipeline {
   readonly spec: PipelineSpec;
   readonly source: KafkaSource;
-  readonly output: KafkaOutput;
-  /** at-least-once: the state changelog's own producer, so that checkpoints do not delay forecasts. */
-  private readonly stateOutput: KafkaOutput;
   readonly runner: PipelineRunner;
   readonly coordinator: CheckpointCoordinator;
   readonly store: SeriesStateStore;
-  private readonly writer: KafkaCheckpointWriter;
+  private readonly delivery: KafkaDelivery;
   private readonly producers: ProducerFactory;
   private readonly abort = new AbortController();
   private readonly stall: StallDetector;
@@ -106,7 +76,6 @@ export class KafkaPipeline {
     };
     const log = opts.logger;
     const kafka = createKafka(cfg, log);
-    const topics = { input: spec.input.topic, output: spec.output.topic, deadLetter: spec.deadLetter.topic, changelog: changelogTopic(spec) };
     this.store = new SeriesStateStore({
       cores: { ...createPipelineCores(spec), forecaster },
       shape: stateShapeOf(spec),
@@ -122,8 +91,6 @@ export class KafkaPipeline {
       events,
     );
     this.producers = producers;
-    this.output = new KafkaOutput({ kafka, producers, logger: log });
-    this.stateOutput = new KafkaOutput({ kafka, producers, logger: log, maxRequestBytes: stateRequestBytes });
     let coordinator: CheckpointCoordinator | undefined;
     this.source = new KafkaSource({
       kafka,
@@ -140,22 +107,26 @@ export class KafkaPipeline {
       },
       partitionReady: (p) => coordinator!.partitionReady(p),
     });
-    this.writer =
-      spec.guarantee === 'exactly-once'
-        ? new KafkaCheckpointWriter({ guarantee: 'exactly-once', kafka, logger: log, groupId: cfg.groupId, topics, signal: this.abort.signal, instanceId: opts.instanceId ?? randomUUID(), producers })
-        : new KafkaCheckpointWriter({ guarantee: 'at-least-once', kafka, logger: log, groupId: cfg.groupId, topics, signal: this.abort.signal, output: this.output, stateOutput: this.stateOutput, source: this.source });
+    this.delivery = kafkaDelivery({
+      guarantee: spec.guarantee,
+      kafka,
+      producers,
+      logger: log,
+      groupId: cfg.groupId,
+      topics: pipelineTopics(spec),
+      source: this.source,
+      instanceId: opts.instanceId ?? randomUUID(),
+      signal: this.abort.signal,
+    });
     coordinator = new CheckpointCoordinator({
       store: this.store,
-      writer: this.writer,
+      committer: this.delivery.committer,
+      reader: this.delivery.reader,
       events,
       logger: log,
-      // Exactly-once forecasts become visible when their checkpoint commits: 100 ms (Kafka Streams'
-      // exactly-once commit interval) halves their p99 latency against 200 ms for ~3 % less
-      // throughput (docs/benchmarks.md, session 5).
-      intervalMs: cfg.checkpointIntervalMs ?? (spec.guarantee === 'exactly-once' ? 100 : 1000),
+      intervalMs: cfg.checkpointIntervalMs ?? this.delivery.checkpointIntervalMs,
     });
     this.coordinator = coordinator;
-    const sinks = kafkaSinks(this.output, { forecasts: spec.output.topic, deadLetters: spec.deadLetter.topic });
     // Idle close runs on the wall clock in live mode: a series that stops reporting still gets its
     // last steps closed and forecast.
     const idleEveryMs = Math.max(1000, Math.min(60_000, Math.floor(spec.window.idleClose / 4)));
@@ -163,11 +134,9 @@ export class KafkaPipeline {
       spec,
       source: this.source,
       forecaster,
-      forecastSink: sinks.forecasts,
-      deadLetterSink: sinks.deadLetters,
       clock: wallClock,
       events,
-      checkpoint: coordinator,
+      checkpoints: coordinator,
       pipeline: { flushOnComplete: false, idleTicks: interval(idleEveryMs), logger: log },
       ...(opts.onForecasts || opts.onBatch
         ? {
@@ -219,45 +188,15 @@ export class KafkaPipeline {
     }
     this.connected = true;
     this.coordinator.start();
-    try {
-      return await this.runner.run();
-    } finally {
-      await this.writer.close();
-    }
+    return this.runner.run();
   }
 
   private async prepare(): Promise<void> {
-    const { spec, cfg, logger: log } = this.opts;
-    const admin = createKafka(cfg, log, { clientIdSuffix: 'admin' }).admin();
-    await admin.connect();
-    try {
-      const created = await ensureTopics(admin, [
-        { topic: spec.input.topic, partitions: cfg.topicPartitions, replication: cfg.topicReplication },
-        { topic: spec.output.topic, partitions: cfg.topicPartitions, replication: cfg.topicReplication },
-        { topic: spec.deadLetter.topic, partitions: 1, replication: cfg.topicReplication },
-      ]);
-      const partitionsOf = async (topic: string) => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions.length ?? 0;
-      const inputPartitions = await partitionsOf(spec.input.topic);
-      const changelog = changelogTopic(spec);
-      created.push(
-        ...(await ensureTopics(admin, [{ topic: changelog, partitions: inputPartitions, replication: cfg.topicReplication, compacted: true }])),
-      );
-      const changelogPartitions = await partitionsOf(changelog);
-      if (changelogPartitions !== inputPartitions) {
-        throw new StreamcastError(
-          'config',
-          `state changelog ${changelog} has ${changelogPartitions} partitions but input ${spec.input.topic} has ${inputPartitions}; they must match ` +
-            '(changelog partition p holds the series of input partition p). Operator action: add partitions to the changelog to match, ' +
-            'or delete it (every series then starts afresh).',
-        );
-      }
-      if (this.opts.models !== undefined) created.push(...(await this.opts.models.prepare(admin)));
-      if (created.length > 0) log.info({ topics: created }, `created topics ${created.join(', ')}`);
-    } finally {
-      await admin.disconnect();
-    }
-    if (spec.guarantee === 'at-least-once') await Promise.all([this.output.connect(this.abort.signal), this.stateOutput.connect(this.abort.signal)]);
-    await this.opts.models?.start();
+    const { spec, cfg, logger: log, models } = this.opts;
+    const created = await ensurePipelineTopics({ spec, cfg, logger: log, extra: models === undefined ? [] : [models.topicSpec] });
+    if (created.length > 0) log.info({ topics: created }, `created topics ${created.join(', ')}`);
+    await this.delivery.connect();
+    await models?.start();
   }
 
   stop(): Promise<void> {
@@ -267,7 +206,7 @@ export class KafkaPipeline {
 
   async close(): Promise<void> {
     // The forecaster's close() cancels background training and ends its worker thread.
-    await Promise.allSettled([this.output.close(), this.stateOutput.close(), this.writer.close(), this.opts.forecaster.close?.(), this.opts.models?.close()]);
+    await Promise.allSettled([this.delivery.close(), this.opts.forecaster.close?.(), this.opts.models?.close()]);
     // After the producers on it are flushed and disconnected above.
     await this.producers.close();
   }

@@ -1,27 +1,18 @@
-import { randomUUID } from 'node:crypto';
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import type { KafkaConfig } from '../config/kafkaConfig.js';
-import { createKafka } from '../connectors/kafka/kafkaClient.js';
-import { ensureTopics } from '../connectors/kafka/topics.js';
+import { KafkaModelChannel, type ModelRecord } from '../connectors/kafka/modelChannel.js';
+import type { TopicSpec } from '../connectors/kafka/topics.js';
 import { isStreamcastError } from '../domain/errors.js';
+import type { RetrainMode } from '../training/retrainer.js';
 import { decodeModelFrame, encodeModelFrame } from '../forecasting/gru/modelFrame.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 import type { Logger } from '../observability/logger.js';
 import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import type { ArtifactInfo } from '../training/artifactStore.js';
-import type { RetrainMode } from '../training/retrainer.js';
-
-/** The compacted topic that carries a pipeline's promoted models (key = pipeline name). */
-export function modelTopic(spec: PipelineSpec): string {
-  return `${spec.name}.models`;
-}
 
 /** The input partition whose owner trains. */
 export const TRAINER_PARTITION = 0;
-/** A frame is ~80 KB at H = 64; headroom for larger models without touching broker defaults elsewhere. */
-const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
-/** What model distribution needs of the pipeline's model: its Retrainer's switch and its ModelRuntime's `adopt`. */
+/** What model distribution needs of the forecaster (ModelRuntime). */
 export interface DistributedModel {
   setRetrain(mode: RetrainMode): void;
   adopt(weights: GruModelWeights): boolean;
@@ -38,8 +29,8 @@ export interface ModelDistributionOptions {
  * on only while this instance owns input partition 0 (`onAssignment`); a model promoted here is
  * published to `<pipeline>.models` (compacted, one partition, key = pipeline, value = a model
  * frame, see modelFrame.ts); and every instance, the trainer included, reads that topic from its
- * start (a consumer in a group of its own that commits nothing, so it always starts from the
- * oldest retained record) and adopts each newer version through ModelRuntime's swap path.
+ * start (src/connectors/kafka/modelChannel.ts) and adopts each newer version through
+ * ModelRuntime's promotion path.
  * A restarted instance thus starts serving the latest published model as soon as it has read it.
  */
 /** How long close() waits for the model topic's clients before giving up on them. */
@@ -48,51 +39,31 @@ const CLOSE_TIMEOUT_MS = 3_000;
 export class ModelDistribution {
   readonly topic: string;
   readonly #opts: ModelDistributionOptions;
-  readonly #kafka: Kafka;
+  readonly #channel: KafkaModelChannel;
   #model: DistributedModel | undefined;
-  #producer: Producer | undefined;
-  #consumer: Consumer | undefined;
   #publishing: Promise<void> = Promise.resolve();
   #closed = false;
 
   constructor(opts: ModelDistributionOptions) {
     this.#opts = opts;
-    this.topic = modelTopic(opts.spec);
-    this.#kafka = createKafka(opts.cfg, opts.logger, { clientIdSuffix: 'models' });
+    this.#channel = new KafkaModelChannel({ pipeline: opts.spec.name, cfg: opts.cfg, logger: opts.logger });
+    this.topic = this.#channel.topic;
   }
 
-  /** The model it drives (attached after construction: the retrainer's onPromoted calls `publish`). */
+  /** The forecaster it drives (attached after construction: the forecaster's onPromoted calls `publish`). */
   attach(model: DistributedModel): void {
     this.#model = model;
   }
 
-  /** Creates the model topic when absent (called with the pipeline's other topics). */
-  async prepare(admin: Admin): Promise<string[]> {
-    return ensureTopics(admin, [
-      { topic: this.topic, partitions: 1, replication: this.#opts.cfg.topicReplication, compacted: true, configs: { 'max.message.bytes': String(MAX_MESSAGE_BYTES) } },
-    ]);
+  /** The model topic, created when absent with the pipeline's other topics. */
+  get topicSpec(): TopicSpec {
+    return this.#channel.topicSpec;
   }
 
   /** Connects the publisher and starts reading published models; idempotent (safe to retry). */
   async start(): Promise<void> {
     if (this.#closed) return;
-    if (this.#producer === undefined) {
-      const producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-      await producer.connect();
-      this.#producer = producer;
-    }
-    if (this.#consumer === undefined) {
-      const consumer = this.#kafka.consumer({
-        groupId: `${this.#opts.cfg.groupId}.models.${randomUUID()}`,
-        maxBytesPerPartition: MAX_MESSAGE_BYTES,
-        maxBytes: MAX_MESSAGE_BYTES,
-        allowAutoTopicCreation: false,
-      });
-      await consumer.connect();
-      await consumer.subscribe({ topic: this.topic, fromBeginning: true });
-      await consumer.run({ autoCommit: false, eachMessage: async ({ message, partition }) => this.#received(message.key, message.value, partition, message.offset) });
-      this.#consumer = consumer;
-    }
+    await this.#channel.start((record) => this.#received(record));
   }
 
   /** From the input source: train while this instance owns the trainer partition. */
@@ -108,18 +79,17 @@ export class ModelDistribution {
     }
   }
 
-  /** Publishes a promotion made here (the Retrainer's onPromoted); failures are logged, never thrown. */
+  /** Publishes a promotion made here (ModelRuntime's onPromoted); failures are logged, never thrown. */
   publish(weights: GruModelWeights, info: ArtifactInfo): void {
     const { spec, logger } = this.#opts;
     const frame = encodeModelFrame(weights, { pipeline: spec.name, ...info });
     this.#publishing = this.#publishing.then(async () => {
-      const producer = this.#producer;
-      if (producer === undefined || this.#closed) {
+      if (!this.#channel.connected || this.#closed) {
         logger.warn({ version: weights.version }, `model v${weights.version} not published: not connected to Kafka`);
         return;
       }
       try {
-        await producer.send({ topic: this.topic, messages: [{ key: spec.name, value: Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength) }] });
+        await this.#channel.publish(spec.name, frame);
         logger.info({ topic: this.topic, version: weights.version, bytes: frame.byteLength }, `published model v${weights.version} to ${this.topic}`);
       } catch (err) {
         // The next promotion publishes again; meanwhile the other instances keep their model.
@@ -128,12 +98,12 @@ export class ModelDistribution {
     });
   }
 
-  #received(key: Buffer | null, value: Buffer | null, partition: number, offset: string): void {
+  #received({ key, value, partition, offset }: ModelRecord): void {
     const { spec, logger } = this.#opts;
     const model = this.#model;
-    if (value === null || key === null || key.toString('utf8') !== spec.name) return; // tombstone or another pipeline's record
+    if (value === null || key !== spec.name) return; // tombstone or another pipeline's record
     try {
-      const { weights } = decodeModelFrame(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+      const { weights } = decodeModelFrame(value);
       model?.adopt(weights);
     } catch (err) {
       if (!isStreamcastError(err)) throw err;
@@ -150,7 +120,7 @@ export class ModelDistribution {
     const closing = (async () => {
       await this.#publishing;
       this.#closed = true;
-      await Promise.allSettled([this.#consumer?.disconnect(), this.#producer?.disconnect()]);
+      await this.#channel.close();
     })();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {

@@ -5,6 +5,7 @@ import { StreamcastError } from '../../domain/errors.js';
 import type { Forecast } from '../../domain/forecast.js';
 import type { LogSink } from '../../observability/logger.js';
 import { retry } from '../../platform/retry.js';
+import type { EncodedState } from '../../state/seriesStateStore.js';
 import type { Sink } from '../sink.js';
 import { isRetriableKafkaError } from './kafkaClient.js';
 import { inProcessProducers, type OutputProducer, type ProducerFactory } from './outputProducer.js';
@@ -153,10 +154,8 @@ export function deadLetterMessage(d: DeadLetter): Message {
   return { key: d.source.key, value: JSON.stringify(d) };
 }
 
-/** The forecast and dead-letter sinks of one pipeline, sharing one idempotent producer. */
-export function kafkaSinks(output: KafkaOutput, topics: { forecasts: string; deadLetters: string }): { forecasts: Sink<Forecast>; deadLetters: Sink<DeadLetter> } {
-  return {
-    forecasts: output.sink<Forecast>(topics.forecasts, forecastMessage),
-    deadLetters: output.sink<DeadLetter>(topics.deadLetters, deadLetterMessage),
-  };
+/** The changelog record of one series: keyed by series, in the partition of its input partition; a null value (tombstone) for an evicted series. */
+export function stateMessage(s: EncodedState): Message {
+  const v = s.value;
+  return { key: s.series, value: v === null ? null : Buffer.from(v.buffer, v.byteOffset, v.byteLength), partition: s.partition };
 }

@@ -23,16 +23,12 @@ export interface KafkaSourceOptions {
   readonly fromBeginning: boolean;
   readonly logger: LogSink;
   readonly events: EventListener;
-  /** Offsets are committed at most this often (the last positions are always committed on close). Default 1000 ms. */
-  readonly commitIntervalMs?: number;
   readonly sessionTimeoutMs?: number;
   readonly heartbeatIntervalMs?: number;
   /** Bytes fetched per partition per request (kafkajs default 1 MiB); bounds what one batch holds. */
   readonly maxBytesPerPartition?: number;
   /** Backoff for (re)connecting at start; default 0.5 s doubling to 15 s, for ever (until stop). */
   readonly connectRetry?: { readonly initialMs: number; readonly maxMs: number; readonly retries: number };
-  /** Wall clock for the commit interval; default Date.now. */
-  readonly now?: () => number;
   /**
    * Partition ownership (the state store): called on every group join with the partitions newly
    * assigned to this instance and those it lost.
@@ -58,8 +54,10 @@ const GROUP_MOVED_ON = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', '
 
 /**
  * A Kafka topic as a Source: one consumer in group `groupId`, `eachBatch` with manual offset
- * resolution and autoCommit off, so the only commits are the runner's `commit(positions)`
- * (positions are "next offset" per topic-partition, committed after the sinks are flushed).
+ * resolution and autoCommit off, so the only commits are `commit(positions)`, which the
+ * at-least-once committer calls once a checkpoint's outputs and state are acknowledged
+ * (positions are "next offset" per topic-partition; exactly-once commits them in its
+ * transactions instead).
  *
  * - Ordering: kafkajs hands batches of one partition in offset order, one batch at a time, and
  *   each record is pushed synchronously into the pipeline before the next, so a partition's (and
@@ -70,7 +68,7 @@ const GROUP_MOVED_ON = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', '
  * - Re-delivery after a rebalance that left a partition with us: records below what this process
  *   already handed over are skipped (its in-memory windows already hold them).
  * - Lifecycle: `start`/`stop`/`close` are idempotent. `stop()` stops fetching and completes
- *   `records()`; the group is left by `close()`, which the runner calls after its last commit
+ *   `records()`; the group is left by `close()`, which the runner calls after its last checkpoint
  *   (leaving first would make that commit fail and the next owner redo the work).
  */
 export class KafkaSource implements Source {
@@ -78,8 +76,6 @@ export class KafkaSource implements Source {
   private readonly subject = new Subject<Ingested>();
   private readonly consumer: Consumer;
   private readonly abort = new AbortController();
-  private readonly commitIntervalMs: number;
-  private readonly now: () => number;
   private starting?: Promise<void>;
   private stopping?: Promise<void>;
   private closing?: Promise<void>;
@@ -90,21 +86,19 @@ export class KafkaSource implements Source {
   private joined = false;
   private notReadyReason = 'connecting to Kafka';
   private assigned = new Set<number>();
-  /** Next offset to hand over per partition (re-delivered records below it are skipped). */
+  /**
+   * Next offset to hand over per partition: records kafkajs delivers again below it (after a
+   * rebalance that left the partition here) are skipped. Delivery only: which offsets are safe to
+   * commit is the checkpoints' (src/runtime/checkpoint/inputPositions.ts).
+   */
   private readonly handedOver = new Map<number, bigint>();
   /** Partitions whose `partitionReady` gate has opened since they were assigned. */
   private readonly opened = new Set<number>();
-  /** Latest position the runner asked to commit per partition, and what the broker holds. */
-  private readonly toCommit = new Map<number, Position>();
-  private readonly committed = new Map<number, string>();
-  private lastCommitAt = 0;
+  /** Commits run one at a time, in call order. */
   private committing: Promise<void> = Promise.resolve();
-  private commitTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: KafkaSourceOptions) {
     this.name = `kafka:${opts.topic}`;
-    this.commitIntervalMs = opts.commitIntervalMs ?? 1000;
-    this.now = opts.now ?? Date.now;
     this.consumer = opts.kafka.consumer({
       groupId: opts.groupId,
       sessionTimeout: opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
@@ -229,8 +223,6 @@ export class KafkaSource implements Source {
       // Someone else owns it now: their progress, not our memory, says where it resumes.
       this.opened.delete(p);
       this.handedOver.delete(p);
-      this.toCommit.delete(p);
-      this.committed.delete(p);
     }
     if (revoked.length > 0) this.opts.events({ type: 'partitions_revoked', topic: this.opts.topic, partitions: revoked });
     this.assigned = now;
@@ -374,33 +366,21 @@ export class KafkaSource implements Source {
     }
   }
 
-  async commit(positions: readonly Position[]): Promise<void> {
-    for (const p of positions) {
-      if (p.topic === this.opts.topic && this.assigned.has(p.partition)) this.toCommit.set(p.partition, p);
-    }
-    const wait = this.commitIntervalMs - (this.now() - this.lastCommitAt);
-    if (wait <= 0) await this.commitNow();
-    else if (this.commitTimer === undefined) {
-      // Throttled: commit these later even if no further batch comes (a quiet input).
-      this.commitTimer = setTimeout(() => {
-        this.commitTimer = undefined;
-        this.commitNow().catch((err: unknown) => this.subject.error(err));
-      }, wait);
-      this.commitTimer.unref();
-    }
-  }
-
-  /** Commits the latest positions handed to `commit` (serialised; a no-op when nothing moved). */
-  private commitNow(): Promise<void> {
+  /**
+   * Commits these input positions for the consumer group, now (one commit at a time). Positions of
+   * partitions no longer assigned here are left out: their new owner's progress counts. A commit
+   * refused because the group moved on (a rebalance) is logged, not thrown: the partition's next
+   * owner re-reads from the last commit that landed, which at-least-once allows.
+   */
+  commit(positions: readonly Position[]): Promise<void> {
+    const due = positions.filter((p) => p.topic === this.opts.topic && this.assigned.has(p.partition));
     // A failed earlier commit was already reported to its own caller; this one starts afresh.
     const previous = this.committing.catch((err: unknown) => this.opts.logger.debug({ err }, 'earlier commit had failed'));
-    this.committing = previous.then(() => this.doCommit());
+    this.committing = previous.then(() => this.commitOffsets(due));
     return this.committing;
   }
 
-  private async doCommit(): Promise<void> {
-    this.lastCommitAt = this.now();
-    const due = [...this.toCommit.values()].filter((p) => this.committed.get(p.partition) !== p.offset);
+  private async commitOffsets(due: readonly Position[]): Promise<void> {
     if (due.length === 0 || !this.running) return;
     try {
       await retry(() => this.consumer.commitOffsets(due.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset }))), {
@@ -409,7 +389,6 @@ export class KafkaSource implements Source {
         maxMs: 2000,
         isRetriable: (err) => isRetriableKafkaError(err) && !GROUP_MOVED_ON.has(kafkaErrorType(err) ?? ''),
       });
-      for (const p of due) this.committed.set(p.partition, p.offset);
     } catch (err) {
       const cause = (err as { cause?: unknown }).cause ?? err;
       if (isRetriableKafkaError(cause) || GROUP_MOVED_ON.has(kafkaErrorType(cause) ?? '')) {
@@ -433,15 +412,14 @@ export class KafkaSource implements Source {
     return this.stopping;
   }
 
-  /** After the runner's last commit: commit what is pending, leave the group, disconnect. */
+  /** After the runner's last checkpoint: let a commit in progress end, leave the group, disconnect. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.stop();
       await this.starting?.catch(() => undefined);
-      if (this.commitTimer !== undefined) clearTimeout(this.commitTimer);
-      this.commitTimer = undefined;
       try {
-        await this.commitNow();
+        // Its failure, if any, was reported to the committer that asked for it.
+        await this.committing.catch((err: unknown) => this.opts.logger.debug({ err }, 'the last offset commit had failed'));
       } finally {
         // disconnect() stops the consumer (which leaves the group) and closes the connections.
         await this.consumer.disconnect();
@@ -450,11 +428,6 @@ export class KafkaSource implements Source {
       }
     })();
     return this.closing;
-  }
-
-  /** Offsets committed by this instance, per partition (for tests and the shutdown log). */
-  committedOffsets(): ReadonlyMap<number, string> {
-    return this.committed;
   }
 }
 

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import type { Admin, EachMessagePayload, ITopicConfig } from 'kafkajs';
+import type { EachMessagePayload } from 'kafkajs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { kafkaConfigFrom } from '../../../src/config/kafkaConfig.js';
 import { featureLayout } from '../../../src/forecasting/gru/featureLayout.js';
@@ -8,7 +8,8 @@ import { initGruModelWeights } from '../../../src/forecasting/gru/gruWeights.js'
 import { decodeModelFrame, encodeModelFrame } from '../../../src/forecasting/gru/modelFrame.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { parseSpec } from '../../../src/spec/loadSpec.js';
-import { ModelDistribution, modelTopic, TRAINER_PARTITION, type DistributedModel } from '../../../src/runtime/modelDistribution.js';
+import { modelTopic } from '../../../src/connectors/kafka/topics.js';
+import { ModelDistribution, TRAINER_PARTITION, type DistributedModel } from '../../../src/runtime/modelDistribution.js';
 import type { ArtifactInfo } from '../../../src/training/artifactStore.js';
 
 /**
@@ -154,16 +155,11 @@ describe('ModelDistribution', () => {
     expect(TRAINER_PARTITION).toBe(0);
   });
 
-  it('prepare creates the model topic: one partition, compacted, room for a large frame', async () => {
+  it('asks for the model topic: one partition, compacted, room for a large frame', () => {
     const { md } = make();
-    const created: ITopicConfig[] = [];
-    const admin = { listTopics: async () => ['in'], createTopics: async (r: { topics: ITopicConfig[] }) => void created.push(...r.topics) } as unknown as Admin;
-    expect(await md.prepare(admin)).toEqual(['md-unit.models']);
-    expect(created).toHaveLength(1);
-    expect(created[0]).toMatchObject({ topic: 'md-unit.models', numPartitions: 1 });
-    const entries = Object.fromEntries((created[0]!.configEntries ?? []).map((e) => [e.name, e.value]));
-    expect(entries['cleanup.policy']).toBe('compact');
-    expect(Number(entries['max.message.bytes'])).toBeGreaterThanOrEqual(1024 * 1024);
+    const t = md.topicSpec;
+    expect(t).toMatchObject({ topic: 'md-unit.models', partitions: 1, compacted: true });
+    expect(Number(t.configs?.['max.message.bytes'])).toBeGreaterThanOrEqual(1024 * 1024);
   });
 
   it('start connects an idempotent producer and a consumer that reads the topic from its start in a group of its own, committing nothing; again: no new clients', async () => {

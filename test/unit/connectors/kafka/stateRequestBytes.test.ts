@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stateRequestBytes } from '../../../src/runtime/kafkaPipeline.js';
+import { stateRequestBytes } from '../../../../src/connectors/kafka/kafkaDelivery.js';
 
 const KB = 1024;
 

@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import type { SeriesId } from '../../../src/domain/point.js';
-import { createBaseline } from '../../../src/forecasting/baseline/createBaseline.js';
-import { createPipelineCores } from '../../../src/pipeline/build.js';
-import { parseSpec } from '../../../src/spec/loadSpec.js';
-import { baselineOptions, forecasterOptions } from '../../../src/spec/specOptions.js';
-import { CheckpointCoordinator, type CheckpointWriter } from '../../../src/runtime/checkpoint.js';
-import { type EncodedState, SeriesStateStore } from '../../../src/state/seriesStateStore.js';
-import { stateShapeOf } from '../../../src/state/stateShape.js';
+import type { SeriesId } from '../../../../src/domain/point.js';
+import { createBaseline } from '../../../../src/forecasting/baseline/createBaseline.js';
+import { createPipelineCores } from '../../../../src/pipeline/build.js';
+import { parseSpec } from '../../../../src/spec/loadSpec.js';
+import type { CheckpointReader } from '../../../../src/connectors/checkpointReader.js';
+import { NoopCommitter } from '../../../../src/connectors/noopCommitter.js';
+import { MemorySink } from '../../../../src/connectors/memory/memorySink.js';
+import { CheckpointCoordinator } from '../../../../src/runtime/checkpoint/checkpointCoordinator.js';
+import { type EncodedState, SeriesStateStore } from '../../../../src/state/seriesStateStore.js';
+import { stateShapeOf } from '../../../../src/state/stateShape.js';
+import { baselineOptions, forecasterOptions } from '../../../../src/spec/specOptions.js';
 
 const specWith = (window: Record<string, unknown>, model: Record<string, unknown> = {}) =>
   parseSpec({
@@ -46,22 +49,17 @@ function framesUnder(spec: ReturnType<typeof specWith>, n = 2): EncodedState[] {
 async function restoreLogged(store: SeriesStateStore, frames: readonly EncodedState[]) {
   const lines: Array<{ level: string; msg: string; obj: unknown }> = [];
   const at = (level: string) => (obj: unknown, msg?: string) => lines.push({ level, msg: msg ?? '', obj });
-  const writer: CheckpointWriter = {
-    eager: true,
-    emit: async () => undefined,
-    acquire: async () => undefined,
-    release: async () => undefined,
+  const reader: CheckpointReader = {
     readChangelog: async (_ps: readonly number[], onRecord: (series: SeriesId, value: Uint8Array | null, partition: number) => void) => {
       for (const f of frames) onRecord(f.series, f.value, f.partition);
       return frames.length;
     },
     committedOffset: async () => '30',
-    commit: async () => [],
-    close: async () => undefined,
   };
   const coordinator = new CheckpointCoordinator({
     store,
-    writer,
+    committer: new NoopCommitter({ forecasts: new MemorySink(), deadLetters: new MemorySink(), source: { commit: async () => undefined } }),
+    reader,
     events: () => undefined,
     logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } as never,
     intervalMs: 1000,

@@ -1,20 +1,19 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MemorySink } from '../../../src/connectors/memory/memorySink.js';
-import { MemorySource } from '../../../src/connectors/memory/memorySource.js';
-import type { Ingested } from '../../../src/domain/ingested.js';
-import { ManualClock } from '../../../src/domain/clock.js';
-import type { DeadLetter } from '../../../src/domain/deadLetter.js';
-import type { Forecast } from '../../../src/domain/forecast.js';
-import type { SeriesId } from '../../../src/domain/point.js';
-import { createBaseline } from '../../../src/forecasting/baseline/createBaseline.js';
-import type { PipelineEvent } from '../../../src/observability/events.js';
-import { createLogger } from '../../../src/observability/logger.js';
-import { createPipelineCores } from '../../../src/pipeline/build.js';
-import { parseSpec } from '../../../src/spec/loadSpec.js';
-import { CheckpointCoordinator, type CheckpointWriter, type PartitionCheckpoint } from '../../../src/runtime/checkpoint.js';
-import { PipelineRunner, type RunSummary } from '../../../src/runtime/pipelineRunner.js';
-import { SeriesStateStore } from '../../../src/state/seriesStateStore.js';
-import { decodeSeriesState } from '../../../src/state/stateCodec.js';
+import type { CheckpointReader } from '../../../../src/connectors/checkpointReader.js';
+import type { Checkpoint, Committer, PartitionCheckpoint, SealedOutputs } from '../../../../src/connectors/committer.js';
+import { MemorySource } from '../../../../src/connectors/memory/memorySource.js';
+import type { Ingested } from '../../../../src/domain/ingested.js';
+import { ManualClock } from '../../../../src/domain/clock.js';
+import type { Forecast } from '../../../../src/domain/forecast.js';
+import { createBaseline } from '../../../../src/forecasting/baseline/createBaseline.js';
+import type { PipelineEvent } from '../../../../src/observability/events.js';
+import { createLogger } from '../../../../src/observability/logger.js';
+import { createPipelineCores } from '../../../../src/pipeline/build.js';
+import { parseSpec } from '../../../../src/spec/loadSpec.js';
+import { CheckpointCoordinator } from '../../../../src/runtime/checkpoint/checkpointCoordinator.js';
+import { PipelineRunner, type RunSummary } from '../../../../src/runtime/pipelineRunner.js';
+import { SeriesStateStore } from '../../../../src/state/seriesStateStore.js';
+import { decodeSeriesState } from '../../../../src/state/stateCodec.js';
 
 const STEP = 60_000;
 const INTERVAL = 1000;
@@ -33,57 +32,73 @@ const spec = parseSpec({
   batch: { maxSize: 1, maxWait: '20ms' },
 });
 
-/** A commit the test settles by hand. */
+/** A commit the test settles by hand, with the forecasts sealed for it. */
 interface HeldCommit {
   readonly parts: readonly PartitionCheckpoint[];
+  readonly forecasts: readonly Forecast[];
+  readonly final: boolean;
   readonly resolve: () => void;
 }
 
-/** A CheckpointWriter whose commits stay outstanding until the test resolves them. */
-class FakeWriter implements CheckpointWriter {
+/**
+ * A Committer whose commits stay outstanding until the test resolves them. `holds`: forecasts wait
+ * in it for their checkpoint (as exactly-once's do), else they count as sent when written.
+ */
+class FakeCommitter implements Committer {
   readonly commits: HeldCommit[] = [];
-  readonly emitted: Forecast[] = [];
-  private readonly held: HeldCommit[] = [];
+  readonly written: Forecast[] = [];
+  private readonly held_: HeldCommit[] = [];
+  private open: Forecast[] = [];
+  private readonly sealed = new Map<SealedOutputs, Forecast[]>();
   outstanding = 0;
   maxOutstanding = 0;
 
-  constructor(readonly eager: boolean) {}
+  constructor(readonly holds: boolean) {}
 
-  async emit(forecasts: readonly Forecast[], _deadLetters: readonly DeadLetter[]): Promise<void> {
-    this.emitted.push(...forecasts);
+  get held(): number {
+    return this.holds ? this.open.length : 0;
+  }
+  async write(forecasts: readonly Forecast[]): Promise<void> {
+    this.written.push(...forecasts);
+    this.open.push(...forecasts);
+  }
+  seal(): SealedOutputs {
+    const s: SealedOutputs = { partitions: new Set(this.holds && this.open.length > 0 ? [0] : []) };
+    this.sealed.set(s, this.open);
+    this.open = [];
+    return s;
   }
   async acquire(_partition: number): Promise<void> {}
   async release(_partition: number): Promise<void> {}
-  async readChangelog(_partitions: readonly number[], _onRecord: (series: SeriesId, value: Uint8Array | null, partition: number) => void): Promise<number> {
-    return 0;
-  }
-  async committedOffset(_partition: number): Promise<string | undefined> {
-    return undefined;
-  }
-  commit(parts: readonly PartitionCheckpoint[]): Promise<readonly number[]> {
+  commit({ outputs, parts, final }: Checkpoint): Promise<readonly number[]> {
     this.outstanding++;
     this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding);
+    const forecasts = this.sealed.get(outputs) ?? [];
+    this.sealed.delete(outputs);
     return new Promise<readonly number[]>((resolve) => {
       const c: HeldCommit = {
         parts,
+        forecasts,
+        final,
         resolve: () => {
           this.outstanding--;
           resolve([]);
         },
       };
       this.commits.push(c);
-      this.held.push(c);
+      this.held_.push(c);
     });
   }
   /** Resolves the oldest outstanding commit; false when none is outstanding. */
   resolveNext(): boolean {
-    const c = this.held.shift();
+    const c = this.held_.shift();
     if (c === undefined) return false;
     c.resolve();
     return true;
   }
-  async close(): Promise<void> {}
 }
+
+const emptyChangelog: CheckpointReader = { readChangelog: async () => 0, committedOffset: async () => undefined };
 
 /** Lets microtasks, setImmediate turns (the runner yields one per batch) and commit callbacks run. */
 async function settle(turns = 10): Promise<void> {
@@ -103,16 +118,17 @@ const steps = (from: number, to: number) => Array.from({ length: to - from + 1 }
  * `timer`: the coordinator's interval timer runs, on faked setInterval (runner turns, microtasks
  * and setImmediate stay real; `vi.advanceTimersByTime` drives it).
  */
-async function harness(opts: { eager: boolean; maxPendingForecasts?: number; timer?: boolean }) {
+async function harness(opts: { holds: boolean; maxPendingForecasts?: number; timer?: boolean }) {
   if (opts.timer === true) vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
   let t = 0;
-  const writer = new FakeWriter(opts.eager);
+  const writer = new FakeCommitter(opts.holds);
   const forecaster = createBaseline({ type: 'last-value', seasonMs: 3_600_000 }, { name: 'ckpt', stepMs: STEP, horizon: 2, quantiles: [0.1, 0.5, 0.9] });
   const store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster } });
   const events: PipelineEvent[] = [];
   const coordinator = new CheckpointCoordinator({
     store,
-    writer,
+    committer: writer,
+    reader: emptyChangelog,
     events: (e) => events.push(e),
     logger: createLogger({ level: 'silent' }),
     intervalMs: INTERVAL,
@@ -127,18 +143,16 @@ async function harness(opts: { eager: boolean; maxPendingForecasts?: number; tim
     spec,
     source,
     forecaster,
-    forecastSink: new MemorySink<Forecast>(),
-    deadLetterSink: new MemorySink<DeadLetter>(),
     clock: new ManualClock(0),
     events: (e) => events.push(e),
-    checkpoint: coordinator,
+    checkpoints: coordinator,
     pipeline: { flushOnComplete: false },
     onBatch: (s, f) => {
       batchSizes.push(s.length);
       made.push(...f);
     },
   });
-  // Own partition 0 (restored from the fake writer's empty changelog) before any record.
+  // Own partition 0 (restored from an empty changelog) before any record.
   await expect(coordinator.partitionReady(0)).resolves.toBeUndefined();
   let summary: RunSummary | undefined;
   let failed: unknown;
@@ -184,12 +198,12 @@ async function harness(opts: { eager: boolean; maxPendingForecasts?: number; tim
 
 type Harness = Awaited<ReturnType<typeof harness>>;
 
-/** The single partition-0 part of a commit. */
-function part0(h: Harness, n: number): PartitionCheckpoint {
+/** The single partition-0 part of a commit, with the forecasts the commit carries. */
+function part0(h: Harness, n: number): PartitionCheckpoint & { readonly forecasts: readonly Forecast[] } {
   const c = h.writer.commits[n];
   expect(c, `commit #${n}`).toBeDefined();
   expect(c!.parts.map((p) => p.partition)).toEqual([0]);
-  return c!.parts[0]!;
+  return { ...c!.parts[0]!, forecasts: c!.forecasts };
 }
 
 /**
@@ -206,7 +220,7 @@ async function expectFinished(h: Harness, want: { forecasts: number; lastOffset:
 
 /** Every forecast made appears in exactly one commit, none is lost or duplicated. */
 function expectEachForecastCommittedOnce(h: Harness): void {
-  const committed = h.writer.commits.flatMap((c) => c.parts.flatMap((p) => p.forecasts.map(key)));
+  const committed = h.writer.commits.flatMap((c) => c.forecasts.map(key));
   expect(h.made.length).toBeGreaterThan(0);
   expect([...committed].sort()).toEqual(h.made.map(key).sort());
   expect(new Set(committed).size).toBe(committed.length);
@@ -218,7 +232,7 @@ describe('CheckpointCoordinator with PipelineRunner', () => {
   });
 
   it('does not cut a checkpoint on an elapsed interval while one is in flight, and keeps forecasting meanwhile', async () => {
-    const h = await harness({ eager: true, timer: true });
+    const h = await harness({ holds: false, timer: true });
 
     h.push(0, 1, 2);
     await settle();
@@ -249,7 +263,7 @@ describe('CheckpointCoordinator with PipelineRunner', () => {
     expect(h.made.map(key)).toEqual(steps(0, 6));
     expect(h.batchSizes).toEqual([1, 1, 1, 0, 1, 1, 1, 1]); // 0: the barrier that cut #1
     expect(h.forecastsOut()).toBe(7);
-    expect(h.writer.emitted.map(key)).toEqual(steps(0, 6)); // eager: emitted per batch
+    expect(h.writer.written.map(key)).toEqual(steps(0, 6)); // written per batch
     expect(h.writer.commits).toHaveLength(1);
     expect(h.writer.outstanding).toBe(1);
 
@@ -258,7 +272,7 @@ describe('CheckpointCoordinator with PipelineRunner', () => {
   });
 
   it('cuts the held-back checkpoint as soon as the in-flight one commits, covering everything since', async () => {
-    const h = await harness({ eager: false });
+    const h = await harness({ holds: true });
 
     h.push(0, 1, 2);
     await settle();
@@ -298,7 +312,7 @@ describe('CheckpointCoordinator with PipelineRunner', () => {
   });
 
   it('still cuts a checkpoint on too many pending forecasts while one is in flight, then waits for it (no overlapping commits)', async () => {
-    const h = await harness({ eager: false, maxPendingForecasts: 3 });
+    const h = await harness({ holds: true, maxPendingForecasts: 3 });
 
     // Checkpoint #1, cut by the interval, stays in flight.
     h.push(0, 1);
@@ -339,7 +353,7 @@ describe('CheckpointCoordinator with PipelineRunner', () => {
 
   // A barrier that found nothing due once left a flag set that ignored every later barrier.
   it('after a backpressure checkpoint, still cuts the held-back one promptly when the in-flight commit resolves', async () => {
-    const h = await harness({ eager: false, maxPendingForecasts: 3 });
+    const h = await harness({ holds: true, maxPendingForecasts: 3 });
 
     // Checkpoint #1, cut by backpressure (three forecasts pending), stays in flight.
     h.push(0, 1, 2, 3);
@@ -369,7 +383,7 @@ describe('CheckpointCoordinator with PipelineRunner', () => {
   });
 
   it('cuts a checkpoint once the input goes quiet, before the interval ends, and not again without new input', async () => {
-    const h = await harness({ eager: false, timer: true });
+    const h = await harness({ holds: true, timer: true });
     h.push(0, 1, 2);
     await settle();
     vi.advanceTimersByTime(INTERVAL);
@@ -410,7 +424,7 @@ describe('CheckpointCoordinator with PipelineRunner', () => {
   // A batch that fills up in the middle of a record used to carry the checkpoint: the position
   // then counted the whole record while the state had taken only part of it.
   it('cuts checkpoints between records only: a record of several points is never split', async () => {
-    const h = await harness({ eager: true });
+    const h = await harness({ holds: false });
     const series = ['s0', 's1', 's2', 's3'];
     const many = (i: number): Ingested => ({
       points: series.map((s) => ({ series: s, ts: i * STEP + 1000, value: i })),
@@ -437,7 +451,7 @@ describe('CheckpointCoordinator with PipelineRunner', () => {
   // forecaster state is copied once its batch was stepped); they were marked changed again as
   // they were stepped, so the next checkpoint (at shutdown: the last one) wrote them once more.
   it('writes a series stepped once in exactly one checkpoint: the one that covers its step', async () => {
-    const h = await harness({ eager: true });
+    const h = await harness({ holds: false });
     const series = ['s0', 's1', 's2', 's3'];
     const many = (i: number): Ingested => ({
       points: series.map((s) => ({ series: s, ts: i * STEP + 1000, value: i })),
