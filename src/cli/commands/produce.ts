@@ -1,9 +1,7 @@
-import type { Message } from 'kafkajs';
 import { kafkaConfigFrom } from '../../config/kafkaConfig.js';
 import { ConfigError } from '../../domain/errors.js';
-import type { Point } from '../../domain/point.js';
 import { createKafka, isRetriableKafkaError } from '../../connectors/kafka/kafkaClient.js';
-import { KafkaOutput } from '../../connectors/kafka/kafkaSink.js';
+import { KafkaOutput, pointMessage, type KafkaMessage } from '../../connectors/kafka/kafkaSink.js';
 import { ensureTopics } from '../../connectors/kafka/topics.js';
 import { onlySeries } from '../../connectors/mapSource.js';
 import { FileReplaySource } from '../../connectors/replay/fileReplaySource.js';
@@ -23,11 +21,6 @@ export interface ProduceFlags extends LogFlags {
   brokers?: string;
   partitions?: number;
   quiet?: boolean;
-}
-
-/** The input point of DESIGN.md, keyed by series so that a series' points stay in one partition, in order. */
-export function pointMessage(p: Point): Message {
-  return { key: p.series, value: JSON.stringify({ series: p.series, ts: p.ts, value: p.value }) };
 }
 
 /**
@@ -76,11 +69,11 @@ export async function produceCommand(flags: ProduceFlags): Promise<number> {
   );
   const output = new KafkaOutput({ kafka, logger });
   await output.connect(abort.signal);
-  const sink = output.sink<Message>(topic, (m) => m);
+  const sink = output.sink<KafkaMessage>(topic, (m) => m);
 
   let points = 0;
   let invalid = 0;
-  let buffered: Message[] = [];
+  let buffered: KafkaMessage[] = [];
   let sending: Promise<void> = Promise.resolve();
   const progress = createProgress('produce', flags.quiet ? { quiet: true } : {});
   const t0 = performance.now();

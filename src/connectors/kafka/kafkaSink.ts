@@ -3,6 +3,7 @@ import { encodeForecast } from '../../codecs/forecastJson.js';
 import type { DeadLetter } from '../../domain/deadLetter.js';
 import { StreamcastError } from '../../domain/errors.js';
 import type { Forecast } from '../../domain/forecast.js';
+import type { Point } from '../../domain/point.js';
 import type { LogSink } from '../../observability/logger.js';
 import { retry } from '../../platform/retry.js';
 import type { EncodedState } from '../../state/seriesStateStore.js';
@@ -140,6 +141,14 @@ export class KafkaOutput {
     })();
     return this.closing;
   }
+}
+
+/** A Kafka record as streamcast writes it (kafkajs' shape, named here so callers need not import kafkajs). */
+export type KafkaMessage = Message;
+
+/** The input point of DESIGN.md, keyed by series so that a series' points stay in one partition, in order. */
+export function pointMessage(p: Point): Message {
+  return { key: p.series, value: JSON.stringify({ series: p.series, ts: p.ts, value: p.value }) };
 }
 
 /** Forecast message: keyed by series (so one series' forecasts stay in order), value per DESIGN.md. */
