@@ -1,8 +1,8 @@
 import type { SeriesId } from '../domain/point.js';
 import { SeriesSlots } from '../domain/seriesSlots.js';
 
-/** Told that a series is dropped everywhere, with the slot it held (still its own during the call). */
-export type SeriesDropListener = (series: SeriesId, slot: number) => void;
+/** Told that a series is dropped everywhere (while its slot, if any, is still its own). */
+export type SeriesDropListener = (series: SeriesId) => void;
 
 const NO_PARTITION = -1;
 
@@ -30,6 +30,7 @@ export class SeriesRegistry {
   readonly #views: HeldSlots[] = [];
   readonly #listeners: SeriesDropListener[] = [];
   readonly #owned = new Set<number>();
+  #assigned = 0;
 
   /** Series with a slot. */
   get size(): number {
@@ -47,6 +48,11 @@ export class SeriesRegistry {
 
   has(series: SeriesId): boolean {
     return this.#slots.has(series);
+  }
+
+  /** Series assigned to a partition. */
+  get assigned(): number {
+    return this.#assigned;
   }
 
   /** Every series with a slot, in slot order. */
@@ -68,10 +74,15 @@ export class SeriesRegistry {
 
   /**
    * Calls `listener` whenever a series is dropped through the registry (`drop`, `dropPartitions`),
-   * so that a structure kept beside the registered ones forgets it too. Register once, at construction.
+   * so that a structure kept beside the registered ones forgets it too. Register once, at
+   * construction; the function returned unregisters (a structure disposed before the registry).
    */
-  onDrop(listener: SeriesDropListener): void {
+  onDrop(listener: SeriesDropListener): () => void {
     this.#listeners.push(listener);
+    return () => {
+      const i = this.#listeners.indexOf(listener);
+      if (i >= 0) this.#listeners.splice(i, 1);
+    };
   }
 
   /** Partitions whose series this instance may keep. */
@@ -87,6 +98,7 @@ export class SeriesRegistry {
   assign(series: SeriesId, partition: number): void {
     const slot = this.#acquire(series);
     this.#holders[slot]!--; // the assignment keeps the slot, not as a holder: `drop` or `dropPartitions` ends it
+    if (this.#partition[slot] === NO_PARTITION) this.#assigned++;
     this.#partition[slot] = partition;
   }
 
@@ -106,13 +118,15 @@ export class SeriesRegistry {
 
   /**
    * Forgets `series` in every structure: listeners are told (the slot is still the series'), then
-   * every view lets go of the slot and the slot is freed. False when the series had no slot.
+   * every view lets go of the slot and the slot is freed. Listeners are told even when the series
+   * has no slot: a structure that keeps its own index may still hold it. False when it had none.
    */
   drop(series: SeriesId): boolean {
+    for (const l of this.#listeners) l(series);
     const slot = this.#slots.get(series);
     if (slot === undefined) return false;
-    for (const l of this.#listeners) l(series, slot);
     for (const v of this.#views) v.release(slot);
+    if (this.#partition[slot] !== NO_PARTITION) this.#assigned--;
     this.#partition[slot] = NO_PARTITION;
     this.#holders[slot] = 0;
     this.#slots.delete(series);
@@ -127,6 +141,12 @@ export class SeriesRegistry {
     for (const [series, slot] of this.#slots.entries()) if (gone.has(this.#partition[slot]!)) dropped.push(series);
     for (const s of dropped) this.drop(s);
     return dropped;
+  }
+
+  /** A disposed structure's view: it no longer hears of drops (it let go of its slots first). */
+  detach(view: HeldSlots): void {
+    const i = this.#views.indexOf(view);
+    if (i >= 0) this.#views.splice(i, 1);
   }
 
   /** The series' slot, adding it when it has none; counts one more holder. */
@@ -238,14 +258,15 @@ export class HeldSlots {
     for (const e of this.#registry.entries()) if (this.#held[e[1]] === 1) yield e;
   }
 
-  /** Lets go of every slot held (the structure is being disposed); the view stays usable. */
-  clear(): void {
+  /** Lets go of every slot held and leaves the registry: the structure is disposed. */
+  close(): void {
     const held: [SeriesId, number][] = [...this.entries()];
     for (const [series, slot] of held) {
       this.#held[slot] = 0;
       this.#size--;
       this.#registry.release(series, slot);
     }
+    this.#registry.detach(this);
   }
 
   /** The registry dropped the series at `slot` everywhere (it frees the slot itself). */

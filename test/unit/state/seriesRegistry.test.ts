@@ -42,7 +42,9 @@ describe('SeriesRegistry', () => {
     expect(reg.slotOf('s')).toBe(slot);
     expect(reg.partitionOf('s')).toBe(3);
     reg.assign('s', 4); // re-assigned: still one slot, no extra holder
+    expect(reg.assigned).toBe(1);
     expect(reg.drop('s')).toBe(true);
+    expect(reg.assigned).toBe(0);
     expect(reg.has('s')).toBe(false);
     expect(reg.drop('s')).toBe(false);
   });
@@ -51,13 +53,15 @@ describe('SeriesRegistry', () => {
     const reg = new SeriesRegistry();
     const a = reg.hold();
     const b = reg.hold();
-    const seen: [string, number][] = [];
-    reg.onDrop((series, slot) => seen.push([series, slot]));
+    const seen: [string, number | undefined][] = [];
+    reg.onDrop((series) => seen.push([series, reg.slotOf(series)]));
     const slot = a.add('s');
     b.add('s');
     a.add('other');
     expect(reg.drop('s')).toBe(true);
-    expect(seen).toEqual([['s', slot]]);
+    expect(seen).toEqual([['s', slot]]); // told while the slot is still the series'
+    expect(reg.drop('unknown')).toBe(false);
+    expect(seen).toEqual([['s', slot], ['unknown', undefined]]); // told anyway: others may hold it
     expect(a.has('s')).toBe(false);
     expect(b.has('s')).toBe(false);
     expect(a.size).toBe(1);
@@ -95,9 +99,14 @@ describe('SeriesRegistry', () => {
     a.add('s');
     b.add('s');
     b.add('t');
-    b.clear();
+    const seen: string[] = [];
+    const off = reg.onDrop((series) => seen.push(series));
+    b.close();
     expect(b.size).toBe(0);
     expect([...reg.series()]).toEqual(['s']);
+    off();
+    reg.drop('s');
+    expect(seen).toEqual([]);
   });
 
   it('grows past its initial arrays', () => {
