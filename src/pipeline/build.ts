@@ -19,6 +19,7 @@ import { microBatch } from './operators/microBatch.js';
 import { normalize } from './operators/normalize.js';
 import { resample } from './operators/resample.js';
 import type { PipelineSpec } from '../spec/pipelineSpec.js';
+import type { SeriesRegistry } from '../state/seriesRegistry.js';
 import { imputerOptions, microBatchOptions, normalizerOptions, resamplerOptions } from '../spec/specOptions.js';
 
 /** One micro-batch of model-ready steps and the input positions fully read when it formed. */
@@ -74,12 +75,16 @@ export interface PipelineCores {
   readonly normalizer?: Normalizer;
 }
 
-/** The cores `buildStepPipeline` would create for `spec`, built up front for an owner that snapshots them. */
-export function createPipelineCores(spec: PipelineSpec): Required<PipelineCores> {
+/**
+ * The cores `buildStepPipeline` would create for `spec`, built up front for an owner that
+ * snapshots them. `registry`: the pipeline's series index, shared with the forecaster and the
+ * state store, so that the cores' typed state lines up by slot and hears the registry's drops.
+ */
+export function createPipelineCores(spec: PipelineSpec, registry?: SeriesRegistry): Required<PipelineCores> {
   return {
     resampler: new Resampler(resamplerOptions(spec)),
-    imputer: new Imputer(imputerOptions(spec)),
-    normalizer: new Normalizer(normalizerOptions(spec)),
+    imputer: new Imputer(imputerOptions(spec), registry),
+    normalizer: new Normalizer(normalizerOptions(spec), registry),
   };
 }
 
