@@ -1,21 +1,33 @@
 import type { SeriesId } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
-import type { Forecaster } from '../forecasting/forecaster.js';
 import type { EvictionReason } from '../observability/events.js';
-import type { Imputer, ImputerSnapshot } from '../pipeline/core/imputer.js';
-import type { Normalizer, NormalizerSnapshot } from '../pipeline/core/normalizer.js';
-import type { Resampler, ResamplerSnapshot } from '../pipeline/core/resampler.js';
+import type { Imputer } from '../pipeline/core/imputer.js';
+import type { Normalizer } from '../pipeline/core/normalizer.js';
+import type { Resampler } from '../pipeline/core/resampler.js';
+import type { ImputerSnapshot, NormalizerSnapshot, ResamplerSnapshot } from './coreSnapshots.js';
 import { SeriesRegistry } from './seriesRegistry.js';
 import { decodeSeriesState, encodeSeriesState, type SeriesState } from './stateCodec.js';
 import { shapeChanges, type ShapeChange, type StateShape } from './stateShape.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-export interface StateCores {
+/**
+ * What the store needs of the forecaster: who wrote a snapshot (a mismatch re-warms rather than
+ * restores), and each series' state as bytes.
+ */
+export interface ForecasterState {
+  readonly info: { readonly kind: string; readonly version: number };
+  snapshot(series: SeriesId): Uint8Array | undefined;
+  /** Throws for a snapshot it cannot take (the store then drops the series' forecaster state). */
+  restore(series: SeriesId, snapshot: Uint8Array): void;
+  drop(series: SeriesId): void;
+}
+
+export interface StateCores<F extends ForecasterState = ForecasterState> {
   readonly resampler: Resampler;
   readonly imputer: Imputer;
   readonly normalizer: Normalizer;
-  readonly forecaster: Forecaster;
+  readonly forecaster: F;
 }
 
 /** The pipeline-side half of a checkpoint, taken where no step is between the cores and the forecaster. */
@@ -63,8 +75,8 @@ export interface SpecChange {
   readonly series: number;
 }
 
-export interface StateStoreOptions {
-  readonly cores: StateCores;
+export interface StateStoreOptions<F extends ForecasterState = ForecasterState> {
+  readonly cores: StateCores<F>;
   /** The spec fields this process's state depends on; written with every frame, checked on restore. */
   readonly shape?: StateShape;
   /** Wall clock: a restored series' idle timer restarts at its restore (nothing could arrive while it was away). */
@@ -101,8 +113,8 @@ export type EvictionCounts = Record<EvictionReason, number>;
  * batch (so the queued steps are in the forecaster's state). Nothing in between is lost: a series
  * dirtied after the capture stays dirty for the next checkpoint.
  */
-export class SeriesStateStore {
-  readonly cores: StateCores;
+export class SeriesStateStore<F extends ForecasterState = ForecasterState> {
+  readonly cores: StateCores<F>;
   /** Which series this instance keeps, the partition owning each, and who forgets a dropped one. */
   readonly registry: SeriesRegistry;
   private readonly now: () => number;
@@ -121,7 +133,7 @@ export class SeriesStateStore {
   private readonly specChanges = new Map<number, Map<string, { change: Omit<SpecChange, 'series'>; series: number }>>();
   private evictions: EvictionCounts = { ttl: 0, max_series: 0 };
 
-  constructor(opts: StateStoreOptions) {
+  constructor(opts: StateStoreOptions<F>) {
     this.cores = opts.cores;
     this.registry = opts.registry ?? new SeriesRegistry();
     // Registered once: every drop (evicted, expired, revoked, re-restored) goes through the registry.

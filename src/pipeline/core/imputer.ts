@@ -1,6 +1,7 @@
 import { ConfigError, StreamcastError } from '../../domain/errors.js';
 import type { EpochMs, SeriesId } from '../../domain/point.js';
 import { SlotPages } from '../../domain/seriesSlots.js';
+import type { ImputerSnapshot } from '../../state/coreSnapshots.js';
 import { type HeldSlots, SeriesRegistry } from '../../state/seriesRegistry.js';
 import type { ClosedStep, ImputedStep } from '../../domain/step.js';
 import { IMPUTE_STRATEGIES, type ImputeStrategy } from '../../spec/pipelineSpec.js';
@@ -42,17 +43,7 @@ const STRIDE = 5;
 // phase of the season (NaN: none yet).
 
 /** The JSON-safe per-series state that `snapshot` returns and `restore` accepts. */
-export interface ImputerSnapshot {
-  readonly v: 1;
-  readonly lastTs: number;
-  readonly obsTs: number | null;
-  readonly obsValue: number;
-  readonly run: number;
-  readonly broken: boolean;
-  readonly pendingNulls: number;
-  /** Season ring; `null` entries are empty phases. */
-  readonly ring: ReadonlyArray<number | null> | null;
-}
+export type { ImputerSnapshot };
 
 const zeroStats = (): { imputed: Record<ImputeMethod, number>; gapResets: number; skipped: number; stale: number } => ({
   imputed: { ffill: 0, linear: 0, seasonal: 0, zero: 0 },

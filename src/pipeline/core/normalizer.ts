@@ -1,6 +1,7 @@
 import { ConfigError, StreamcastError } from '../../domain/errors.js';
 import type { EpochMs, SeriesId } from '../../domain/point.js';
 import { SlotPages } from '../../domain/seriesSlots.js';
+import type { NormalizerSnapshot } from '../../state/coreSnapshots.js';
 import { type HeldSlots, SeriesRegistry } from '../../state/seriesRegistry.js';
 import type { ImputedStep, NormalizedStep, Scale } from '../../domain/step.js';
 
@@ -24,13 +25,7 @@ const M2 = 2; // decayed weighted sum of squared deviations from the mean (West'
 const LAST_TS = 3; // event time of the last update; decay runs on event time, holes included
 const STRIDE = 4;
 
-export interface NormalizerSnapshot {
-  readonly v: 1;
-  readonly w: number;
-  readonly mean: number;
-  readonly m2: number;
-  readonly lastTs: number;
-}
+export type { NormalizerSnapshot };
 
 /** Inverts the normalization: the value in the series' own units. */
 export function denormalize(z: number, scale: Scale): number {

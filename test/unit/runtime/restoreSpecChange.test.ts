@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SeriesId } from '../../../src/domain/point.js';
 import { createBaseline } from '../../../src/forecasting/baseline/createBaseline.js';
+import type { Forecaster } from '../../../src/forecasting/forecaster.js';
 import { createPipelineCores } from '../../../src/pipeline/build.js';
 import { parseSpec } from '../../../src/spec/loadSpec.js';
 import { baselineOptions, forecasterOptions } from '../../../src/spec/specOptions.js';
@@ -19,7 +20,7 @@ const specWith = (window: Record<string, unknown>, model: Record<string, unknown
     baseline: { type: 'seasonal-naive', season: '1h' },
   });
 
-function storeFor(spec: ReturnType<typeof specWith>): SeriesStateStore {
+function storeFor(spec: ReturnType<typeof specWith>): SeriesStateStore<Forecaster> {
   const forecaster = createBaseline(baselineOptions(spec), forecasterOptions(spec));
   const store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster }, shape: stateShapeOf(spec), now: () => 0 });
   store.own([0]);

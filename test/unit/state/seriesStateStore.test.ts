@@ -25,7 +25,7 @@ function forecaster(kind: 'last-value' | 'seasonal-naive'): Forecaster {
 }
 
 /** Feeds `n` steps of series `s` through the store's cores the way the pipeline does. */
-function feed(store: SeriesStateStore, s: string, from: number, n: number): void {
+function feed(store: SeriesStateStore<Forecaster>, s: string, from: number, n: number): void {
   const { resampler, imputer, normalizer, forecaster: f } = store.cores;
   for (let i = from; i < from + n; i++) {
     store.touch(s, 0);
@@ -36,7 +36,7 @@ function feed(store: SeriesStateStore, s: string, from: number, n: number): void
   }
 }
 
-function storeWith(f: Forecaster): SeriesStateStore {
+function storeWith(f: Forecaster): SeriesStateStore<Forecaster> {
   const store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster: f }, now: () => 42 });
   store.own([0]);
   return store;
@@ -55,7 +55,7 @@ describe('SeriesStateStore', () => {
     const b = storeWith(forecaster('seasonal-naive'));
     for (const e of encoded) expect(b.restore(e.series, e.partition, e.value!)).toBe('restored');
     // Same next steps in both: identical forecasts prove identical state.
-    const next = (store: SeriesStateStore) => {
+    const next = (store: SeriesStateStore<Forecaster>) => {
       const { resampler, imputer, normalizer, forecaster: f } = store.cores;
       const out = [];
       for (let i = 50; i < 60; i++) {
