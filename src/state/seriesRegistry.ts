@@ -67,7 +67,7 @@ export class SeriesRegistry {
 
   /** A structure's view of the index: the series it holds state for. */
   hold(): HeldSlots {
-    const view = new HeldSlots(this);
+    const view = new HeldSlots(this, this.#slots);
     this.#views.push(view);
     return view;
   }
@@ -195,11 +195,15 @@ export class SeriesRegistry {
  */
 export class HeldSlots {
   readonly #registry: SeriesRegistry;
+  /** The registry's index, read directly: `get` runs for every step in every structure. */
+  readonly #index: SeriesSlots;
   #held = new Uint8Array(16);
   #size = 0;
 
-  constructor(registry: SeriesRegistry) {
+  /** Made by `SeriesRegistry.hold`. */
+  constructor(registry: SeriesRegistry, index: SeriesSlots) {
     this.#registry = registry;
+    this.#index = index;
   }
 
   /** Series this structure holds. */
@@ -213,7 +217,7 @@ export class HeldSlots {
   }
 
   get(series: SeriesId): number | undefined {
-    const slot = this.#registry.slotOf(series);
+    const slot = this.#index.get(series);
     return slot !== undefined && this.#held[slot] === 1 ? slot : undefined;
   }
 
