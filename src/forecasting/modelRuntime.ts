@@ -5,6 +5,7 @@ import type { NormalizedStep } from '../domain/step.js';
 import type { LogSink } from '../observability/logger.js';
 import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import { SeriesHistory } from '../state/seriesHistory.js';
+import { SeriesRegistry } from '../state/seriesRegistry.js';
 import { createBaseline } from './baseline/createBaseline.js';
 import type { Forecaster } from './forecaster.js';
 import { featureLayout, sameLayout } from './gru/featureLayout.js';
@@ -37,6 +38,11 @@ export interface ModelRuntimeOptions {
   /** Start serving these weights (tests, the calibration replay; a CLI loads them through its retrainer). */
   readonly initial?: GruModelWeights;
   readonly logger?: LogSink;
+  /**
+   * The pipeline's series index (state/seriesRegistry.ts): the history and hidden states take its
+   * slots, and a series it drops is forgotten here too (default: an index of the runtime's own).
+   */
+  readonly registry?: SeriesRegistry;
 }
 
 const DAY = 86_400_000;
@@ -72,6 +78,7 @@ export class ModelRuntime implements Forecaster {
   readonly #opts: ModelRuntimeOptions;
   readonly #baseline: Forecaster;
   readonly #history: SeriesHistory;
+  readonly #registry: SeriesRegistry;
   readonly #step = (batch: readonly NormalizedStep[]): Forecast[] => this.step(batch);
   #hooks: RetrainHooks | undefined;
   /** The GRU in service (undefined: the baseline serves), and the one to swap in before the next step. */
@@ -95,7 +102,10 @@ export class ModelRuntime implements Forecaster {
       { type: spec.baseline.type, seasonMs: spec.baseline.season },
       { name: spec.name, stepMs: spec.window.step, horizon: spec.model.horizon, quantiles: spec.model.quantiles },
     );
-    this.#history = new SeriesHistory({ stepMs: spec.window.step, capacity: Math.max(opts.historySteps ?? defaultHistorySteps(spec), spec.model.context + 2) });
+    this.#registry = opts.registry ?? new SeriesRegistry();
+    this.#history = new SeriesHistory({ stepMs: spec.window.step, capacity: Math.max(opts.historySteps ?? defaultHistorySteps(spec), spec.model.context + 2) }, this.#registry);
+    // The history hears of drops itself; the runtime forgets what it keeps beside it.
+    this.#registry.onDrop((series) => this.#forget(series));
     if (opts.base !== undefined && opts.base !== 'auto') this.#fixedBase = opts.base;
     if (opts.initial !== undefined) this.install(opts.initial);
   }
@@ -189,7 +199,7 @@ export class ModelRuntime implements Forecaster {
   install(weights: GruModelWeights): void {
     this.#swap?.dispose();
     const { name, window, model } = this.#spec;
-    const opts = { name, stepMs: window.step, horizon: model.horizon, quantiles: model.quantiles, context: model.context, stateless: this.#opts.stateless === true };
+    const opts = { name, stepMs: window.step, horizon: model.horizon, quantiles: model.quantiles, context: model.context, stateless: this.#opts.stateless === true, registry: this.#registry };
     this.#swap = new ServingGru(weights, opts, this.#history);
   }
 
@@ -262,9 +272,18 @@ export class ModelRuntime implements Forecaster {
     this.#serving?.restore(series, gru, version);
   }
 
+  /**
+   * Forgets the forecaster's state of `series` (the Forecaster contract: the pipeline cores keep
+   * theirs). A drop through the registry (SeriesRegistry.drop) reaches the same parts unasked.
+   */
   drop(series: SeriesId): void {
-    this.#baseline.drop(series);
     this.#history.drop(series);
+    this.#forget(series);
+  }
+
+  /** What the runtime keeps per series beside the history (which the registry reaches itself). */
+  #forget(series: SeriesId): void {
+    this.#baseline.drop(series);
     this.#serving?.drop(series);
     this.#online?.drop(series);
   }

@@ -2,6 +2,7 @@ import type { Forecast, HorizonForecast, ModelInfo } from '../domain/forecast.js
 import type { SeriesId } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { SeriesHistory } from '../state/seriesHistory.js';
+import type { SeriesRegistry } from '../state/seriesRegistry.js';
 import { windowSteps } from '../state/seriesWindow.js';
 import { GruForecaster } from './gru/gruForecaster.js';
 import type { GruModelWeights } from './gru/gruWeights.js';
@@ -17,6 +18,8 @@ export interface ServingGruOptions {
   readonly context: number;
   /** Ablation: every step starts from h₀ = 0. */
   readonly stateless: boolean;
+  /** The pipeline's series index, whose slots the hidden states take. */
+  readonly registry?: SeriesRegistry;
 }
 
 /**
@@ -41,7 +44,7 @@ export class ServingGru {
     this.base = weights.layout.base ?? { kind: 'none' };
     this.#opts = opts;
     this.#history = history;
-    this.#gru = new GruForecaster({ name: opts.name, stepMs: opts.stepMs, horizon: opts.horizon, quantiles: opts.quantiles, weights });
+    this.#gru = new GruForecaster({ name: opts.name, stepMs: opts.stepMs, horizon: opts.horizon, quantiles: opts.quantiles, weights, ...(opts.registry !== undefined ? { registry: opts.registry } : {}) });
   }
 
   get info(): ModelInfo {

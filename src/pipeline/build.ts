@@ -18,6 +18,7 @@ import { microBatch } from './operators/microBatch.js';
 import { normalize } from './operators/normalize.js';
 import { resample } from './operators/resample.js';
 import type { PipelineSpec } from '../spec/pipelineSpec.js';
+import type { SeriesRegistry } from '../state/seriesRegistry.js';
 import { imputerOptions, microBatchOptions, normalizerOptions, resamplerOptions } from '../spec/specOptions.js';
 
 /** One micro-batch of model-ready steps (an object of its own: checkpoints tell batches apart by identity). */
@@ -65,12 +66,19 @@ export interface PipelineCores {
   readonly normalizer?: Normalizer;
 }
 
-/** The cores `buildStepPipeline` would create for `spec`, built up front for an owner that snapshots them. */
-export function createPipelineCores(spec: PipelineSpec): Required<PipelineCores> {
+/** The per-series parts a pipeline run checkpoints: its concrete cores and its forecaster. */
+export type PipelineStateCores<F> = Required<PipelineCores> & { readonly forecaster: F };
+
+/**
+ * The cores `buildStepPipeline` would create for `spec`, built up front for an owner that
+ * snapshots them. `registry`: the pipeline's series index, shared with the forecaster and the
+ * state store, so that the cores' typed state lines up by slot and hears the registry's drops.
+ */
+export function createPipelineCores(spec: PipelineSpec, registry?: SeriesRegistry): Required<PipelineCores> {
   return {
     resampler: new Resampler(resamplerOptions(spec)),
-    imputer: new Imputer(imputerOptions(spec)),
-    normalizer: new Normalizer(normalizerOptions(spec)),
+    imputer: new Imputer(imputerOptions(spec), registry),
+    normalizer: new Normalizer(normalizerOptions(spec), registry),
   };
 }
 

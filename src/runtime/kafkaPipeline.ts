@@ -18,7 +18,7 @@ import { createPipelineCores } from '../pipeline/build.js';
 import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import { SeriesStateStore } from '../state/seriesStateStore.js';
 import { stateShapeOf } from '../state/stateShape.js';
-import { CheckpointCoordinator } from './checkpoint/checkpointCoordinator.js';
+import { CheckpointCoordinator, type PipelineStateStore } from './checkpoint/checkpointCoordinator.js';
 import { PipelineRunner, type RunSummary } from './pipelineRunner.js';
 import type { ModelDistribution } from './modelDistribution.js';
 import { retry } from '../platform/retry.js';
@@ -58,7 +58,7 @@ export class KafkaPipeline {
   readonly source: KafkaSource;
   readonly runner: PipelineRunner;
   readonly coordinator: CheckpointCoordinator;
-  readonly store: SeriesStateStore;
+  readonly store: PipelineStateStore;
   private readonly delivery: KafkaDelivery;
   private readonly producers: ProducerFactory;
   private readonly abort = new AbortController();

@@ -1,6 +1,7 @@
 import { ConfigError, StreamcastError } from '../domain/errors.js';
 import type { SeriesId } from '../domain/point.js';
-import { SeriesSlots, SlotPages, pageBitsFor } from '../domain/seriesSlots.js';
+import { SlotPages, pageBitsFor } from '../domain/seriesSlots.js';
+import { type HeldSlots, SeriesRegistry } from './seriesRegistry.js';
 import type { NormalizedStep } from '../domain/step.js';
 import { fromFloat16, toFloat16 } from './float16.js';
 import { HISTORY_SNAPSHOT_HEADER, HISTORY_SNAPSHOT_HEADER_V1, HISTORY_SNAPSHOT_MAGIC, HISTORY_SNAPSHOT_MAGIC_V1, upgradeHistorySnapshotV1 } from './historySnapshotFormat.js';
@@ -104,7 +105,7 @@ function putZCode(buf: Uint8Array, p: number, code: number): void {
 export class SeriesHistory {
   readonly stepMs: number;
   readonly capacity: number;
-  readonly #slots = new SeriesSlots();
+  readonly #slots: HeldSlots;
   /**
    * Each slot's steps (see stepBuffer): sized to the series' length, not to `capacity`, so that a
    * series with a few steps costs a few bytes — with many sparse or short-lived series, buffers
@@ -118,11 +119,14 @@ export class SeriesHistory {
   readonly #chain: Chain = new Float64Array(3);
   readonly #anchor: Chain = new Float64Array(3);
 
-  constructor(opts: SeriesHistoryOptions) {
+  /** `registry`: the pipeline's series index, shared with its other per-series structures (default: its own). */
+  constructor(opts: SeriesHistoryOptions, registry = new SeriesRegistry()) {
     if (!Number.isInteger(opts.stepMs) || opts.stepMs <= 0) throw new ConfigError(`history: stepMs is ${opts.stepMs}; use the pipeline's window.step in ms`);
     if (!Number.isInteger(opts.capacity) || opts.capacity < 2) throw new ConfigError(`history capacity is ${opts.capacity}; it must be a whole number of steps ≥ 2`);
     this.stepMs = opts.stepMs;
     this.capacity = opts.capacity;
+    this.#slots = registry.hold();
+    registry.onDrop((series) => this.drop(series));
     const initial = Math.max(1, opts.initialSeries ?? 16);
     const bits = pageBitsFor(8 * META + 4 * RING);
     this.#meta = new SlotPages(META, (n) => new Float64Array(n), initial, bits);

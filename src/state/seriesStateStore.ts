@@ -1,20 +1,37 @@
 import type { SeriesId } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
-import type { Forecaster } from '../forecasting/forecaster.js';
 import type { EvictionReason } from '../observability/events.js';
-import type { Imputer, ImputerSnapshot } from '../pipeline/core/imputer.js';
-import type { Normalizer, NormalizerSnapshot } from '../pipeline/core/normalizer.js';
-import type { Resampler, ResamplerSnapshot } from '../pipeline/core/resampler.js';
+import type { ImputerSnapshot, NormalizerSnapshot, ResamplerSnapshot } from './coreSnapshots.js';
+import { SeriesRegistry } from './seriesRegistry.js';
 import { decodeSeriesState, encodeSeriesState, type SeriesState } from './stateCodec.js';
 import { shapeChanges, type ShapeChange, type StateShape } from './stateShape.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-export interface StateCores {
-  readonly resampler: Resampler;
-  readonly imputer: Imputer;
-  readonly normalizer: Normalizer;
-  readonly forecaster: Forecaster;
+/**
+ * What the store needs of the forecaster: who wrote a snapshot (a mismatch re-warms rather than
+ * restores), and each series' state as bytes.
+ */
+export interface ForecasterState {
+  readonly info: { readonly kind: string; readonly version: number };
+  snapshot(series: SeriesId): Uint8Array | undefined;
+  /** Throws for a snapshot it cannot take (the store then drops the series' forecaster state). */
+  restore(series: SeriesId, snapshot: Uint8Array): void;
+  drop(series: SeriesId): void;
+}
+
+/** What the store needs of a pipeline core (resampler, imputer, normalizer): one series' state as a snapshot, and back. */
+export interface CoreState<S> {
+  snapshot(series: SeriesId): S | undefined;
+  restore(series: SeriesId, snapshot: S): void;
+  drop(series: SeriesId): void;
+}
+
+export interface StateCores<F extends ForecasterState = ForecasterState> {
+  readonly resampler: CoreState<ResamplerSnapshot>;
+  readonly imputer: CoreState<ImputerSnapshot>;
+  readonly normalizer: CoreState<NormalizerSnapshot>;
+  readonly forecaster: F;
 }
 
 /** The pipeline-side half of a checkpoint, taken where no step is between the cores and the forecaster. */
@@ -62,14 +79,20 @@ export interface SpecChange {
   readonly series: number;
 }
 
-export interface StateStoreOptions {
-  readonly cores: StateCores;
+export interface StateStoreOptions<F extends ForecasterState = ForecasterState, C extends StateCores<F> = StateCores<F>> {
+  readonly cores: C;
   /** The spec fields this process's state depends on; written with every frame, checked on restore. */
   readonly shape?: StateShape;
   /** Wall clock: a restored series' idle timer restarts at its restore (nothing could arrive while it was away). */
   readonly now?: () => number;
   /** The spec's `state` bounds (unset: unbounded). */
   readonly bounds?: StateBounds;
+  /**
+   * The pipeline's series index, which records the partition owning each series and drops a
+   * series everywhere (default: the store's own). Cores built on the same registry hear its drops
+   * themselves; the store tells its cores as well, so that cores built apart are dropped too.
+   */
+  readonly registry?: SeriesRegistry;
 }
 
 /** How much per-series state one instance keeps (the spec's `state`). */
@@ -94,10 +117,12 @@ export type EvictionCounts = Record<EvictionReason, number>;
  * batch (so the queued steps are in the forecaster's state). Nothing in between is lost: a series
  * dirtied after the capture stays dirty for the next checkpoint.
  */
-export class SeriesStateStore {
-  readonly cores: StateCores;
+export class SeriesStateStore<F extends ForecasterState = ForecasterState, C extends StateCores<F> = StateCores<F>> {
+  /** The cores as the owner built them (the runtime hands the concrete ones to the pipeline it runs). */
+  readonly cores: C;
+  /** Which series this instance keeps, the partition owning each, and who forgets a dropped one. */
+  readonly registry: SeriesRegistry;
   private readonly now: () => number;
-  private readonly partitionOfSeries = new Map<SeriesId, number>();
   private readonly lastStep = new Map<SeriesId, number>();
   /**
    * When each series' last point was read (clock time): for the event-to-forecast latency, and,
@@ -108,15 +133,16 @@ export class SeriesStateStore {
   private readonly bounded: boolean;
   private dirty = new Set<SeriesId>();
   private tombstones = new Map<SeriesId, number>();
-  private readonly owned = new Set<number>();
   private readonly shape: StateShape | undefined;
   /** Spec changes seen by `restore` since the last `takeSpecChanges`, per partition, by field, old and new value. */
   private readonly specChanges = new Map<number, Map<string, { change: Omit<SpecChange, 'series'>; series: number }>>();
   private evictions: EvictionCounts = { ttl: 0, max_series: 0 };
-  private readonly dropListeners: Array<(series: SeriesId) => void> = [];
 
-  constructor(opts: StateStoreOptions) {
+  constructor(opts: StateStoreOptions<F, C>) {
     this.cores = opts.cores;
+    this.registry = opts.registry ?? new SeriesRegistry();
+    // Registered once: every drop (evicted, expired, revoked, re-restored) goes through the registry.
+    this.registry.onDrop((series) => this.forgetHere(series));
     this.now = opts.now ?? Date.now;
     this.shape = opts.shape;
     this.bounds = opts.bounds ?? {};
@@ -131,7 +157,7 @@ export class SeriesStateStore {
    * dropped with it: the store is the one owner of "forget this series everywhere".
    */
   onDrop(listener: (series: SeriesId) => void): void {
-    this.dropListeners.push(listener);
+    this.registry.onDrop(listener);
   }
 
   /** What `restore` found changed in `partition`'s frames since they were written (drains its tally). */
@@ -152,11 +178,11 @@ export class SeriesStateStore {
 
   /** Partitions whose series this instance may keep. */
   own(partitions: Iterable<number>): void {
-    for (const p of partitions) this.owned.add(p);
+    this.registry.own(partitions);
   }
 
   owns(partition: number): boolean {
-    return this.owned.has(partition);
+    return this.registry.owns(partition);
   }
 
   /**
@@ -166,8 +192,8 @@ export class SeriesStateStore {
    * than refuse a new one; a refused series would be dead-lettered point after point).
    */
   touch(series: SeriesId, partition: number, at = this.now()): void {
-    const known = this.partitionOfSeries.get(series);
-    if (known !== partition) this.partitionOfSeries.set(series, partition);
+    const known = this.registry.partitionOf(series);
+    if (known !== partition) this.registry.assign(series, partition);
     this.dirty.add(series);
     if (!this.bounded) {
       this.seen.set(series, at);
@@ -178,7 +204,7 @@ export class SeriesStateStore {
     if (this.tombstones.size > 0) this.tombstones.delete(series);
     const max = this.bounds.maxSeries;
     if (known === undefined && max !== undefined) {
-      while (this.partitionOfSeries.size > max) {
+      while (this.registry.assigned > max) {
         const oldest = this.seen.keys().next().value;
         if (oldest === undefined || oldest === series) break;
         this.evict(oldest, 'max_series');
@@ -213,14 +239,14 @@ export class SeriesStateStore {
 
   /** Drops a series everywhere and tombstones its changelog key at the next checkpoint. */
   private evict(series: SeriesId, reason: EvictionReason): void {
-    const partition = this.partitionOfSeries.get(series);
+    const partition = this.registry.partitionOf(series);
     this.dropSeries(series);
-    if (partition !== undefined && this.owned.has(partition)) this.tombstones.set(series, partition);
+    if (partition !== undefined && this.registry.owns(partition)) this.tombstones.set(series, partition);
     this.evictions[reason]++;
   }
 
   partitionOf(series: SeriesId): number | undefined {
-    return this.partitionOfSeries.get(series);
+    return this.registry.partitionOf(series);
   }
 
   /**
@@ -240,7 +266,7 @@ export class SeriesStateStore {
   }
 
   get size(): number {
-    return this.partitionOfSeries.size;
+    return this.registry.assigned;
   }
 
   dirtyCount(): number {
@@ -253,8 +279,8 @@ export class SeriesStateStore {
     const out = new Map<SeriesId, UpstreamState>();
     let dropped = 0;
     for (const series of this.dirty) {
-      const partition = this.partitionOfSeries.get(series);
-      if (partition === undefined || !this.owned.has(partition)) {
+      const partition = this.registry.partitionOf(series);
+      if (partition === undefined || !this.registry.owns(partition)) {
         // Steps of a revoked partition that were still in flight: its new owner redoes them.
         this.dropSeries(series);
         dropped++;
@@ -293,13 +319,13 @@ export class SeriesStateStore {
     const f = this.cores.forecaster;
     const model = { kind: f.info.kind, version: f.info.version };
     let states: FrozenState[] = [];
-    for (const [series, partition] of capture.tombstones) if (this.owned.has(partition)) states.push({ series, partition, state: null });
+    for (const [series, partition] of capture.tombstones) if (this.registry.owns(partition)) states.push({ series, partition, state: null });
     for (const [series, u] of capture.series) {
       if (states.length >= size) {
         yield states;
         states = [];
       }
-      if (!this.owned.has(u.partition)) continue;
+      if (!this.registry.owns(u.partition)) continue;
       const forecaster = f.snapshot(series);
       const lastStep = this.lastStep.get(series);
       // Built field by field: this runs for every changed series at every checkpoint.
@@ -357,7 +383,7 @@ export class SeriesStateStore {
       this.dropSeries(series);
       return 'invalid';
     }
-    this.partitionOfSeries.set(series, partition);
+    this.registry.assign(series, partition);
     // Seen now: its ttl and its place in the eviction order start at the restore.
     this.seen.set(series, this.now());
     if (state.lastStep !== undefined) this.lastStep.set(series, state.lastStep);
@@ -386,28 +412,25 @@ export class SeriesStateStore {
 
   /** Forgets every series of these partitions (revoked); returns how many. */
   dropPartitions(partitions: Iterable<number>): number {
-    const gone = new Set(partitions);
-    for (const p of gone) this.owned.delete(p);
-    let n = 0;
-    for (const [series, p] of this.partitionOfSeries) {
-      if (gone.has(p)) {
-        this.dropSeries(series);
-        n++;
-      }
-    }
-    return n;
+    return this.registry.dropPartitions(partitions).length;
   }
 
   private dropSeries(series: SeriesId): void {
+    this.registry.drop(series);
+  }
+
+  /**
+   * The store's part of a drop: its cores (idempotent, so cores that heard the registry
+   * themselves take no harm) and its own per-series maps.
+   */
+  private forgetHere(series: SeriesId): void {
     const { resampler, imputer, normalizer, forecaster } = this.cores;
     resampler.drop(series);
     imputer.drop(series);
     normalizer.drop(series);
     forecaster.drop(series);
-    this.partitionOfSeries.delete(series);
     this.lastStep.delete(series);
     this.seen.delete(series);
     this.dirty.delete(series);
-    for (const l of this.dropListeners) l(series);
   }
 }

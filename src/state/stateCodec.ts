@@ -1,8 +1,6 @@
 import { StreamcastError } from '../domain/errors.js';
 import { frameBytes } from '../platform/frameArena.js';
-import type { ImputerSnapshot } from '../pipeline/core/imputer.js';
-import type { NormalizerSnapshot } from '../pipeline/core/normalizer.js';
-import type { ResamplerSnapshot } from '../pipeline/core/resampler.js';
+import type { ImputerSnapshot, NormalizerSnapshot, ResamplerSnapshot } from './coreSnapshots.js';
 import { decodeStateShape, STATE_SHAPE_BYTES, type StateShape, writeStateShape } from './stateShape.js';
 
 /** Everything the runtime keeps about one series, as written to the state changelog. */

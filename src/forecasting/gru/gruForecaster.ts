@@ -6,6 +6,7 @@ import type { SeriesId } from '../../domain/point.js';
 import { sanitizeMean, sanitizeQuantileValues } from '../../domain/quantiles.js';
 import type { NormalizedStep } from '../../domain/step.js';
 import { splitWaves } from '../../domain/waves.js';
+import type { SeriesRegistry } from '../../state/seriesRegistry.js';
 import type { Forecaster, ForecasterOptions } from '../forecaster.js';
 import { layoutInputSize, writeInput } from './featureLayout.js';
 import type { FeatureLayout } from './featureLayout.js';
@@ -31,6 +32,8 @@ export interface GruForecasterOptions extends ForecasterOptions {
   readonly crossover?: number;
   /** Initial slab capacity in series; it doubles as needed. */
   readonly initialCapacity?: number;
+  /** The pipeline's series index, whose slots the hidden states take (default: the slab's own). */
+  readonly registry?: SeriesRegistry;
 }
 
 /**
@@ -88,7 +91,7 @@ export class GruForecaster implements Forecaster {
     this.#layout = w.layout;
     this.#I = w.cell.inputSize;
     this.#H = w.cell.units;
-    this.#slab = new HiddenStateSlab(this.#H, opts.initialCapacity ?? 64);
+    this.#slab = new HiddenStateSlab(this.#H, opts.initialCapacity ?? 64, opts.registry);
     this.#head = new QuantileHead(head);
     this.#keys = this.quantiles.map(quantileKey);
     this.#mode = opts.kernel ?? 'auto';
@@ -147,6 +150,7 @@ export class GruForecaster implements Forecaster {
   /** Releases the tf kernel's weight tensors; the forecaster must not step afterwards. */
   dispose(): void {
     this.#tf?.dispose();
+    this.#slab.close();
   }
 
   #stepWave(batch: readonly NormalizedStep[], wave: ReadonlyArray<{ readonly i: number }>, out: Forecast[]): void {

@@ -1,6 +1,7 @@
 import { StreamcastError } from '../../domain/errors.js';
 import type { SeriesId } from '../../domain/point.js';
-import { SeriesSlots, SlotPages } from '../../domain/seriesSlots.js';
+import { SlotPages } from '../../domain/seriesSlots.js';
+import { type HeldSlots, SeriesRegistry } from '../../state/seriesRegistry.js';
 
 const SNAPSHOT_MAGIC = 0x31484753; // "SGH1" little-endian: Streamcast GRU Hidden, format 1
 const SNAPSHOT_HEADER = 8; // magic u32 + units u32
@@ -18,12 +19,14 @@ const PAGE_MASK = (1 << PAGE_BITS) - 1;
  */
 export class HiddenStateSlab {
   readonly units: number;
-  readonly #slots = new SeriesSlots();
+  readonly #slots: HeldSlots;
   readonly #pages: SlotPages<Float32Array>;
 
-  constructor(units: number, initialCapacity = 64) {
+  /** `registry`: the pipeline's series index, shared with its other per-series structures (default: its own). */
+  constructor(units: number, initialCapacity = 64, registry = new SeriesRegistry()) {
     if (!Number.isInteger(units) || units < 1) throw new StreamcastError('fatal', `hidden state units is ${units}; expected a positive integer`);
     this.units = units;
+    this.#slots = registry.hold();
     this.#pages = new SlotPages(units, (n) => new Float32Array(n), initialCapacity, PAGE_BITS);
   }
 
@@ -50,9 +53,9 @@ export class HiddenStateSlab {
   slotOf(series: SeriesId): number {
     const existing = this.#slots.get(series);
     if (existing !== undefined) return existing;
-    const fresh = this.#slots.highWater;
     const slot = this.#slots.add(series);
-    if (slot === fresh) this.#pages.ensure(slot); // new storage is zeroed
+    // A shared index may hand out a slot below its high water that is new to these pages.
+    if (slot >= this.#pages.capacity) this.#pages.ensure(slot); // new storage is zeroed
     else this.zero(slot);
     return slot;
   }
@@ -60,6 +63,11 @@ export class HiddenStateSlab {
   /** Releases the series' slot for reuse; false when it had none. */
   free(series: SeriesId): boolean {
     return this.#slots.delete(series) !== undefined;
+  }
+
+  /** Lets go of every series' slot (the model is being disposed). */
+  close(): void {
+    this.#slots.close();
   }
 
   zero(slot: number): void {

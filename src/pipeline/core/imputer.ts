@@ -1,6 +1,8 @@
 import { ConfigError, StreamcastError } from '../../domain/errors.js';
 import type { EpochMs, SeriesId } from '../../domain/point.js';
-import { SeriesSlots, SlotPages } from '../../domain/seriesSlots.js';
+import { SlotPages } from '../../domain/seriesSlots.js';
+import type { ImputerSnapshot } from '../../state/coreSnapshots.js';
+import { type HeldSlots, SeriesRegistry } from '../../state/seriesRegistry.js';
 import type { ClosedStep, ImputedStep } from '../../domain/step.js';
 import { IMPUTE_STRATEGIES, type ImputeStrategy } from '../../spec/pipelineSpec.js';
 
@@ -41,17 +43,7 @@ const STRIDE = 5;
 // phase of the season (NaN: none yet).
 
 /** The JSON-safe per-series state that `snapshot` returns and `restore` accepts. */
-export interface ImputerSnapshot {
-  readonly v: 1;
-  readonly lastTs: number;
-  readonly obsTs: number | null;
-  readonly obsValue: number;
-  readonly run: number;
-  readonly broken: boolean;
-  readonly pendingNulls: number;
-  /** Season ring; `null` entries are empty phases. */
-  readonly ring: ReadonlyArray<number | null> | null;
-}
+export type { ImputerSnapshot };
 
 const zeroStats = (): { imputed: Record<ImputeMethod, number>; gapResets: number; skipped: number; stale: number } => ({
   imputed: { ffill: 0, linear: 0, seasonal: 0, zero: 0 },
@@ -84,15 +76,18 @@ export class Imputer {
   private readonly opts: ImputerOptions;
   private readonly maxGapSteps: number;
   private readonly seasonSteps: number;
-  readonly #slots = new SeriesSlots();
+  readonly #slots: HeldSlots;
   readonly #state = new SlotPages(STRIDE, (n) => new Float64Array(n));
   readonly #broken = new SlotPages(1, (n) => new Uint8Array(n));
   /** Season rings by slot; only for `seasonal`. */
   readonly #rings: Float64Array[] | undefined;
   private stats = zeroStats();
 
-  constructor(opts: ImputerOptions) {
+  /** `registry`: the pipeline's series index, shared with its other per-series structures (default: its own). */
+  constructor(opts: ImputerOptions, registry = new SeriesRegistry()) {
     validate(opts);
+    this.#slots = registry.hold();
+    registry.onDrop((series) => this.drop(series));
     this.opts = { ...opts };
     this.maxGapSteps = Math.floor(opts.maxGapMs / opts.stepMs);
     this.seasonSteps = Math.round(opts.seasonMs / opts.stepMs);

@@ -1,6 +1,8 @@
 import { ConfigError, StreamcastError } from '../../domain/errors.js';
 import type { EpochMs, SeriesId } from '../../domain/point.js';
-import { SeriesSlots, SlotPages } from '../../domain/seriesSlots.js';
+import { SlotPages } from '../../domain/seriesSlots.js';
+import type { NormalizerSnapshot } from '../../state/coreSnapshots.js';
+import { type HeldSlots, SeriesRegistry } from '../../state/seriesRegistry.js';
 import type { ImputedStep, NormalizedStep, Scale } from '../../domain/step.js';
 
 export interface NormalizerOptions {
@@ -23,13 +25,7 @@ const M2 = 2; // decayed weighted sum of squared deviations from the mean (West'
 const LAST_TS = 3; // event time of the last update; decay runs on event time, holes included
 const STRIDE = 4;
 
-export interface NormalizerSnapshot {
-  readonly v: 1;
-  readonly w: number;
-  readonly mean: number;
-  readonly m2: number;
-  readonly lastTs: number;
-}
+export type { NormalizerSnapshot };
 
 /** Inverts the normalization: the value in the series' own units. */
 export function denormalize(z: number, scale: Scale): number {
@@ -63,10 +59,13 @@ export function flooredStd(variance: number, mean: number): number {
  */
 export class Normalizer {
   private readonly opts: NormalizerOptions;
-  readonly #slots = new SeriesSlots();
+  readonly #slots: HeldSlots;
   readonly #state = new SlotPages(STRIDE, (n) => new Float64Array(n));
 
-  constructor(opts: NormalizerOptions) {
+  /** `registry`: the pipeline's series index, shared with its other per-series structures (default: its own). */
+  constructor(opts: NormalizerOptions, registry = new SeriesRegistry()) {
+    this.#slots = registry.hold();
+    registry.onDrop((series) => this.drop(series));
     if (!Number.isInteger(opts.stepMs) || opts.stepMs <= 0) {
       throw new ConfigError(`normalize: step must be a positive whole number of ms (got ${opts.stepMs})`);
     }

@@ -3,9 +3,10 @@ import { ConfigError, StreamcastError } from '../../domain/errors.js';
 import type { EpochMs, Point, SeriesId } from '../../domain/point.js';
 import { SlotPages } from '../../domain/seriesSlots.js';
 import type { ClosedStep } from '../../domain/step.js';
+import type { Bucket, ResamplerSnapshot } from '../../state/coreSnapshots.js';
 import { AGGREGATES, type Aggregate, DEFAULT_JUMP_CONFIRM, MAX_JUMP_CONFIRM } from '../../spec/pipelineSpec.js';
 
-export type { Aggregate };
+export type { Aggregate, ResamplerSnapshot };
 export type RejectReason = 'late' | 'future_timestamp';
 
 export interface ResamplerOptions {
@@ -47,18 +48,6 @@ export interface PushResult {
   readonly rebased: Rebased | undefined;
 }
 
-/** One open bucket's running aggregate, as snapshots carry it (JSON-safe). */
-interface Bucket {
-  start: EpochMs;
-  /** Non-null values aggregated. */
-  n: number;
-  sum: number;
-  max: number;
-  min: number;
-  last: number;
-  /** Event time of `last`: `last` is the value with the greatest ts (ties: latest arrival). */
-  lastTs: EpochMs;
-}
 
 // Per-series state, one Float64 record per slot (no object per series):
 const WATERMARK = 0; // max event ts accepted
@@ -91,18 +80,6 @@ interface Held {
   readonly points: HeldPoint[];
 }
 
-/** The JSON-safe per-series state that `snapshot` returns and `restore` accepts. */
-export interface ResamplerSnapshot {
-  readonly v: 2;
-  readonly watermark: number;
-  readonly frontier: number;
-  readonly lastArrival: number;
-  readonly buckets: ReadonlyArray<Readonly<Bucket>>;
-  /** Held points (see Held); null when none. */
-  readonly held: { readonly dir: 1 | -1; readonly points: ReadonlyArray<{ readonly point: Point; readonly arrival: number; readonly source?: RecordSource }> } | null;
-  /** Re-based, and the first step since not emitted yet: it carries `rebase: true`. */
-  readonly rebase?: true;
-}
 
 /** Version 1 (one far-future suspect, no source), still restored. */
 interface ResamplerSnapshotV1 {

@@ -9,8 +9,8 @@ import type { Forecast } from '../../domain/forecast.js';
 import type { SeriesId } from '../../domain/point.js';
 import type { EventListener } from '../../observability/events.js';
 import type { LogSink } from '../../observability/logger.js';
-import type { PipelineContext, StepBatch } from '../../pipeline/build.js';
-import type { EncodedState, FrozenState, FrozenStates, SeriesStateStore, UpstreamCapture } from '../../state/seriesStateStore.js';
+import type { PipelineContext, PipelineStateCores, StepBatch } from '../../pipeline/build.js';
+import type { EncodedState, ForecasterState, FrozenState, FrozenStates, SeriesStateStore, UpstreamCapture } from '../../state/seriesStateStore.js';
 import { checkpointParts, PendingDeadLetters } from './checkpointParts.js';
 import type { Checkpoints } from './checkpoints.js';
 import { EvictionReport } from './evictionReport.js';
@@ -23,8 +23,11 @@ const ENCODE_SLICE = 128;
 /** Series whose forecaster state is copied per event-loop turn at a cut (≈ 10 ms). */
 const FREEZE_SLICE = 1024;
 
+/** The store of a pipeline run: its cores are the concrete ones the operator chain steps. */
+export type PipelineStateStore = SeriesStateStore<ForecasterState, PipelineStateCores<ForecasterState>>;
+
 export interface CheckpointOptions {
-  readonly store: SeriesStateStore;
+  readonly store: PipelineStateStore;
   /** Makes checkpoints durable per the pipeline's guarantee (src/connectors/committer.ts). */
   readonly committer: Committer;
   /** Reads a partition's checkpoint back when it is assigned. */

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createBaseline } from '../../../src/forecasting/baseline/createBaseline.js';
 import type { Forecaster } from '../../../src/forecasting/forecaster.js';
-import { createPipelineCores } from '../../../src/pipeline/build.js';
+import { createPipelineCores, type PipelineStateCores } from '../../../src/pipeline/build.js';
 import { parseSpec } from '../../../src/spec/loadSpec.js';
+import { createForecaster } from '../../../src/forecasting/createForecaster.js';
+import { SeriesRegistry } from '../../../src/state/seriesRegistry.js';
 import { SeriesStateStore } from '../../../src/state/seriesStateStore.js';
 import { decodeSeriesState, encodeSeriesState } from '../../../src/state/stateCodec.js';
 
@@ -23,7 +25,7 @@ function forecaster(kind: 'last-value' | 'seasonal-naive'): Forecaster {
 }
 
 /** Feeds `n` steps of series `s` through the store's cores the way the pipeline does. */
-function feed(store: SeriesStateStore, s: string, from: number, n: number): void {
+function feed(store: SeriesStateStore<Forecaster, PipelineStateCores<Forecaster>>, s: string, from: number, n: number): void {
   const { resampler, imputer, normalizer, forecaster: f } = store.cores;
   for (let i = from; i < from + n; i++) {
     store.touch(s, 0);
@@ -34,7 +36,7 @@ function feed(store: SeriesStateStore, s: string, from: number, n: number): void
   }
 }
 
-function storeWith(f: Forecaster): SeriesStateStore {
+function storeWith(f: Forecaster): SeriesStateStore<Forecaster, PipelineStateCores<Forecaster>> {
   const store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster: f }, now: () => 42 });
   store.own([0]);
   return store;
@@ -53,7 +55,7 @@ describe('SeriesStateStore', () => {
     const b = storeWith(forecaster('seasonal-naive'));
     for (const e of encoded) expect(b.restore(e.series, e.partition, e.value!)).toBe('restored');
     // Same next steps in both: identical forecasts prove identical state.
-    const next = (store: SeriesStateStore) => {
+    const next = (store: SeriesStateStore<Forecaster, PipelineStateCores<Forecaster>>) => {
       const { resampler, imputer, normalizer, forecaster: f } = store.cores;
       const out = [];
       for (let i = 50; i < 60; i++) {
@@ -140,5 +142,37 @@ describe('SeriesStateStore', () => {
     expect(slices.map((x) => x.length)).toEqual([3, 3, 1]);
     expect(a.encode(slices.flat())).toEqual(a.encode(a.freeze(cap)));
   });
-});
 
+  it('on one shared registry: the same frames as with separate indexes, and one drop forgets a series everywhere', () => {
+    const registry = new SeriesRegistry();
+    const shared = new SeriesStateStore({ cores: { ...createPipelineCores(spec, registry), forecaster: createForecaster(spec, { registry }) }, now: () => 42, registry });
+    const apart = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster: createForecaster(spec) }, now: () => 42 });
+    const dropped: string[] = [];
+    shared.onDrop((series) => dropped.push(series));
+    for (const store of [shared, apart]) {
+      store.own([0]);
+      for (const x of ['a', 'b', 'c']) feed(store, x, 0, 40);
+    }
+    const frames = (store: SeriesStateStore) => store.finish(store.captureUpstream()).map((e) => [e.series, e.partition, Array.from(e.value ?? [])]);
+    expect(frames(shared)).toEqual(frames(apart));
+    // One slot per series, whichever structures hold it.
+    expect(registry.size).toBe(3);
+    expect(shared.dropPartitions([0])).toBe(3);
+    expect(dropped).toEqual(['a', 'b', 'c']);
+    expect(registry.size).toBe(0);
+    const { resampler, imputer, normalizer, forecaster: f } = shared.cores;
+    for (const x of ['a', 'b', 'c']) {
+      expect(resampler.snapshot(x)).toBeUndefined();
+      expect(imputer.snapshot(x)).toBeUndefined();
+      expect(normalizer.snapshot(x)).toBeUndefined();
+      expect(f.snapshot(x)).toBeUndefined();
+    }
+    // A registry drop reaches the forecaster's history without the store calling it.
+    feed(shared, 'd', 0, 10);
+    const runtime = f as ReturnType<typeof createForecaster>;
+    expect(runtime.history.lengthOf('d')).toBeGreaterThan(0);
+    registry.drop('d');
+    expect(runtime.history.lengthOf('d')).toBe(0);
+    expect(imputer.snapshot('d')).toBeUndefined();
+  });
+});

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/domain/errors.js';
 import { createBaseline } from '../../../src/forecasting/baseline/createBaseline.js';
-import { createPipelineCores } from '../../../src/pipeline/build.js';
+import { createPipelineCores, type PipelineStateCores } from '../../../src/pipeline/build.js';
+import type { ForecasterState } from '../../../src/state/seriesStateStore.js';
+
+type TestStore = SeriesStateStore<ForecasterState, PipelineStateCores<ForecasterState>>;
 import { parseSpec } from '../../../src/spec/loadSpec.js';
 import { SeriesStateStore, type EncodedState, type StateBounds } from '../../../src/state/seriesStateStore.js';
 import { SeriesHistory } from '../../../src/state/seriesHistory.js';
@@ -17,7 +20,7 @@ const base = {
   baseline: { type: 'last-value', season: '1h' },
 };
 
-function store(bounds: StateBounds, now: { t: number }): SeriesStateStore {
+function store(bounds: StateBounds, now: { t: number }): TestStore {
   const spec = parseSpec(base);
   const forecaster = createBaseline({ type: 'last-value', seasonMs: 3_600_000 }, { name: 'bounds-test', stepMs: STEP, horizon: 3, quantiles: [0.1, 0.5, 0.9] });
   const s = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster }, now: () => now.t, bounds });
@@ -26,7 +29,7 @@ function store(bounds: StateBounds, now: { t: number }): SeriesStateStore {
 }
 
 /** A point of `series` read at clock time `at`, as the checkpoint coordinator and pipeline see it. */
-function point(s: SeriesStateStore, series: string, at: number, partition = 0): void {
+function point(s: TestStore, series: string, at: number, partition = 0): void {
   s.touch(series, partition, at);
   s.cores.resampler.push({ series, ts: at, value: 1 }, at);
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HiddenStateSlab } from '../../../../src/forecasting/gru/hiddenStateSlab.js';
+import { SeriesRegistry } from '../../../../src/state/seriesRegistry.js';
 
 const H = 8;
 
@@ -136,5 +137,29 @@ describe('HiddenStateSlab', () => {
     slab.scatter(slots, 1, dense);
     expect(stateOf(slab, 'b')).toEqual(new Float32Array(H).fill(7));
     expect(stateOf(slab, 'a')).toEqual(a);
+  });
+
+  it('on a shared registry: takes the registry slot of the series, zeroed even below the high water, and lets go on close', () => {
+    const registry = new SeriesRegistry();
+    const other = registry.hold();
+    for (let i = 0; i < 100; i++) other.add(`o${i}`); // slots 0..99 belong to another structure
+    other.delete('o7');
+    const slab = new HiddenStateSlab(4, 4, registry);
+    const a = slab.slotOf('o3'); // a series another structure holds: the same slot
+    expect(a).toBe(registry.slotOf('o3'));
+    expect(Array.from(slab.row(a))).toEqual([0, 0, 0, 0]);
+    slab.row(a).fill(1);
+    const b = slab.slotOf('new'); // the freed slot 7, new to the slab: zeroed
+    expect(b).toBe(7);
+    expect(Array.from(slab.row(b))).toEqual([0, 0, 0, 0]);
+    slab.row(b).fill(2);
+    expect(slab.free('new')).toBe(true);
+    expect(registry.has('new')).toBe(false); // the slab was its only holder
+    expect(slab.slotOf('new2')).toBe(7);
+    expect(Array.from(slab.row(7))).toEqual([0, 0, 0, 0]); // a reused slot starts from h₀ = 0
+    slab.close();
+    expect(slab.size).toBe(0);
+    expect(registry.has('new2')).toBe(false);
+    expect(registry.has('o3')).toBe(true); // still held by the other structure
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SeriesId } from '../../../../src/domain/point.js';
 import { createBaseline } from '../../../../src/forecasting/baseline/createBaseline.js';
-import { createPipelineCores } from '../../../../src/pipeline/build.js';
+import { createPipelineCores, type PipelineStateCores } from '../../../../src/pipeline/build.js';
 import { parseSpec } from '../../../../src/spec/loadSpec.js';
 import type { CheckpointReader } from '../../../../src/connectors/checkpointReader.js';
 import { NoopCommitter } from '../../../../src/connectors/noopCommitter.js';
@@ -10,6 +10,7 @@ import { CheckpointCoordinator } from '../../../../src/runtime/checkpoint/checkp
 import { type EncodedState, SeriesStateStore } from '../../../../src/state/seriesStateStore.js';
 import { stateShapeOf } from '../../../../src/state/stateShape.js';
 import { baselineOptions, forecasterOptions } from '../../../../src/spec/specOptions.js';
+import type { Forecaster } from '../../../../src/forecasting/forecaster.js';
 
 const specWith = (window: Record<string, unknown>, model: Record<string, unknown> = {}) =>
   parseSpec({
@@ -22,7 +23,7 @@ const specWith = (window: Record<string, unknown>, model: Record<string, unknown
     baseline: { type: 'seasonal-naive', season: '1h' },
   });
 
-function storeFor(spec: ReturnType<typeof specWith>): SeriesStateStore {
+function storeFor(spec: ReturnType<typeof specWith>): SeriesStateStore<Forecaster, PipelineStateCores<Forecaster>> {
   const forecaster = createBaseline(baselineOptions(spec), forecasterOptions(spec));
   const store = new SeriesStateStore({ cores: { ...createPipelineCores(spec), forecaster }, shape: stateShapeOf(spec), now: () => 0 });
   store.own([0]);
@@ -46,7 +47,7 @@ function framesUnder(spec: ReturnType<typeof specWith>, n = 2): EncodedState[] {
 }
 
 /** Restores `frames` through a coordinator (as a partition assignment does) and returns its log lines. */
-async function restoreLogged(store: SeriesStateStore, frames: readonly EncodedState[]) {
+async function restoreLogged(store: SeriesStateStore<Forecaster, PipelineStateCores<Forecaster>>, frames: readonly EncodedState[]) {
   const lines: Array<{ level: string; msg: string; obj: unknown }> = [];
   const at = (level: string) => (obj: unknown, msg?: string) => lines.push({ level, msg: msg ?? '', obj });
   const reader: CheckpointReader = {
