@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import { exitGuard } from '../runtime/exitGuard.js';
 import { KafkaPipeline } from '../runtime/kafkaPipeline.js';
+import { SeriesRegistry } from '../state/seriesRegistry.js';
 import { changelogTopic } from '../connectors/kafka/topics.js';
 import { ModelDistribution } from '../runtime/modelDistribution.js';
 import { readinessReporter } from '../runtime/readinessReporter.js';
@@ -206,7 +207,10 @@ function build(
   const observed = observability.pipeline(spec, log, { influxUrl });
   const { events } = observed;
   const models = new ModelDistribution({ spec, cfg, logger: log });
+  // One series index for the pipeline's cores, its state store and the model's per-series parts.
+  const registry = new SeriesRegistry();
   const { runtime, retrainer } = createModel(spec, {
+    registry,
     retrain: 'off',
     models: modelsDir,
     persist: true,
@@ -228,6 +232,7 @@ function build(
     models,
     onBatch: observed.onBatch,
     onSeriesDropped: observed.drop,
+    registry,
   });
   return { pipeline, runtime, retrainer, observed };
 }

@@ -19,6 +19,7 @@ import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import { SeriesStateStore } from '../state/seriesStateStore.js';
 import { stateShapeOf } from '../state/stateShape.js';
 import { CheckpointCoordinator, type PipelineStateStore } from './checkpoint/checkpointCoordinator.js';
+import type { SeriesRegistry } from '../state/seriesRegistry.js';
 import { PipelineRunner, type RunSummary } from './pipelineRunner.js';
 import type { ModelDistribution } from './modelDistribution.js';
 import { retry } from '../platform/retry.js';
@@ -40,6 +41,11 @@ export interface KafkaPipelineOptions {
   readonly onBatch?: (steps: readonly NormalizedStep[], forecasts: readonly Forecast[]) => void;
   /** A series' state was dropped (evicted, expired, revoked): forget what is kept about it elsewhere. */
   readonly onSeriesDropped?: (series: string) => void;
+  /**
+   * The pipeline's series index, shared with the forecaster's per-series parts (give the forecaster
+   * the same one): the store drops a series once and every part forgets it. Default: the store's own.
+   */
+  readonly registry?: SeriesRegistry;
   /** Names this process in checkpoint metadata; default a random UUID. */
   readonly instanceId?: string;
   /** Model distribution across instances (src/runtime/modelDistribution.ts): one trainer, every instance serving its models. */
@@ -77,7 +83,8 @@ export class KafkaPipeline {
     const log = opts.logger;
     const kafka = createKafka(cfg, log);
     this.store = new SeriesStateStore({
-      cores: { ...createPipelineCores(spec), forecaster },
+      cores: { ...createPipelineCores(spec, opts.registry), forecaster },
+      ...(opts.registry !== undefined ? { registry: opts.registry } : {}),
       shape: stateShapeOf(spec),
       bounds: { maxSeries: spec.state.maxSeries, ttlMs: spec.state.ttl },
     });

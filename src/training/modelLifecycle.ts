@@ -18,7 +18,7 @@ export type ModelLifecycleOptions = Omit<ModelRuntimeOptions, 'spec'> & Omit<Ret
  * Closing the runtime closes the retrainer (stopping a running retrain, terminating its worker).
  */
 export function createModelLifecycle(spec: PipelineSpec, opts: ModelLifecycleOptions = {}): ModelLifecycle {
-  const { stateless, snapshotHistorySteps, historySteps, base, calibrate, initial, logger, ...retrain } = opts;
+  const { stateless, snapshotHistorySteps, historySteps, base, calibrate, initial, logger, registry, ...retrain } = opts;
   const runtime = new ModelRuntime({
     spec,
     ...(stateless !== undefined ? { stateless } : {}),
@@ -28,6 +28,7 @@ export function createModelLifecycle(spec: PipelineSpec, opts: ModelLifecycleOpt
     ...(calibrate !== undefined ? { calibrate } : {}),
     ...(initial !== undefined ? { initial } : {}),
     ...(logger !== undefined ? { logger } : {}),
+    ...(registry !== undefined ? { registry } : {}),
   });
   const retrainer = new Retrainer(runtime, {
     ...retrain,
