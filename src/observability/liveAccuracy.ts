@@ -172,6 +172,9 @@ class BatchTally {
  *
  * A second forecast of the same model and origin (a replayed batch) replaces the first, cell by
  * cell; a series' cells of one target are scored in the order their forecasts were remembered.
+ *
+ * This file is over 400 lines because the pending-forecast records, their shared shapes and the scoring that
+ * reads them are one typed-array layout (see the class comment); the helpers above are small.
  */
 export class LiveAccuracy {
   readonly #series = new SeriesSlots();

@@ -116,6 +116,10 @@ export type EvictionCounts = Record<EvictionReason, number>;
  * steps still queued for the forecaster), `finish` runs right after the forecaster consumed that
  * batch (so the queued steps are in the forecaster's state). Nothing in between is lost: a series
  * dirtied after the capture stays dirty for the next checkpoint.
+ *
+ * This file is over 400 lines because every operation here (touch, capture, finish, encode, restore, bounds,
+ * drop) reads and writes the same private maps (dirty, seen, tombstones, last step); split apart,
+ * those maps would have to be shared across files.
  */
 export class SeriesStateStore<F extends ForecasterState = ForecasterState, C extends StateCores<F> = StateCores<F>> {
   /** The cores as the owner built them (the runtime hands the concrete ones to the pipeline it runs). */

@@ -70,6 +70,10 @@ const GROUP_MOVED_ON = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', '
  * - Lifecycle: `start`/`stop`/`close` are idempotent. `stop()` stops fetching and completes
  *   `records()`; the group is left by `close()`, which the runner calls after its last checkpoint
  *   (leaving first would make that commit fail and the next owner redo the work).
+ *
+ * This file is over 400 lines because the consumer's lifecycle (connect, run, backpressure pauses, rebalance
+ * hand-over, restart after an outage, stop) shares one consumer and its in-flight state; the outage
+ * test (crashFromOutage) sits beside the code that acts on it.
  */
 export class KafkaSource implements Source {
   readonly name: string;

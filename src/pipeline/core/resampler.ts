@@ -118,6 +118,9 @@ interface ResamplerSnapshotV1 {
  * - Non-finite values are treated like explicit nulls (the codecs reject them; this is defence).
  *
  * Pure: no clock, no RxJS; the caller passes arrival times and decides when to `closeIdle`.
+ *
+ * This file is over 400 lines because one per-series state machine (open buckets, lateness, jump confirmation,
+ * re-base, idle close, snapshot) walks one slot layout; each part needs the others' invariants.
  */
 export class Resampler {
   private readonly opts: ResamplerOptions;
