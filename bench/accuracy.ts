@@ -246,5 +246,5 @@ function round(x: number, digits = 4): number {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const rows = await benchAccuracy(process.argv.slice(2).filter((a) => !a.startsWith('-')));
-  console.table(rows);
+  if (rows.length) console.table(rows);
 }
