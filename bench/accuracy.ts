@@ -6,12 +6,21 @@
  * ≤ 1.02), the 80% interval coverage (target 0.75–0.85), retrains and wall time. Data sets that
  * are absent are skipped.
  *
+ * Beside it, per data set, a table per horizon against issue 14's goals: the served forecast's
+ * MAE over the best baseline's at that horizon (goal ≤ 1.00, noise 1.02; the mean row: over the
+ * best baseline's mean, goal ≤ 0.95), the same ratio for the statsforecast peer (bench/
+ * accuracyPeer.ts: MSTL with an AutoETS trend on the same steps, scored on the same cells), and
+ * 80 % interval coverage (goal 0.75–0.85) of both.
+ *
  *   npm run bench -- accuracy                 all four
  *   npx tsx bench/accuracy.ts nyc_taxi        some (by label)
+ *   ACCURACY_PEER=0 …                         without the peer
+ *   ACCURACY_PEER=only …                      the peer alone (no streamcast backtest: minutes less)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { peerAvailable, runPeer, type PeerResult } from './accuracyPeer.js';
 
 const root = resolve(import.meta.dirname, '..');
 const shared = resolve(root, '..', 'shared', 'datasets');
@@ -27,9 +36,16 @@ interface Case {
 
 interface Summary {
   readonly scoredCells: number;
-  readonly models: Record<string, { mae: (number | null)[]; maeMean: number | null; coverage: Record<string, number | null> }>;
+  readonly models: Record<string, ModelScores>;
   readonly best_baseline: string | null;
   readonly skill: number | null;
+}
+
+interface ModelScores {
+  readonly mae: (number | null)[];
+  readonly maeMean: number | null;
+  readonly coverage: Record<string, number | null>;
+  readonly coverageByHorizon?: Record<string, (number | null)[]>;
 }
 
 function cases(): Case[] {
@@ -72,8 +88,22 @@ export async function benchAccuracy(only: readonly string[] = []): Promise<Recor
     process.stderr.write(`accuracy: no data sets found under ${shared}; skipped\n`);
     return rows;
   }
+  const peerMode = process.env['ACCURACY_PEER'] ?? '1';
+  const withPeer = peerMode !== '0' && peerAvailable();
   for (const c of todo) {
-    const { summary, seconds } = await backtest(c);
+    const result = peerMode === 'only' ? undefined : await backtest(c);
+    let peer: PeerResult | undefined;
+    if (withPeer) {
+      try {
+        peer = await runPeer({ label: c.label, spec: c.spec, inputs: c.inputs, ...(c.extra?.[0] === '--series' ? { series: [c.extra[1]!] } : {}) });
+        process.stderr.write(`accuracy: ${c.label} peer done in ${peer.seconds.toFixed(1)} s\n`);
+      } catch (e) {
+        process.stderr.write(`accuracy: ${c.label}: statsforecast peer failed, skipped: ${(e as Error).message.split('\n')[0]}\n`);
+      }
+    }
+    printHorizons(c.label, result?.summary, peer);
+    if (result === undefined) continue;
+    const { summary, seconds } = result;
     const gru = summary.models['gru'];
     const best = summary.best_baseline === null ? undefined : summary.models[summary.best_baseline];
     if (gru === undefined || best === undefined || gru.maeMean === null || best.maeMean === null) {
@@ -92,6 +122,8 @@ export async function benchAccuracy(only: readonly string[] = []): Promise<Recor
     });
     const ratio = gru.maeMean / best.maeMean;
     const coverage = gru.coverage['0.1-0.9'] ?? null;
+    const sf = peer?.summary.models['sf-mstl'];
+    const sfBest = peer?.summary.best_baseline ? peer.summary.models[peer.summary.best_baseline] : undefined;
     rows.push({
       dataset: c.label,
       'gru MAE': round(gru.maeMean),
@@ -101,6 +133,7 @@ export async function benchAccuracy(only: readonly string[] = []): Promise<Recor
       target: `≤ ${c.target}`,
       'worst h ratio': `${round(worst, 3)} (h=${worstH})`,
       'cov 0.1-0.9': coverage === null ? null : round(coverage, 3),
+      'sf-mstl ratio': sf?.maeMean != null && sfBest?.maeMean != null ? round(sf.maeMean / sfBest.maeMean, 3) : null,
       cells: summary.scoredCells,
       'time s': round(seconds, 1),
       met: ratio <= c.target && worst <= 1.02 && coverage !== null && coverage >= 0.75 && coverage <= 0.85 ? 'yes' : 'no',
@@ -110,6 +143,102 @@ export async function benchAccuracy(only: readonly string[] = []): Promise<Recor
   return rows;
 }
 
+/** Issue 14's goals. */
+const GOAL_MEAN = 0.95;
+const GOAL_H = 1.0;
+const GOAL_H_NOISE = 1.02;
+const COVERAGE: readonly [number, number] = [0.75, 0.85];
+const PAIR = '0.1-0.9';
+
+function isBaseline(name: string): boolean {
+  return name === 'last-value' || name.startsWith('seasonal-naive-');
+}
+
+/** The lowest baseline MAE at horizon index i, and whose. */
+function bestAt(s: Summary, i: number): { name: string; mae: number } | undefined {
+  let best: { name: string; mae: number } | undefined;
+  for (const [name, m] of Object.entries(s.models)) {
+    const v = m.mae[i];
+    if (!isBaseline(name) || v === null || v === undefined) continue;
+    if (best === undefined || v < best.mae) best = { name, mae: v };
+  }
+  return best;
+}
+
+function mark(v: number | null | undefined, ok: (v: number) => boolean, digits = 3): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  return `${v.toFixed(digits)} ${ok(v) ? '✓' : '✗'}`;
+}
+
+const ratioOk = (v: number): boolean => v <= GOAL_H_NOISE;
+const covOk = (v: number): boolean => v >= COVERAGE[0] && v <= COVERAGE[1];
+
+/**
+ * One row per horizon and a mean row: served (the backtest's `gru` column) and the peer, each
+ * over the best baseline at that horizon on its own scorer's cells, coverage of both, the goals.
+ */
+function printHorizons(label: string, served: Summary | undefined, peer: PeerResult | undefined): void {
+  const p = peer?.summary as Summary | undefined;
+  const ref = served ?? p;
+  if (ref === undefined) return;
+  const H = ref.models[Object.keys(ref.models)[0]!]!.mae.length;
+  const ratio = (s: Summary | undefined, model: string, i: number): number | null => {
+    const m = s?.models[model]?.mae[i];
+    const b = s === undefined ? undefined : bestAt(s, i);
+    return m == null || b === undefined || b.mae <= 0 ? null : m / b.mae;
+  };
+  const cov = (s: Summary | undefined, model: string, i: number): number | null => s?.models[model]?.coverageByHorizon?.[PAIR]?.[i] ?? null;
+  const table: Record<string, unknown>[] = [];
+  for (let i = 0; i < H; i++) {
+    table.push({
+      h: i + 1,
+      'best baseline': bestAt(ref, i)?.name ?? '—',
+      'served / best': mark(ratio(served, 'gru', i), ratioOk),
+      'sf-mstl / best': mark(ratio(p, 'sf-mstl', i), ratioOk),
+      'goal ratio': `≤ ${GOAL_H.toFixed(2)} (noise ${GOAL_H_NOISE})`,
+      'served cov80': mark(cov(served, 'gru', i), covOk),
+      'sf-mstl cov80': mark(cov(p, 'sf-mstl', i), covOk),
+      'goal cov80': `${COVERAGE[0]}–${COVERAGE[1]}`,
+    });
+  }
+  const meanRatio = (s: Summary | undefined, model: string): number | null => {
+    const m = s?.models[model]?.maeMean;
+    const b = s?.best_baseline ? s.models[s.best_baseline]?.maeMean : undefined;
+    return m == null || b == null || b <= 0 ? null : m / b;
+  };
+  table.push({
+    h: 'mean',
+    'best baseline': ref.best_baseline ?? '—',
+    'served / best': mark(meanRatio(served, 'gru'), (v) => v <= GOAL_MEAN),
+    'sf-mstl / best': mark(meanRatio(p, 'sf-mstl'), (v) => v <= GOAL_MEAN),
+    'goal ratio': `≤ ${GOAL_MEAN}`,
+    'served cov80': mark(served?.models['gru']?.coverage[PAIR], covOk),
+    'sf-mstl cov80': mark(p?.models['sf-mstl']?.coverage[PAIR], covOk),
+    'goal cov80': `${COVERAGE[0]}–${COVERAGE[1]}`,
+  });
+  const sn = p?.models['sf-seasonal-naive']?.maeMean;
+  const own = p?.models['seasonal-naive-1d']?.maeMean;
+  const cells =
+    served !== undefined && p !== undefined
+      ? served.scoredCells === p.scoredCells
+        ? `same ${p.scoredCells} cells as the backtest`
+        : `CELLS DIFFER: backtest ${served.scoredCells}, peer ${p.scoredCells}`
+      : `${ref.scoredCells} cells`;
+  const mstl = peer?.python['mstl'] as { seasons?: number[]; window?: number; refit_every_steps?: number } | undefined;
+  const fit = (peer?.python['scores'] as Record<string, { fit_s?: number; forecast_s?: number; refits?: number; missing?: number }> | undefined)?.['mstl'];
+  console.log(`\n### ${label}: per horizon (ratios over the best baseline at that horizon; mean row: over the best baseline's mean)`);
+  console.table(table);
+  const notes = [cells];
+  if (peer !== undefined) {
+    notes.push(
+      `sf-mstl: statsforecast MSTL(seasons ${JSON.stringify(mstl?.seasons)}) + AutoETS(ZZN) trend, refit every ${mstl?.refit_every_steps} steps on the last ${mstl?.window}, trend state forwarded every step; ` +
+        `${fit?.refits} fits ${fit?.fit_s} s, forecasts ${fit?.forecast_s} s, origins without a forecast ${fit?.missing}`,
+    );
+    notes.push(`sanity: statsforecast SeasonalNaive(1d) MAE ${sn == null ? '—' : round(sn)} vs streamcast seasonal-naive-1d ${own == null ? '—' : round(own)}`);
+  }
+  for (const n of notes) console.log(`  ${n}`);
+}
+
 function round(x: number, digits = 4): number {
   const p = 10 ** Math.max(0, digits - Math.max(0, Math.floor(Math.log10(Math.abs(x) || 1)) + 1));
   return Math.round(x * p) / p;
@@ -117,5 +246,5 @@ function round(x: number, digits = 4): number {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const rows = await benchAccuracy(process.argv.slice(2).filter((a) => !a.startsWith('-')));
-  console.table(rows);
+  if (rows.length) console.table(rows);
 }
