@@ -17,6 +17,24 @@ export const HISTORY_SNAPSHOT_MAGIC = 0x32485353; // "SSH2" little-endian: Strea
 export const HISTORY_SNAPSHOT_HEADER = 48;
 export const HISTORY_SNAPSHOT_MAGIC_V1 = 0x31485353; // "SSH1": z, dMean, dLogStd as float16, newest scale exact
 export const HISTORY_SNAPSHOT_HEADER_V1 = 40;
+
+/**
+ * A format-2 snapshot of `n` steps with its header written (magic, n, steps since the last
+ * observation, newest ts, the anchor scale): the caller fills the 2-byte z codes from
+ * HISTORY_SNAPSHOT_HEADER, the 3-byte scale codes from `codesAt` and the mask bits from `maskAt`.
+ */
+export function newHistorySnapshot(n: number, since: number, lastTs: number, anchor: readonly [number, number, number]): { out: Uint8Array; view: DataView; codesAt: number; maskAt: number } {
+  const codesAt = HISTORY_SNAPSHOT_HEADER + 2 * n;
+  const maskAt = codesAt + 3 * n;
+  const out = new Uint8Array(maskAt + Math.ceil(n / 8));
+  const view = new DataView(out.buffer);
+  view.setUint32(0, HISTORY_SNAPSHOT_MAGIC, true);
+  view.setUint32(4, n, true);
+  view.setUint32(8, since, true);
+  view.setFloat64(16, lastTs, true);
+  for (let k = 0; k < 3; k++) view.setFloat64(24 + 8 * k, anchor[k]!, true);
+  return { out, view, codesAt, maskAt };
+}
 const V1_WORDS = 3;
 
 /**
@@ -62,17 +80,7 @@ export function upgradeHistorySnapshotV1(snap: Uint8Array, capacity: number, bad
   if (!Number.isFinite(mean[start]!) || !(std[start]! > 0) || !Number.isFinite(std[start]!)) bad('non-finite scale');
   for (let i = 1; i <= start; i++) since = bitAt(i) ? 0 : since + 1;
   const keep = n - start;
-  const codesAt = HISTORY_SNAPSHOT_HEADER + 2 * keep;
-  const outMaskAt = codesAt + 3 * keep;
-  const out = new Uint8Array(outMaskAt + Math.ceil(keep / 8));
-  const ov = new DataView(out.buffer);
-  ov.setUint32(0, HISTORY_SNAPSHOT_MAGIC, true);
-  ov.setUint32(4, keep, true);
-  ov.setUint32(8, since, true);
-  ov.setFloat64(16, lastTs, true);
-  ov.setFloat64(24, mean[start]!, true);
-  ov.setFloat64(32, std[start]!, true);
-  ov.setFloat64(40, 0, true);
+  const { out, view: ov, codesAt, maskAt: outMaskAt } = newHistorySnapshot(keep, since, lastTs, [mean[start]!, std[start]!, 0]);
   encodeFrom(start, { codes: out, at: codesAt });
   for (let i = 0; i < keep; i++) {
     ov.setUint16(HISTORY_SNAPSHOT_HEADER + 2 * i, word(start + i, 0), true);

@@ -4,7 +4,7 @@ import { SlotPages, pageBitsFor } from '../domain/seriesSlots.js';
 import { type HeldSlots, SeriesRegistry } from './seriesRegistry.js';
 import type { NormalizedStep } from '../domain/step.js';
 import { fromFloat16, toFloat16 } from './float16.js';
-import { HISTORY_SNAPSHOT_HEADER, HISTORY_SNAPSHOT_HEADER_V1, HISTORY_SNAPSHOT_MAGIC, HISTORY_SNAPSHOT_MAGIC_V1, upgradeHistorySnapshotV1 } from './historySnapshotFormat.js';
+import { HISTORY_SNAPSHOT_HEADER, HISTORY_SNAPSHOT_HEADER_V1, HISTORY_SNAPSHOT_MAGIC, HISTORY_SNAPSHOT_MAGIC_V1, newHistorySnapshot, upgradeHistorySnapshotV1 } from './historySnapshotFormat.js';
 import { advance, type Chain, codeL, codeM, encodeAdvance, putCodes } from './scaleChain.js';
 import type { SeriesWindow } from './seriesWindow.js';
 import { windowSteps } from './seriesWindow.js';
@@ -320,15 +320,7 @@ export class SeriesHistory {
     meta[m + TAIL] = target + 1;
     for (let k = 0; k < 3; k++) meta[m + TAIL_ANCHOR + k] = anchor[k]!;
     ring[r + TAIL_SINCE] = since;
-    const codesAt = HISTORY_SNAPSHOT_HEADER + 2 * n;
-    const maskAt = codesAt + 3 * n;
-    const out = new Uint8Array(maskAt + Math.ceil(n / 8));
-    const dv = new DataView(out.buffer);
-    dv.setUint32(0, HISTORY_SNAPSHOT_MAGIC, true);
-    dv.setUint32(4, n, true);
-    dv.setUint32(8, since, true);
-    dv.setFloat64(16, meta[m + LAST_TS]!, true);
-    for (let k = 0; k < 3; k++) dv.setFloat64(24 + 8 * k, anchor[k]!, true);
+    const { out, view: dv, codesAt, maskAt } = newHistorySnapshot(n, since, meta[m + LAST_TS]!, [anchor[0]!, anchor[1]!, anchor[2]!]);
     for (let i = 0; i < n; i++) {
       const p = (head + i) % cap;
       dv.setUint16(HISTORY_SNAPSHOT_HEADER + 2 * i, zCodeAt(buf, p), true);
