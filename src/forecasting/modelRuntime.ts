@@ -7,10 +7,11 @@ import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import { SeriesHistory } from '../state/seriesHistory.js';
 import { SeriesRegistry } from '../state/seriesRegistry.js';
 import { createBaseline } from './baseline/createBaseline.js';
+import { lagExperts } from './combiner/lagExperts.js';
+import { OnlineCombiner } from './combiner/onlineCombiner.js';
 import type { Forecaster } from './forecaster.js';
 import { featureLayout, sameLayout } from './gru/featureLayout.js';
 import type { GruModelWeights } from './gru/gruWeights.js';
-import { OnlineCalibrator } from './gru/onlineCalibrator.js';
 import { baseLag, baseName } from './gru/residualBase.js';
 import type { ResidualBase } from './gru/residualBase.js';
 import { decodeRuntimeSnapshot, encodeRuntimeSnapshot } from './modelRuntimeSnapshot.js';
@@ -89,8 +90,10 @@ export class ModelRuntime implements Forecaster {
   #longest = 0;
   #closing: Promise<void> | undefined;
   #backend = 'js';
-  /** Learns the served model's blend and interval scales from the stream (see onlineCalibrator.ts). */
-  #online: OnlineCalibrator | undefined;
+  /** Chooses or blends the served forecast among the GRU and every cheap baseline, per series (combiner/onlineCombiner.ts); off with `calibrate: false`. */
+  readonly #online: OnlineCombiner | undefined;
+  /** Whether the combiner took the first GRU's offline calibration. */
+  #initialSet = false;
 
   constructor(opts: ModelRuntimeOptions) {
     const spec = opts.spec;
@@ -106,6 +109,9 @@ export class ModelRuntime implements Forecaster {
     this.#history = new SeriesHistory({ stepMs: spec.window.step, capacity: Math.max(opts.historySteps ?? defaultHistorySteps(spec), spec.model.context + 2) }, this.#registry);
     // The history hears of drops itself; the runtime forgets what it keeps beside it.
     this.#registry.onDrop((series) => this.#forget(series));
+    if (opts.calibrate !== false) {
+      this.#online = new OnlineCombiner({ horizon: spec.model.horizon, quantiles: spec.model.quantiles, stepMs: spec.window.step, lags: lagExperts(spec), registry: this.#registry });
+    }
     if (opts.base !== undefined && opts.base !== 'auto') this.#fixedBase = opts.base;
     if (opts.initial !== undefined) this.install(opts.initial);
   }
@@ -228,11 +234,10 @@ export class ModelRuntime implements Forecaster {
     const online = this.#online;
     if (online !== undefined) {
       // In stream order, so that how the stream is cut into batches does not matter: each step's
-      // actual is scored before the forecast made at it is calibrated.
+      // actual is scored before the forecast made at it is served.
       for (let i = 0; i < batch.length; i++) {
-        const s = batch[i]!;
-        online.observe(s.series, s.ts, s.value, s.observed);
-        if (out[i] !== fallback[i]) out[i] = online.serve(out[i]!, s.value, fallback[i]);
+        online.observe(batch[i]!);
+        out[i] = online.serve(out[i]!, fallback[i]!, out[i] !== fallback[i]);
       }
     }
     for (const s of batch) {
@@ -305,12 +310,12 @@ export class ModelRuntime implements Forecaster {
     next.takeOver(old);
     this.#serving = next;
     this.#fixedBase = next.base;
-    if (this.#opts.calibrate !== false && this.#online === undefined) {
-      // Kept across later swaps: a retrained model is mostly the previous one fine-tuned, and
-      // starting the blend and spreads over at every promotion would serve each new model
-      // uncalibrated for its first cells (most of a weekly retrain period on hourly data).
-      const spec = this.#spec;
-      this.#online = new OnlineCalibrator({ horizon: spec.model.horizon, quantiles: spec.model.quantiles, stepMs: spec.window.step }, next.weights.calibration);
+    if (this.#online !== undefined && !this.#initialSet) {
+      // Only the first model's: the combiner's errors are kept across later swaps (a retrained
+      // model is mostly the previous one fine-tuned), so a new model is not served on its offline
+      // blend again for the first cells of every retrain period.
+      this.#initialSet = true;
+      this.#online.setInitial(next.weights.calibration);
     }
     // model_info is announced by the metrics decorator (instrumentForecaster) when `info` changes.
     old?.dispose();

@@ -78,6 +78,7 @@ describe('the layer rule on src/', () => {
 
 describe('the layer rule on a tree made to break it', () => {
   // Inside the repository so that `kafkajs` resolves as it does for src/.
+  mkdirSync(path.join(repoRoot, '.cache'), { recursive: true });
   const dir = mkdtempSync(path.join(repoRoot, '.cache', 'layers-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const write = (file: string, text: string) => {

@@ -1,0 +1,21 @@
+import type { PipelineSpec } from '../../spec/pipelineSpec.js';
+
+const DAY = 86_400_000;
+/** Longest season kept as a lag expert, in steps (one week of 5-minute steps): bounds per-series memory. */
+export const MAX_LAG_STEPS = 2016;
+
+/**
+ * The lag experts the served forecast may use beside the pipeline's own baseline: the last value
+ * (unless that is the baseline) and seasonal naive at one day and one week wherever the step
+ * divides the season (the backtest's baseline set), except the baseline's own season.
+ */
+export function lagExperts(spec: PipelineSpec): number[] {
+  const step = spec.window.step;
+  const own = spec.baseline.type === 'last-value' ? 1 : spec.baseline.season / step;
+  const lags: number[] = own === 1 ? [] : [1];
+  for (const season of [DAY, 7 * DAY]) {
+    const steps = season / step;
+    if (Number.isInteger(steps) && steps >= 2 && steps <= MAX_LAG_STEPS && steps !== own) lags.push(steps);
+  }
+  return lags;
+}

@@ -1,0 +1,450 @@
+import type { Forecast, HorizonForecast, QuantileKey } from '../../domain/forecast.js';
+import { quantileKey } from '../../domain/forecast.js';
+import type { SeriesId } from '../../domain/point.js';
+import type { ImputedStep } from '../../domain/step.js';
+import { SeriesRegistry } from '../../state/seriesRegistry.js';
+import type { HeldSlots } from '../../state/seriesRegistry.js';
+import type { Calibration } from '../gru/calibration.js';
+import { anchorIndex } from '../gru/quantileHead.js';
+import { candidateSet, groupSize, horizonGroup, horizonGroups } from './candidates.js';
+import type { CandidateSet } from './candidates.js';
+import { LagValues } from './lagValues.js';
+
+export interface OnlineCombinerOptions {
+  readonly horizon: number;
+  readonly quantiles: readonly number[];
+  readonly stepMs: number;
+  /** Lags in steps of the lag experts (1: the last value; a season: seasonal naive). */
+  readonly lags: readonly number[];
+  /** Series whose served quantiles are followed up for the interval scales (the first this many seen). */
+  readonly sampleSeries?: number;
+  /** Steps over which errors (and each series' scale) decay by half. */
+  readonly halfLifeSteps?: number;
+  /** Pipeline-wide cells a candidate needs at a horizon before it can be chosen. */
+  readonly minCells?: number;
+  /** Steps of a series' own evidence that weigh as much as the pipeline-wide errors. */
+  readonly priorSteps?: number;
+  /** Step of the adaptive-conformal update of each log-scale. */
+  readonly gamma?: number;
+  readonly registry?: SeriesRegistry;
+}
+
+export const DEFAULT_SAMPLE_SERIES = 256;
+const DEFAULT_HALF_LIFE_STEPS = 1000;
+const DEFAULT_MIN_CELLS = 100;
+const DEFAULT_PRIOR_STEPS = 100;
+const DEFAULT_GAMMA = 0.01;
+const LOG_SCALE_MIN = Math.log(0.01);
+const LOG_SCALE_MAX = Math.log(100);
+/** One cell's scaled error counts at most this much: an outlier (or a scale near 0) cannot decide alone. */
+const SCALED_ERROR_CAP = 100;
+
+// Per-series Float64 record.
+const LAST_TS = 0; // ts of the newest step learned (NaN: none since the last clear)
+const SCALE = 1; // decaying mean |y_t − y_{t−1}| over consecutive observed steps
+const SCALE_N = 2;
+const PREV_OBS = 3; // the last observed value and its ts
+const PREV_OBS_TS = 4;
+const SAMPLED = 5; // index in the interval follow-up sample, or −1
+const ORIGINS = 6; // H origin timestamps, ring by step index
+
+/** `hf` when all its numbers are finite, else the baseline's (never NaN out). */
+function finiteOr(hf: HorizonForecast, bf: HorizonForecast): HorizonForecast {
+  if (!Number.isFinite(hf.mean)) return bf;
+  for (const v of Object.values(hf.q)) if (!Number.isFinite(v)) return bf;
+  return hf;
+}
+
+/** One series: scalars, pending forecasts and errors in two typed arrays, and its lag values. */
+interface SeriesCells {
+  readonly f64: Float64Array;
+  /** H origins × H horizons × [model centre, baseline centre], then G × C errors, then G evidence counts. */
+  readonly f32: Float32Array;
+  readonly lags: LagValues;
+}
+
+/**
+ * The served forecast, chosen or blended among the GRU and every cheap baseline, learnt
+ * prequentially from the stream (forecast, then score, then learn), on a scale-free error.
+ *
+ * Centre. Every served forecast is remembered until its targets arrive; each realized cell is
+ * scored for every candidate blend (candidates.ts: the GRU, the pipeline's baseline, the last
+ * value and seasonal naive at each season, and blends of them) by |y − ŷ| / scale, where scale is
+ * the series' own mean absolute one-step change (MASE's), so no series decides for the others by
+ * its units. Errors decay with a half-life in steps and are kept twice: pipeline-wide per horizon,
+ * and per series per horizon group (h = 1, 2, 3–4, 5–8, …). A series is served the candidate with
+ * the lowest error shrunk toward the pipeline's — (n·e_series + k·e_pipeline)/(n + k), n its own
+ * steps of evidence, k = priorSteps — so a new series gets the pipeline-wide choice and a series
+ * with a history of its own gets its own; the GRU is used only where it has earned it. Until the
+ * pipeline-wide errors have minCells cells, the GRU's offline calibration (or the baseline alone
+ * while no GRU serves) is served.
+ *
+ * Spread. While a GRU serves, each quantile's distance from the GRU's centre is scaled per horizon
+ * and level by adaptive conformal inference (Gibbs & Candès 2021, on a sample of series), so
+ * realized coverage tracks the nominal level under drift; a baseline's band is moved with its
+ * centre. The centre is the anchor quantile and the quantiles are kept ascending, so the mean lies
+ * within its own band.
+ *
+ * Deterministic: the same stream in the same order gives the same output. Nothing here is
+ * checkpointed; after a restart it is relearnt, starting from the model's offline calibration.
+ */
+export class OnlineCombiner {
+  readonly horizon: number;
+  readonly quantiles: readonly number[];
+  readonly #stepMs: number;
+  readonly #Q: number;
+  readonly #anchor: number;
+  readonly #keys: readonly QuantileKey[];
+  readonly #set: CandidateSet;
+  readonly #G: number;
+  readonly #groupSizes: Int32Array;
+  readonly #ringCapacity: number;
+  readonly #sample: number;
+  readonly #halfLife: number;
+  readonly #alphaScale: number;
+  /** Per group: decay of a series' errors per cell. */
+  readonly #alphaSeries: Float64Array;
+  readonly #minCells: number;
+  readonly #prior: number;
+  readonly #gamma: number;
+  readonly #slots: HeldSlots;
+  #cells: (SeriesCells | undefined)[] = [];
+  /** Pipeline-wide: horizon × candidates decaying mean scaled error and cells seen. */
+  readonly #err: Float64Array;
+  readonly #seen: Float64Array;
+  #alphaGlobal = 0;
+  #alphaFor = -1;
+  /** horizon × 3: the offline calibration's weights of [model, last value, baseline], until enough cells. */
+  #initial: Float32Array | undefined;
+  /** horizon × Q: log of each quantile distance's multiplier. */
+  readonly #logScale: Float64Array;
+  readonly #scale: Float64Array;
+  /** Sampled series: per origin ring slot, whether the GRU served, then H × Q served quantiles. */
+  #served: Float64Array = new Float64Array(0);
+  #sampled = 0;
+  readonly #x: Float64Array;
+  readonly #pendingLength: number;
+
+  constructor(opts: OnlineCombinerOptions, initial?: Calibration) {
+    const H = (this.horizon = opts.horizon);
+    this.quantiles = Object.freeze([...opts.quantiles]);
+    this.#stepMs = opts.stepMs;
+    this.#Q = opts.quantiles.length;
+    this.#anchor = anchorIndex(opts.quantiles);
+    this.#keys = this.quantiles.map(quantileKey);
+    this.#set = candidateSet(opts.lags);
+    this.#G = horizonGroups(H);
+    this.#groupSizes = Int32Array.from({ length: this.#G }, (_, g) => groupSize(g, H));
+    this.#ringCapacity = Math.max(H, ...opts.lags.map((s) => s * Math.ceil(H / s)));
+    this.#sample = opts.sampleSeries ?? DEFAULT_SAMPLE_SERIES;
+    this.#halfLife = opts.halfLifeSteps ?? DEFAULT_HALF_LIFE_STEPS;
+    this.#alphaScale = 1 - 2 ** (-1 / this.#halfLife);
+    this.#alphaSeries = Float64Array.from(this.#groupSizes, (n) => 1 - 2 ** (-1 / (this.#halfLife * Math.max(1, n))));
+    this.#minCells = opts.minCells ?? DEFAULT_MIN_CELLS;
+    this.#prior = opts.priorSteps ?? DEFAULT_PRIOR_STEPS;
+    this.#gamma = opts.gamma ?? DEFAULT_GAMMA;
+    this.#slots = (opts.registry ?? new SeriesRegistry()).hold();
+    this.#err = new Float64Array(H * this.#set.size);
+    this.#seen = new Float64Array(H * this.#set.size);
+    this.#logScale = new Float64Array(H * this.#Q);
+    this.#scale = new Float64Array(H * this.#Q).fill(1);
+    this.#x = new Float64Array(this.#set.experts);
+    this.#pendingLength = H * H * 2;
+    this.setInitial(initial);
+  }
+
+  /** Candidate blends scored per cell (for tests and logs). */
+  get candidates(): CandidateSet {
+    return this.#set;
+  }
+
+  /** horizon × Q multipliers of each quantile's distance from the GRU's centre (a copy). */
+  get scales(): Float64Array {
+    return this.#scale.slice();
+  }
+
+  /** Series followed. */
+  get size(): number {
+    return this.#slots.size;
+  }
+
+  /**
+   * A model's offline calibration: served (its blend; its scales start the conformal ones) until
+   * the pipeline-wide errors are learnt. Ignored when it does not fit.
+   */
+  setInitial(initial: Calibration | undefined): void {
+    const fits = initial !== undefined && initial.horizon === this.horizon && initial.quantiles.length === this.#Q;
+    this.#initial = fits ? initial.blend.slice() : undefined;
+    if (fits) {
+      for (let i = 0; i < this.#scale.length; i++) {
+        this.#scale[i] = initial.scale[i]!;
+        this.#logScale[i] = Math.log(initial.scale[i]!);
+      }
+    }
+  }
+
+  /**
+   * One step of a series, in stream order, before `serve` of the same step: scores the cells
+   * whose target it is (when observed), then learns its value.
+   */
+  observe(step: Pick<ImputedStep, 'series' | 'ts' | 'value' | 'observed' | 'reset'>): void {
+    const st = this.#state(step.series);
+    const f = st.f64;
+    const last = f[LAST_TS]!;
+    if (step.reset || (!Number.isNaN(last) && step.ts !== last + this.#stepMs)) this.#clear(st);
+    const y = step.value;
+    if (step.observed && Number.isFinite(y)) {
+      this.#score(st, step.ts, y);
+      if (f[PREV_OBS_TS] === step.ts - this.#stepMs) {
+        const n = ++f[SCALE_N]!;
+        f[SCALE] = f[SCALE]! + Math.max(this.#alphaScale, 1 / n) * (Math.abs(y - f[PREV_OBS]!) - f[SCALE]!);
+      }
+      f[PREV_OBS] = y;
+      f[PREV_OBS_TS] = step.ts;
+    }
+    if (Number.isFinite(y)) st.lags.push(y);
+    f[LAST_TS] = step.ts;
+  }
+
+  /**
+   * The forecast served for `served`'s origin: `served` is the GRU's forecast when `model`, else
+   * the baseline's (then equal to `baseline`). Remembered for scoring.
+   */
+  serve(served: Forecast, baseline: Forecast, model: boolean): Forecast {
+    const st = this.#state(served.series);
+    const H = this.horizon;
+    const Q = this.#Q;
+    const keys = this.#keys;
+    const anchorKey = keys[this.#anchor]!;
+    const f = st.f64;
+    const p32 = st.f32;
+    const k = Math.abs(Math.round(served.ts / this.#stepMs)) % H;
+    f[ORIGINS + k] = served.ts;
+    const sampled = f[SAMPLED]!;
+    const sOff = sampled >= 0 ? sampled * H * (1 + H * Q) + k * (1 + H * Q) : -1;
+    if (sOff >= 0) this.#served[sOff] = model ? 1 : 0;
+    const vals = new Float64Array(Q);
+    const horizons = served.forecast.map((hf: HorizonForecast, i): HorizonForecast => {
+      const h = hf.h;
+      const bf = baseline.forecast[i];
+      if (h < 1 || h > H || bf === undefined) return hf;
+      const g = model ? hf.q[anchorKey]! : Number.NaN;
+      const b = bf.mean;
+      const pi = (k * H + h - 1) * 2;
+      p32[pi] = g;
+      p32[pi + 1] = b;
+      this.#experts(st, h, 0, g, b);
+      const centre = this.#centre(st, h, model);
+      if (!Number.isFinite(centre)) return finiteOr(hf, bf);
+      // The band: the GRU's distances scaled as learnt, or the baseline's moved with its centre.
+      let prev = Number.NEGATIVE_INFINITY;
+      for (let j = 0; j < Q; j++) {
+        const q = hf.q[keys[j]!]!;
+        const v = model ? (j === this.#anchor ? centre : centre + this.#scale[(h - 1) * Q + j]! * (q - g)) : centre + (q - b);
+        vals[j] = v < prev ? prev : v;
+        prev = vals[j]!;
+      }
+      for (let j = 0; j < Q; j++) if (!Number.isFinite(vals[j]!)) return finiteOr(hf, bf);
+      const q: Record<QuantileKey, number> = {};
+      for (let j = 0; j < Q; j++) q[keys[j]!] = vals[j]!;
+      if (sOff >= 0) for (let j = 0; j < Q; j++) this.#served[sOff + 1 + (h - 1) * Q + j] = vals[j]!;
+      // The GRU's mean is its median (the anchor); a baseline's keeps its place in its band.
+      const mean = model ? vals[this.#anchor]! : Math.min(vals[Q - 1]!, Math.max(vals[0]!, centre + (hf.mean - b)));
+      return { h, ts: hf.ts, mean, q };
+    });
+    return { ...served, forecast: horizons };
+  }
+
+  /** Forget a series (dropped from this instance). */
+  drop(series: SeriesId): void {
+    const slot = this.#slots.delete(series);
+    if (slot !== undefined) this.#cells[slot] = undefined;
+  }
+
+  /** Expert values for horizon h into #x: `age` = steps from the newest value back to the origin's. */
+  #experts(st: SeriesCells, h: number, age: number, g: number, b: number): void {
+    const x = this.#x;
+    const lags = this.#set.lags;
+    const ring = st.lags;
+    x[0] = g;
+    x[1] = b;
+    const filledAtOrigin = ring.filled - age;
+    for (let e = 0; e < lags.length; e++) {
+      const s = lags[e]!;
+      x[2 + e] = filledAtOrigin <= 0 ? Number.NaN : s <= 1 || filledAtOrigin < s ? ring.at(age) : ring.at(age + s * Math.ceil(h / s) - h);
+    }
+  }
+
+  /** The served centre at horizon h from the experts in #x. */
+  #centre(st: SeriesCells, h: number, model: boolean): number {
+    const x = this.#x;
+    const set = this.#set;
+    const C = set.size;
+    const E = set.experts;
+    const W = set.weights;
+    const row = (h - 1) * C;
+    // Until the pipeline has scored the GRU alone enough, its offline calibration (or itself).
+    if (model && this.#seen[row]! < this.#minCells) {
+      const init = this.#initial;
+      if (init === undefined) return x[0]!;
+      const last = st.lags.at(0);
+      const b = x[1]!;
+      const w0 = init[(h - 1) * 3]!;
+      const w1 = init[(h - 1) * 3 + 1]!;
+      const w2 = init[(h - 1) * 3 + 2]!;
+      return w0 === 1 || !Number.isFinite(last) || !Number.isFinite(b) ? x[0]! : w0 * x[0]! + w1 * last + w2 * b;
+    }
+    const g = horizonGroup(h);
+    const own = this.#G * C;
+    const n = st.f32[this.#pendingLength + own + g]!;
+    const errs = st.f32;
+    const eOff = this.#pendingLength + g * C;
+    let best = -1;
+    let bestScore = Number.POSITIVE_INFINITY;
+    for (let c = 0; c < C; c++) {
+      if (this.#seen[row + c]! < this.#minCells) continue;
+      if (!model && set.usesModel[c] === 1) continue;
+      if (!this.#available(c)) continue;
+      const pipeline = this.#err[row + c]!;
+      const mine = errs[eOff + c]!;
+      const score = n > 0 && !Number.isNaN(mine) ? (n * mine + this.#prior * pipeline) / (n + this.#prior) : pipeline;
+      if (best < 0 || score < bestScore - 1e-12 * bestScore) {
+        bestScore = score;
+        best = c;
+      }
+    }
+    if (best < 0) return model ? x[0]! : x[1]!;
+    let v = 0;
+    for (let e = 0; e < E; e++) {
+      const w = W[best * E + e]!;
+      if (w !== 0) v += w * x[e]!;
+    }
+    return v;
+  }
+
+  #available(c: number): boolean {
+    const E = this.#set.experts;
+    const W = this.#set.weights;
+    for (let e = 0; e < E; e++) if (W[c * E + e]! !== 0 && !Number.isFinite(this.#x[e]!)) return false;
+    return true;
+  }
+
+  /** Scores every pending cell of the series whose target is `ts`, then its served quantiles. */
+  #score(st: SeriesCells, ts: number, y: number): void {
+    const H = this.horizon;
+    const f = st.f64;
+    const p32 = st.f32;
+    const set = this.#set;
+    const C = set.size;
+    const E = set.experts;
+    const W = set.weights;
+    const x = this.#x;
+    const scale = f[SCALE]!;
+    const learn = scale > 0;
+    const alpha = this.#globalAlpha();
+    for (let k = 0; k < H; k++) {
+      const origin = f[ORIGINS + k]!;
+      if (!(origin < ts)) continue;
+      const h = Math.round((ts - origin) / this.#stepMs);
+      if (h < 1 || h > H || origin + h * this.#stepMs !== ts) continue;
+      this.#followUp(f, k, h, y);
+      if (!learn) continue;
+      const pi = (k * H + h - 1) * 2;
+      // The ring holds values up to the previous step: the origin's value is h − 1 steps back.
+      this.#experts(st, h, h - 1, p32[pi]!, p32[pi + 1]!);
+      const g = horizonGroup(h);
+      const row = (h - 1) * C;
+      const eOff = this.#pendingLength + g * C;
+      const aS = this.#alphaSeries[g]!;
+      for (let c = 0; c < C; c++) {
+        let v = 0;
+        let ok = true;
+        for (let e = 0; e < E; e++) {
+          const w = W[c * E + e]!;
+          if (w === 0) continue;
+          const xe = x[e]!;
+          if (!Number.isFinite(xe)) {
+            ok = false;
+            break;
+          }
+          v += w * xe;
+        }
+        if (!ok) continue;
+        const err = Math.min(SCALED_ERROR_CAP, Math.abs(y - v) / scale);
+        const n = ++this.#seen[row + c]!;
+        this.#err[row + c] = this.#err[row + c]! + Math.max(alpha, 1 / n) * (err - this.#err[row + c]!);
+        const mine = p32[eOff + c]!;
+        p32[eOff + c] = Number.isNaN(mine) ? err : mine + aS * (err - mine);
+      }
+      const nOff = this.#pendingLength + this.#G * C + g;
+      p32[nOff] = Math.min(1e6, p32[nOff]! + 1 / this.#groupSizes[g]!);
+    }
+  }
+
+  /** Adaptive conformal update of the scales from a sampled series' served quantiles (GRU-served only). */
+  #followUp(f: Float64Array, k: number, h: number, y: number): void {
+    const sampled = f[SAMPLED]!;
+    if (sampled < 0) return;
+    const H = this.horizon;
+    const Q = this.#Q;
+    const off = sampled * H * (1 + H * Q) + k * (1 + H * Q);
+    if (this.#served[off] !== 1) return;
+    for (let j = 0; j < Q; j++) {
+      if (j === this.#anchor) continue;
+      const served = this.#served[off + 1 + (h - 1) * Q + j]!;
+      if (!Number.isFinite(served)) continue;
+      const tau = this.quantiles[j]!;
+      const miss = j > this.#anchor ? (y > served ? 1 : 0) - (1 - tau) : (y < served ? 1 : 0) - tau;
+      const i = (h - 1) * Q + j;
+      const next = this.#logScale[i]! + this.#gamma * miss;
+      this.#logScale[i] = next < LOG_SCALE_MIN ? LOG_SCALE_MIN : next > LOG_SCALE_MAX ? LOG_SCALE_MAX : next;
+      this.#scale[i] = Math.exp(this.#logScale[i]!);
+    }
+  }
+
+  /** Pipeline-wide decay per cell: the half-life in steps times the series followed. */
+  #globalAlpha(): number {
+    const n = Math.max(1, this.#slots.size);
+    if (n !== this.#alphaFor) {
+      this.#alphaFor = n;
+      this.#alphaGlobal = 1 - 2 ** (-1 / (this.#halfLife * n));
+    }
+    return this.#alphaGlobal;
+  }
+
+  #state(series: SeriesId): SeriesCells {
+    const known = this.#slots.get(series);
+    if (known !== undefined) return this.#cells[known]!;
+    const slot = this.#slots.add(series);
+    const H = this.horizon;
+    const C = this.#set.size;
+    const f64 = new Float64Array(ORIGINS + H).fill(Number.NaN);
+    f64[SCALE] = 0;
+    f64[SCALE_N] = 0;
+    f64[SAMPLED] = -1;
+    const f32 = new Float32Array(this.#pendingLength + this.#G * C + this.#G).fill(Number.NaN);
+    f32.fill(0, this.#pendingLength + this.#G * C);
+    if (this.#sampled < this.#sample) {
+      const stride = H * (1 + this.horizon * this.#Q);
+      const i = this.#sampled++;
+      if ((i + 1) * stride > this.#served.length) {
+        const grown = new Float64Array(Math.min(this.#sample, Math.max(8, 2 * (i + 1))) * stride).fill(Number.NaN);
+        grown.set(this.#served);
+        this.#served = grown;
+      }
+      f64[SAMPLED] = i;
+    }
+    const st: SeriesCells = { f64, f32, lags: new LagValues(this.#ringCapacity) };
+    this.#cells[slot] = st;
+    return st;
+  }
+
+  /** A reset or a hole in the series' steps: its pending forecasts and lag values no longer line up. */
+  #clear(st: SeriesCells): void {
+    const f = st.f64;
+    f.fill(Number.NaN, ORIGINS, ORIGINS + this.horizon);
+    f[PREV_OBS] = Number.NaN;
+    f[PREV_OBS_TS] = Number.NaN;
+    st.lags.clear();
+  }
+}

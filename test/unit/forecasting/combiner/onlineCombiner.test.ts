@@ -1,0 +1,190 @@
+import { describe, expect, it } from 'vitest';
+import type { Forecast } from '../../../../src/domain/forecast.js';
+import { mulberry32, normalSource } from '../../../../src/domain/random.js';
+import { identityCalibration } from '../../../../src/forecasting/gru/calibration.js';
+import { candidateSet, groupSize, horizonGroup, horizonGroups } from '../../../../src/forecasting/combiner/candidates.js';
+import { OnlineCombiner } from '../../../../src/forecasting/combiner/onlineCombiner.js';
+import { SeriesRegistry } from '../../../../src/state/seriesRegistry.js';
+
+const STEP = 60_000;
+const Q = [0.1, 0.5, 0.9];
+
+function fc(series: string, ts: number, rows: readonly [number, number, number][], kind: 'gru' | 'baseline' = 'gru'): Forecast {
+  return {
+    series,
+    ts,
+    step: STEP,
+    imputed: false,
+    model: { name: 'p', version: 1, kind },
+    forecast: rows.map(([lo, mid, hi], k) => ({ h: k + 1, ts: ts + (k + 1) * STEP, mean: mid, q: { '0.1': lo, '0.5': mid, '0.9': hi } })),
+  };
+}
+
+interface Sim {
+  readonly steps: number;
+  /** Per series: the signal's next value from the previous ones. */
+  readonly next: (s: number, ys: readonly number[], t: number) => number;
+  /** Per series: the model's point forecast h steps ahead (undefined: the baseline serves). */
+  readonly model?: (s: number, ys: readonly number[], h: number) => number;
+  readonly width?: number;
+  readonly series?: number;
+  /** The pipeline's baseline: forecasts y[t] + baselineBias. */
+  readonly baselineBias?: number;
+}
+
+/** Runs the combiner over S series; returns MAE and coverage of what it served over the last half, per horizon and per series. */
+function simulate(c: OnlineCombiner, sim: Sim) {
+  const H = c.horizon;
+  const S = sim.series ?? 1;
+  const ys: number[][] = Array.from({ length: S }, () => []);
+  const served: Forecast[][] = Array.from({ length: S }, () => []);
+  for (let t = 0; t < sim.steps; t++) {
+    for (let s = 0; s < S; s++) {
+      const y = sim.next(s, ys[s]!, t);
+      ys[s]!.push(y);
+      const ts = (t + 1) * STEP;
+      c.observe({ series: `s${s}`, ts, value: y, observed: true, reset: t === 0 });
+      const bb = sim.baselineBias ?? 0;
+      const base = fc(`s${s}`, ts, Array.from({ length: H }, (): [number, number, number] => [y + bb - 1, y + bb, y + bb + 1]), 'baseline');
+      const w = sim.width ?? 1;
+      const model = sim.model === undefined ? base : fc(`s${s}`, ts, Array.from({ length: H }, (_, k): [number, number, number] => {
+        const m = sim.model!(s, ys[s]!, k + 1);
+        return [m - w, m, m + w];
+      }));
+      served[s]!.push(c.serve(model, base, sim.model !== undefined));
+    }
+  }
+  const mae = Array.from({ length: S }, () => new Array<number>(H).fill(0));
+  const cover = new Array<number>(H).fill(0);
+  let n = 0;
+  for (let s = 0; s < S; s++) {
+    for (let t = Math.floor(sim.steps / 2); t + H < sim.steps; t++) {
+      const f = served[s]![t]!;
+      for (let h = 1; h <= H; h++) {
+        const y = ys[s]![t + h]!;
+        const hf = f.forecast[h - 1]!;
+        if (y >= hf.q['0.1']! && y <= hf.q['0.9']!) cover[h - 1]!++;
+        mae[s]![h - 1]! += Math.abs(y - hf.mean);
+        expect(hf.q['0.1']!).toBeLessThanOrEqual(hf.mean);
+        expect(hf.mean).toBeLessThanOrEqual(hf.q['0.9']!);
+      }
+      if (s === 0) n++;
+    }
+  }
+  return { mae: mae.map((r) => r.map((x) => x / n)), coverage: cover.map((x) => x / (n * S)) };
+}
+
+const walk = (seed: number) => {
+  const normal = normalSource(mulberry32(seed));
+  return (_s: number, ys: readonly number[]) => (ys.length === 0 ? 0 : ys.at(-1)! + normal());
+};
+
+describe('candidateSet and horizon groups', () => {
+  it('makes convex blends, the GRU alone first, and a lag expert for each lag', () => {
+    const set = candidateSet([1, 48]);
+    expect(set.experts).toBe(4);
+    for (let c = 0; c < set.size; c++) {
+      let sum = 0;
+      for (let e = 0; e < set.experts; e++) {
+        const w = set.weights[c * set.experts + e]!;
+        expect(w).toBeGreaterThanOrEqual(0);
+        sum += w;
+      }
+      expect(sum).toBeCloseTo(1, 12);
+    }
+    expect(Array.from(set.weights.subarray(0, 4))).toEqual([1, 0, 0, 0]);
+    // Every expert alone is a candidate.
+    for (let e = 0; e < 4; e++) expect(Array.from({ length: set.size }, (_, c) => set.weights[c * 4 + e]).some((w) => w === 1)).toBe(true);
+    expect(candidateSet([]).size).toBe(6);
+  });
+
+  it('puts h in log2 buckets that cover 1..H once', () => {
+    expect([1, 2, 3, 4, 5, 8, 9, 12, 16, 17, 48].map(horizonGroup)).toEqual([0, 1, 2, 2, 3, 3, 4, 4, 4, 5, 6]);
+    for (const H of [1, 5, 12, 24, 48]) {
+      let n = 0;
+      for (let g = 0; g < horizonGroups(H); g++) n += groupSize(g, H);
+      expect(n).toBe(H);
+    }
+  });
+});
+
+describe('OnlineCombiner', () => {
+  it('widens intervals that are too narrow until realized coverage is nominal, per horizon', () => {
+    const c = new OnlineCombiner({ horizon: 3, quantiles: Q, stepMs: STEP, lags: [] });
+    const { coverage } = simulate(c, { steps: 6000, next: walk(1), model: (_s, ys) => ys.at(-1)!, width: 0.1 });
+    for (const x of coverage) {
+      expect(x).toBeGreaterThan(0.76);
+      expect(x).toBeLessThan(0.84);
+    }
+    const scales = c.scales;
+    expect(scales[2]!).toBeGreaterThan(5);
+    expect(scales[3 * 2 + 2]!).toBeGreaterThan(scales[2]!);
+  });
+
+  it('serves the last value where the GRU is biased, and the GRU where it is better', () => {
+    const biased = new OnlineCombiner({ horizon: 2, quantiles: Q, stepMs: STEP, lags: [1] });
+    const r = simulate(biased, { steps: 3000, next: walk(2), model: (_s, ys) => ys.at(-1)! + 4, baselineBias: -3 });
+    // A random walk's best forecast is the last value: MAE ≈ 0.8·√h, far below the biases.
+    expect(r.mae[0]![0]!).toBeLessThan(1);
+    // An AR signal the GRU forecasts exactly: the GRU is served.
+    const ar = (seed: number) => {
+      const normal = normalSource(mulberry32(seed));
+      return (_s: number, ys: readonly number[]) => (ys.length === 0 ? 0 : 0.5 * ys.at(-1)! + normal());
+    };
+    const good = new OnlineCombiner({ horizon: 2, quantiles: Q, stepMs: STEP, lags: [1] });
+    const g = simulate(good, { steps: 3000, next: ar(3), model: (_s, ys, h) => 0.5 ** h * ys.at(-1)! });
+    // Last value's h=1 MAE on this AR(1) would be E|N(0, 2/(1+0.5))|·… ≈ 0.92; the model's ≈ 0.8.
+    expect(g.mae[0]![0]!).toBeLessThan(0.84);
+  });
+
+  it('chooses per series on a scale-free error: a huge series does not decide for a small one', () => {
+    // Series 0: a random walk in units of 1e6 (last value best). Series 1: a mean-reverting signal in
+    // units of 1 the GRU forecasts exactly (the GRU best). One pipeline-wide blend by raw error would
+    // serve series 1 the last value.
+    const nw = normalSource(mulberry32(5));
+    const next = (s: number, ys: readonly number[]) => (ys.length === 0 ? 0 : s === 0 ? ys.at(-1)! + 1e6 * nw() : 0.3 * ys.at(-1)! + nw());
+    const model = (s: number, ys: readonly number[], h: number) => (s === 0 ? ys.at(-1)! + 3e6 : 0.3 ** h * ys.at(-1)!);
+    const c = new OnlineCombiner({ horizon: 1, quantiles: Q, stepMs: STEP, lags: [1] });
+    const r = simulate(c, { steps: 4000, series: 2, next, model });
+    const lastValueMae0 = 0.8e6;
+    expect(r.mae[0]![0]!).toBeLessThan(1.1 * lastValueMae0);
+    // Series 1: the model's MAE ≈ 0.8, the last value's ≈ E|N(0, 1 + (0.7)²·var)| ≈ 0.95.
+    expect(r.mae[1]![0]!).toBeLessThan(0.86);
+  });
+
+  it('chooses among the baselines while no GRU serves: seasonal naive for a seasonal series', () => {
+    const normal = normalSource(mulberry32(7));
+    const next = (_s: number, _ys: readonly number[], t: number) => 10 * Math.sin((2 * Math.PI * t) / 24) + 0.1 * normal();
+    const c = new OnlineCombiner({ horizon: 4, quantiles: Q, stepMs: STEP, lags: [24] });
+    // The pipeline's baseline is the last value (bias 0): poor on a sine of period 24.
+    const r = simulate(c, { steps: 3000, next });
+    for (const m of r.mae[0]!) expect(m).toBeLessThan(0.3);
+  });
+
+  it('starts from the offline calibration until the pipeline has scored enough cells', () => {
+    const init = { ...identityCalibration(1, Q), blend: Float32Array.from([0, 0, 1]), scale: Float32Array.from([2, 1, 2]) };
+    const c = new OnlineCombiner({ horizon: 1, quantiles: Q, stepMs: STEP, lags: [1], minCells: 1000 }, init);
+    c.observe({ series: 'a', ts: STEP, value: 20, observed: true, reset: true });
+    const out = c.serve(fc('a', STEP, [[9, 10, 11]]), fc('a', STEP, [[29, 30, 31]], 'baseline'), true);
+    expect(out.forecast[0]).toMatchObject({ mean: 30, q: { '0.1': 28, '0.5': 30, '0.9': 32 } });
+  });
+
+  it('is deterministic, forgets dropped series, and never serves NaN or crossed quantiles', () => {
+    const run = () => {
+      const registry = new SeriesRegistry();
+      const c = new OnlineCombiner({ horizon: 3, quantiles: Q, stepMs: STEP, lags: [1, 12], sampleSeries: 2, registry });
+      const r = simulate(c, { steps: 600, series: 5, next: walk(9), model: (_s, ys, h) => ys.at(-1)! + 0.1 * h, width: 0.3 });
+      registry.drop('s1');
+      return { r, size: c.size, scales: Array.from(c.scales) };
+    };
+    const a = run();
+    const b = run();
+    expect(a).toEqual(b);
+    expect(a.size).toBe(4);
+    const c = new OnlineCombiner({ horizon: 2, quantiles: Q, stepMs: STEP, lags: [1] });
+    c.observe({ series: 'x', ts: STEP, value: 1, observed: true, reset: true });
+    const out = c.serve(fc('x', STEP, [[Number.NaN, 1, 2], [0, 1, Number.POSITIVE_INFINITY]]), fc('x', STEP, [[0, 1, 2], [0, 1, 2]], 'baseline'), true);
+    const values = out.forecast.flatMap((hf) => [hf.mean, ...Object.values(hf.q)]);
+    expect(values.every(Number.isFinite)).toBe(true);
+  });
+});
