@@ -6,7 +6,7 @@ import { SeriesRegistry } from '../../state/seriesRegistry.js';
 import type { HeldSlots } from '../../state/seriesRegistry.js';
 import type { Calibration } from '../gru/calibration.js';
 import { anchorIndex } from '../gru/quantileHead.js';
-import { candidateSet, groupSize, horizonGroup, horizonGroups } from './candidates.js';
+import { candidateSet, horizonGroup, horizonGroups } from './candidates.js';
 import type { CandidateSet } from './candidates.js';
 import { LagValues } from './lagValues.js';
 
@@ -58,8 +58,9 @@ function finiteOr(hf: HorizonForecast, bf: HorizonForecast): HorizonForecast {
 /** One series: scalars, pending forecasts and errors in two typed arrays, and its lag values. */
 interface SeriesCells {
   readonly f64: Float64Array;
-  /** H origins × H horizons × [model centre, baseline centre], then G × C errors, then G evidence counts. */
-  readonly f32: Float32Array;
+  /** H origins × G scored horizons × [model centre, baseline centre], then G × C errors, then G evidence counts. */
+  /** Made at the series' second step: a series of one point costs no follow-up. */
+  f32: Float32Array | undefined;
   readonly lags: LagValues;
 }
 
@@ -71,8 +72,9 @@ interface SeriesCells {
  * scored for every candidate blend (candidates.ts: the GRU, the pipeline's baseline, the last
  * value and seasonal naive at each season, and blends of them) by |y − ŷ| / scale, where scale is
  * the series' own mean absolute one-step change (MASE's), so no series decides for the others by
- * its units. Errors decay with a half-life in steps and are kept twice: pipeline-wide per horizon,
- * and per series per horizon group (h = 1, 2, 3–4, 5–8, …). A series is served the candidate with
+ * its units. Errors decay with a half-life in steps and are kept per horizon group (h = 1, 2, 3–4,
+ * 5–8, …, scored at each group's last horizon, so a series keeps H × groups pending centres, not
+ * H²) twice: pipeline-wide and per series. A series is served the candidate with
  * the lowest error shrunk toward the pipeline's — (n·e_series + k·e_pipeline)/(n + k), n its own
  * steps of evidence, k = priorSteps — so a new series gets the pipeline-wide choice and a series
  * with a history of its own gets its own; the GRU is used only where it has earned it. Until the
@@ -97,19 +99,21 @@ export class OnlineCombiner {
   readonly #keys: readonly QuantileKey[];
   readonly #set: CandidateSet;
   readonly #G: number;
-  readonly #groupSizes: Int32Array;
+  /** Per horizon (1-based), its group; the horizon a group is scored at is the group's last. */
+  readonly #groupOf: Int32Array;
+  readonly #scoredAt: Int32Array;
   readonly #ringCapacity: number;
   readonly #sample: number;
   readonly #halfLife: number;
   readonly #alphaScale: number;
-  /** Per group: decay of a series' errors per cell. */
-  readonly #alphaSeries: Float64Array;
+  /** Decay of a series' errors per cell (one cell per step and group). */
+  readonly #alphaSeries: number;
   readonly #minCells: number;
   readonly #prior: number;
   readonly #gamma: number;
   readonly #slots: HeldSlots;
   #cells: (SeriesCells | undefined)[] = [];
-  /** Pipeline-wide: horizon × candidates decaying mean scaled error and cells seen. */
+  /** Pipeline-wide: horizon group × candidates decaying mean scaled error and cells seen. */
   readonly #err: Float64Array;
   readonly #seen: Float64Array;
   #alphaGlobal = 0;
@@ -134,22 +138,23 @@ export class OnlineCombiner {
     this.#keys = this.quantiles.map(quantileKey);
     this.#set = candidateSet(opts.lags);
     this.#G = horizonGroups(H);
-    this.#groupSizes = Int32Array.from({ length: this.#G }, (_, g) => groupSize(g, H));
+    this.#groupOf = Int32Array.from({ length: H + 1 }, (_, h) => (h === 0 ? -1 : horizonGroup(h)));
+    this.#scoredAt = Int32Array.from({ length: this.#G }, (_, g) => Math.min(H, 2 ** g));
     this.#ringCapacity = Math.max(H, ...opts.lags.map((s) => s * Math.ceil(H / s)));
     this.#sample = opts.sampleSeries ?? DEFAULT_SAMPLE_SERIES;
     this.#halfLife = opts.halfLifeSteps ?? DEFAULT_HALF_LIFE_STEPS;
     this.#alphaScale = 1 - 2 ** (-1 / this.#halfLife);
-    this.#alphaSeries = Float64Array.from(this.#groupSizes, (n) => 1 - 2 ** (-1 / (this.#halfLife * Math.max(1, n))));
+    this.#alphaSeries = 1 - 2 ** (-1 / this.#halfLife);
     this.#minCells = opts.minCells ?? DEFAULT_MIN_CELLS;
     this.#prior = opts.priorSteps ?? DEFAULT_PRIOR_STEPS;
     this.#gamma = opts.gamma ?? DEFAULT_GAMMA;
     this.#slots = (opts.registry ?? new SeriesRegistry()).hold();
-    this.#err = new Float64Array(H * this.#set.size);
-    this.#seen = new Float64Array(H * this.#set.size);
+    this.#err = new Float64Array(this.#G * this.#set.size);
+    this.#seen = new Float64Array(this.#G * this.#set.size);
     this.#logScale = new Float64Array(H * this.#Q);
     this.#scale = new Float64Array(H * this.#Q).fill(1);
     this.#x = new Float64Array(this.#set.experts);
-    this.#pendingLength = H * H * 2;
+    this.#pendingLength = H * this.#G * 2;
     this.setInitial(initial);
   }
 
@@ -217,6 +222,7 @@ export class OnlineCombiner {
     const keys = this.#keys;
     const anchorKey = keys[this.#anchor]!;
     const f = st.f64;
+    if (st.f32 === undefined && st.lags.filled >= 2) st.f32 = this.#followUpRecord();
     const p32 = st.f32;
     const k = Math.abs(Math.round(served.ts / this.#stepMs)) % H;
     f[ORIGINS + k] = served.ts;
@@ -230,9 +236,12 @@ export class OnlineCombiner {
       if (h < 1 || h > H || bf === undefined) return hf;
       const g = model ? hf.q[anchorKey]! : Number.NaN;
       const b = bf.mean;
-      const pi = (k * H + h - 1) * 2;
-      p32[pi] = g;
-      p32[pi + 1] = b;
+      const grp = this.#groupOf[h]!;
+      if (p32 !== undefined && this.#scoredAt[grp] === h) {
+        const pi = (k * this.#G + grp) * 2;
+        p32[pi] = g;
+        p32[pi + 1] = b;
+      }
       this.#experts(st, h, 0, g, b);
       const centre = this.#centre(st, h, model);
       if (!Number.isFinite(centre)) return finiteOr(hf, bf);
@@ -282,7 +291,8 @@ export class OnlineCombiner {
     const C = set.size;
     const E = set.experts;
     const W = set.weights;
-    const row = (h - 1) * C;
+    const g = this.#groupOf[h]!;
+    const row = g * C;
     // Until the pipeline has scored the GRU alone enough, its offline calibration (or itself).
     if (model && this.#seen[row]! < this.#minCells) {
       const init = this.#initial;
@@ -294,10 +304,8 @@ export class OnlineCombiner {
       const w2 = init[(h - 1) * 3 + 2]!;
       return w0 === 1 || !Number.isFinite(last) || !Number.isFinite(b) ? x[0]! : w0 * x[0]! + w1 * last + w2 * b;
     }
-    const g = horizonGroup(h);
-    const own = this.#G * C;
-    const n = st.f32[this.#pendingLength + own + g]!;
     const errs = st.f32;
+    const n = errs === undefined ? 0 : errs[this.#pendingLength + this.#G * C + g]!;
     const eOff = this.#pendingLength + g * C;
     let best = -1;
     let bestScore = Number.POSITIVE_INFINITY;
@@ -306,7 +314,7 @@ export class OnlineCombiner {
       if (!model && set.usesModel[c] === 1) continue;
       if (!this.#available(c)) continue;
       const pipeline = this.#err[row + c]!;
-      const mine = errs[eOff + c]!;
+      const mine = errs === undefined ? Number.NaN : errs[eOff + c]!;
       const score = n > 0 && !Number.isNaN(mine) ? (n * mine + this.#prior * pipeline) / (n + this.#prior) : pipeline;
       if (best < 0 || score < bestScore - 1e-12 * bestScore) {
         bestScore = score;
@@ -348,14 +356,14 @@ export class OnlineCombiner {
       const h = Math.round((ts - origin) / this.#stepMs);
       if (h < 1 || h > H || origin + h * this.#stepMs !== ts) continue;
       this.#followUp(f, k, h, y);
-      if (!learn) continue;
-      const pi = (k * H + h - 1) * 2;
+      const g = this.#groupOf[h]!;
+      if (!learn || p32 === undefined || this.#scoredAt[g] !== h) continue;
+      const pi = (k * this.#G + g) * 2;
       // The ring holds values up to the previous step: the origin's value is h − 1 steps back.
       this.#experts(st, h, h - 1, p32[pi]!, p32[pi + 1]!);
-      const g = horizonGroup(h);
-      const row = (h - 1) * C;
+      const row = g * C;
       const eOff = this.#pendingLength + g * C;
-      const aS = this.#alphaSeries[g]!;
+      const aS = this.#alphaSeries;
       for (let c = 0; c < C; c++) {
         let v = 0;
         let ok = true;
@@ -377,7 +385,7 @@ export class OnlineCombiner {
         p32[eOff + c] = Number.isNaN(mine) ? err : mine + aS * (err - mine);
       }
       const nOff = this.#pendingLength + this.#G * C + g;
-      p32[nOff] = Math.min(1e6, p32[nOff]! + 1 / this.#groupSizes[g]!);
+      p32[nOff] = Math.min(1e6, p32[nOff]! + 1);
     }
   }
 
@@ -417,13 +425,10 @@ export class OnlineCombiner {
     if (known !== undefined) return this.#cells[known]!;
     const slot = this.#slots.add(series);
     const H = this.horizon;
-    const C = this.#set.size;
     const f64 = new Float64Array(ORIGINS + H).fill(Number.NaN);
     f64[SCALE] = 0;
     f64[SCALE_N] = 0;
     f64[SAMPLED] = -1;
-    const f32 = new Float32Array(this.#pendingLength + this.#G * C + this.#G).fill(Number.NaN);
-    f32.fill(0, this.#pendingLength + this.#G * C);
     if (this.#sampled < this.#sample) {
       const stride = H * (1 + this.horizon * this.#Q);
       const i = this.#sampled++;
@@ -434,9 +439,16 @@ export class OnlineCombiner {
       }
       f64[SAMPLED] = i;
     }
-    const st: SeriesCells = { f64, f32, lags: new LagValues(this.#ringCapacity) };
+    const st: SeriesCells = { f64, f32: undefined, lags: new LagValues(this.#ringCapacity) };
     this.#cells[slot] = st;
     return st;
+  }
+
+  /** Pending centres and errors (NaN: none yet), then evidence counts (0). */
+  #followUpRecord(): Float32Array {
+    const C = this.#set.size;
+    const f32 = new Float32Array(this.#pendingLength + this.#G * C + this.#G).fill(Number.NaN);
+    return f32.fill(0, this.#pendingLength + this.#G * C);
   }
 
   /** A reset or a hole in the series' steps: its pending forecasts and lag values no longer line up. */
