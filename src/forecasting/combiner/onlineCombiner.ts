@@ -127,6 +127,8 @@ export class OnlineCombiner {
   #served: Float64Array = new Float64Array(0);
   #sampled = 0;
   readonly #x: Float64Array;
+  /** Per group, the candidate chosen for the forecast being served (−1: not yet). */
+  readonly #chosen: Int32Array;
   readonly #pendingLength: number;
 
   constructor(opts: OnlineCombinerOptions, initial?: Calibration) {
@@ -154,6 +156,7 @@ export class OnlineCombiner {
     this.#logScale = new Float64Array(H * this.#Q);
     this.#scale = new Float64Array(H * this.#Q).fill(1);
     this.#x = new Float64Array(this.#set.experts);
+    this.#chosen = new Int32Array(this.#G);
     this.#pendingLength = H * this.#G * 2;
     this.setInitial(initial);
   }
@@ -230,6 +233,8 @@ export class OnlineCombiner {
     const sOff = sampled >= 0 ? sampled * H * (1 + H * Q) + k * (1 + H * Q) : -1;
     if (sOff >= 0) this.#served[sOff] = model ? 1 : 0;
     const vals = new Float64Array(Q);
+    // Horizons of a group share its choice: chosen once per forecast.
+    this.#chosen.fill(-1);
     const horizons = served.forecast.map((hf: HorizonForecast, i): HorizonForecast => {
       const h = hf.h;
       const bf = baseline.forecast[i];
@@ -289,8 +294,6 @@ export class OnlineCombiner {
     const x = this.#x;
     const set = this.#set;
     const C = set.size;
-    const E = set.experts;
-    const W = set.weights;
     const g = this.#groupOf[h]!;
     const row = g * C;
     // Until the pipeline has scored the GRU alone enough, its offline calibration (or itself).
@@ -304,10 +307,12 @@ export class OnlineCombiner {
       const w2 = init[(h - 1) * 3 + 2]!;
       return w0 === 1 || !Number.isFinite(last) || !Number.isFinite(b) ? x[0]! : w0 * x[0]! + w1 * last + w2 * b;
     }
+    let best = this.#chosen[g]!;
+    if (best >= 0 && this.#available(best)) return this.#blend(best);
     const errs = st.f32;
     const n = errs === undefined ? 0 : errs[this.#pendingLength + this.#G * C + g]!;
     const eOff = this.#pendingLength + g * C;
-    let best = -1;
+    best = -1;
     let bestScore = Number.POSITIVE_INFINITY;
     for (let c = 0; c < C; c++) {
       if (this.#seen[row + c]! < this.#minCells) continue;
@@ -322,9 +327,18 @@ export class OnlineCombiner {
       }
     }
     if (best < 0) return model ? x[0]! : x[1]!;
+    this.#chosen[g] = best;
+    return this.#blend(best);
+  }
+
+  /** Candidate c's forecast from the experts in #x. */
+  #blend(c: number): number {
+    const E = this.#set.experts;
+    const W = this.#set.weights;
+    const x = this.#x;
     let v = 0;
     for (let e = 0; e < E; e++) {
-      const w = W[best * E + e]!;
+      const w = W[c * E + e]!;
       if (w !== 0) v += w * x[e]!;
     }
     return v;
