@@ -25,9 +25,8 @@ export interface CandidateSet {
   readonly usesModel: Uint8Array;
 }
 
-const GRID = 5;
-
-export function candidateSet(lags: readonly number[]): CandidateSet {
+export function candidateSet(lags: readonly number[], grid = 5): CandidateSet {
+  const GRID = grid;
   const E = 2 + lags.length;
   const rows: number[][] = [];
   const row = (w: Record<number, number>): void => {

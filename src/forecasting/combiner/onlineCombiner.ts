@@ -27,6 +27,10 @@ export interface OnlineCombinerOptions {
   /** Step of the adaptive-conformal update of each log-scale. */
   readonly gamma?: number;
   readonly registry?: SeriesRegistry;
+  /** Steps of the convex grid over the GRU, the baseline and the first lag expert (default 5: 0.2). */
+  readonly grid?: number;
+  /** Horizons sharing a choice: log₂ buckets (default) or each its own (H² pending centres per series). */
+  readonly groups?: 'log2' | 'each';
 }
 
 export const DEFAULT_SAMPLE_SERIES = 256;
@@ -138,10 +142,11 @@ export class OnlineCombiner {
     this.#Q = opts.quantiles.length;
     this.#anchor = anchorIndex(opts.quantiles);
     this.#keys = this.quantiles.map(quantileKey);
-    this.#set = candidateSet(opts.lags);
-    this.#G = horizonGroups(H);
-    this.#groupOf = Int32Array.from({ length: H + 1 }, (_, h) => (h === 0 ? -1 : horizonGroup(h)));
-    this.#scoredAt = Int32Array.from({ length: this.#G }, (_, g) => Math.min(H, 2 ** g));
+    this.#set = candidateSet(opts.lags, opts.grid);
+    const each = opts.groups === 'each';
+    this.#G = each ? H : horizonGroups(H);
+    this.#groupOf = Int32Array.from({ length: H + 1 }, (_, h) => (h === 0 ? -1 : each ? h - 1 : horizonGroup(h)));
+    this.#scoredAt = Int32Array.from({ length: this.#G }, (_, g) => (each ? g + 1 : Math.min(H, 2 ** g)));
     this.#ringCapacity = Math.max(H, ...opts.lags.map((s) => s * Math.ceil(H / s)));
     this.#sample = opts.sampleSeries ?? DEFAULT_SAMPLE_SERIES;
     this.#halfLife = opts.halfLifeSteps ?? DEFAULT_HALF_LIFE_STEPS;

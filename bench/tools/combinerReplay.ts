@@ -1,0 +1,179 @@
+/**
+ * Compares ways of serving a forecast from the same recorded stream, in seconds instead of a
+ * backtest per variant: what the GRU and the baseline forecast does not depend on how the served
+ * forecast is chosen, so one backtest's inputs to the combiner can be replayed through others.
+ *
+ *   npx tsx bench/tools/combinerReplay.ts record <file.jsonl> <backtest args…>
+ *   npx tsx bench/tools/combinerReplay.ts replay <file.jsonl> <warmupSteps> <expert lags> <baseline lags>
+ *     (lags in steps, comma-separated; 1 is the last value)
+ *
+ * `replay` prints, per horizon, the MAE of the served centre over the best of last value and
+ * seasonal naive (each lag) on the same cells (observed targets of origins past the warm-up):
+ * the OnlineCombiner as built, and variants set by COMBINER_* environment variables.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Forecast } from '../../src/domain/forecast.js';
+import { OnlineCombiner } from '../../src/forecasting/combiner/onlineCombiner.js';
+
+/** The calibrator this one replaced (one global blend of GRU, last value and baseline by raw error), when a checkout of it is given. */
+const OLD = process.env['COMBINER_OLD'];
+
+const [mode, file, ...rest] = process.argv.slice(2);
+
+if (mode === 'record') {
+  const out = createWriteStream(file!);
+  const proto = OnlineCombiner.prototype as unknown as {
+    observe(step: { series: string; ts: number; value: number; observed: boolean; reset: boolean }): void;
+    serve(served: Forecast, baseline: Forecast, model: boolean): Forecast;
+  };
+  const observe = proto.observe;
+  const serve = proto.serve;
+  // Only the pipeline's own combiner (the first made): retrains' calibration replays make others.
+  let main: object | undefined;
+  const mine = (c: object): boolean => (main ??= c) === c;
+  proto.observe = function (step) {
+    if (!mine(this)) return observe.call(this, step);
+    out.write(JSON.stringify(['o', step.series, step.ts, step.value, step.observed, step.reset]) + '\n');
+    observe.call(this, step);
+  };
+  proto.serve = function (served, baseline, model) {
+    if (!mine(this)) return serve.call(this, served, baseline, model);
+    const rows = (f: Forecast) => f.forecast.map((h) => [h.mean, ...Object.values(h.q)]);
+    out.write(JSON.stringify(['s', served.series, served.ts, model, rows(served), rows(baseline), Object.keys(served.forecast[0]?.q ?? {})]) + '\n');
+    return serve.call(this, served, baseline, model);
+  };
+  const { buildProgram } = await import('../../src/cli/program.js');
+  let code = 0;
+  await buildProgram((c) => (code = c)).parseAsync(['node', 'streamcast', ...rest]);
+  await new Promise<void>((r) => out.end(r));
+  process.exit(code);
+}
+
+if (mode === 'replay') {
+  const warmup = Number(rest[0] ?? 0);
+  const lags = (rest[1] ?? '').split(',').filter((s) => s !== '').map(Number);
+  // The baselines the served forecast is judged against (lags in steps; 1: last value).
+  const judges = (rest[2] ?? '1').split(',').filter((s) => s !== '').map(Number);
+  const lines = createInterface({ input: createReadStream(file!) });
+  type Obs = ['o', string, number, number, boolean, boolean];
+  type Srv = ['s', string, number, boolean, number[][], number[][], string[]];
+  const records: (Obs | Srv)[] = [];
+  for await (const line of lines) {
+    try {
+      records.push(JSON.parse(line) as Obs | Srv);
+    } catch {
+      break; // a recording cut short
+    }
+  }
+  const first = records.find((r): r is Srv => r[0] === 's')!;
+  const H = first[4].length;
+  const keys = first[6];
+  const quantiles = keys.map(Number);
+  const step = (() => {
+    const a = records.filter((r): r is Obs => r[0] === 'o');
+    return a[1]![2] - a[0]![2];
+  })();
+  const variants: Record<string, () => OnlineCombiner> = {
+    built: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, lags }),
+    prior10: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, lags, priorSteps: 10 }),
+    prior1000: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, lags, priorSteps: 1000 }),
+    half300: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, lags, halfLifeSteps: 300 }),
+    grid10: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, lags, grid: 10 }),
+    each: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, lags, groups: 'each' }),
+    eachGrid10: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, lags, groups: 'each', grid: 10 }),
+    half3000: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, lags, halfLifeSteps: 3000 }),
+  };
+  const passThrough = (pick: 'gru' | 'baseline') => () =>
+    ({
+      horizon: H,
+      observe: () => undefined,
+      serve: (served: Forecast, baseline: Forecast) => (pick === 'gru' ? served : baseline),
+    }) as unknown as OnlineCombiner;
+  variants['asServed'] = passThrough('gru');
+  variants['specBaseline'] = passThrough('baseline');
+  if (OLD !== undefined) {
+    const { OnlineCalibrator } = (await import(OLD)) as { OnlineCalibrator: new (o: object) => { observe(s: string, ts: number, v: number, o: boolean): void; serve(m: Forecast, last: number, b: Forecast): Forecast } };
+    variants['old'] = () => {
+      const old = new OnlineCalibrator({ horizon: H, quantiles, stepMs: step });
+      const last = new Map<string, number>();
+      return {
+        horizon: H,
+        observe: (s: { series: string; ts: number; value: number; observed: boolean }) => {
+          old.observe(s.series, s.ts, s.value, s.observed);
+          last.set(s.series, s.value);
+        },
+        serve: (served: Forecast, baseline: Forecast, model: boolean) => (model ? old.serve(served, last.get(served.series)!, baseline) : served),
+      } as unknown as OnlineCombiner;
+    };
+  }
+  const only = process.env['COMBINER_VARIANTS']?.split(',');
+  // Values per series by ts, for targets and the baselines.
+  const values = new Map<string, Map<number, number>>();
+  const firstTs = new Map<string, number>();
+  for (const r of records) {
+    if (r[0] !== 'o') continue;
+    if (!firstTs.has(r[1])) firstTs.set(r[1], r[2]);
+    if (r[4]) {
+      let m = values.get(r[1]);
+      if (m === undefined) values.set(r[1], (m = new Map()));
+      m.set(r[2], r[3]);
+    }
+  }
+  const rows: string[] = [];
+  const baseErr: Record<string, number[]> = {};
+  const counted = { n: new Array<number>(H).fill(0) };
+  for (const [name, make] of Object.entries(variants)) {
+    if (only !== undefined && !only.includes(name)) continue;
+    const c = make();
+    const err = new Array<number>(H).fill(0);
+    const n = new Array<number>(H).fill(0);
+    const cover = new Array<number>(H).fill(0);
+    const fc = (r: Srv, rows: number[][], kind: 'gru' | 'baseline'): Forecast => ({
+      series: r[1],
+      ts: r[2],
+      step,
+      imputed: false,
+      model: { name: 'x', version: 1, kind },
+      forecast: rows.map((v, k) => ({ h: k + 1, ts: r[2] + (k + 1) * step, mean: v[0]!, q: Object.fromEntries(keys.map((q, j) => [q, v[1 + j]!])) })),
+    });
+    const first = name === Object.keys(variants).find((k) => only === undefined || only.includes(k));
+    for (const r of records) {
+      if (r[0] === 'o') {
+        c.observe({ series: r[1], ts: r[2], value: r[3], observed: r[4], reset: r[5] });
+        continue;
+      }
+      const baseline = fc(r, r[5], 'baseline');
+      const served = r[3] ? fc(r, r[4], 'gru') : baseline;
+      const out = c.serve(served, baseline, r[3]);
+      if (r[2] < firstTs.get(r[1])! + warmup * step) continue;
+      const vals = values.get(r[1]);
+      for (let h = 1; h <= H; h++) {
+        const y = vals?.get(r[2] + h * step);
+        if (y === undefined) continue;
+        const hf = out.forecast[h - 1]!;
+        err[h - 1]! += Math.abs(y - hf.mean);
+        n[h - 1]!++;
+        const lo = hf.q[keys[0]!]!;
+        const hi = hf.q[keys.at(-1)!]!;
+        if (y >= lo && y <= hi) cover[h - 1]!++;
+        if (first) {
+          for (const lag of judges) {
+            const k = `lag${lag}`;
+            const origin = r[2];
+            const src = lag === 1 ? origin : origin + h * step - lag * Math.ceil(h / lag) * step;
+            const v = vals?.get(src) ?? (lag === 1 ? undefined : vals?.get(origin));
+            (baseErr[k] ??= new Array<number>(H).fill(0))[h - 1]! += v === undefined ? Number.NaN : Math.abs(y - v);
+          }
+          counted.n[h - 1]!++;
+        }
+      }
+    }
+    const best = (h: number) => Math.min(...Object.values(baseErr).map((e) => e[h]! / counted.n[h]!).filter(Number.isFinite));
+    const ratios = err.map((e, h) => e / n[h]! / best(h));
+    const meanBest = Math.min(...Object.values(baseErr).map((e) => e.reduce((a, b) => a + b, 0)).filter(Number.isFinite)) / counted.n[0]!;
+    const mean = err.reduce((a, b) => a + b, 0) / n[0]!;
+    rows.push(`${name.padEnd(10)} mean ${(mean / meanBest).toFixed(3)} | ${ratios.map((x) => x.toFixed(3)).join(' ')} | cov ${(cover.reduce((a, b) => a + b, 0) / n.reduce((a, b) => a + b, 0)).toFixed(3)}`);
+    process.stdout.write(rows.at(-1)! + '\n');
+  }
+}
