@@ -150,6 +150,11 @@ describe('OnlineCombiner', () => {
     expect(r.mae[0]![0]!).toBeLessThan(1.1 * lastValueMae0);
     // Series 1: the model's MAE ≈ 0.8, the last value's ≈ E|N(0, 1 + (0.7)²·var)| ≈ 0.95.
     expect(r.mae[1]![0]!).toBeLessThan(0.86);
+    // One pipeline-wide choice (a prior no series outweighs) serves one of them worse.
+    const nw2 = normalSource(mulberry32(5));
+    const next2 = (s: number, ys: readonly number[]) => (ys.length === 0 ? 0 : s === 0 ? ys.at(-1)! + 1e6 * nw2() : 0.3 * ys.at(-1)! + nw2());
+    const global = simulate(new OnlineCombiner({ horizon: 1, quantiles: Q, stepMs: STEP, lags: [1], priorSteps: 1e12 }), { steps: 4000, series: 2, next: next2, model });
+    expect(global.mae[0]![0]! / r.mae[0]![0]! + global.mae[1]![0]! / r.mae[1]![0]!).toBeGreaterThan(2.1);
   });
 
   it('chooses among the baselines while no GRU serves: seasonal naive for a seasonal series', () => {
