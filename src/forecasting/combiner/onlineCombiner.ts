@@ -2,6 +2,7 @@ import type { Forecast, HorizonForecast, QuantileKey } from '../../domain/foreca
 import { quantileKey } from '../../domain/forecast.js';
 import type { SeriesId } from '../../domain/point.js';
 import type { ImputedStep } from '../../domain/step.js';
+import { SlotPages } from '../../domain/seriesSlots.js';
 import { SeriesRegistry } from '../../state/seriesRegistry.js';
 import type { HeldSlots } from '../../state/seriesRegistry.js';
 import type { Calibration } from '../gru/calibration.js';
@@ -43,14 +44,15 @@ const LOG_SCALE_MAX = Math.log(100);
 /** One cell's scaled error counts at most this much: an outlier (or a scale near 0) cannot decide alone. */
 const SCALED_ERROR_CAP = 100;
 
-// Per-series Float64 record.
-const LAST_TS = 0; // ts of the newest step learned (NaN: none since the last clear)
-const SCALE = 1; // decaying mean |y_t − y_{t−1}| over consecutive observed steps
-const SCALE_N = 2;
-const PREV_OBS = 3; // the last observed value and its ts
-const PREV_OBS_TS = 4;
-const SAMPLED = 5; // index in the interval follow-up sample, or −1
-const ORIGINS = 6; // H origin timestamps, ring by step index
+// Per-series Float64 record, paged by registry slot (no object for a series of one point).
+const LAST_TS = 0; // ts of the newest step learned (NaN: none)
+const LAST_VALUE = 1; // its value (NaN: none since the last clear)
+const SCALE = 2; // decaying mean |y_t − y_{t−1}| over consecutive observed steps
+const SCALE_N = 3;
+const PREV_OBS = 4; // the last observed value and its ts
+const PREV_OBS_TS = 5;
+const SAMPLED = 6; // index in the interval follow-up sample, or −1
+const RECORD = 7;
 
 /** `hf` when all its numbers are finite, else the baseline's (never NaN out). */
 function finiteOr(hf: HorizonForecast, bf: HorizonForecast): HorizonForecast {
@@ -59,12 +61,12 @@ function finiteOr(hf: HorizonForecast, bf: HorizonForecast): HorizonForecast {
   return hf;
 }
 
-/** One series: scalars, pending forecasts and errors in two typed arrays, and its lag values. */
+/** What a series keeps from its second step on: pending forecasts, its errors, its lag values. */
 interface SeriesCells {
-  readonly f64: Float64Array;
+  /** Origin ts of the pending forecasts, a ring by step index. */
+  readonly origins: Float64Array;
   /** H origins × G scored horizons × [model centre, baseline centre], then G × C errors, then G evidence counts. */
-  /** Made at the series' second step: a series of one point costs no follow-up. */
-  f32: Float32Array | undefined;
+  readonly f32: Float32Array;
   readonly lags: LagValues;
 }
 
@@ -116,6 +118,7 @@ export class OnlineCombiner {
   readonly #prior: number;
   readonly #gamma: number;
   readonly #slots: HeldSlots;
+  readonly #rec = new SlotPages<Float64Array>(RECORD, (n) => new Float64Array(n));
   #cells: (SeriesCells | undefined)[] = [];
   /** Pipeline-wide: horizon group × candidates decaying mean scaled error and cells seen. */
   readonly #err: Float64Array;
@@ -201,22 +204,40 @@ export class OnlineCombiner {
    * whose target it is (when observed), then learns its value.
    */
   observe(step: Pick<ImputedStep, 'series' | 'ts' | 'value' | 'observed' | 'reset'>): void {
-    const st = this.#state(step.series);
-    const f = st.f64;
-    const last = f[LAST_TS]!;
-    if (step.reset || (!Number.isNaN(last) && step.ts !== last + this.#stepMs)) this.#clear(st);
+    const slot = this.#slotOf(step.series);
+    const R = this.#rec.page(slot);
+    const o = this.#rec.offset(slot);
+    let cells = this.#cells[slot];
+    const last = R[o + LAST_TS]!;
+    if (step.reset || (!Number.isNaN(last) && step.ts !== last + this.#stepMs)) {
+      // A reset or a hole in the series' steps: pending forecasts and lag values no longer line up.
+      R[o + LAST_VALUE] = Number.NaN;
+      R[o + PREV_OBS] = Number.NaN;
+      R[o + PREV_OBS_TS] = Number.NaN;
+      if (cells !== undefined) {
+        cells.origins.fill(Number.NaN);
+        cells.lags.clear();
+      }
+    }
     const y = step.value;
     if (step.observed && Number.isFinite(y)) {
-      this.#score(st, step.ts, y);
-      if (f[PREV_OBS_TS] === step.ts - this.#stepMs) {
-        const n = ++f[SCALE_N]!;
-        f[SCALE] = f[SCALE]! + Math.max(this.#alphaScale, 1 / n) * (Math.abs(y - f[PREV_OBS]!) - f[SCALE]!);
+      if (cells !== undefined) this.#score(cells, R[o + SCALE]!, R[o + SAMPLED]!, step.ts, y);
+      if (R[o + PREV_OBS_TS] === step.ts - this.#stepMs) {
+        const n = ++R[o + SCALE_N]!;
+        R[o + SCALE] = R[o + SCALE]! + Math.max(this.#alphaScale, 1 / n) * (Math.abs(y - R[o + PREV_OBS]!) - R[o + SCALE]!);
       }
-      f[PREV_OBS] = y;
-      f[PREV_OBS_TS] = step.ts;
+      R[o + PREV_OBS] = y;
+      R[o + PREV_OBS_TS] = step.ts;
     }
-    if (Number.isFinite(y)) st.lags.push(y);
-    f[LAST_TS] = step.ts;
+    if (Number.isFinite(y)) {
+      if (cells === undefined && Number.isFinite(R[o + LAST_VALUE]!)) {
+        cells = this.#cells[slot] = this.#newCells();
+        cells.lags.push(R[o + LAST_VALUE]!);
+      }
+      cells?.lags.push(y);
+      R[o + LAST_VALUE] = y;
+    }
+    R[o + LAST_TS] = step.ts;
   }
 
   /**
@@ -224,18 +245,20 @@ export class OnlineCombiner {
    * the baseline's (then equal to `baseline`). Remembered for scoring.
    */
   serve(served: Forecast, baseline: Forecast, model: boolean): Forecast {
-    const st = this.#state(served.series);
+    const slot = this.#slotOf(served.series);
+    const R = this.#rec.page(slot);
+    const o = this.#rec.offset(slot);
+    const cells = this.#cells[slot];
+    const lastValue = R[o + LAST_VALUE]!;
     const H = this.horizon;
     const Q = this.#Q;
     const keys = this.#keys;
     const anchorKey = keys[this.#anchor]!;
-    const f = st.f64;
-    if (st.f32 === undefined && st.lags.filled >= 2) st.f32 = this.#followUpRecord();
-    const p32 = st.f32;
+    const p32 = cells?.f32;
     const k = Math.abs(Math.round(served.ts / this.#stepMs)) % H;
-    f[ORIGINS + k] = served.ts;
-    const sampled = f[SAMPLED]!;
-    const sOff = sampled >= 0 ? sampled * H * (1 + H * Q) + k * (1 + H * Q) : -1;
+    if (cells !== undefined) cells.origins[k] = served.ts;
+    const sampled = R[o + SAMPLED]!;
+    const sOff = sampled >= 0 && cells !== undefined ? sampled * H * (1 + H * Q) + k * (1 + H * Q) : -1;
     if (sOff >= 0) this.#served[sOff] = model ? 1 : 0;
     const vals = new Float64Array(Q);
     // Horizons of a group share its choice: chosen once per forecast.
@@ -252,8 +275,8 @@ export class OnlineCombiner {
         p32[pi] = g;
         p32[pi + 1] = b;
       }
-      this.#experts(st, h, 0, g, b);
-      const centre = this.#centre(st, h, model);
+      this.#experts(cells?.lags, lastValue, h, 0, g, b);
+      const centre = this.#centre(cells?.f32, lastValue, h, model);
       if (!Number.isFinite(centre)) return finiteOr(hf, bf);
       // The band: the GRU's distances scaled as learnt, or the baseline's moved with its centre.
       let prev = Number.NEGATIVE_INFINITY;
@@ -281,12 +304,16 @@ export class OnlineCombiner {
   }
 
   /** Expert values for horizon h into #x: `age` = steps from the newest value back to the origin's. */
-  #experts(st: SeriesCells, h: number, age: number, g: number, b: number): void {
+  #experts(ring: LagValues | undefined, lastValue: number, h: number, age: number, g: number, b: number): void {
     const x = this.#x;
     const lags = this.#set.lags;
-    const ring = st.lags;
     x[0] = g;
     x[1] = b;
+    if (ring === undefined) {
+      // One value so far: every lag expert forecasts it (seasonal naive before its season).
+      for (let e = 0; e < lags.length; e++) x[2 + e] = lastValue;
+      return;
+    }
     const filledAtOrigin = ring.filled - age;
     for (let e = 0; e < lags.length; e++) {
       const s = lags[e]!;
@@ -295,7 +322,7 @@ export class OnlineCombiner {
   }
 
   /** The served centre at horizon h from the experts in #x. */
-  #centre(st: SeriesCells, h: number, model: boolean): number {
+  #centre(errs: Float32Array | undefined, last: number, h: number, model: boolean): number {
     const x = this.#x;
     const set = this.#set;
     const C = set.size;
@@ -305,7 +332,6 @@ export class OnlineCombiner {
     if (model && this.#seen[row]! < this.#minCells) {
       const init = this.#initial;
       if (init === undefined) return x[0]!;
-      const last = st.lags.at(0);
       const b = x[1]!;
       const w0 = init[(h - 1) * 3]!;
       const w1 = init[(h - 1) * 3 + 1]!;
@@ -314,7 +340,6 @@ export class OnlineCombiner {
     }
     let best = this.#chosen[g]!;
     if (best >= 0 && this.#available(best)) return this.#blend(best);
-    const errs = st.f32;
     const n = errs === undefined ? 0 : errs[this.#pendingLength + this.#G * C + g]!;
     const eOff = this.#pendingLength + g * C;
     best = -1;
@@ -357,29 +382,28 @@ export class OnlineCombiner {
   }
 
   /** Scores every pending cell of the series whose target is `ts`, then its served quantiles. */
-  #score(st: SeriesCells, ts: number, y: number): void {
+  #score(cells: SeriesCells, scale: number, sampled: number, ts: number, y: number): void {
     const H = this.horizon;
-    const f = st.f64;
-    const p32 = st.f32;
+    const origins = cells.origins;
+    const p32 = cells.f32;
     const set = this.#set;
     const C = set.size;
     const E = set.experts;
     const W = set.weights;
     const x = this.#x;
-    const scale = f[SCALE]!;
     const learn = scale > 0;
     const alpha = this.#globalAlpha();
     for (let k = 0; k < H; k++) {
-      const origin = f[ORIGINS + k]!;
+      const origin = origins[k]!;
       if (!(origin < ts)) continue;
       const h = Math.round((ts - origin) / this.#stepMs);
       if (h < 1 || h > H || origin + h * this.#stepMs !== ts) continue;
-      this.#followUp(f, k, h, y);
+      this.#followUp(sampled, k, h, y);
       const g = this.#groupOf[h]!;
-      if (!learn || p32 === undefined || this.#scoredAt[g] !== h) continue;
+      if (!learn || this.#scoredAt[g] !== h) continue;
       const pi = (k * this.#G + g) * 2;
       // The ring holds values up to the previous step: the origin's value is h − 1 steps back.
-      this.#experts(st, h, h - 1, p32[pi]!, p32[pi + 1]!);
+      this.#experts(cells.lags, Number.NaN, h, h - 1, p32[pi]!, p32[pi + 1]!);
       const row = g * C;
       const eOff = this.#pendingLength + g * C;
       const aS = this.#alphaSeries;
@@ -409,8 +433,7 @@ export class OnlineCombiner {
   }
 
   /** Adaptive conformal update of the scales from a sampled series' served quantiles (GRU-served only). */
-  #followUp(f: Float64Array, k: number, h: number, y: number): void {
-    const sampled = f[SAMPLED]!;
+  #followUp(sampled: number, k: number, h: number, y: number): void {
     if (sampled < 0) return;
     const H = this.horizon;
     const Q = this.#Q;
@@ -439,43 +462,38 @@ export class OnlineCombiner {
     return this.#alphaGlobal;
   }
 
-  #state(series: SeriesId): SeriesCells {
+  /** The series' slot, its record made on first sight. */
+  #slotOf(series: SeriesId): number {
     const known = this.#slots.get(series);
-    if (known !== undefined) return this.#cells[known]!;
+    if (known !== undefined) return known;
     const slot = this.#slots.add(series);
-    const H = this.horizon;
-    const f64 = new Float64Array(ORIGINS + H).fill(Number.NaN);
-    f64[SCALE] = 0;
-    f64[SCALE_N] = 0;
-    f64[SAMPLED] = -1;
+    this.#rec.ensure(slot);
+    const R = this.#rec.page(slot);
+    const o = this.#rec.offset(slot);
+    R.fill(Number.NaN, o, o + RECORD);
+    R[o + SCALE] = 0;
+    R[o + SCALE_N] = 0;
+    R[o + SAMPLED] = -1;
+    this.#cells[slot] = undefined;
     if (this.#sampled < this.#sample) {
-      const stride = H * (1 + this.horizon * this.#Q);
+      const H = this.horizon;
+      const stride = H * (1 + H * this.#Q);
       const i = this.#sampled++;
       if ((i + 1) * stride > this.#served.length) {
         const grown = new Float64Array(Math.min(this.#sample, Math.max(8, 2 * (i + 1))) * stride).fill(Number.NaN);
         grown.set(this.#served);
         this.#served = grown;
       }
-      f64[SAMPLED] = i;
+      R[o + SAMPLED] = i;
     }
-    const st: SeriesCells = { f64, f32: undefined, lags: new LagValues(this.#ringCapacity) };
-    this.#cells[slot] = st;
-    return st;
+    return slot;
   }
 
-  /** Pending centres and errors (NaN: none yet), then evidence counts (0). */
-  #followUpRecord(): Float32Array {
+  /** Pending centres and errors (NaN: none yet), then evidence counts (0); origins NaN. */
+  #newCells(): SeriesCells {
     const C = this.#set.size;
     const f32 = new Float32Array(this.#pendingLength + this.#G * C + this.#G).fill(Number.NaN);
-    return f32.fill(0, this.#pendingLength + this.#G * C);
-  }
-
-  /** A reset or a hole in the series' steps: its pending forecasts and lag values no longer line up. */
-  #clear(st: SeriesCells): void {
-    const f = st.f64;
-    f.fill(Number.NaN, ORIGINS, ORIGINS + this.horizon);
-    f[PREV_OBS] = Number.NaN;
-    f[PREV_OBS_TS] = Number.NaN;
-    st.lags.clear();
+    f32.fill(0, this.#pendingLength + this.#G * C);
+    return { origins: new Float64Array(this.horizon).fill(Number.NaN), f32, lags: new LagValues(this.#ringCapacity) };
   }
 }
