@@ -54,6 +54,7 @@ if (mode === 'replay') {
   const warmup = Number(rest[0] ?? 0);
   const lags = (rest[1] ?? '').split(',').filter((s) => s !== '').map(Number);
   // The baselines the served forecast is judged against (lags in steps; 1: last value).
+  const ownSeason = Number(process.env['COMBINER_BASELINE_SEASON'] ?? 1);
   const judges = (rest[2] ?? '1').split(',').filter((s) => s !== '').map(Number);
   const lines = createInterface({ input: createReadStream(file!) });
   type Obs = ['o', string, number, number, boolean, boolean];
@@ -75,14 +76,20 @@ if (mode === 'replay') {
     return a[1]![2] - a[0]![2];
   })();
   const variants: Record<string, () => OnlineCombiner> = {
-    built: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, lags }),
-    prior10: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, lags, priorSteps: 10 }),
-    prior1000: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, lags, priorSteps: 1000 }),
-    half300: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, lags, halfLifeSteps: 300 }),
-    grid10: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, lags, grid: 10 }),
-    each: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, lags, groups: 'each' }),
-    eachGrid10: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, lags, groups: 'each', grid: 10 }),
-    half3000: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, lags, halfLifeSteps: 3000 }),
+    built: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags }),
+    prior10: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, priorSteps: 10 }),
+    prior1000: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, priorSteps: 1000 }),
+    half300: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, halfLifeSteps: 300 }),
+    grid10: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, grid: 10 }),
+    each: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, groups: 'each' }),
+    eachGrid10: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, groups: 'each', grid: 10 }),
+    units: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, scaleFree: false }),
+    unitsEachGrid10: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, scaleFree: false, groups: 'each', grid: 10 }),
+    oldLike: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, scaleFree: false, groups: 'each', grid: 10, priorSteps: 1e12 }),
+    pipelineOnly: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, priorSteps: 1e12 }),
+    mem3: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, baseMemory: 3 }),
+    mem30: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, baseMemory: 30 }),
+    half3000: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, halfLifeSteps: 3000 }),
   };
   const passThrough = (pick: 'gru' | 'baseline') => () =>
     ({

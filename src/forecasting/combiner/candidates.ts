@@ -8,10 +8,14 @@
  *   2… the value `lag` steps before the target, one season (or more) back, for each lag in `lags`
  *      (a lag of 1 is the last value), as seasonal-naive forecasts them.
  *
- * Candidates: a 0.2 grid over the GRU, the baseline and the first lag expert (all convex blends of
- * three, the GRU alone first so that ties keep the model); then for each further lag expert, the
- * expert alone, blended with the GRU at ¼, ½, ¾, and half-and-half with the baseline and with the
- * first lag; then the plain average of all experts when there are four or more.
+ * The "last value" expert is the lag-1 one, or the pipeline's baseline when that is last value.
+ * Every other baseline expert is a base option. Candidates: for each base option b, a convex grid
+ * (steps of 1/grid) over [GRU, b, last value]; blends that put no weight on b are listed once (they
+ * belong to every option). The GRU alone comes first, so that ties keep the model.
+ *
+ * Choosing among seasonal experts on a short memory chases noise (one day ago beats one week ago
+ * for a few days, then loses for weeks), so the combiner picks the base option on a long memory
+ * and blends on a short one: `baseOf[c]` says which option a candidate belongs to (−1: all).
  */
 export interface CandidateSet {
   /** Experts: 2 + lags.length. */
@@ -23,35 +27,48 @@ export interface CandidateSet {
   readonly size: number;
   /** Per candidate: whether it puts weight on the GRU (then it needs one serving). */
   readonly usesModel: Uint8Array;
+  /** The base options' experts. */
+  readonly bases: readonly number[];
+  /** Per base option, the candidate that is that expert alone. */
+  readonly baseAlone: readonly number[];
+  /** Per candidate, the index in `bases` of the option it belongs to; −1 when it belongs to all. */
+  readonly baseOf: Int8Array;
 }
 
 export function candidateSet(lags: readonly number[], grid = 5): CandidateSet {
-  const GRID = grid;
   const E = 2 + lags.length;
+  const lagOne = lags.indexOf(1);
+  const last = lagOne >= 0 ? 2 + lagOne : 1;
+  const bases = [1, ...lags.map((_, e) => 2 + e)].filter((e) => e !== last);
   const rows: number[][] = [];
-  const row = (w: Record<number, number>): void => {
+  const baseOf: number[] = [];
+  const key = new Map<string, number>();
+  const row = (w: Record<number, number>, base: number): number => {
     const r = new Array<number>(E).fill(0);
     for (const [e, v] of Object.entries(w)) r[Number(e)] = (r[Number(e)] ?? 0) + v;
+    const k = r.join(',');
+    const known = key.get(k);
+    if (known !== undefined) return known;
+    key.set(k, rows.length);
     rows.push(r);
+    baseOf.push(base);
+    return rows.length - 1;
   };
-  const third = lags.length > 0 ? 2 : -1;
-  for (let a = GRID; a >= 0; a--) {
-    for (let b = GRID - a; b >= 0; b--) {
-      const c = GRID - a - b;
-      if (third < 0 && c > 0) continue;
-      row({ 0: a / GRID, 1: b / GRID, ...(c > 0 ? { [third]: c / GRID } : {}) });
+  const baseAlone: number[] = [];
+  const options = bases.length > 0 ? bases : [-1];
+  options.forEach((b, i) => {
+    for (let a = grid; a >= 0; a--) {
+      for (let m = grid - a; m >= 0; m--) {
+        const l = grid - a - m;
+        if (b < 0 && m > 0) continue;
+        row({ 0: a / grid, ...(m > 0 ? { [b]: m / grid } : {}), ...(l > 0 ? { [last]: l / grid } : {}) }, m > 0 ? i : -1);
+      }
     }
-  }
-  for (let e = 3; e < E; e++) {
-    row({ [e]: 1 });
-    for (const w of [0.75, 0.5, 0.25]) row({ 0: w, [e]: 1 - w });
-    row({ 1: 0.5, [e]: 0.5 });
-    row({ 2: 0.5, [e]: 0.5 });
-  }
-  if (E >= 4) row(Object.fromEntries(Array.from({ length: E }, (_, e) => [e, 1 / E])));
+    if (b >= 0) baseAlone.push(row({ [b]: 1 }, i));
+  });
   const weights = Float64Array.from(rows.flat());
   const usesModel = Uint8Array.from(rows, (r) => (r[0]! > 0 ? 1 : 0));
-  return Object.freeze({ experts: E, lags: Object.freeze([...lags]), weights, size: rows.length, usesModel });
+  return Object.freeze({ experts: E, lags: Object.freeze([...lags]), weights, size: rows.length, usesModel, bases: Object.freeze(bases), baseAlone: Object.freeze(baseAlone), baseOf: Int8Array.from(baseOf) });
 }
 
 /** Horizon groups share one per-series error record: h = 1, 2, 3–4, 5–8, 9–16, … (log₂ buckets). */

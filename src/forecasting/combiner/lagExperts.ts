@@ -19,3 +19,8 @@ export function lagExperts(spec: PipelineSpec): number[] {
   }
   return lags;
 }
+
+/** The pipeline baseline's season in steps (1 for last value). */
+export function baselineSeasonSteps(spec: PipelineSpec): number {
+  return spec.baseline.type === 'last-value' ? 1 : Math.round(spec.baseline.season / spec.window.step);
+}

@@ -17,6 +17,8 @@ export interface OnlineCombinerOptions {
   readonly stepMs: number;
   /** Lags in steps of the lag experts (1: the last value; a season: seasonal naive). */
   readonly lags: readonly number[];
+  /** The pipeline baseline's season in steps (1: last value): it is not an expert before one season since a reset. */
+  readonly baselineSeason?: number;
   /** Series whose served quantiles are followed up for the interval scales (the first this many seen). */
   readonly sampleSeries?: number;
   /** Steps over which errors (and each series' scale) decay by half. */
@@ -32,12 +34,17 @@ export interface OnlineCombinerOptions {
   readonly grid?: number;
   /** Horizons sharing a choice: log₂ buckets (default) or each its own (H² pending centres per series). */
   readonly groups?: 'log2' | 'each';
+  /** Errors over each series' scale (default); false: in the series' units (for comparison only). */
+  readonly scaleFree?: boolean;
+  /** Base options are chosen on errors with this many times the half-life (default 10). */
+  readonly baseMemory?: number;
 }
 
 export const DEFAULT_SAMPLE_SERIES = 256;
 const DEFAULT_HALF_LIFE_STEPS = 1000;
 const DEFAULT_MIN_CELLS = 100;
 const DEFAULT_PRIOR_STEPS = 100;
+const DEFAULT_BASE_MEMORY = 10;
 const DEFAULT_GAMMA = 0.01;
 const LOG_SCALE_MIN = Math.log(0.01);
 const LOG_SCALE_MAX = Math.log(100);
@@ -65,7 +72,7 @@ function finiteOr(hf: HorizonForecast, bf: HorizonForecast): HorizonForecast {
 interface SeriesCells {
   /** Origin ts of the pending forecasts, a ring by step index. */
   readonly origins: Float64Array;
-  /** H origins × G scored horizons × [model centre, baseline centre], then G × C errors, then G evidence counts. */
+  /** H origins × G scored horizons × [model centre, baseline centre], then G × C errors, G × C cells scored, G × B long-memory errors of the base options, G × B their cells. */
   readonly f32: Float32Array;
   readonly lags: LagValues;
 }
@@ -109,14 +116,23 @@ export class OnlineCombiner {
   readonly #groupOf: Int32Array;
   readonly #scoredAt: Int32Array;
   readonly #ringCapacity: number;
+  readonly #baselineSeason: number;
   readonly #sample: number;
   readonly #halfLife: number;
   readonly #alphaScale: number;
-  /** Decay of a series' errors per cell (one cell per step and group). */
+  /** Decay of a series' errors per cell (one cell per step and group), and of the base options' errors. */
   readonly #alphaSeries: number;
+  readonly #alphaLong: number;
+  /** Base options, and per candidate the option it is alone (−1: none). */
+  readonly #B: number;
+  readonly #aloneOption: Int8Array;
+  /** Pipeline-wide: group × base options, long-memory error and cells. */
+  readonly #errLong: Float64Array;
+  readonly #seenLong: Float64Array;
   readonly #minCells: number;
   readonly #prior: number;
   readonly #gamma: number;
+  readonly #scaleFree: boolean;
   readonly #slots: HeldSlots;
   readonly #rec = new SlotPages<Float64Array>(RECORD, (n) => new Float64Array(n));
   #cells: (SeriesCells | undefined)[] = [];
@@ -146,19 +162,27 @@ export class OnlineCombiner {
     this.#anchor = anchorIndex(opts.quantiles);
     this.#keys = this.quantiles.map(quantileKey);
     this.#set = candidateSet(opts.lags, opts.grid);
+    this.#B = this.#set.bases.length;
+    this.#aloneOption = new Int8Array(this.#set.size).fill(-1);
+    this.#set.baseAlone.forEach((c, i) => (this.#aloneOption[c] = i));
     const each = opts.groups === 'each';
     this.#G = each ? H : horizonGroups(H);
     this.#groupOf = Int32Array.from({ length: H + 1 }, (_, h) => (h === 0 ? -1 : each ? h - 1 : horizonGroup(h)));
     this.#scoredAt = Int32Array.from({ length: this.#G }, (_, g) => (each ? g + 1 : Math.min(H, 2 ** g)));
     this.#ringCapacity = Math.max(H, ...opts.lags.map((s) => s * Math.ceil(H / s)));
+    this.#baselineSeason = opts.baselineSeason ?? 1;
     this.#sample = opts.sampleSeries ?? DEFAULT_SAMPLE_SERIES;
     this.#halfLife = opts.halfLifeSteps ?? DEFAULT_HALF_LIFE_STEPS;
     this.#alphaScale = 1 - 2 ** (-1 / this.#halfLife);
     this.#alphaSeries = 1 - 2 ** (-1 / this.#halfLife);
+    this.#alphaLong = 1 - 2 ** (-1 / (this.#halfLife * (opts.baseMemory ?? DEFAULT_BASE_MEMORY)));
     this.#minCells = opts.minCells ?? DEFAULT_MIN_CELLS;
     this.#prior = opts.priorSteps ?? DEFAULT_PRIOR_STEPS;
     this.#gamma = opts.gamma ?? DEFAULT_GAMMA;
+    this.#scaleFree = opts.scaleFree !== false;
     this.#slots = (opts.registry ?? new SeriesRegistry()).hold();
+    this.#errLong = new Float64Array(this.#G * this.#B);
+    this.#seenLong = new Float64Array(this.#G * this.#B);
     this.#err = new Float64Array(this.#G * this.#set.size);
     this.#seen = new Float64Array(this.#G * this.#set.size);
     this.#logScale = new Float64Array(H * this.#Q);
@@ -221,7 +245,7 @@ export class OnlineCombiner {
     }
     const y = step.value;
     if (step.observed && Number.isFinite(y)) {
-      if (cells !== undefined) this.#score(cells, R[o + SCALE]!, R[o + SAMPLED]!, step.ts, y);
+      if (cells !== undefined) this.#score(cells, this.#scaleFree ? R[o + SCALE]! : 1, R[o + SAMPLED]!, step.ts, y);
       if (R[o + PREV_OBS_TS] === step.ts - this.#stepMs) {
         const n = ++R[o + SCALE_N]!;
         R[o + SCALE] = R[o + SCALE]! + Math.max(this.#alphaScale, 1 / n) * (Math.abs(y - R[o + PREV_OBS]!) - R[o + SCALE]!);
@@ -308,16 +332,16 @@ export class OnlineCombiner {
     const x = this.#x;
     const lags = this.#set.lags;
     x[0] = g;
-    x[1] = b;
-    if (ring === undefined) {
-      // One value so far: every lag expert forecasts it (seasonal naive before its season).
-      for (let e = 0; e < lags.length; e++) x[2 + e] = lastValue;
-      return;
-    }
-    const filledAtOrigin = ring.filled - age;
+    // A seasonal expert is not one until a season was seen since the series' last reset (seasonal
+    // naive forecasts the last value until then): choosing on its errors then would judge it by
+    // the last value's.
+    const filledAtOrigin = ring === undefined ? (Number.isFinite(lastValue) ? 1 : 0) : ring.filled - age;
+    x[1] = filledAtOrigin >= this.#baselineSeason ? b : Number.NaN;
     for (let e = 0; e < lags.length; e++) {
       const s = lags[e]!;
-      x[2 + e] = filledAtOrigin <= 0 ? Number.NaN : s <= 1 || filledAtOrigin < s ? ring.at(age) : ring.at(age + s * Math.ceil(h / s) - h);
+      if (filledAtOrigin <= 0 || filledAtOrigin < s) x[2 + e] = Number.NaN;
+      else if (s <= 1) x[2 + e] = ring === undefined ? lastValue : ring.at(age);
+      else x[2 + e] = ring!.at(age + s * Math.ceil(h / s) - h);
     }
   }
 
@@ -340,17 +364,22 @@ export class OnlineCombiner {
     }
     let best = this.#chosen[g]!;
     if (best >= 0 && this.#available(best)) return this.#blend(best);
-    const n = errs === undefined ? 0 : errs[this.#pendingLength + this.#G * C + g]!;
     const eOff = this.#pendingLength + g * C;
+    const nOff = eOff + this.#G * C;
+    const window = 1 / this.#alphaSeries;
+    const option = this.#baseOption(errs, g);
     best = -1;
     let bestScore = Number.POSITIVE_INFINITY;
     for (let c = 0; c < C; c++) {
       if (this.#seen[row + c]! < this.#minCells) continue;
       if (!model && set.usesModel[c] === 1) continue;
+      const of = set.baseOf[c]!;
+      if (of >= 0 && of !== option) continue;
       if (!this.#available(c)) continue;
       const pipeline = this.#err[row + c]!;
-      const mine = errs === undefined ? Number.NaN : errs[eOff + c]!;
-      const score = n > 0 && !Number.isNaN(mine) ? (n * mine + this.#prior * pipeline) / (n + this.#prior) : pipeline;
+      // The series' own cells weigh as many as it has, up to its errors' effective window.
+      const n = errs === undefined ? 0 : Math.min(window, errs[nOff + c]!);
+      const score = n > 0 ? (n * errs![eOff + c]! + this.#prior * pipeline) / (n + this.#prior) : pipeline;
       if (best < 0 || score < bestScore - 1e-12 * bestScore) {
         bestScore = score;
         best = c;
@@ -359,6 +388,30 @@ export class OnlineCombiner {
     if (best < 0) return model ? x[0]! : x[1]!;
     this.#chosen[g] = best;
     return this.#blend(best);
+  }
+
+  /**
+   * The base option served at group g: the available one with the lowest long-memory error, the
+   * series' own shrunk toward the pipeline's; −1 when none is known yet (then any).
+   */
+  #baseOption(errs: Float32Array | undefined, g: number): number {
+    const B = this.#B;
+    const lOff = this.#pendingLength + 2 * this.#G * this.#set.size;
+    const window = 1 / this.#alphaLong;
+    let best = -1;
+    let bestScore = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < B; i++) {
+      if (!Number.isFinite(this.#x[this.#set.bases[i]!]!)) continue;
+      const li = g * B + i;
+      if (this.#seenLong[li]! < this.#minCells) continue;
+      const n = errs === undefined ? 0 : Math.min(window, errs[lOff + this.#G * B + li]!);
+      const score = n > 0 ? (n * errs![lOff + li]! + this.#prior * this.#errLong[li]!) / (n + this.#prior) : this.#errLong[li]!;
+      if (best < 0 || score < bestScore) {
+        best = i;
+        bestScore = score;
+      }
+    }
+    return best;
   }
 
   /** Candidate c's forecast from the experts in #x. */
@@ -407,6 +460,7 @@ export class OnlineCombiner {
       const row = g * C;
       const eOff = this.#pendingLength + g * C;
       const aS = this.#alphaSeries;
+      const aL = this.#globalLongAlpha();
       for (let c = 0; c < C; c++) {
         let v = 0;
         let ok = true;
@@ -421,14 +475,22 @@ export class OnlineCombiner {
           v += w * xe;
         }
         if (!ok) continue;
-        const err = Math.min(SCALED_ERROR_CAP, Math.abs(y - v) / scale);
+        const err = this.#scaleFree ? Math.min(SCALED_ERROR_CAP, Math.abs(y - v) / scale) : Math.abs(y - v);
         const n = ++this.#seen[row + c]!;
         this.#err[row + c] = this.#err[row + c]! + Math.max(alpha, 1 / n) * (err - this.#err[row + c]!);
-        const mine = p32[eOff + c]!;
-        p32[eOff + c] = Number.isNaN(mine) ? err : mine + aS * (err - mine);
+        // Its own cells: a plain mean at first, then exponential decay (unbiased from the first cell on).
+        const m = ++p32[eOff + this.#G * C + c]!;
+        p32[eOff + c] = p32[eOff + c]! + Math.max(aS, 1 / m) * (err - p32[eOff + c]!);
+        const option = this.#aloneOption[c]!;
+        if (option >= 0) {
+          const li = g * this.#B + option;
+          const ln = ++this.#seenLong[li]!;
+          this.#errLong[li] = this.#errLong[li]! + Math.max(aL, 1 / ln) * (err - this.#errLong[li]!);
+          const lOff = this.#pendingLength + 2 * this.#G * C;
+          const sn = ++p32[lOff + this.#G * this.#B + li]!;
+          p32[lOff + li] = p32[lOff + li]! + Math.max(this.#alphaLong, 1 / sn) * (err - p32[lOff + li]!);
+        }
       }
-      const nOff = this.#pendingLength + this.#G * C + g;
-      p32[nOff] = Math.min(1e6, p32[nOff]! + 1);
     }
   }
 
@@ -450,6 +512,11 @@ export class OnlineCombiner {
       this.#logScale[i] = next < LOG_SCALE_MIN ? LOG_SCALE_MIN : next > LOG_SCALE_MAX ? LOG_SCALE_MAX : next;
       this.#scale[i] = Math.exp(this.#logScale[i]!);
     }
+  }
+
+  /** Pipeline-wide decay of the base options' errors per cell. */
+  #globalLongAlpha(): number {
+    return 1 - (1 - this.#alphaLong) ** (1 / Math.max(1, this.#slots.size));
   }
 
   /** Pipeline-wide decay per cell: the half-life in steps times the series followed. */
@@ -489,11 +556,11 @@ export class OnlineCombiner {
     return slot;
   }
 
-  /** Pending centres and errors (NaN: none yet), then evidence counts (0); origins NaN. */
+  /** Pending centres (NaN: none yet), errors and their cell counts (0); origins NaN. */
   #newCells(): SeriesCells {
     const C = this.#set.size;
-    const f32 = new Float32Array(this.#pendingLength + this.#G * C + this.#G).fill(Number.NaN);
-    f32.fill(0, this.#pendingLength + this.#G * C);
+    const f32 = new Float32Array(this.#pendingLength + 2 * this.#G * C + 2 * this.#G * this.#B).fill(Number.NaN);
+    f32.fill(0, this.#pendingLength);
     return { origins: new Float64Array(this.horizon).fill(Number.NaN), f32, lags: new LagValues(this.#ringCapacity) };
   }
 }
