@@ -79,6 +79,7 @@ if (mode === 'replay') {
     built: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags }),
     prior10: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, priorSteps: 10 }),
     prior1000: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, priorSteps: 1000 }),
+    half500: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, halfLifeSteps: 500 }),
     half300: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, halfLifeSteps: 300 }),
     grid10: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, grid: 10 }),
     each: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, groups: 'each' }),

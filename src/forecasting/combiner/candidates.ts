@@ -71,19 +71,30 @@ export function candidateSet(lags: readonly number[], grid = 5): CandidateSet {
   return Object.freeze({ experts: E, lags: Object.freeze([...lags]), weights, size: rows.length, usesModel, bases: Object.freeze(bases), baseAlone: Object.freeze(baseAlone), baseOf: Int8Array.from(baseOf) });
 }
 
-/** Horizon groups share one per-series error record: h = 1, 2, 3–4, 5–8, 9–16, … (log₂ buckets). */
+/** Widest horizon group: beyond h = 8 groups are this many horizons wide. */
+const GROUP_WIDTH = 4;
+
+/**
+ * Horizon groups share one choice and one error record: h = 1, 2, 3–4, 5–8 (log₂ buckets, where
+ * the best blend changes fastest), then 9–12, 13–16, … (four wide).
+ */
 export function horizonGroup(h: number): number {
-  return h <= 1 ? 0 : Math.ceil(Math.log2(h) - 1e-9);
+  if (h <= 1) return 0;
+  if (h <= 2 * GROUP_WIDTH) return Math.ceil(Math.log2(h) - 1e-9);
+  return 3 + Math.ceil((h - 2 * GROUP_WIDTH) / GROUP_WIDTH);
 }
 
 export function horizonGroups(horizon: number): number {
   return horizonGroup(horizon) + 1;
 }
 
+/** The last horizon of group g within 1…horizon (where the group is scored). */
+export function groupEnd(g: number, horizon: number): number {
+  return Math.min(horizon, g <= 3 ? 2 ** g : 2 * GROUP_WIDTH + (g - 3) * GROUP_WIDTH);
+}
+
 /** Horizons in group g, within 1…horizon. */
 export function groupSize(g: number, horizon: number): number {
-  if (g === 0) return 1;
-  const lo = 2 ** (g - 1) + 1;
-  const hi = Math.min(horizon, 2 ** g);
-  return Math.max(0, hi - lo + 1);
+  const prev = g === 0 ? 0 : groupEnd(g - 1, horizon);
+  return Math.max(0, groupEnd(g, horizon) - prev);
 }

@@ -7,7 +7,7 @@ import { SeriesRegistry } from '../../state/seriesRegistry.js';
 import type { HeldSlots } from '../../state/seriesRegistry.js';
 import type { Calibration } from '../gru/calibration.js';
 import { anchorIndex } from '../gru/quantileHead.js';
-import { candidateSet, horizonGroup, horizonGroups } from './candidates.js';
+import { candidateSet, groupEnd, horizonGroup, horizonGroups } from './candidates.js';
 import type { CandidateSet } from './candidates.js';
 import { LagValues } from './lagValues.js';
 
@@ -85,12 +85,16 @@ interface SeriesCells {
  * scored for every candidate blend (candidates.ts: the GRU, the pipeline's baseline, the last
  * value and seasonal naive at each season, and blends of them) by |y − ŷ| / scale, where scale is
  * the series' own mean absolute one-step change (MASE's), so no series decides for the others by
- * its units. Errors decay with a half-life in steps and are kept per horizon group (h = 1, 2, 3–4,
- * 5–8, …, scored at each group's last horizon, so a series keeps H × groups pending centres, not
- * H²) twice: pipeline-wide and per series. A series is served the candidate with
- * the lowest error shrunk toward the pipeline's — (n·e_series + k·e_pipeline)/(n + k), n its own
- * steps of evidence, k = priorSteps — so a new series gets the pipeline-wide choice and a series
- * with a history of its own gets its own; the GRU is used only where it has earned it. Until the
+ * its units. Errors are plain means over the first cells, then decay with a half-life in steps;
+ * they are kept per horizon group (h = 1, 2, 3–4, 5–8, then four wide, each scored at its last
+ * horizon, so a series keeps H × groups pending centres, not H²), pipeline-wide and per series. A
+ * series is served the candidate with the lowest error shrunk toward the pipeline's —
+ * (n·e_series + k·e_pipeline)/(n + k), n the series' cells (up to the errors' effective window),
+ * k = priorSteps — so a new series gets the pipeline-wide choice and a series with a history of
+ * its own gets its own; the GRU is used only where it has earned it. Which seasonal expert (or
+ * the pipeline's baseline) is blended is chosen the same way on a memory ten times longer, so
+ * the choice between one day and one week ago does not chase a few days' noise; a seasonal
+ * expert counts only once a season was seen since the series' last reset. Until the
  * pipeline-wide errors have minCells cells, the GRU's offline calibration (or the baseline alone
  * while no GRU serves) is served.
  *
@@ -168,7 +172,7 @@ export class OnlineCombiner {
     const each = opts.groups === 'each';
     this.#G = each ? H : horizonGroups(H);
     this.#groupOf = Int32Array.from({ length: H + 1 }, (_, h) => (h === 0 ? -1 : each ? h - 1 : horizonGroup(h)));
-    this.#scoredAt = Int32Array.from({ length: this.#G }, (_, g) => (each ? g + 1 : Math.min(H, 2 ** g)));
+    this.#scoredAt = Int32Array.from({ length: this.#G }, (_, g) => (each ? g + 1 : groupEnd(g, H)));
     this.#ringCapacity = Math.max(H, ...opts.lags.map((s) => s * Math.ceil(H / s)));
     this.#baselineSeason = opts.baselineSeason ?? 1;
     this.#sample = opts.sampleSeries ?? DEFAULT_SAMPLE_SERIES;

@@ -98,8 +98,8 @@ describe('candidateSet and horizon groups', () => {
     expect(candidateSet([]).size).toBe(6);
   });
 
-  it('puts h in log2 buckets that cover 1..H once', () => {
-    expect([1, 2, 3, 4, 5, 8, 9, 12, 16, 17, 48].map(horizonGroup)).toEqual([0, 1, 2, 2, 3, 3, 4, 4, 4, 5, 6]);
+  it('puts h in log2 buckets up to 8, then four wide, covering 1..H once', () => {
+    expect([1, 2, 3, 4, 5, 8, 9, 12, 13, 16, 17, 48].map(horizonGroup)).toEqual([0, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 13]);
     for (const H of [1, 5, 12, 24, 48]) {
       let n = 0;
       for (let g = 0; g < horizonGroups(H); g++) n += groupSize(g, H);
