@@ -121,6 +121,7 @@ export async function runFixedOrigin(spec: PipelineSpec, input: ReplayInput, bac
         trainBackend: backends.config.train,
         logger,
         replayProgress: progress,
+        keepProgress: true,
         onTrainProgress: (p) => {
           progress.phase(`training on the histories: ${Math.round(p.fraction * 100)}%`);
         },

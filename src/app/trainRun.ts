@@ -22,8 +22,9 @@ export interface TrainRunOptions {
   readonly force?: boolean | undefined;
   readonly trainBackend: BackendRequest;
   readonly logger: Logger;
-  /** The replay's progress (stopped when the replay ends). */
+  /** The replay's progress (stopped when the replay ends, unless `keepProgress`: a caller that goes on with the same bar). */
   readonly replayProgress: ReplayProgress;
+  readonly keepProgress?: boolean | undefined;
   /** Told once the trainer worker runs, before the replay. */
   readonly onTrainerStarted?: (backend: BackendChoice | undefined) => void;
   /** Told when the replay is done, before training starts. */
@@ -60,7 +61,7 @@ export async function runTraining(spec: PipelineSpec, input: ReplayInput, opts: 
   const { runtime, retrainer } = parts;
   const trainOn = await retrainer.startTrainer();
   opts.onTrainerStarted?.(trainOn);
-  const { elapsedMs, signal } = await runReplay(parts, { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() }, { progress: opts.replayProgress, stopProgress: true, keepRuntime: true });
+  const { elapsedMs, signal } = await runReplay(parts, { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() }, { progress: opts.replayProgress, stopProgress: opts.keepProgress !== true, keepRuntime: true });
   if (signal !== undefined) {
     await runtime.close();
     return { outcome: 'cancelled', during: 'replay', signal, replayMs: elapsedMs, stats: parts.stats };
