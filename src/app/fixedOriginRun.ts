@@ -15,7 +15,7 @@ import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import { baselineName, baselineSet } from './backtestRun.js';
 import type { FileCommandBackends } from './computeBackends.js';
 import { buildReplayRun, runReplay, type ReplayInput, type ReplayProgress } from './replayRun.js';
-import { runTraining } from './trainRun.js';
+import { runTraining, TRAIN_HISTORY_STEPS, TRAIN_VAL_FRACTION } from './trainRun.js';
 
 export interface FixedOriginOptions {
   /** Steps held out at the end of each series (the spec's model.horizon already set to it). */
@@ -36,9 +36,6 @@ export interface FixedOriginResult {
   readonly signal?: string;
 }
 
-/** Held-out fraction of `train` (the promotion gate's slice), as `streamcast train` uses. */
-const VAL_FRACTION = 0.15;
-const DEFAULT_HISTORY = 20_000;
 /** Every held-out series needs this many seasons of history (MASE's scale, seasonal naive). */
 const MIN_SEASONS = 2;
 
@@ -116,8 +113,8 @@ export async function runFixedOrigin(spec: PipelineSpec, input: ReplayInput, bac
       progress.phase('training on the histories: replay');
       const trained = await runTraining(spec, { ...input, series, until: cutoffs }, {
         models: trainedDir,
-        valFraction: VAL_FRACTION,
-        historySteps: opts.history ?? DEFAULT_HISTORY,
+        valFraction: TRAIN_VAL_FRACTION,
+        historySteps: opts.history ?? TRAIN_HISTORY_STEPS,
         trainBackend: backends.config.train,
         logger,
         replayProgress: progress,

@@ -11,6 +11,11 @@ import type { RetrainReport } from '../training/retrainer.js';
 import type { TrainProgress } from '../training/trainer.js';
 import { buildReplayRun, runReplay, type ReplayInput, type ReplayProgress } from './replayRun.js';
 
+/** Steps kept per series for offline training (the newest ones train). */
+export const TRAIN_HISTORY_STEPS = 20_000;
+/** Held-out newest fraction of each series (the promotion gate's and the calibration's slice). */
+export const TRAIN_VAL_FRACTION = 0.15;
+
 export interface TrainRunOptions {
   /** Models folder: `current` (if any) is the starting point, the new model is written there. */
   readonly models: string;

@@ -3,7 +3,7 @@ import { ConfigError } from '../../domain/errors.js';
 import { loadSpec } from '../../spec/loadSpec.js';
 import { describeBackends, startComputeBackends } from '../../app/computeBackends.js';
 import { describeRun, signalExitCode } from '../../app/replayRun.js';
-import { runTraining } from '../../app/trainRun.js';
+import { runTraining, TRAIN_HISTORY_STEPS, TRAIN_VAL_FRACTION } from '../../app/trainRun.js';
 import { requireInputFiles } from '../options.js';
 import { createProgress } from '../progress.js';
 
@@ -26,8 +26,6 @@ export interface TrainFlags extends LogFlags {
   trainBackend?: string;
 }
 
-const DEFAULT_HISTORY = 20_000;
-const DEFAULT_VAL_FRACTION = 0.15;
 
 /**
  * `streamcast train <spec> -i <file>…`: replays the files through the pipeline (resample, impute,
@@ -43,7 +41,7 @@ export async function trainCommand(specPath: string, flags: TrainFlags): Promise
   const logger = cliLogger(flags);
   const backends = await startComputeBackends(flags);
   const modelsDir = flags.out ?? 'models';
-  const valFraction = flags.valFraction ?? DEFAULT_VAL_FRACTION;
+  const valFraction = flags.valFraction ?? TRAIN_VAL_FRACTION;
   const spec = loadSpec(specPath);
   if (spec.model.type !== 'gru') {
     throw new ConfigError(`pipeline "${spec.name}" has model.type ${spec.model.type}; train needs model.type gru`);
@@ -55,7 +53,7 @@ export async function trainCommand(specPath: string, flags: TrainFlags): Promise
     result = await runTraining(spec, { paths: requireInputFiles(flags.input) }, {
       models: modelsDir,
       valFraction,
-      historySteps: flags.history ?? DEFAULT_HISTORY,
+      historySteps: flags.history ?? TRAIN_HISTORY_STEPS,
       epochs: flags.epochs,
       seed: flags.seed,
       force: flags.force,
