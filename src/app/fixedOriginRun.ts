@@ -119,6 +119,7 @@ export async function runFixedOrigin(spec: PipelineSpec, input: ReplayInput, bac
         logger,
         replayProgress: progress,
         keepProgress: true,
+        startTrainer: (r) => backends.started(r, true),
         onTrainProgress: (p) => {
           progress.phase(`training on the histories: ${Math.round(p.fraction * 100)}%`);
         },
@@ -134,7 +135,8 @@ export async function runFixedOrigin(spec: PipelineSpec, input: ReplayInput, bac
     }
     const models = trainedDir ?? opts.model;
     const scoreInput: ReplayInput = { ...input, series };
-    const served = cancelled !== undefined ? undefined : await scorePass(spec, scoreInput, held, { models, calibrate: opts.calibration !== false, progress, logger, backends });
+    // The backends were announced by the training pass when there was one.
+    const served = cancelled !== undefined ? undefined : await scorePass(spec, scoreInput, held, { models, calibrate: opts.calibration !== false, progress, logger, ...(training === null ? { backends } : {}) });
     let signal = cancelled ?? served?.signal;
     // The same model without the online calibration, on the same series: worth one more replay.
     const uncalibrated =

@@ -32,6 +32,8 @@ export interface TrainRunOptions {
   readonly keepProgress?: boolean | undefined;
   /** Told once the trainer worker runs, before the replay. */
   readonly onTrainerStarted?: (backend: BackendChoice | undefined) => void;
+  /** Starts the trainer worker instead (a file command's `FileCommandBackends.started`, which also says what runs where). */
+  readonly startTrainer?: (retrainer: { startTrainer(): Promise<BackendChoice | undefined> }) => Promise<void>;
   /** Told when the replay is done, before training starts. */
   readonly onReplayed?: (stats: RunStats, elapsedMs: number) => void;
   readonly onTrainProgress?: (p: TrainProgress) => void;
@@ -64,8 +66,8 @@ export async function runTraining(spec: PipelineSpec, input: ReplayInput, opts: 
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
   });
   const { runtime, retrainer } = parts;
-  const trainOn = await retrainer.startTrainer();
-  opts.onTrainerStarted?.(trainOn);
+  if (opts.startTrainer !== undefined) await opts.startTrainer(retrainer);
+  else opts.onTrainerStarted?.(await retrainer.startTrainer());
   const { elapsedMs, signal } = await runReplay(parts, { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() }, { progress: opts.replayProgress, stopProgress: opts.keepProgress !== true, keepRuntime: true });
   if (signal !== undefined) {
     await runtime.close();
