@@ -64,8 +64,8 @@ function mean(xs: readonly (number | null)[]): number | null {
 const r = (x: number | null | undefined, d = 3): number | null => (x === null || x === undefined ? null : Number(x.toFixed(d)));
 
 /** sMAPE, MASE and OWA (against Naive2 on the same series) of each model over a group of series. */
-function groupScores(s: Summary, keep: (historySteps: number) => boolean): Record<string, { smape: number | null; mase: number | null; owa: number | null }> {
-  const rows = s.perSeries.filter((p) => keep(p.historySteps));
+function groupScores(s: Summary, keep: (historySteps: number) => boolean, keepId: (series: string) => boolean = () => true): Record<string, { smape: number | null; mase: number | null; owa: number | null }> {
+  const rows = s.perSeries.filter((p) => keep(p.historySteps) && keepId(p.series));
   const out: Record<string, { smape: number | null; mase: number | null; owa: number | null }> = {};
   const ref = { smape: mean(rows.map((p) => p.models['naive2']?.smape ?? null)), mase: mean(rows.map((p) => p.models['naive2']?.mase ?? null)) };
   for (const name of Object.keys(s.models)) {
@@ -102,6 +102,14 @@ export function fixedOriginRows(s: Summary, seconds: number | undefined): Record
       });
     }
   }
+  // Where the errors come from: MASE per source (the series ids of the hourly-short set are <source>-…).
+  const sources = [...new Set(s.perSeries.map((p) => p.series.split('-')[0]!))];
+  console.table(
+    sources.map((src) => {
+      const g = groupScores(s, () => true, (id) => id.split('-')[0] === src);
+      return { source: src, series: s.perSeries.filter((p) => p.series.split('-')[0] === src).length, ...Object.fromEntries(order.map((m) => [`MASE ${m === 'gru' ? 'served' : m}`, r(g[m]?.mase)])) };
+    }),
+  );
   const t = s.training;
   process.stderr.write(
     `fixed origin: ${s.series} series, ${s.scoredCells} cells; training on the histories: ${t === null ? 'none' : `${t.outcome}${t.durationMs !== null ? ` in ${(t.durationMs / 1000).toFixed(0)} s` : ''} (${t.reason})`}` +
