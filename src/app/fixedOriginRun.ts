@@ -39,13 +39,6 @@ export interface FixedOriginResult {
 /** Every held-out series needs this many seasons of history (MASE's scale, seasonal naive). */
 const MIN_SEASONS = 2;
 
-/** The spec with `model.horizon` set to `horizon` (checked as the spec's own field is). */
-export function withHorizon(spec: PipelineSpec, horizon: number | undefined): PipelineSpec {
-  if (horizon === undefined || horizon === spec.model.horizon) return spec;
-  if (!Number.isInteger(horizon) || horizon < 1 || horizon > 1000) throw new ConfigError(`--horizon must be a whole number of steps from 1 to 1000, got ${horizon}`);
-  return Object.freeze({ ...spec, model: Object.freeze({ ...spec.model, horizon }) });
-}
-
 interface Held {
   readonly origin: number;
   readonly history: number[];

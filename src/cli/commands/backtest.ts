@@ -4,7 +4,8 @@ import { formatFixedOriginTable } from '../../evaluation/formatFixedOriginTable.
 import { formatTable } from '../../evaluation/formatTable.js';
 import { loadSpec } from '../../spec/loadSpec.js';
 import { runBacktest } from '../../app/backtestRun.js';
-import { runFixedOrigin, withHorizon } from '../../app/fixedOriginRun.js';
+import { runFixedOrigin } from '../../app/fixedOriginRun.js';
+import { withHorizon } from '../../spec/withHorizon.js';
 import { fileCommandBackends } from '../../app/computeBackends.js';
 import { describeRun, signalExitCode } from '../../app/replayRun.js';
 import { cliLogger } from '../cliLogger.js';
