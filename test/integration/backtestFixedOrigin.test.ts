@@ -153,5 +153,5 @@ describe('backtest --origin end (fixed origin, sMAPE/MASE/OWA)', () => {
     const model = await runCli(['backtest', spec, '--input', input, '--origin', 'end', '--model', dir]);
     expect(model.code).toBe(2);
     expect(model.stderr).toMatch(/add --no-retrain/);
-  }, 60_000);
+  }, 180_000);
 });
