@@ -11,6 +11,7 @@
  *
  *   npx tsx bench/fixedOrigin.ts                     (also the end of `npm run bench -- accuracy`)
  *   FIXED_ORIGIN_JSON=summary.json npx tsx bench/fixedOrigin.ts    prints a saved summary, runs nothing
+ *   FIXED_ORIGIN_INPUT=other.csv npx tsx bench/fixedOrigin.ts      another long CSV (series,ts,value), same spec
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -122,7 +123,7 @@ export function fixedOriginRows(s: Summary, seconds: number | undefined): Record
 export async function benchFixedOrigin(): Promise<Record<string, unknown>[]> {
   const saved = process.env['FIXED_ORIGIN_JSON'];
   if (saved !== undefined) return fixedOriginRows(JSON.parse(readFileSync(saved, 'utf8')) as Summary, undefined);
-  const input = ensureHourlyShortSet();
+  const input = process.env['FIXED_ORIGIN_INPUT'] ?? ensureHourlyShortSet();
   if (input === undefined) {
     process.stderr.write('fixed origin: no shared data sets to make the hourly-short set from; skipped\n');
     return [];
