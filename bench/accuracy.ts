@@ -21,6 +21,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { peerAvailable, runPeer, type PeerResult } from './accuracyPeer.js';
+import { benchFixedOrigin } from './fixedOrigin.js';
 
 const root = resolve(import.meta.dirname, '..');
 const shared = resolve(root, '..', 'shared', 'datasets');
@@ -140,6 +141,10 @@ export async function benchAccuracy(only: readonly string[] = []): Promise<Recor
     });
     process.stderr.write(`accuracy: ${c.label} done in ${seconds.toFixed(1)} s\n`);
   }
+  // --- fixed origin (issue 14: many short series, OWA < 0.60): bench/fixedOrigin.ts, its own table.
+  // Only in a full run; alone: `npx tsx bench/fixedOrigin.ts`. ACCURACY_FIXED_ORIGIN=0 skips it.
+  if (only.length === 0 && process.env['ACCURACY_FIXED_ORIGIN'] !== '0') console.table(await benchFixedOrigin());
+  // --- end fixed origin
   return rows;
 }
 

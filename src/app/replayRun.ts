@@ -3,7 +3,7 @@ import type { Forecast } from '../domain/forecast.js';
 import { ManualClock } from '../domain/clock.js';
 import type { Sink } from '../connectors/sink.js';
 import type { Source } from '../connectors/source.js';
-import { onlySeries } from '../connectors/mapSource.js';
+import { onlyBefore, onlySeries } from '../connectors/mapSource.js';
 import type { FaultOptions } from '../connectors/replay/faults.js';
 import { FileReplaySource } from '../connectors/replay/fileReplaySource.js';
 import { withEventTimeClock } from '../connectors/replay/eventTimeSource.js';
@@ -33,6 +33,8 @@ export interface ReplayInput {
   readonly series?: readonly string[] | undefined;
   /** Damage injected on purpose (`--drop`, `--hole`). */
   readonly faults?: FaultOptions | undefined;
+  /** Per series, read only the points before this event time (ms): a fixed-origin run's histories. */
+  readonly until?: ReadonlyMap<string, number> | undefined;
 }
 
 /** What a replay-like run (replay, backtest, demo, train) is made of. */
@@ -66,7 +68,8 @@ export function buildReplayRun(spec: PipelineSpec, input: ReplayInput, model: Mo
     ...(input.limit !== undefined ? { limit: input.limit } : {}),
     ...(input.faults !== undefined ? { faults: input.faults } : {}),
   });
-  const source = input.series?.length ? onlySeries(replay, [...input.series]) : replay;
+  const chosen = input.series?.length ? onlySeries(replay, [...input.series]) : replay;
+  const source = input.until !== undefined ? onlyBefore(chosen, input.until) : chosen;
   const { runtime, retrainer } = createModel(spec, model);
   return { spec, source, forecaster: runtime, runtime, retrainer, stats: new RunStats(), logger: model.logger };
 }

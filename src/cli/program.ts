@@ -90,6 +90,8 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
       .argument('<spec>', 'pipeline spec, e.g. pipelines/nyc-taxi.yaml'),
   )
     .option('--json', 'print the summary as JSON (DESIGN.md shape) instead of a table')
+    .addOption(new Option('--origin <where>', 'prequential: forecast from every step (default); end: hold out each series\' last --horizon steps, train on the histories, score the forecast from each history\'s end (sMAPE, MASE, OWA vs Naive2)').choices(['prequential', 'end']))
+    .addOption(new Option('--horizon <steps>', 'steps ahead to forecast (and, with --origin end, to hold out); overrides the spec\'s model.horizon').argParser(positiveInt))
     .option('--report <dir>', 'write summary.json into this directory')
     .addOption(new Option('--warmup <steps>', 'steps per series before scoring starts (default: two of the longest season)').argParser(nonNegativeInt))
     .option('--model <dir>', 'start from the current model in this models folder (default: the baseline until the first promotion)')

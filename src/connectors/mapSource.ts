@@ -28,3 +28,19 @@ export function onlySeries(source: Source, ids: readonly string[]): Source {
     map((rec) => (rec.points.every((p) => keep.has(p.series)) ? rec : { ...rec, points: rec.points.filter((p) => keep.has(p.series)) })),
   );
 }
+
+/**
+ * Keeps only the points of each series before its cutoff (event time, exclusive): the histories
+ * of a fixed-origin run, whose held-out ends the model must not see. A series without a cutoff
+ * passes whole; records stay, so positions still advance.
+ */
+export function onlyBefore(source: Source, cutoffs: ReadonlyMap<string, number>): Source {
+  const keep = (p: { series: string; ts: number }): boolean => {
+    const cut = cutoffs.get(p.series);
+    return cut === undefined || p.ts < cut;
+  };
+  return pipeSource(
+    source,
+    map((rec) => (rec.points.every(keep) ? rec : { ...rec, points: rec.points.filter(keep) })),
+  );
+}

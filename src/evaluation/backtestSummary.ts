@@ -65,7 +65,7 @@ export interface InSample {
 }
 
 /** The label a model has in the table and the report: the pipeline's model (`gru`) says what it really was. */
-export function displayName(model: string, summary: BacktestSummary): string {
+export function displayName(model: string, summary: Pick<BacktestSummary, 'served' | 'inSample'>): string {
   if (model !== 'gru') return model;
   const served = summary.served;
   if (served?.kind === 'baseline') return `gru = baseline ${served.baseline} (no GRU served)`;

@@ -1,12 +1,9 @@
 import { cliLogger, type LogFlags } from '../cliLogger.js';
-import type { DeadLetter } from '../../domain/deadLetter.js';
-import type { Forecast } from '../../domain/forecast.js';
 import { ConfigError } from '../../domain/errors.js';
-import { DiscardSink } from '../../connectors/memory/discardSink.js';
 import { loadSpec } from '../../spec/loadSpec.js';
-import { onShutdown } from '../../runtime/shutdown.js';
 import { describeBackends, startComputeBackends } from '../../app/computeBackends.js';
-import { buildReplayRun, describeRun, runReplay, signalExitCode } from '../../app/replayRun.js';
+import { describeRun, signalExitCode } from '../../app/replayRun.js';
+import { runTraining, TRAIN_HISTORY_STEPS, TRAIN_VAL_FRACTION } from '../../app/trainRun.js';
 import { requireInputFiles } from '../options.js';
 import { createProgress } from '../progress.js';
 
@@ -29,8 +26,6 @@ export interface TrainFlags extends LogFlags {
   trainBackend?: string;
 }
 
-const DEFAULT_HISTORY = 20_000;
-const DEFAULT_VAL_FRACTION = 0.15;
 
 /**
  * `streamcast train <spec> -i <file>…`: replays the files through the pipeline (resample, impute,
@@ -46,66 +41,46 @@ export async function trainCommand(specPath: string, flags: TrainFlags): Promise
   const logger = cliLogger(flags);
   const backends = await startComputeBackends(flags);
   const modelsDir = flags.out ?? 'models';
-  const valFraction = flags.valFraction ?? DEFAULT_VAL_FRACTION;
-  const parts = buildReplayRun(
-    loadSpec(specPath),
-    { paths: requireInputFiles(flags.input) },
-    {
-      logger,
-      models: modelsDir,
-      persist: true,
-      retrain: 'off',
-      valFraction,
-      historySteps: flags.history ?? DEFAULT_HISTORY,
-      trainBackend: backends.config.train,
-      ...(flags.epochs !== undefined ? { epochs: flags.epochs } : {}),
-      ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
-    },
-  );
-  const { spec } = parts;
-  const { runtime, retrainer } = parts;
+  const valFraction = flags.valFraction ?? TRAIN_VAL_FRACTION;
+  const spec = loadSpec(specPath);
   if (spec.model.type !== 'gru') {
     throw new ConfigError(`pipeline "${spec.name}" has model.type ${spec.model.type}; train needs model.type gru`);
   }
-  // The worker starts before the replay, so a training backend that is missing fails at once.
-  const trainOn = await retrainer.startTrainer();
-  if (!flags.quiet) process.stderr.write(`compute backends: ${describeBackends(backends, trainOn)}\n`);
-  const { elapsedMs, signal } = await runReplay(parts, { forecasts: new DiscardSink<Forecast>(), deadLetters: new DiscardSink<DeadLetter>() }, { progress: createProgress('replay', { quiet: flags.quiet }), stopProgress: true, keepRuntime: true });
-  if (signal !== undefined) {
-    await runtime.close();
-    process.stderr.write('train: cancelled while reading the input; nothing written\n');
-    return signalExitCode(signal);
-  }
-  if (!flags.quiet) process.stderr.write(`replayed: ${describeRun(parts.stats, elapsedMs)}\n`);
-
-  const progress = createProgress('train', { quiet: flags.quiet });
+  let progress: ReturnType<typeof createProgress> | undefined;
   let lastDetail: Record<string, string | number> = {};
-  let cancelled = false;
-  const disposeSignals = onShutdown(
-    async () => {
-      cancelled = true;
-      await runtime.close();
-    },
-    { timeoutMs: 30_000, logger },
-  );
-  let report;
+  let result;
   try {
-    report = await retrainer.retrainNow({
-      force: flags.force === true,
-      onProgress: (p) => {
+    result = await runTraining(spec, { paths: requireInputFiles(flags.input) }, {
+      models: modelsDir,
+      valFraction,
+      historySteps: flags.history ?? TRAIN_HISTORY_STEPS,
+      epochs: flags.epochs,
+      seed: flags.seed,
+      force: flags.force,
+      trainBackend: backends.config.train,
+      logger,
+      replayProgress: createProgress('replay', { quiet: flags.quiet }),
+      // The worker starts before the replay, so a training backend that is missing fails at once.
+      onTrainerStarted: (trainOn) => {
+        if (!flags.quiet) process.stderr.write(`compute backends: ${describeBackends(backends, trainOn)}\n`);
+      },
+      onReplayed: (stats, elapsedMs) => {
+        if (!flags.quiet) process.stderr.write(`replayed: ${describeRun(stats, elapsedMs)}\n`);
+        progress = createProgress('train', { quiet: flags.quiet });
+      },
+      onTrainProgress: (p) => {
         if (p.report) lastDetail = { epoch: `${p.report.epoch}/${p.report.epochs}`, train: p.report.trainLoss.toFixed(4), val: p.report.valLoss?.toFixed(4) ?? '-' };
-        progress.update(p.fraction, lastDetail);
+        progress?.update(p.fraction, lastDetail);
       },
     });
   } finally {
-    progress.stop();
-    disposeSignals();
-    await runtime.close();
+    progress?.stop();
   }
-  if (cancelled) {
-    process.stderr.write('train: cancelled; nothing written\n');
-    return 130;
+  if (result.outcome === 'cancelled') {
+    process.stderr.write(result.during === 'replay' ? 'train: cancelled while reading the input; nothing written\n' : 'train: cancelled; nothing written\n');
+    return result.signal !== undefined ? signalExitCode(result.signal) : 130;
   }
+  const { report } = result;
   if (report.outcome === 'skipped' || report.outcome === 'failed') {
     throw new ConfigError(`no model trained: ${report.reason}; train needs more than ${spec.model.horizon + 1} consecutive steps per series (retrain.minHistory is ${spec.retrain.minHistory})`);
   }

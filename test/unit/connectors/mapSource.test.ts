@@ -1,6 +1,6 @@
 import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { onlySeries } from '../../../src/connectors/mapSource.js';
+import { onlyBefore, onlySeries } from '../../../src/connectors/mapSource.js';
 import { MemorySource } from '../../../src/connectors/memory/memorySource.js';
 import type { Ingested } from '../../../src/domain/ingested.js';
 
@@ -18,6 +18,18 @@ describe('onlySeries', () => {
     const out = await lastValueFrom(source.records().pipe(toArray()));
     expect(out.map((r) => r.position.offset)).toEqual(['1', '2', '3']);
     expect(out.flatMap((r) => r.points.map((p) => p.series))).toEqual(['OT', 'OT']);
+    await source.stop();
+  });
+});
+
+describe('onlyBefore', () => {
+  it('drops each series\' points from its own cutoff on, keeps series without one, and every record', async () => {
+    const inner = MemorySource.of([rec(0, ['A', 'B', 'C']), rec(1, ['A', 'B', 'C']), rec(2, ['A', 'B', 'C'])]);
+    const source = onlyBefore(inner, new Map([['A', 1000], ['B', 2000]]));
+    await source.start();
+    const out = await lastValueFrom(source.records().pipe(toArray()));
+    expect(out.map((r) => r.position.offset)).toEqual(['1', '2', '3']);
+    expect(out.map((r) => r.points.map((p) => p.series).join(''))).toEqual(['ABC', 'BC', 'C']);
     await source.stop();
   });
 });
