@@ -7,6 +7,7 @@
 import { benchAccuracy } from './accuracy.js';
 import { benchBaselines } from './baselineThroughput.js';
 import { benchChaos } from './chaos.js';
+import { benchCombiner } from './combinerStep.js';
 import { benchKafka } from './kafkaThroughput.js';
 import { benchLiveMemory } from './liveMemory.js';
 import { benchMemory } from './memory.js';
@@ -19,6 +20,8 @@ const benches: Record<string, (args: readonly string[]) => Promise<Record<string
   // The per-point core alone: Resampler.push.
   resampler: benchResampler,
   baseline: benchBaselines,
+  // The served forecast's combiner: model runtime steps with it on and off, same run.
+  combiner: benchCombiner,
   memory: benchMemory,
   // The whole live path at 200k series: live vs checkpointed vs restored bytes per series (minutes).
   'live-memory': benchLiveMemory,

@@ -130,6 +130,10 @@ export class OnlineCombiner {
   /** Base options, and per candidate the option it is alone (−1: none). */
   readonly #B: number;
   readonly #aloneOption: Int8Array;
+  /** Per candidate, its (at most three) non-zero weights and their experts (weight 0 on the constant slot when fewer), and the experts it uses as a bit mask. */
+  readonly #termW: Float64Array;
+  readonly #termE: Int32Array;
+  readonly #usedMask: Int32Array;
   /** Pipeline-wide: group × base options, long-memory error and cells. */
   readonly #errLong: Float64Array;
   readonly #seenLong: Float64Array;
@@ -145,6 +149,8 @@ export class OnlineCombiner {
   readonly #seen: Float64Array;
   #alphaGlobal = 0;
   #alphaFor = -1;
+  #alphaLongGlobal = 0;
+  #longFor = -1;
   /** horizon × 3: the offline calibration's weights of [model, last value, baseline], until enough cells. */
   #initial: Float32Array | undefined;
   /** horizon × Q: log of each quantile distance's multiplier. */
@@ -156,6 +162,7 @@ export class OnlineCombiner {
   readonly #x: Float64Array;
   /** Per group, the candidate chosen for the forecast being served (−1: not yet). */
   readonly #chosen: Int32Array;
+  readonly #vals: Float64Array;
   readonly #pendingLength: number;
 
   constructor(opts: OnlineCombinerOptions, initial?: Calibration) {
@@ -169,6 +176,24 @@ export class OnlineCombiner {
     this.#B = this.#set.bases.length;
     this.#aloneOption = new Int8Array(this.#set.size).fill(-1);
     this.#set.baseAlone.forEach((c, i) => (this.#aloneOption[c] = i));
+    const C = this.#set.size;
+    const E = this.#set.experts;
+    this.#termW = new Float64Array(3 * C);
+    // An unused term reads the constant slot after the experts (0), never a NaN expert.
+    this.#termE = new Int32Array(3 * C).fill(E);
+    this.#usedMask = new Int32Array(C);
+    for (let c = 0; c < C; c++) {
+      let t = 0;
+      for (let e = 0; e < E; e++) {
+        const w = this.#set.weights[c * E + e]!;
+        if (w === 0) continue;
+        if (t === 3) throw new Error('a candidate blends at most three experts');
+        this.#termW[c * 3 + t] = w;
+        this.#termE[c * 3 + t] = e;
+        this.#usedMask[c]! |= 1 << e;
+        t++;
+      }
+    }
     const each = opts.groups === 'each';
     this.#G = each ? H : horizonGroups(H);
     this.#groupOf = Int32Array.from({ length: H + 1 }, (_, h) => (h === 0 ? -1 : each ? h - 1 : horizonGroup(h)));
@@ -191,8 +216,10 @@ export class OnlineCombiner {
     this.#seen = new Float64Array(this.#G * this.#set.size);
     this.#logScale = new Float64Array(H * this.#Q);
     this.#scale = new Float64Array(H * this.#Q).fill(1);
-    this.#x = new Float64Array(this.#set.experts);
+    // Experts, then a constant 0 that unused candidate terms read.
+    this.#x = new Float64Array(this.#set.experts + 1);
     this.#chosen = new Int32Array(this.#G);
+    this.#vals = new Float64Array(this.#Q);
     this.#pendingLength = H * this.#G * 2;
     this.setInitial(initial);
   }
@@ -288,7 +315,7 @@ export class OnlineCombiner {
     const sampled = R[o + SAMPLED]!;
     const sOff = sampled >= 0 && cells !== undefined ? sampled * H * (1 + H * Q) + k * (1 + H * Q) : -1;
     if (sOff >= 0) this.#served[sOff] = model ? 1 : 0;
-    const vals = new Float64Array(Q);
+    const vals = this.#vals;
     // Horizons of a group share its choice: chosen once per forecast.
     this.#chosen.fill(-1);
     const horizons = served.forecast.map((hf: HorizonForecast, i): HorizonForecast => {
@@ -306,6 +333,7 @@ export class OnlineCombiner {
       this.#experts(cells?.lags, lastValue, h, 0, g, b);
       const centre = this.#centre(cells?.f32, lastValue, h, model);
       if (!Number.isFinite(centre)) return finiteOr(hf, bf);
+      if (!model && centre === b) return bf;
       // The band: the GRU's distances scaled as learnt, or the baseline's moved with its centre.
       let prev = Number.NEGATIVE_INFINITY;
       for (let j = 0; j < Q; j++) {
@@ -315,7 +343,8 @@ export class OnlineCombiner {
         prev = vals[j]!;
       }
       for (let j = 0; j < Q; j++) if (!Number.isFinite(vals[j]!)) return finiteOr(hf, bf);
-      const q: Record<QuantileKey, number> = {};
+      // A copy of the input's record keeps its shape (no dictionary transitions per key).
+      const q: Record<QuantileKey, number> = { ...hf.q };
       for (let j = 0; j < Q; j++) q[keys[j]!] = vals[j]!;
       if (sOff >= 0) for (let j = 0; j < Q; j++) this.#served[sOff + 1 + (h - 1) * Q + j] = vals[j]!;
       // The GRU's mean is its median (the anchor); a baseline's keeps its place in its band.
@@ -420,22 +449,21 @@ export class OnlineCombiner {
 
   /** Candidate c's forecast from the experts in #x. */
   #blend(c: number): number {
-    const E = this.#set.experts;
-    const W = this.#set.weights;
     const x = this.#x;
-    let v = 0;
-    for (let e = 0; e < E; e++) {
-      const w = W[c * E + e]!;
-      if (w !== 0) v += w * x[e]!;
-    }
-    return v;
+    const t = c * 3;
+    return this.#termW[t]! * x[this.#termE[t]!]! + this.#termW[t + 1]! * x[this.#termE[t + 1]!]! + this.#termW[t + 2]! * x[this.#termE[t + 2]!]!;
   }
 
   #available(c: number): boolean {
-    const E = this.#set.experts;
-    const W = this.#set.weights;
-    for (let e = 0; e < E; e++) if (W[c * E + e]! !== 0 && !Number.isFinite(this.#x[e]!)) return false;
-    return true;
+    return (this.#usedMask[c]! & this.#availableMask()) === this.#usedMask[c];
+  }
+
+  /** Bit e set when expert e has a finite value in #x. */
+  #availableMask(): number {
+    const x = this.#x;
+    let m = 0;
+    for (let e = 0; e < x.length; e++) if (Number.isFinite(x[e]!)) m |= 1 << e;
+    return m;
   }
 
   /** Scores every pending cell of the series whose target is `ts`, then its served quantiles. */
@@ -443,10 +471,7 @@ export class OnlineCombiner {
     const H = this.horizon;
     const origins = cells.origins;
     const p32 = cells.f32;
-    const set = this.#set;
-    const C = set.size;
-    const E = set.experts;
-    const W = set.weights;
+    const C = this.#set.size;
     const x = this.#x;
     const learn = scale > 0;
     const alpha = this.#globalAlpha();
@@ -463,28 +488,25 @@ export class OnlineCombiner {
       this.#experts(cells.lags, Number.NaN, h, h - 1, p32[pi]!, p32[pi + 1]!);
       const row = g * C;
       const eOff = this.#pendingLength + g * C;
+      const nOff = eOff + this.#G * C;
       const aS = this.#alphaSeries;
       const aL = this.#globalLongAlpha();
+      const avail = this.#availableMask();
+      const seen = this.#seen;
+      const errs = this.#err;
+      const inv = this.#scaleFree ? 1 / scale : 1;
+      const cap = this.#scaleFree ? SCALED_ERROR_CAP : Number.POSITIVE_INFINITY;
       for (let c = 0; c < C; c++) {
-        let v = 0;
-        let ok = true;
-        for (let e = 0; e < E; e++) {
-          const w = W[c * E + e]!;
-          if (w === 0) continue;
-          const xe = x[e]!;
-          if (!Number.isFinite(xe)) {
-            ok = false;
-            break;
-          }
-          v += w * xe;
-        }
-        if (!ok) continue;
-        const err = this.#scaleFree ? Math.min(SCALED_ERROR_CAP, Math.abs(y - v) / scale) : Math.abs(y - v);
-        const n = ++this.#seen[row + c]!;
-        this.#err[row + c] = this.#err[row + c]! + Math.max(alpha, 1 / n) * (err - this.#err[row + c]!);
+        if ((this.#usedMask[c]! & avail) !== this.#usedMask[c]) continue;
+        const t = c * 3;
+        const v = this.#termW[t]! * x[this.#termE[t]!]! + this.#termW[t + 1]! * x[this.#termE[t + 1]!]! + this.#termW[t + 2]! * x[this.#termE[t + 2]!]!;
+        const d = Math.abs(y - v) * inv;
+        const err = d < cap ? d : cap;
+        const n = ++seen[row + c]!;
+        errs[row + c] = errs[row + c]! + (n * alpha < 1 ? 1 / n : alpha) * (err - errs[row + c]!);
         // Its own cells: a plain mean at first, then exponential decay (unbiased from the first cell on).
-        const m = ++p32[eOff + this.#G * C + c]!;
-        p32[eOff + c] = p32[eOff + c]! + Math.max(aS, 1 / m) * (err - p32[eOff + c]!);
+        const m = ++p32[nOff + c]!;
+        p32[eOff + c] = p32[eOff + c]! + (m * aS < 1 ? 1 / m : aS) * (err - p32[eOff + c]!);
         const option = this.#aloneOption[c]!;
         if (option >= 0) {
           const li = g * this.#B + option;
@@ -520,7 +542,12 @@ export class OnlineCombiner {
 
   /** Pipeline-wide decay of the base options' errors per cell. */
   #globalLongAlpha(): number {
-    return 1 - (1 - this.#alphaLong) ** (1 / Math.max(1, this.#slots.size));
+    const n = Math.max(1, this.#slots.size);
+    if (n !== this.#longFor) {
+      this.#longFor = n;
+      this.#alphaLongGlobal = 1 - (1 - this.#alphaLong) ** (1 / n);
+    }
+    return this.#alphaLongGlobal;
   }
 
   /** Pipeline-wide decay per cell: the half-life in steps times the series followed. */

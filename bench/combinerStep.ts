@@ -1,0 +1,77 @@
+/**
+ * What the served forecast's combiner (src/forecasting/combiner/) costs per series-step: the
+ * model runtime stepping the same batches of many series with the combiner on and off
+ * (`calibrate: false`), GRU serving (random weights: the cost does not depend on them) and
+ * baseline serving, alternated in one run. Prints series-steps/s of each, every run and the
+ * medians, and the ratio off/on.
+ *
+ *   npm run bench -- combiner            (COMBINER_SERIES, COMBINER_STEPS to change the load)
+ */
+import type { NormalizedStep } from '../src/domain/step.js';
+import { featureLayout } from '../src/forecasting/gru/featureLayout.js';
+import { initGruModelWeights } from '../src/forecasting/gru/gruWeights.js';
+import { ModelRuntime } from '../src/forecasting/modelRuntime.js';
+import { parseSpec } from '../src/spec/loadSpec.js';
+
+const SERIES = Number(process.env['COMBINER_SERIES'] ?? 2000);
+const STEPS = Number(process.env['COMBINER_STEPS'] ?? 60);
+const RUNS = 5;
+const STEP = 300_000;
+
+const spec = parseSpec({
+  name: 'bench',
+  input: { topic: 'in.bench' },
+  output: { topic: 'out.bench' },
+  window: { step: '5m' },
+  impute: { strategy: 'ffill', maxGap: '6h' },
+  model: { type: 'gru', hidden: 64, context: 96, horizon: 12, quantiles: [0.1, 0.5, 0.9], timeFeatures: ['hourOfDay', 'dayOfWeek'] },
+  baseline: { type: 'seasonal-naive', season: '1d' },
+});
+
+function batches(): NormalizedStep[][] {
+  const out: NormalizedStep[][] = [];
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  for (let t = 0; t < STEPS; t++) {
+    const batch: NormalizedStep[] = [];
+    for (let s = 0; s < SERIES; s++) {
+      const value = 100 + 10 * Math.sin((2 * Math.PI * t) / 288) + rand();
+      batch.push({ series: `s${s}`, ts: (t + 1) * STEP, value, observed: true, imputed: false, sinceObserved: 0, reset: t === 0, z: (value - 100) / 10, scale: { mean: 100, std: 10 } });
+    }
+    out.push(batch);
+  }
+  return out;
+}
+
+function rate(calibrate: boolean, gru: boolean, data: readonly NormalizedStep[][]): number {
+  const weights = initGruModelWeights({ layout: featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step), units: spec.model.hidden, horizon: 12, quantiles: [0.1, 0.5, 0.9] }, 1, 1);
+  const rt = new ModelRuntime({ spec, calibrate, ...(gru ? { initial: weights } : {}) });
+  const started = performance.now();
+  for (const b of data) rt.step(b);
+  const seconds = (performance.now() - started) / 1000;
+  void rt.close();
+  return (SERIES * STEPS) / seconds;
+}
+
+export async function benchCombiner(): Promise<Record<string, unknown>[]> {
+  const data = batches();
+  const rows: Record<string, unknown>[] = [];
+  for (const gru of [false, true]) {
+    const on: number[] = [];
+    const off: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      off.push(rate(false, gru, data));
+      on.push(rate(true, gru, data));
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const ratios = on.map((x, i) => off[i]! / x);
+    rows.push({
+      serving: gru ? 'gru' : 'baseline',
+      'series-steps/s, combiner on (median)': Math.round(median(on)),
+      'off (median)': Math.round(median(off)),
+      'off / on (median of runs)': Number(median(ratios).toFixed(2)),
+      'off / on, every run': ratios.map((x) => x.toFixed(2)).join(' '),
+    });
+  }
+  return rows;
+}
