@@ -325,6 +325,7 @@ export class Retrainer implements RetrainHooks {
       report = { outcome: 'rejected', reason: decision.reason, ...losses };
       if (!decision.promote && how.force !== true) {
         outcome('rejected');
+        log['totalMs'] = Math.round(performance.now() - started);
         this.#opts.logger?.info(log, `candidate rejected: ${decision.reason}`);
         return report;
       }
