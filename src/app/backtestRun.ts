@@ -3,7 +3,9 @@ import { basename, join } from 'node:path';
 import type { DeadLetter } from '../domain/deadLetter.js';
 import type { Forecast } from '../domain/forecast.js';
 import { formatDuration } from '../domain/duration.js';
-import { ConfigError } from '../domain/errors.js';
+import { ConfigError, StreamcastError } from '../domain/errors.js';
+import type { NormalizedStep } from '../domain/step.js';
+import type { ModelRuntime } from '../forecasting/modelRuntime.js';
 import { DiscardSink } from '../connectors/memory/discardSink.js';
 import { profileInput } from '../connectors/replay/profileInput.js';
 import { createBaseline } from '../forecasting/baseline/createBaseline.js';
@@ -141,8 +143,11 @@ export async function runBacktest(spec: PipelineSpec, input: ReplayInput, backen
   );
   note(checkSpacing(profile.series, spec.window.step));
 
+  // The pipeline's model as it was before online calibration, on the same cells (the ablation of
+  // `--no-calibration` without a second run): what the runtime made, heard before it calibrated.
+  const uncalibrated = primaryName !== undefined ? new UncalibratedForecasts(runtime) : undefined;
   const scorer = new PrequentialScorer({
-    models: [...(primaryName ? [primaryName] : []), ...models.keys()],
+    models: [...(primaryName ? [primaryName] : []), ...(uncalibrated ? [UNCALIBRATED] : []), ...models.keys()],
     horizon: spec.model.horizon,
     stepMs: spec.window.step,
     quantiles: [...spec.model.quantiles],
@@ -167,12 +172,14 @@ export async function runBacktest(spec: PipelineSpec, input: ReplayInput, backen
       onBatch: (steps, primary) => {
         progress.phase('replay');
         const outputs = [...models].map(([name, m]) => [name, m.step(steps)] as const);
+        const raw = uncalibrated?.take(steps);
         steps.forEach((step, i) => {
           scorer.addActual(step);
           const byModel: Record<string, Forecast | undefined> = {};
           if (primaryName) {
             const f = primary[i]!;
             scorer.addForecasts(primaryName, [f]);
+            if (raw !== undefined) scorer.addForecasts(UNCALIBRATED, [raw[i]!]);
             byModel[primaryName] = f;
             primaryForecasts++;
             if (f.model.kind === 'gru') {
@@ -207,7 +214,10 @@ export async function runBacktest(spec: PipelineSpec, input: ReplayInput, backen
     const longestSteps = Math.max(0, ...[...profile.series.values()].map((s) => spanSteps(s, spec.window.step)));
     note(baselineServedWarning(served, { retrain: opts.retrain !== false, minHistory: spec.retrain.minHistory, longestSeriesSteps: profile.series.size > 0 ? longestSteps : undefined }));
   }
-  const base = scorer.summary({ input: inputs.map((p) => basename(p)).join(','), pipeline: spec.name });
+  uncalibrated?.close();
+  const scored = scorer.summary({ input: inputs.map((p) => basename(p)).join(','), pipeline: spec.name });
+  // Present only once a GRU served: before that it is the baseline, as `gru` is.
+  const base = served.kind === 'gru' ? scored : { ...scored, models: Object.fromEntries(Object.entries(scored.models).filter(([name]) => name !== UNCALIBRATED)) };
   if (base.scoredCells === 0 && signal === undefined) note('no cell was scored: every series is shorter than the warm-up plus one step; lower --warmup or give more data.');
   const summary: BacktestSummary = { ...base, partial: signal !== undefined, ...(primaryName ? { served, inSample } : {}), warnings };
 
@@ -248,6 +258,42 @@ export async function runBacktest(spec: PipelineSpec, input: ReplayInput, backen
     trainingRuns: retrainer.trainingRuns,
     serving: runtime.info,
   };
+}
+
+/** The `models` key of the pipeline's model scored before online calibration. */
+export const UNCALIBRATED = 'gru-uncalibrated';
+
+/**
+ * Collects what the runtime made before online calibration, batch by batch, for the backtest's
+ * onBatch to take in the same order (the runtime may be stepped in several segments per batch
+ * when a retrain lands inside it: the queue joins them back).
+ */
+class UncalibratedForecasts {
+  readonly #runtime: ModelRuntime;
+  #queue: Forecast[] = [];
+
+  constructor(runtime: ModelRuntime) {
+    this.#runtime = runtime;
+    runtime.observeBeforeCalibration((_batch, forecasts) => {
+      for (const f of forecasts) this.#queue.push(f);
+    });
+  }
+
+  /** The uncalibrated forecasts of `steps`, in order; throws if the runtime stepped something else (a wiring bug). */
+  take(steps: readonly NormalizedStep[]): Forecast[] {
+    if (this.#queue.length < steps.length) throw new StreamcastError('fatal', `backtest: ${steps.length} steps stepped but ${this.#queue.length} uncalibrated forecasts heard`);
+    const out = this.#queue.splice(0, steps.length);
+    out.forEach((f, i) => {
+      const s = steps[i]!;
+      if (f.series !== s.series || f.ts !== s.ts) throw new StreamcastError('fatal', `backtest: uncalibrated forecast for ${f.series}@${f.ts} where ${s.series}@${s.ts} was stepped`);
+    });
+    if (this.#queue.length === 0) this.#queue = [];
+    return out;
+  }
+
+  close(): void {
+    this.#runtime.observeBeforeCalibration(undefined);
+  }
 }
 
 function seasonSteps(name: string, spec: PipelineSpec): number {

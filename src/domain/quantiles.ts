@@ -38,6 +38,20 @@ export function sanitizeQuantileValues(values: Float64Array | number[], fallback
   }
 }
 
+/**
+ * In place, on sorted `values[0..n)` of levels `levels` (ascending): widens the outer band just
+ * enough to hold the point forecast `mean` (the lowest level's value at most `mean`, the highest
+ * at least), so every forecast's mean lies within its own outer quantiles. Only where the levels
+ * straddle the median (lowest < 0.5 < highest): a one-sided set of levels has no band around the
+ * centre. Widening keeps the quantiles sorted and never moves the mean, so a point error is
+ * unchanged; it only repairs a band a biased residual sample put beside the mean.
+ */
+export function encloseMean(values: Float64Array | number[], mean: number, levels: ArrayLike<number>, n = values.length): void {
+  if (n < 2 || !(levels[0]! < 0.5 && levels[n - 1]! > 0.5) || !Number.isFinite(mean)) return;
+  if (values[0]! > mean) values[0] = mean;
+  if (values[n - 1]! < mean) values[n - 1] = mean;
+}
+
 export interface SanitizeOptions {
   /** Replaces a non-finite mean when no finite quantile can (e.g. the last observed value). */
   readonly fallback?: number;

@@ -18,6 +18,9 @@ import { decodeRuntimeSnapshot, encodeRuntimeSnapshot } from './modelRuntimeSnap
 import type { RetrainHooks } from './retrainHooks.js';
 import { ServingGru } from './servingGru.js';
 
+/** See ModelRuntime.observeBeforeCalibration. */
+export type BeforeCalibrationListener = (batch: readonly NormalizedStep[], forecasts: readonly Forecast[]) => void;
+
 export interface ModelRuntimeOptions {
   readonly spec: PipelineSpec;
   /** Ablation: every GRU step starts from h₀ = 0 (no state carried between messages). */
@@ -94,6 +97,7 @@ export class ModelRuntime implements Forecaster {
   readonly #online: OnlineCombiner | undefined;
   /** Whether the combiner took the first GRU's offline calibration. */
   #initialSet = false;
+  #beforeCalibration: BeforeCalibrationListener | undefined;
 
   constructor(opts: ModelRuntimeOptions) {
     const spec = opts.spec;
@@ -227,10 +231,20 @@ export class ModelRuntime implements Forecaster {
     return hooks === undefined ? this.step(batch) : hooks.stepAsync(batch, this.#step);
   }
 
+  /**
+   * Hears each stepped batch's forecasts as the model made them, before online calibration (the
+   * backtest scores them as `gru-uncalibrated`): one call per `step`, in stream order, with a copy
+   * of the forecasts (the baseline's where it served). One listener; undefined removes it.
+   */
+  observeBeforeCalibration(listener: BeforeCalibrationListener | undefined): void {
+    this.#beforeCalibration = listener;
+  }
+
   step(batch: readonly NormalizedStep[]): Forecast[] {
     if (this.#swap !== undefined) this.#applySwap();
     const fallback = this.#baseline.step(batch);
     const out = this.#serving !== undefined ? this.#serving.step(batch, fallback) : fallback;
+    this.#beforeCalibration?.(batch, out.slice());
     const online = this.#online;
     if (online !== undefined) {
       // In stream order, so that how the stream is cut into batches does not matter: each step's

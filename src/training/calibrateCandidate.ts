@@ -6,7 +6,7 @@ import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 import { baseLag } from '../forecasting/gru/residualBase.js';
 import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import type { SeriesWindow } from '../state/seriesWindow.js';
-import { replayForCalibration } from './calibrationReplay.js';
+import { heldOutTargets, replayForCalibration } from './calibrationReplay.js';
 
 /** Held-out cells per horizon below which no offline calibration is fitted. */
 const OFFLINE_MIN_CELLS = 1000;
@@ -28,6 +28,9 @@ export type ServingCopy = (weights: GruModelWeights) => Forecaster;
  */
 export async function calibrateCandidate(candidate: GruModelWeights, windows: readonly SeriesWindow[], opts: { readonly spec: PipelineSpec; readonly valFraction: number; readonly serve: ServingCopy }): Promise<Calibration | undefined> {
   const { spec } = opts;
+  // Fewer held-out targets than the minimum cells per horizon: the replay could not fit anything
+  // (one series of a weekly-retrained hourly file never can), so it is not run at all.
+  if (heldOutTargets(windows, { horizon: spec.model.horizon, valFraction: opts.valFraction }) < OFFLINE_MIN_CELLS) return undefined;
   const plain: GruModelWeights = { version: Math.max(1, candidate.version), layout: candidate.layout, cell: candidate.cell, head: candidate.head };
   const serving = opts.serve(plain);
   const baseline = createBaseline({ type: spec.baseline.type, seasonMs: spec.baseline.season }, { name: spec.name, stepMs: spec.window.step, horizon: spec.model.horizon, quantiles: spec.model.quantiles });

@@ -36,7 +36,7 @@ export async function replayForCalibration(windows: readonly SeriesWindow[], opt
   const { horizon: H, quantiles } = opts;
   const keys = quantiles.map(quantileKey);
   const cells = new CalibrationCells(H, quantiles);
-  const chosen = [...windows].filter((w) => w.length > H + 1).sort((a, b) => b.length - a.length || (a.series < b.series ? -1 : 1)).slice(0, opts.maxSeries ?? 512);
+  const chosen = replayedWindows(windows, H, opts.maxSeries);
   const lanes = chosen.map((w) => {
     const split = splitIndex(w.length, opts.valFraction);
     // Origins from split − H on have a target in the held-out part.
@@ -78,4 +78,23 @@ export async function replayForCalibration(windows: readonly SeriesWindow[], opt
     }
   }
   return cells;
+}
+
+/** The windows a replay takes: those longer than H + 1, the longest first, at most `maxSeries` (default 512). */
+function replayedWindows(windows: readonly SeriesWindow[], H: number, maxSeries = 512): SeriesWindow[] {
+  return [...windows].filter((w) => w.length > H + 1).sort((a, b) => b.length - a.length || (a.series < b.series ? -1 : 1)).slice(0, maxSeries);
+}
+
+/**
+ * An upper bound on the cells per horizon `replayForCalibration` can collect from these windows:
+ * the observed held-out targets of the windows it replays (each target is one cell per horizon at
+ * most). Costs a pass over the held-out flags, not a replay, so a caller can skip a replay that
+ * cannot reach its minimum.
+ */
+export function heldOutTargets(windows: readonly SeriesWindow[], opts: { readonly horizon: number; readonly valFraction: number; readonly maxSeries?: number }): number {
+  let n = 0;
+  for (const w of replayedWindows(windows, opts.horizon, opts.maxSeries)) {
+    for (let i = splitIndex(w.length, opts.valFraction); i < w.length; i++) if (w.observed[i] === 1) n++;
+  }
+  return n;
 }

@@ -119,28 +119,61 @@ export interface PromotionInput {
   /** Best baseline's loss on the same cells. */
   readonly baseline: number | undefined;
   readonly mustBeat: MustBeat;
+  /**
+   * Set when the candidate fine-tuned the model in service and no epoch beat its held-out loss:
+   * the candidate then *is* the current model (the training loop keeps the best weights, and the
+   * initial ones were best), so its loss equals the current one exactly. `bestEpochLoss` is the
+   * best loss an epoch reached, `epochs` how many ran.
+   */
+  readonly unimproved?: { readonly epochs: number; readonly bestEpochLoss: number | undefined };
+}
+
+/**
+ * A loss in a gate message: six significant digits (four decimals printed two different
+ * losses as the same 0.0843), and the relative gap when the two compared still print alike.
+ */
+export function formatLoss(x: number): string {
+  return Number.isFinite(x) ? x.toPrecision(6) : String(x);
+}
+
+function versus(c: number, other: number): string {
+  const a = formatLoss(c);
+  const b = formatLoss(other);
+  if (a !== b || c === other) return `${a} vs ${b}`;
+  return `${a} vs ${b} (${(((c - other) / Math.abs(other)) * 100).toExponential(2)} %)`;
 }
 
 /**
  * Whether a trained model replaces the one in service (DESIGN.md: only if it beats the current
  * model and the baseline on the newest held-out slice). Strictly lower loss is required; a missing
  * loss to beat counts as beaten only for `current` (nothing in service yet), never for the
- * baseline (no held-out cells means no evidence).
+ * baseline (no held-out cells means no evidence). A fine-tune whose epochs all did worse than the
+ * model in service (`unimproved`) is rejected as such, not as a tie with itself.
  */
 export function promotionDecision(input: PromotionInput): { promote: boolean; reason: string } {
   const c = input.candidate;
-  const fmt = (x: number): string => x.toFixed(4);
+  const fmt = formatLoss;
   if (c === undefined || !Number.isFinite(c)) return { promote: false, reason: 'candidate has no finite validation loss (no held-out cells?)' };
-  const needBaseline = input.mustBeat !== 'current';
+  const cur = input.current;
   const needCurrent = input.mustBeat !== 'baseline';
+  const u = input.unimproved;
+  if (u !== undefined && needCurrent && cur !== undefined && Number.isFinite(cur)) {
+    const best = u.bestEpochLoss;
+    return {
+      promote: false,
+      reason:
+        `fine-tuning did not improve on the current model: none of ${u.epochs} epoch${u.epochs === 1 ? '' : 's'} beat its held-out loss ` +
+        `(best epoch ${best === undefined ? 'had no loss' : fmt(best)} vs current ${fmt(cur)}); the current model stays`,
+    };
+  }
+  const needBaseline = input.mustBeat !== 'current';
   const b = input.baseline;
   if (needBaseline) {
     if (b === undefined || !Number.isFinite(b)) return { promote: false, reason: 'no baseline loss on the held-out slice to compare with' };
-    if (!(c < b)) return { promote: false, reason: `candidate loss ${fmt(c)} does not beat the baseline's ${fmt(b)}` };
+    if (!(c < b)) return { promote: false, reason: `candidate loss does not beat the baseline's: ${versus(c, b)}` };
   }
-  const cur = input.current;
   if (needCurrent && cur !== undefined && Number.isFinite(cur) && !(c < cur)) {
-    return { promote: false, reason: `candidate loss ${fmt(c)} does not beat the current model's ${fmt(cur)}` };
+    return { promote: false, reason: `candidate loss does not beat the current model's: ${versus(c, cur)}` };
   }
   const parts = [`candidate ${fmt(c)}`];
   if (needBaseline && b !== undefined) parts.push(`baseline ${fmt(b)}`);

@@ -173,15 +173,18 @@ export class GruTrainingModel {
     const H = this.units;
     // The input projection of every step in one matMul; the recurrence is what must loop.
     const xp = tf.reshape(tf.add(tf.matMul(tf.reshape(x, [B * T, I]), this.#kernel), this.#bias), [B, T, 3 * H]);
-    const steps = tf.unstack(xp, 1) as tf.Tensor2D[];
+    // The gate columns split once for the whole chunk, not at every step: the recurrence runs
+    // ~10 eager ops per step (and their gradients), whose fixed cost dominates at a few lanes.
+    const [xzrAll, xhAll] = tf.split(xp, [2 * H, H], 2) as [tf.Tensor3D, tf.Tensor3D];
+    const xzrs = tf.unstack(xzrAll, 1) as tf.Tensor2D[];
+    const xhs = tf.unstack(xhAll, 1) as tf.Tensor2D[];
     const [uzr, uh] = tf.split(this.#recurrent, [2 * H, H], 1) as [tf.Tensor2D, tf.Tensor2D];
     let h: tf.Tensor2D = h0;
     const hs: tf.Tensor2D[] = [];
-    for (const s of steps) {
-      const [xzr, xh] = tf.split(s, [2 * H, H], 1) as [tf.Tensor2D, tf.Tensor2D];
-      const zr = tf.sigmoid(tf.add(xzr, tf.matMul(h, uzr)));
+    for (let t = 0; t < T; t++) {
+      const zr = tf.sigmoid(tf.add(xzrs[t]!, tf.matMul(h, uzr)));
       const [z, r] = tf.split(zr, 2, 1) as [tf.Tensor2D, tf.Tensor2D];
-      const hh = tf.tanh(tf.add(xh, tf.matMul(tf.mul(r, h), uh)));
+      const hh = tf.tanh(tf.add(xhs[t]!, tf.matMul(tf.mul(r, h), uh)));
       h = tf.add(hh, tf.mul(z, tf.sub(h, hh)));
       hs.push(h);
     }

@@ -297,6 +297,7 @@ export class Retrainer implements RetrainHooks {
       const served = runtime.servedWeights;
       const current = served !== undefined && sameLayout(served.layout, layout) ? served : undefined;
       const init = current ?? initGruModelWeights({ layout, units: hidden, horizon, quantiles }, this.#seed);
+      const prepareMs = performance.now() - started;
       this.#trainer ??= this.#opts.trainer?.() ?? (await defaultTrainer(this.#opts.trainBackend));
       if (this.#closing !== undefined) return { outcome: 'skipped', reason: 'closing' };
       if (abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
@@ -314,16 +315,23 @@ export class Retrainer implements RetrainHooks {
       if (res.status === 'cancelled' || abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
       this.#trainBackend = res.backend;
       // The promotion gate.
-      const decision = promotionDecision({ candidate: res.valLoss, current: res.currentValLoss, baseline: bestBaseline, mustBeat: spec.retrain.promote.mustBeat });
-      const log = { pipeline: spec.name, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, ms: Math.round(res.durationMs) };
+      // Fine-tuning keeps the best epoch's weights, and the initial ones (the model in service) win
+      // when no epoch beat them: the candidate is then the current model, not a new one that tied.
+      const unimproved = current !== undefined && res.bestEpoch === 0 ? { epochs: res.epochs, bestEpochLoss: bestEpochLoss(res.history) } : undefined;
+      const decision = promotionDecision({ candidate: res.valLoss, current: res.currentValLoss, baseline: bestBaseline, mustBeat: spec.retrain.promote.mustBeat, ...(unimproved !== undefined ? { unimproved } : {}) });
+      // Where a retrain's time goes (dataset and baseline losses, the worker's epochs and evaluations, the calibration replay).
+      const log: Record<string, unknown> = { pipeline: spec.name, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, bestEpoch: res.bestEpoch, ms: Math.round(res.durationMs), prepareMs: Math.round(prepareMs) };
       const losses = { valLoss: res.valLoss, initialValLoss: res.initialValLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, validationCells: validation.cells, epochs: res.epochs, bestEpoch: res.bestEpoch, durationMs: res.durationMs, backend: res.backend, base: baseName(base) };
       report = { outcome: 'rejected', reason: decision.reason, ...losses };
       if (!decision.promote && how.force !== true) {
         outcome('rejected');
+        log['totalMs'] = Math.round(performance.now() - started);
         this.#opts.logger?.info(log, `candidate rejected: ${decision.reason}`);
         return report;
       }
+      const calibrating = performance.now();
       const offline = this.#opts.calibrate === false ? undefined : await calibrateCandidate(res.weights, windows, { spec, valFraction, serve: this.#opts.servingCopy });
+      log['calibrateMs'] = Math.round(performance.now() - calibrating);
       const weights: GruModelWeights = offline === undefined ? res.weights : { ...res.weights, calibration: offline };
       if (abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
       // Never below the version in service: it may have been adopted from another instance.
@@ -348,6 +356,7 @@ export class Retrainer implements RetrainHooks {
       this.#opts.onPromoted?.(promoted, artifact);
       outcome('promoted');
       const reason = decision.promote ? decision.reason : `${decision.reason} (forced)`;
+      log['totalMs'] = Math.round(performance.now() - started);
       this.#opts.logger?.info({ ...log, version, ...(weights.calibration !== undefined ? { calibration: describeCalibration(weights.calibration) } : {}) }, `model v${version} promoted: ${reason}`);
       return { ...report, outcome: 'promoted', reason, version };
     } catch (err) {
@@ -379,6 +388,13 @@ export class Retrainer implements RetrainHooks {
       this.#opts.logger?.warn({ pipeline: spec.name, err: err.message }, 'cannot load the current model; the baseline stays in service');
     }
   }
+}
+
+/** The lowest held-out loss any epoch reached (undefined when none had one). */
+function bestEpochLoss(history: readonly { readonly valLoss: number | undefined }[]): number | undefined {
+  let best: number | undefined;
+  for (const e of history) if (e.valLoss !== undefined && Number.isFinite(e.valLoss) && (best === undefined || e.valLoss < best)) best = e.valLoss;
+  return best;
 }
 
 async function defaultTrainer(backend: BackendRequest | undefined): Promise<TrainerLike> {

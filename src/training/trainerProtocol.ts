@@ -61,5 +61,25 @@ export function datasetBuffers(ds: TbpttDataset): ArrayBuffer[] {
 }
 
 export function weightBuffers(w: GruModelWeights): ArrayBuffer[] {
-  return [w.cell.kernel, w.cell.recurrentKernel, w.cell.bias, w.head.kernel, w.head.bias].map((a) => a.buffer as ArrayBuffer);
+  return weightBuffersOf(w).map((a) => a.buffer as ArrayBuffer);
+}
+
+/**
+ * Whether two weight sets hold the same numbers (the same object, as structured cloning keeps
+ * `init` and `current` when the retrainer fine-tunes the model in service, or equal arrays).
+ */
+export function sameWeights(a: GruModelWeights, b: GruModelWeights): boolean {
+  if (a === b) return true;
+  const xs = weightBuffersOf(a);
+  const ys = weightBuffersOf(b);
+  return xs.every((x, i) => {
+    const y = ys[i]!;
+    if (x.length !== y.length) return false;
+    for (let k = 0; k < x.length; k++) if (!Object.is(x[k], y[k])) return false;
+    return true;
+  });
+}
+
+function weightBuffersOf(w: GruModelWeights): Float32Array[] {
+  return [w.cell.kernel, w.cell.recurrentKernel, w.cell.bias, w.head.kernel, w.head.bias];
 }

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isStreamcastError } from '../domain/errors.js';
 import { selectBackend } from '../forecasting/gru/backend.js';
 import type { FromWorker, ToWorker, WorkerInit } from './trainerProtocol.js';
-import { weightBuffers } from './trainerProtocol.js';
+import { sameWeights, weightBuffers } from './trainerProtocol.js';
 import { GruTrainingModel } from './gruTrainingModel.js';
 import { evaluateDataset, trainLoop } from './trainLoop.js';
 
@@ -56,7 +56,10 @@ async function run(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
       return;
     }
     let currentValLoss: number | undefined;
-    if (request.current !== undefined) {
+    if (request.current !== undefined && sameWeights(request.current, request.init)) {
+      // Fine-tuning the model in service: the loop already scored it on these cells (its initial loss).
+      currentValLoss = out.initialValLoss;
+    } else if (request.current !== undefined) {
       const current = new GruTrainingModel(request.current);
       // Cancellable like the training loop: a cancel (e.g. Ctrl-C in a backtest) must not wait for this pass.
       let cancelled = false;

@@ -46,7 +46,12 @@ describeWithDatasets('backtest with the GRU runtime on a slice of nyc_taxi', () 
   }, 180_000);
 
   it('scores "gru" beside the baselines on the same cells, with skill against the best', () => {
-    expect(Object.keys(stateful.models).sort()).toEqual(['gru', 'last-value', 'seasonal-naive-1d', 'seasonal-naive-1w']);
+    expect(Object.keys(stateful.models).sort()).toEqual(['gru', 'gru-uncalibrated', 'last-value', 'seasonal-naive-1d', 'seasonal-naive-1w']);
+    // The model before online calibration, on the same cells: present once a GRU served, and not what was served.
+    expect(Object.keys(noRetrain.models)).not.toContain('gru-uncalibrated');
+    const raw = stateful.models['gru-uncalibrated']!;
+    expect(raw.mae.every((v) => v !== null && Number.isFinite(v))).toBe(true);
+    expect(raw.mae).not.toEqual(stateful.models['gru']!.mae);
     expect(stateful.scoredCells).toBeGreaterThan(10_000);
     expect(stateful.scoredCells).toBe(noRetrain.scoredCells);
     const gru = stateful.models['gru']!;

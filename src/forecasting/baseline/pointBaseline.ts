@@ -2,7 +2,7 @@ import { ConfigError, StreamcastError } from '../../domain/errors.js';
 import { quantileKey } from '../../domain/forecast.js';
 import type { Forecast, HorizonForecast, ModelInfo, QuantileKey } from '../../domain/forecast.js';
 import type { SeriesId } from '../../domain/point.js';
-import { sanitizeQuantileValues } from '../../domain/quantiles.js';
+import { encloseMean, sanitizeQuantileValues } from '../../domain/quantiles.js';
 import type { NormalizedStep } from '../../domain/step.js';
 import type { Forecaster, ForecasterOptions } from '../forecaster.js';
 import { frameBytes } from '../../platform/frameArena.js';
@@ -147,6 +147,9 @@ export abstract class PointBaselineForecaster<S> implements Forecaster {
       st.residuals.offsets(hi, std, offsets);
       for (let j = 0; j < L; j++) values[j] = mean + offsets[j]!;
       sanitizeQuantileValues(values, mean, L);
+      // Offsets are quantiles of recent residuals: a biased sample (a trend, a level shift) puts
+      // all of them on one side of 0 and the band beside the mean; widen it to reach the mean.
+      encloseMean(values, mean, this.quantiles, L);
       const q: Record<QuantileKey, number> = {};
       for (let j = 0; j < L; j++) q[keys[j]!] = values[j]!;
       const h = hi + 1;

@@ -26,6 +26,29 @@ async function feed(rt: ModelRuntime, steps: readonly NormalizedStep[], batch = 
 const steps = seasonalSteps('a', { n: 400, seed: 3 });
 
 describe('ModelRuntime: serving and swapping', () => {
+
+  it('observeBeforeCalibration hears each step\'s forecasts as made before online calibration: what a runtime without calibration serves', async () => {
+    const calibrated = new ModelRuntime({ spec, initial: weights(1, 1) });
+    const plain = new ModelRuntime({ spec, initial: weights(1, 1), calibrate: false });
+    const heard: unknown[] = [];
+    let calls = 0;
+    calibrated.observeBeforeCalibration((batch, fs) => {
+      calls++;
+      expect(fs).toHaveLength(batch.length);
+      heard.push(...fs);
+    });
+    const served = await feed(calibrated, steps);
+    const expected = await feed(plain, steps);
+    expect(calls).toBe(Math.ceil(steps.length / 37));
+    expect(heard).toEqual(expected);
+    // Online calibration changed the served forecasts once it had learnt (else the test proves nothing).
+    expect(served).not.toEqual(expected);
+    calibrated.observeBeforeCalibration(undefined);
+    calibrated.step(seasonalSteps('a', { n: 401, seed: 3 }).slice(400));
+    expect(calls).toBe(Math.ceil(steps.length / 37));
+    await calibrated.close();
+    await plain.close();
+  });
   it('without a retrainer serves the baseline, has no pending work and trains on nothing', async () => {
     const rt = new ModelRuntime({ spec });
     const out = await feed(rt, steps);

@@ -239,6 +239,28 @@ describe('Retrainer (with its ModelRuntime)', () => {
     expect((await withLoss(both, 0.001, 0.0011)).outcome).toBe('promoted');
   });
 
+  it('a fine-tune that no epoch improved is rejected as "did not improve", not as a tie of the current model with itself', async () => {
+    const s = runtimeSpec({ every: '30d', minHistory: 300, promote: { mustBeat: 'both' } });
+    const history = [
+      { epoch: 1, epochs: 3, trainLoss: 0.2, valLoss: 0.0843125 },
+      { epoch: 2, epochs: 3, trainLoss: 0.19, valLoss: 0.0843371 },
+    ];
+    const rt = lifecycle({
+      spec: s,
+      retrain: 'off',
+      initial: weights(1, undefined, 1),
+      calibrate: false,
+      // What the worker answers when the initial weights (the current model) stay best: epoch 0, its own loss twice.
+      trainer: fakeTrainer((req) => ({ weights: req.init, valLoss: 0.0843051, initialValLoss: 0.0843051, currentValLoss: 0.0843051, bestEpoch: 0, epochs: 2, history })).factory,
+    });
+    await feed(rt, series.slice(0, 300));
+    const report = await rt.retrainer.retrainNow();
+    await rt.close();
+    expect(report.outcome).toBe('rejected');
+    expect(report.reason).toBe('fine-tuning did not improve on the current model: none of 2 epochs beat its held-out loss (best epoch 0.0843125 vs current 0.0843051); the current model stays');
+    expect(rt.servedWeights?.version).toBe(1);
+  });
+
   it('retrainNow: the same path as a scheduled retrain, force promotes a rejected candidate, the outcome is in service at once', async () => {
     const rt = lifecycle({ spec, retrain: 'off', trainer: fakeTrainer(() => ({ valLoss: 1e6 })).factory });
     await feed(rt, series.slice(0, 300));
@@ -265,12 +287,34 @@ describe('Retrainer (with its ModelRuntime)', () => {
         return Object.assign(copy, { close: async () => void closed++ });
       },
     });
-    await feed(runtime, series.slice(0, 201));
+    // 40 series of 201 steps: 40 × 31 held-out targets, enough for a fit (≥ 1,000 per horizon).
+    const many = Array.from({ length: 40 }, (_, k) => seasonalSteps(`m${k}`, { n: 201, seed: 10 + k }));
+    const interleaved = many[0]!.flatMap((_, i) => many.map((m) => m[i]!));
+    await feed(runtime, interleaved, 40 * 7);
     expect(retrainer.trainingRuns.promoted).toBe(1);
     expect(served).toHaveLength(1);
     expect(served[0]!.calibration).toBeUndefined();
     expect(served[0]!.version).toBeGreaterThanOrEqual(1);
     expect(closed).toBe(1);
+    await runtime.close();
+  });
+
+  it('skips the calibration replay when the held-out slice holds fewer targets than a fit needs (one short series)', async () => {
+    const served: GruModelWeights[] = [];
+    const runtime = new ModelRuntime({ spec });
+    const retrainer = new Retrainer(runtime, {
+      spec,
+      retrain: 'blocking',
+      trainer: fakeTrainer((req) => ({ weights: weights(5, req.init.layout.base) })).factory,
+      servingCopy: (w): Forecaster => {
+        served.push(w);
+        return new ModelRuntime({ spec, initial: w });
+      },
+    });
+    await feed(runtime, series.slice(0, 201));
+    expect(retrainer.trainingRuns.promoted).toBe(1);
+    expect(served).toHaveLength(0);
+    expect(runtime.servedWeights?.calibration ?? runtime.weights?.calibration).toBeUndefined();
     await runtime.close();
   });
 

@@ -104,7 +104,8 @@ describe('Trainer (worker thread)', () => {
     expect(progress.filter((p) => p.report !== undefined).map((p) => p.report!.epoch)).toEqual([1, 2, 3]);
     expect(progress.some((p) => p.report === undefined && p.fraction > 0 && p.fraction < 1)).toBe(true);
     expect(out.valLoss!).toBeLessThan(out.initialValLoss!);
-    expect(out.currentValLoss).toBeCloseTo(out.initialValLoss!, 5);
+    // Fine-tuning the model in service: its loss is the loop's initial one, not a second pass.
+    expect(out.currentValLoss).toBe(out.initialValLoss);
     expect(out.weights.cell.kernel).toBeInstanceOf(Float32Array);
     // Training took a while, yet the main thread ran its timer throughout.
     // Blocking training would show one gap as long as the whole job (~1 s here).
