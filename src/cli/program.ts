@@ -19,8 +19,9 @@ function withFileInput(cmd: Command): Command {
 function withReplayInput(cmd: Command): Command {
   return withFileInput(cmd)
     .option('--drop <fraction>', 'fault injection: drop this fraction of points at random', fraction)
-    .option('--hole <start/duration>', 'fault injection: drop every point in [start, start+duration), e.g. 2014-10-01T00:00:00Z/12h')
-    .option('--seed <n>', 'seed of --drop', nonNegativeInt, 1);
+    .option('--hole <start/duration>', 'fault injection: drop every point in [start, start+duration), e.g. 2014-10-01T00:00:00Z/12h; repeat for several', collect)
+    .option('--jitter <duration>', 'fault injection: move each point\'s timestamp by a uniform offset in ±duration, e.g. 2m (an irregular sensor)')
+    .option('--seed <n>', 'seed of --drop and --jitter', nonNegativeInt, 1);
 }
 
 // `--backend` and `--train-backend`, on every command that serves or trains the GRU (src/config/backendConfig.ts).

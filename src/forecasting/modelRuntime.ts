@@ -59,7 +59,7 @@ export function defaultHistorySteps(spec: PipelineSpec): number {
 }
 
 /** What a retrainer reads of the serving history (the runtime appends every step to it). */
-export type HistoryView = Pick<SeriesHistory, 'capacity' | 'series' | 'windowOf' | 'lengthOf'>;
+export type HistoryView = Pick<SeriesHistory, 'capacity' | 'series' | 'windowOf' | 'segmentsOf' | 'lengthOf' | 'heldOf'>;
 
 /**
  * The forecaster a pipeline serves with (DESIGN.md "Model"): it always steps the spec's baseline
@@ -169,7 +169,7 @@ export class ModelRuntime implements Forecaster {
     return this.#eventTime;
   }
 
-  /** The most steps any series' history has held after an append. */
+  /** The most steps any series' history has held after an append (all its segments: see SeriesHistory.segmentsOf). */
   get longestHistory(): number {
     return this.#longest;
   }
@@ -255,7 +255,7 @@ export class ModelRuntime implements Forecaster {
       }
     }
     for (const s of batch) {
-      if (this.#history.append(s)) this.#longest = Math.max(this.#longest, this.#history.lengthOf(s.series));
+      if (this.#history.append(s)) this.#longest = Math.max(this.#longest, this.#history.heldOf(s.series));
       if (s.ts > this.#eventTime) this.#eventTime = s.ts;
     }
     this.#hooks?.afterStep();

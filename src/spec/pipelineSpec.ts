@@ -24,6 +24,9 @@ const quantileLevel = z.number().gt(0, 'a quantile level is in (0, 1)').lt(1, 'a
 
 export const AGGREGATES = ['mean', 'last', 'sum', 'max', 'min'] as const;
 export type Aggregate = (typeof AGGREGATES)[number];
+/** Which points step k·step aggregates: [k·step, (k+1)·step) (`start`) or [k·step − step/2, k·step + step/2) (`centre`). */
+export const ALIGNS = ['start', 'centre'] as const;
+export type Align = (typeof ALIGNS)[number];
 /** How `impute.strategy` fills missing steps; README "Pipeline spec" says what each does. */
 export const IMPUTE_STRATEGIES = ['ffill', 'linear', 'seasonal', 'zero'] as const;
 export type ImputeStrategy = (typeof IMPUTE_STRATEGIES)[number];
@@ -65,6 +68,13 @@ export const pipelineSpecSchema = z
       .object({
         step: duration,
         aggregate: z.enum(AGGREGATES).prefault('mean'),
+        /**
+         * `centre` for a series that sends about one point per step near the grid with a jittery
+         * clock (12:04:58, 12:10:03): each point then lands in the step it is nearest. Under
+         * `start` (the default) such points straddle the step boundaries and steps come out empty
+         * or doubled.
+         */
+        align: z.enum(ALIGNS).prefault('start'),
         lateness: duration.optional(),
         idleClose: duration.optional(),
         /**

@@ -11,6 +11,7 @@ export function resamplerOptions(spec: PipelineSpec) {
   return {
     stepMs: spec.window.step,
     aggregate: spec.window.aggregate,
+    align: spec.window.align,
     latenessMs: spec.window.lateness,
     idleCloseMs: spec.window.idleClose,
     maxJumpMs: spec.window.maxJump,

@@ -90,11 +90,19 @@ function putZCode(buf: Uint8Array, p: number, code: number): void {
  * steps' decoded drifts; only the residual is coded, which is what makes 12 bits enough. Steps that
  * do not follow the rule (std floor, clipped z, hand-made steps) just have larger residuals.
  *
- * The ring holds one segment of consecutive grid steps. It restarts (forgets the series' older
- * steps) on a `reset` step (first step, or data back after a gap longer than impute.maxGap: the
- * serving model zeroes the hidden state there too), on a ts that is not the previous ts + stepMs,
- * and on a scale jump the codes cannot carry (|dMean| > 6e4 or |dLogStd| > 20, only seen on a
- * series' first few points). Steps at or before the series' newest ts are ignored (stale).
+ * The ring holds one segment of consecutive grid steps. It restarts on a `reset` step (first
+ * step, or data back after a gap longer than impute.maxGap: the serving model zeroes the hidden
+ * state there too), on a ts that is not the previous ts + stepMs, and on a scale jump the codes
+ * cannot carry (|dMean| > 6e4 or |dLogStd| > 20, only seen on a series' first few points). Steps
+ * at or before the series' newest ts are ignored (stale).
+ *
+ * The segment a restart ends is not forgotten: it is kept decoded, beside the ring, as a past
+ * segment (`segmentsOf`), for training — a gap breaks the hidden state's continuity, not the
+ * value of the data before it. Without them a sensor with a gap every few days trained only on
+ * the days since its last gap (one run: retrains on 1–3 days of a 5-minute series, each candidate
+ * rejected). Past and current segments together keep at most `capacity` steps, the newest; past
+ * segments are not in snapshots (the training history grows back from the stream after a
+ * restore, as the ring's older steps do) and cost ~25 bytes a step, only on series with gaps.
  *
  * Serving appends every step (ModelRuntime); training reads windows of it (Retrainer); so it sits
  * in state/, below both. The scale codec is scaleChain.ts and the snapshot formats
@@ -115,6 +123,9 @@ export class SeriesHistory {
   #stepBytes = 0;
   readonly #meta: SlotPages<Float64Array>;
   readonly #ring: SlotPages<Int32Array>;
+  /** Past segments by slot, oldest first (see the class comment); most series have none. */
+  readonly #past = new Map<number, SeriesWindow[]>();
+  #pastSteps = 0;
   /** Scratch decoding states (no allocation per step). */
   readonly #chain: Chain = new Float64Array(3);
   readonly #anchor: Chain = new Float64Array(3);
@@ -140,7 +151,7 @@ export class SeriesHistory {
 
   /** Typed-array bytes held (the step buffers and the per-slot pages): for memory reports. */
   get bytes(): number {
-    return this.#stepBytes + this.#meta.bytes + this.#ring.bytes;
+    return this.#stepBytes + this.#meta.bytes + this.#ring.bytes + PAST_STEP_BYTES * this.#pastSteps;
   }
 
   series(): IterableIterator<SeriesId> {
@@ -151,6 +162,66 @@ export class SeriesHistory {
   lengthOf(series: SeriesId): number {
     const slot = this.#slots.get(series);
     return slot === undefined ? 0 : this.#ring.page(slot)[this.#ring.offset(slot) + COUNT]!;
+  }
+
+  /** Steps held for `series` in all its segments, past and current (at most `capacity`). */
+  heldOf(series: SeriesId): number {
+    const slot = this.#slots.get(series);
+    if (slot === undefined) return 0;
+    const count = this.#ring.page(slot)[this.#ring.offset(slot) + COUNT]!;
+    let past = 0;
+    for (const w of this.#past.get(slot) ?? []) past += w.length;
+    return Math.min(this.capacity, past + count);
+  }
+
+  /**
+   * The series' segments, oldest first, the current one (`windowOf`) last: the newest `capacity`
+   * steps it holds across the restarts of its ring. Empty when unknown.
+   */
+  segmentsOf(series: SeriesId): SeriesWindow[] {
+    const current = this.windowOf(series);
+    if (current === undefined) return [];
+    const past = this.#past.get(this.#slots.get(series)!);
+    if (past === undefined) return [current];
+    const out: SeriesWindow[] = [current];
+    let room = this.capacity - current.length;
+    for (let i = past.length - 1; i >= 0 && room > 0; i--) {
+      const w = past[i]!;
+      out.push(w.length <= room ? w : newestSteps(w, room));
+      room -= w.length;
+    }
+    return out.reverse();
+  }
+
+  /** Keeps the segment the ring is about to restart over (see the class comment). */
+  #archive(slot: number, series: SeriesId): void {
+    const w = this.windowOf(series);
+    if (w === undefined || w.length < 2) return;
+    const past = this.#past.get(slot) ?? [];
+    past.push(w);
+    this.#pastSteps += w.length;
+    // Older than the newest `capacity` steps in all: never read again.
+    let total = 0;
+    for (const p of past) total += p.length;
+    while (total > this.capacity) {
+      const oldest = past[0]!;
+      const cut = total - this.capacity;
+      if (cut >= oldest.length) {
+        past.shift();
+        total -= oldest.length;
+        this.#pastSteps -= oldest.length;
+      } else {
+        past[0] = newestSteps(oldest, oldest.length - cut);
+        total -= cut;
+        this.#pastSteps -= cut;
+      }
+    }
+    this.#past.set(slot, past);
+  }
+
+  #forgetPast(slot: number): void {
+    for (const w of this.#past.get(slot) ?? []) this.#pastSteps -= w.length;
+    this.#past.delete(slot);
   }
 
   /** Appends one step; returns false when it was ignored as stale. */
@@ -169,13 +240,19 @@ export class SeriesHistory {
     if (count > 0) {
       const lastTs = meta[m + LAST_TS]!;
       if (step.ts <= lastTs) return false;
-      if (step.reset || step.ts !== lastTs + this.stepMs) count = 0;
-      else {
+      if (step.reset || step.ts !== lastTs + this.stepMs) {
+        this.#archive(slot, step.series);
+        count = 0;
+      } else {
         chain[0] = meta[m + NEWEST]!;
         chain[1] = meta[m + NEWEST + 1]!;
         chain[2] = meta[m + NEWEST + 2]!;
         codes = encodeAdvance(chain, z, step.observed, step.scale.mean, step.scale.std);
-        if (codes < 0) count = 0;
+        if (codes < 0) {
+          // Decoding for the archive reuses the scratch chain: nothing below reads it on a restart.
+          this.#archive(slot, step.series);
+          count = 0;
+        }
       }
     }
     let head = ring[r + HEAD]!;
@@ -271,6 +348,7 @@ export class SeriesHistory {
   drop(series: SeriesId): void {
     const slot = this.#slots.delete(series);
     if (slot === undefined) return;
+    this.#forgetPast(slot);
     const ring = this.#ring.page(slot);
     const r = this.#ring.offset(slot);
     ring[r + COUNT] = 0;
@@ -364,6 +442,8 @@ export class SeriesHistory {
       since = bitAt(i) ? 0 : since + 1;
     }
     const slot = this.#slotOf(series);
+    // The restored history replaces all of the series' own, past segments included.
+    this.#forgetPast(slot);
     this.#resize(slot, keep);
     const { buf, cBase, meta, m } = this.#view(slot);
     meta.set(chain, m + ANCHOR);
@@ -468,4 +548,23 @@ export class SeriesHistory {
     meta[m + TAIL] = 0;
     return slot;
   }
+}
+
+/** Bytes a past segment's step costs decoded: float32 z and sinceObserved, float64 mean and std, a byte of mask. */
+const PAST_STEP_BYTES = 4 + 4 + 8 + 8 + 1;
+
+/** The newest `n` steps of `w` (views, no copy). */
+function newestSteps(w: SeriesWindow, n: number): SeriesWindow {
+  const k = w.length - n;
+  return {
+    series: w.series,
+    stepMs: w.stepMs,
+    firstTs: w.firstTs + k * w.stepMs,
+    length: n,
+    z: w.z.subarray(k),
+    observed: w.observed.subarray(k),
+    sinceObserved: w.sinceObserved.subarray(k),
+    mean: w.mean.subarray(k),
+    std: w.std.subarray(k),
+  };
 }

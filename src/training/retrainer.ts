@@ -209,7 +209,7 @@ export class Retrainer implements RetrainHooks {
         continue;
       }
       // An over-estimate (restarts ignored): an early cut only costs a check.
-      const n = (counts!.get(s.series) ?? this.#runtime.history.lengthOf(s.series)) + 1;
+      const n = (counts!.get(s.series) ?? this.#runtime.history.heldOf(s.series)) + 1;
       counts!.set(s.series, n);
       if (n >= this.#spec.retrain.minHistory) return i + 1;
     }
@@ -262,7 +262,8 @@ export class Retrainer implements RetrainHooks {
 
   #windows(): SeriesWindow[] {
     const history = this.#runtime.history;
-    return [...history.series()].map((s) => history.windowOf(s)!).filter((w) => w.length >= 2);
+    // Every segment: the steps before a series' last gap train too (SeriesHistory.segmentsOf).
+    return [...history.series()].flatMap((s) => history.segmentsOf(s)).filter((w) => w.length >= 2);
   }
 
   async #retrain(windows: SeriesWindow[], how: { explicit?: boolean; force?: boolean; onProgress?: (p: TrainProgress) => void }): Promise<RetrainReport> {

@@ -10,16 +10,25 @@ import { mulberry32 } from '../../domain/random.js';
  * Deliberate damage to a replayed stream, to test that the pipeline copes with real-world
  * gaps: `--drop 0.1` loses 10 % of points at random (reproducible with `--seed`), and
  * `--hole 2015-01-10T00:00:00Z/12h` removes every point in [start, start + duration) from every
- * series, as an outage would. Records keep their positions (so commits still advance); only their
- * points are removed. Dead letters pass through untouched.
+ * series, as an outage would, and `--jitter 2m` moves each kept point's timestamp by a uniform
+ * offset in [−2m, +2m], as a sensor with a drifting clock or an irregular poll would send it.
+ * Records keep their positions (so commits still advance); only their points are removed or
+ * moved. Dead letters pass through untouched.
  */
 export interface FaultOptions {
   /** Fraction of points to drop, in [0, 1). */
   readonly drop?: number;
   readonly hole?: TimeHole;
-  /** Seed of the drop PRNG (default 1). */
+  /** More holes (`--hole` repeated), each cut as `hole` is. */
+  readonly holes?: readonly TimeHole[];
+  /** Each kept point's ts moves by a uniform offset in [−jitterMs, +jitterMs] (whole ms). */
+  readonly jitterMs?: number;
+  /** Seed of the drop and jitter PRNGs (default 1). */
   readonly seed?: number;
 }
+
+/** What a fault does to one point: true keeps it, false removes it, a point replaces it. */
+export type PointFault = (p: Point) => Point | boolean;
 
 /** The half-open interval [start, start + durationMs) in epoch ms. */
 export interface TimeHole {
@@ -34,25 +43,43 @@ export interface TimeHole {
 export function createFaultFilter(opts: FaultOptions): (p: Point) => boolean {
   const drop = opts.drop ?? 0;
   const random = mulberry32(opts.seed ?? 1);
-  const holeStart = opts.hole?.start ?? 0;
-  const holeEnd = opts.hole ? opts.hole.start + opts.hole.durationMs : 0;
+  const holes = [...(opts.hole ? [opts.hole] : []), ...(opts.holes ?? [])];
   return (p) => {
-    if (p.ts >= holeStart && p.ts < holeEnd) return false;
+    for (const h of holes) if (p.ts >= h.start && p.ts < h.start + h.durationMs) return false;
     return drop <= 0 || random() >= drop;
   };
 }
 
-/** The record with the filtered points; the same object when nothing was removed. */
-export function applyFaults(record: Ingested, keep: (p: Point) => boolean): Ingested {
+/**
+ * Every fault of `opts` as one stateful PointFault: the hole and the drop decide on the point's
+ * true time, then a kept point is jittered. The jitter has its own PRNG (from the same seed), so
+ * adding `--jitter` to a run leaves the points `--drop` removes as they were.
+ */
+export function createPointFault(opts: FaultOptions): PointFault {
+  const keep = createFaultFilter(opts);
+  const jitter = opts.jitterMs ?? 0;
+  if (!(jitter > 0)) return keep;
+  const random = mulberry32(((opts.seed ?? 1) ^ 0x9e3779b9) >>> 0);
+  return (p) => {
+    if (!keep(p)) return false;
+    const offset = Math.round((2 * random() - 1) * jitter);
+    return offset === 0 ? true : { series: p.series, ts: p.ts + offset, value: p.value };
+  };
+}
+
+/** The record with the faults applied; the same object when nothing was removed or moved. */
+export function applyFaults(record: Ingested, fault: PointFault): Ingested {
   const points = record.points;
   let kept: Point[] | undefined;
   for (let i = 0; i < points.length; i++) {
     const p = points[i] as Point;
-    if (keep(p)) {
+    const r = fault(p);
+    if (r === true) {
       kept?.push(p);
-    } else if (kept === undefined) {
-      kept = points.slice(0, i);
+      continue;
     }
+    kept ??= points.slice(0, i);
+    if (r !== false) kept.push(r);
   }
   return kept === undefined ? record : { points: kept, deadLetters: record.deadLetters, position: record.position };
 }
@@ -61,14 +88,23 @@ export function applyFaults(record: Ingested, keep: (p: Point) => boolean): Inge
 export function injectFaults(opts: FaultOptions): MonoTypeOperatorFunction<Ingested> {
   return (source) =>
     defer(() => {
-      const keep = createFaultFilter(opts);
-      return source.pipe(map((r) => applyFaults(r, keep)));
+      const fault = createPointFault(opts);
+      return source.pipe(map((r) => applyFaults(r, fault)));
     });
 }
 
 /** Whether the options damage anything at all. */
 export function hasFaults(opts: FaultOptions | undefined): boolean {
-  return opts !== undefined && ((opts.drop ?? 0) > 0 || (opts.hole?.durationMs ?? 0) > 0);
+  return opts !== undefined && ((opts.drop ?? 0) > 0 || (opts.hole?.durationMs ?? 0) > 0 || (opts.holes ?? []).some((h) => h.durationMs > 0) || (opts.jitterMs ?? 0) > 0);
+}
+
+/** Parses `--jitter <duration>` (e.g. `2m`): each point's timestamp moves by up to ± that much. */
+export function parseJitter(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || !(ms > 0)) {
+    throw new ConfigError(`--jitter ${JSON.stringify(text)} must be a positive duration, e.g. --jitter 2m to move each timestamp by up to ±2 minutes`);
+  }
+  return ms;
 }
 
 /**

@@ -6,7 +6,7 @@ import type { Ingested } from '../../domain/ingested.js';
 import type { Position } from '../../domain/position.js';
 import type { Source } from '../source.js';
 import type { CsvOptions } from './csvFile.js';
-import { applyFaults, createFaultFilter, hasFaults, type FaultOptions } from './faults.js';
+import { applyFaults, createPointFault, hasFaults, type FaultOptions, type PointFault } from './faults.js';
 import { MergeByTime } from './mergeByTime.js';
 import { cursorOf, readInputText, type FileFormat } from './readSeriesFile.js';
 
@@ -54,7 +54,7 @@ export class FileReplaySource implements Source {
   private readonly clock: Clock;
   private readonly yieldToLoop: (resume: () => void) => void;
   private readonly chunkSize: number;
-  private readonly keep: ((p: Point) => boolean) | undefined;
+  private readonly fault: PointFault | undefined;
   private starting?: Promise<void>;
   private merge?: MergeByTime;
   private total = 0;
@@ -86,7 +86,7 @@ export class FileReplaySource implements Source {
     this.clock = deps.clock ?? { now: () => this.scheduler.now() };
     this.yieldToLoop = opts.yieldToLoop ?? ((resume) => void setImmediate(resume));
     this.chunkSize = opts.chunkSize ?? 512;
-    this.keep = hasFaults(opts.faults) ? createFaultFilter(opts.faults as FaultOptions) : undefined;
+    this.fault = hasFaults(opts.faults) ? createPointFault(opts.faults as FaultOptions) : undefined;
   }
 
   records(): Observable<Ingested> {
@@ -230,7 +230,7 @@ export class FileReplaySource implements Source {
       this.emitted++;
       this.track(record.position);
       this.rateCount++;
-      this.subject.next(this.keep ? applyFaults(record, this.keep) : record);
+      this.subject.next(this.fault ? applyFaults(record, this.fault) : record);
     }
     this.kick();
   };

@@ -4,15 +4,20 @@ import type { EpochMs, Point, SeriesId } from '../../domain/point.js';
 import { SlotPages } from '../../domain/seriesSlots.js';
 import type { ClosedStep } from '../../domain/step.js';
 import type { Bucket, ResamplerSnapshot } from '../../state/coreSnapshots.js';
-import { AGGREGATES, type Aggregate, DEFAULT_JUMP_CONFIRM, MAX_JUMP_CONFIRM } from '../../spec/pipelineSpec.js';
+import { AGGREGATES, ALIGNS, type Aggregate, type Align, DEFAULT_JUMP_CONFIRM, MAX_JUMP_CONFIRM } from '../../spec/pipelineSpec.js';
 
 export type { Aggregate, ResamplerSnapshot };
 export type RejectReason = 'late' | 'future_timestamp';
 
 export interface ResamplerOptions {
-  /** Width of one grid step in ms; buckets are [floor(ts/step)*step, +step) from the epoch. */
+  /** Width of one grid step in ms; buckets are [floor(ts/step)*step, +step) from the epoch (see `align`). */
   readonly stepMs: number;
   readonly aggregate: Aggregate;
+  /**
+   * `start` (default): step k aggregates [k·step, (k+1)·step). `centre`: [k·step − ⌊step/2⌋,
+   * k·step + ⌈step/2⌉), i.e. each point goes to its nearest grid ts.
+   */
+  readonly align?: Align;
   /** How long after a bucket's end (in event time) it stays open for out-of-order records. */
   readonly latenessMs: number;
   /** Close a series' open buckets once no record of it has arrived for this long (clock time). */
@@ -116,6 +121,13 @@ interface ResamplerSnapshotV1 {
  *   with them, rejects them: `future_timestamp` ahead, `late` behind. The first record of a
  *   series is always accepted. Each held point keeps the `source` it came with.
  * - Non-finite values are treated like explicit nulls (the codecs reject them; this is defence).
+ * - Alignment (`align`). A series that sends one point per step on the grid with a jittery
+ *   clock (12:04:58, 12:10:03, …) straddles `start` buckets: with ±2 minutes of jitter on
+ *   5-minute steps half its points land a step early, so about a quarter of the steps get no
+ *   point (imputed downstream) and a quarter get two (averaged). `centre` moves every bucket back
+ *   by half a step, so each point lands in the step nearest it. All the rules above then apply
+ *   to ts + ⌊step/2⌋ (the shift), which keeps them exact: disorder within lateness still gives
+ *   the steps of sorted input. Fixed per pipeline, not learnt per series, for that reason.
  *
  * Pure: no clock, no RxJS; the caller passes arrival times and decides when to `closeIdle`.
  *
@@ -135,11 +147,14 @@ export class Resampler {
   /** Slots re-based whose next emitted step must say so. */
   readonly #rebasing = new Set<number>();
   private readonly jumpConfirm: number;
+  /** Added to a point's ts before it is bucketed (0 under `start`). */
+  private readonly shift: number;
   private pendingRejected: Rejected[] = [];
 
   constructor(opts: ResamplerOptions) {
     validate(opts);
     this.opts = { ...opts };
+    this.shift = opts.align === 'centre' ? Math.floor(opts.stepMs / 2) : 0;
     this.jumpConfirm = opts.jumpConfirm ?? DEFAULT_JUMP_CONFIRM;
   }
 
@@ -156,7 +171,7 @@ export class Resampler {
     const rejected: Rejected[] = [];
     const slot = this.#slots.get(point.series);
     if (slot === undefined) {
-      const fresh = this.#add(point.series, point.ts, this.gridFloor(point.ts - this.opts.latenessMs), arrivalTime);
+      const fresh = this.#add(point.series, point.ts, this.gridFloor(point.ts + this.shift - this.opts.latenessMs), arrivalTime);
       this.accept(fresh, point, steps);
       return { steps, rejected, rebased: undefined };
     }
@@ -200,7 +215,7 @@ export class Resampler {
       rebased = { series: first.series, from: st[o + WATERMARK]!, to: first.ts };
       this.closeAll(first.series, slot, steps);
       st[o + WATERMARK] = first.ts;
-      st[o + FRONTIER] = this.gridFloor(first.ts - this.opts.latenessMs);
+      st[o + FRONTIER] = this.gridFloor(first.ts + this.shift - this.opts.latenessMs);
       this.#rebasing.add(slot);
     }
     for (const h of sorted) this.acceptOrReject(slot, h.point, h.source, steps, rejected);
@@ -316,7 +331,7 @@ export class Resampler {
   }
 
   private acceptOrReject(slot: number, point: Point, source: RecordSource | undefined, steps: ClosedStep[], rejected: Rejected[]): void {
-    if (point.ts < this.#state.page(slot)[this.#state.offset(slot) + FRONTIER]!) {
+    if (point.ts + this.shift < this.#state.page(slot)[this.#state.offset(slot) + FRONTIER]!) {
       rejected.push({ point, reason: 'late', source });
       return;
     }
@@ -324,7 +339,7 @@ export class Resampler {
   }
 
   private accept(slot: number, point: Point, steps: ClosedStep[]): void {
-    const start = this.gridFloor(point.ts);
+    const start = this.gridFloor(point.ts + this.shift);
     const i = this.bucketFor(slot, start);
     const b = this.#buckets[slot] as number[];
     const v = point.value;
@@ -349,7 +364,7 @@ export class Resampler {
     const st = this.#state.page(slot);
     const o = this.#state.offset(slot);
     if (point.ts > st[o + WATERMARK]!) st[o + WATERMARK] = point.ts;
-    const closeBefore = this.gridFloor(st[o + WATERMARK]! - this.opts.latenessMs);
+    const closeBefore = this.gridFloor(st[o + WATERMARK]! + this.shift - this.opts.latenessMs);
     if (closeBefore > st[o + FRONTIER]!) {
       this.closeUpTo(point.series, slot, closeBefore, steps);
     }
@@ -437,6 +452,7 @@ function validate(o: ResamplerOptions): void {
   };
   if (!Number.isInteger(o.stepMs) || o.stepMs <= 0) fail(`step must be a positive whole number of ms (got ${o.stepMs})`);
   if (!AGGREGATES.includes(o.aggregate)) fail(`aggregate must be one of ${AGGREGATES.join(', ')} (got ${String(o.aggregate)})`);
+  if (o.align !== undefined && !ALIGNS.includes(o.align)) fail(`align must be one of ${ALIGNS.join(', ')} (got ${String(o.align)})`);
   if (!Number.isFinite(o.latenessMs) || o.latenessMs < 0) fail(`lateness must be ≥ 0 ms (got ${o.latenessMs})`);
   if (!Number.isFinite(o.idleCloseMs) || o.idleCloseMs <= 0) fail(`idleClose must be > 0 ms (got ${o.idleCloseMs})`);
   if (!Number.isFinite(o.maxJumpMs) || o.maxJumpMs < o.stepMs) {

@@ -7,7 +7,7 @@ const spec = parseSpec({
   name: 'opts',
   input: { topic: 'in' },
   output: { topic: 'out' },
-  window: { step: '1m', aggregate: 'max', lateness: '2m', idleClose: '7m', maxJump: '3h', jumpConfirm: 4 },
+  window: { step: '1m', aggregate: 'max', align: 'centre', lateness: '2m', idleClose: '7m', maxJump: '3h', jumpConfirm: 4 },
   impute: { strategy: 'seasonal', maxGap: '30m', season: '2h' },
   normalize: { halfLife: '5h' },
   model: { horizon: 6, quantiles: [0.05, 0.5, 0.95] },
@@ -18,7 +18,7 @@ const MIN = 60_000;
 
 describe('specOptions: one mapping per component', () => {
   it('resampler', () => {
-    expect(resamplerOptions(spec)).toEqual({ stepMs: MIN, aggregate: 'max', latenessMs: 2 * MIN, idleCloseMs: 7 * MIN, maxJumpMs: 180 * MIN, jumpConfirm: 4 });
+    expect(resamplerOptions(spec)).toEqual({ stepMs: MIN, aggregate: 'max', align: 'centre', latenessMs: 2 * MIN, idleCloseMs: 7 * MIN, maxJumpMs: 180 * MIN, jumpConfirm: 4 });
   });
 
   it('imputer', () => {

@@ -158,6 +158,46 @@ describe('SeriesHistory', () => {
     expect(h.windowOf('a')!.firstTs).toBe(steps[45]!.ts);
   });
 
+  it('keeps the segments a restart ends, for training: the newest capacity steps across gaps', () => {
+    const steps = seasonalSteps('a', { n: 120 });
+    const h = new SeriesHistory({ stepMs: HOUR, capacity: 100 });
+    steps.slice(0, 30).forEach((s) => h.append(s));
+    // A gap longer than maxGap: the step after it says reset.
+    h.append({ ...steps[40]!, reset: true });
+    steps.slice(41, 60).forEach((s) => h.append(s));
+    // A hole without a reset flag restarts the ring as well.
+    steps.slice(65, 80).forEach((s) => h.append(s));
+    expect(h.lengthOf('a')).toBe(15);
+    expect(h.heldOf('a')).toBe(30 + 20 + 15);
+    const segs = h.segmentsOf('a');
+    expect(segs.map((w) => [(w.firstTs - steps[0]!.ts) / HOUR, w.length])).toEqual([
+      [0, 30],
+      [40, 20],
+      [65, 15],
+    ]);
+    // Each past segment is what windowOf gave before its restart.
+    const alone = new SeriesHistory({ stepMs: HOUR, capacity: 100 });
+    steps.slice(0, 30).forEach((s) => alone.append(s));
+    expect(segs[0]).toEqual(alone.windowOf('a'));
+    expect(segs[2]).toEqual(h.windowOf('a'));
+    // Past the capacity, the oldest steps go first.
+    steps.slice(80, 120).forEach((s) => h.append(s));
+    expect(h.heldOf('a')).toBe(100);
+    expect(h.segmentsOf('a').map((w) => [(w.firstTs - steps[0]!.ts) / HOUR, w.length])).toEqual([
+      [5, 25],
+      [40, 20],
+      [65, 55],
+    ]);
+    // A restore replaces the series' history, past segments too; a drop forgets them.
+    const snap = h.snapshot('a')!;
+    h.restore('a', snap);
+    expect(h.segmentsOf('a')).toHaveLength(1);
+    h.append({ ...steps[0]!, ts: steps[0]!.ts + 200 * HOUR, reset: true });
+    h.drop('a');
+    expect(h.segmentsOf('a')).toEqual([]);
+    expect(h.heldOf('a')).toBe(0);
+  });
+
   it('snapshot/restore round-trips, also into a smaller capacity, and refuses garbage', () => {
     const steps = seasonalSteps('a', { n: 120, missing: (i) => i % 9 === 5 });
     const big = new SeriesHistory({ stepMs: HOUR, capacity: 100 });

@@ -192,6 +192,21 @@ describe('Retrainer (with its ModelRuntime)', () => {
     await rt.close();
   });
 
+  it('counts and trains on the steps before a gap: a series with a reset every 150 steps still retrains at 200 held steps', async () => {
+    const at: number[] = [];
+    let rt: ModelRuntime | undefined;
+    const fake = fakeTrainer(() => (at.push(rt!.eventTime), { valLoss: 1e6 }));
+    rt = lifecycle({ spec, retrain: 'blocking', trainer: fake.factory });
+    // A gap past maxGap every 150 steps (the step after it says reset): no segment reaches minHistory 200.
+    const gapped = series.map((s, i) => (i > 0 && i % 150 === 0 ? { ...s, reset: true } : s));
+    await feed(rt, gapped);
+    expect(at[0]).toBe(series[199]!.ts);
+    // The first retrain's data cover both segments (150 + 50 steps), not the 50 since the gap.
+    const req = fake.requests[0]!;
+    expect(req.train.cells + req.validation.cells).toBeGreaterThan(100 * spec.model.horizon);
+    await rt.close();
+  });
+
   it('does not retrain while off, and background retrains do not hold up the stream', async () => {
     const fake = fakeTrainer(() => ({ valLoss: 1e6 }));
     const off = lifecycle({ spec, retrain: 'off', trainer: fake.factory });

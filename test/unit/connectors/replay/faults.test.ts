@@ -1,6 +1,6 @@
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { applyFaults, createFaultFilter, hasFaults, injectFaults, parseDropFraction, parseHole, parseSeed } from '../../../../src/connectors/replay/faults.js';
+import { applyFaults, createFaultFilter, createPointFault, hasFaults, injectFaults, parseDropFraction, parseHole, parseJitter, parseSeed } from '../../../../src/connectors/replay/faults.js';
 import { mulberry32 } from '../../../../src/domain/random.js';
 import type { Ingested } from '../../../../src/domain/ingested.js';
 import { ConfigError } from '../../../../src/domain/errors.js';
@@ -30,6 +30,12 @@ describe('fault filter', () => {
     expect(points(7).filter(keep).map((p) => p.value)).toEqual([0, 1, 5, 6]);
   });
 
+  it('cuts every hole of several', () => {
+    const keep = createFaultFilter({ holes: [{ start: T + H, durationMs: H }, { start: T + 4 * H, durationMs: 2 * H }] });
+    expect(points(7).filter(keep).map((p) => p.value)).toEqual([0, 2, 3, 6]);
+    expect(hasFaults({ holes: [{ start: T, durationMs: H }] })).toBe(true);
+  });
+
   it('drops about the requested fraction, reproducibly', () => {
     const ps = points(10_000);
     const kept = ps.filter(createFaultFilter({ drop: 0.1, seed: 1 }));
@@ -57,7 +63,44 @@ describe('fault filter', () => {
     expect(a.flatMap((r) => r.points).length).toBeLessThan(40);
   });
 
+  it('jitter moves each kept point by at most ±jitter, reproducibly, and leaves the drops as they were', () => {
+    const ps = points(2_000);
+    const J = 120_000;
+    const run = (seed: number): Point[] => {
+      const f = createPointFault({ drop: 0.1, jitterMs: J, seed });
+      return ps.flatMap((p) => {
+        const r = f(p);
+        return r === false ? [] : [r === true ? p : r];
+      });
+    };
+    const a = run(1);
+    expect(run(1)).toEqual(a);
+    expect(run(2)).not.toEqual(a);
+    // The same points survive as without jitter (its PRNG is its own).
+    expect(a.map((p) => p.value)).toEqual(ps.filter(createFaultFilter({ drop: 0.1, seed: 1 })).map((p) => p.value));
+    const offsets = a.map((p) => p.ts - (T + (p.value as number) * H));
+    expect(offsets.every((o) => Number.isInteger(o) && Math.abs(o) <= J)).toBe(true);
+    // Roughly uniform over [−J, J]: both signs, spread across the range.
+    expect(offsets.filter((o) => o > J / 2).length).toBeGreaterThan(a.length / 5);
+    expect(offsets.filter((o) => o < -J / 2).length).toBeGreaterThan(a.length / 5);
+  });
+
+  it('applyFaults replaces a moved point and keeps the rest in order', () => {
+    const rec: Ingested = { points: points(3), deadLetters: [], position: { topic: 't', partition: 0, offset: '4' } };
+    const moved = applyFaults(rec, (p) => (p.value === 1 ? { ...p, ts: p.ts + 5 } : p.value !== 2));
+    expect(moved.points.map((p) => [p.value, p.ts - T])).toEqual([
+      [0, 0],
+      [1, H + 5],
+    ]);
+  });
+
+  it('parseJitter takes a positive duration and says how to fix anything else', () => {
+    expect(parseJitter('2m')).toBe(120_000);
+    for (const bad of ['', '0s', '-2m', 'soon']) expect(() => parseJitter(bad)).toThrow(ConfigError);
+  });
+
   it('hasFaults', () => {
+    expect(hasFaults({ jitterMs: 1000 })).toBe(true);
     expect(hasFaults(undefined)).toBe(false);
     expect(hasFaults({ seed: 3 })).toBe(false);
     expect(hasFaults({ drop: 0.1 })).toBe(true);

@@ -406,6 +406,50 @@ const byseries = (steps: readonly ClosedStep[]) => {
   return m;
 };
 
+describe('Resampler alignment', () => {
+  // One point per 5-minute step, on the grid but ±2 minutes off (a jittery sensor clock).
+  const STEP5 = 5 * MIN;
+  const jittered = (n: number, seed: number): Point[] => {
+    let a = seed;
+    const rand = (): number => {
+      a = (a * 1103515245 + 12345) % 2147483648;
+      return a / 2147483648;
+    };
+    return Array.from({ length: n }, (_, k) => p(k * STEP5 + Math.round((2 * rand() - 1) * 2 * MIN), k));
+  };
+  const opts = (align: 'start' | 'centre'): ResamplerOptions => ({ stepMs: STEP5, aggregate: 'mean', align, latenessMs: 10 * MIN, idleCloseMs: 30 * MIN, maxJumpMs: 60 * MIN });
+
+  it('start: jittered one-per-step points straddle the boundaries, leaving steps empty and doubled', () => {
+    const steps = runAll(new Resampler(opts('start')), jittered(400, 7)).steps;
+    const onGrid = new Set(steps.map((s) => s.ts));
+    // About a quarter of the 400 grid steps get no point at all (the imputer would invent them)…
+    const empty = Array.from({ length: 399 }, (_, k) => k * STEP5).filter((ts) => !onGrid.has(ts)).length;
+    expect(empty).toBeGreaterThan(60);
+    // …and about a quarter average two points.
+    expect(steps.filter((s) => s.count === 2).length).toBeGreaterThan(60);
+  });
+
+  it('centre: each point lands in the step it is nearest, one per step, its own value', () => {
+    const steps = runAll(new Resampler(opts('centre')), jittered(400, 7)).steps;
+    expect(steps).toHaveLength(400);
+    steps.forEach((s, k) => expect(s).toEqual({ series: 's', ts: k * STEP5, value: k, count: 1 }));
+  });
+
+  it('centre: a point exactly half a step after the grid goes to the next step; lateness counts from the shifted time', () => {
+    const r = new Resampler({ ...opts('centre'), latenessMs: 0 });
+    expect(r.push(p(STEP5 / 2 - 1, 1), 0).steps).toEqual([]);
+    // ts 2.5m is nearer… neither; it opens step 5m, which closes step 0 at once (lateness 0).
+    expect(r.push(p(STEP5 / 2, 2), 0).steps).toEqual([{ series: 's', ts: 0, value: 1, count: 1 }]);
+    // 2.4m belongs to the closed step 0: late.
+    expect(r.push(p(STEP5 / 2 - 60_000, 3), 0).rejected.map((x) => x.reason)).toEqual(['late']);
+    expect(r.flush()).toEqual([{ series: 's', ts: STEP5, value: 2, count: 1 }]);
+  });
+
+  it('rejects an unknown align with a message listing the choices', () => {
+    expect(() => new Resampler({ ...opts('centre'), align: 'middle' as 'centre' })).toThrow(/align must be one of start, centre/);
+  });
+});
+
 describe('Resampler properties', () => {
   it('disorder within lateness yields exactly the steps of sorted input', () => {
     fc.assert(
@@ -414,7 +458,8 @@ describe('Resampler properties', () => {
         fc.integer({ min: 0, max: 5 * STEP }),
         fc.constantFrom<Aggregate>('mean', 'last', 'sum', 'max', 'min'),
         fc.infiniteStream(fc.double({ min: 0, max: 1, noNaN: true })),
-        (series, lateness, aggregate, rand) => {
+        fc.constantFrom<'start' | 'centre'>('start', 'centre'),
+        (series, lateness, aggregate, rand, align) => {
           // Arrival key = ts + jitter in [0, lateness]: then each arriving record's ts is ≥ the
           // watermark − lateness, i.e. the disorder stays within lateness.
           const pts: Array<{ point: Point; key: number; seq: number }> = [];
@@ -430,7 +475,7 @@ describe('Resampler properties', () => {
           const arrived = [...pts].sort((a, b) => a.key - b.key || a.seq - b.seq).map((x) => x.point);
           const sorted = [...arrived].sort((a, b) => a.ts - b.ts); // stable: ties keep arrival order
 
-          const opts: ResamplerOptions = { stepMs: STEP, aggregate, latenessMs: lateness, idleCloseMs: 1e9, maxJumpMs: 1e9 };
+          const opts: ResamplerOptions = { stepMs: STEP, aggregate, align, latenessMs: lateness, idleCloseMs: 1e9, maxJumpMs: 1e9 };
           const a = runAll(new Resampler(opts), arrived);
           const b = runAll(new Resampler(opts), sorted);
           expect(a.rejected).toEqual([]);
