@@ -6,7 +6,8 @@ import type { SeriesRegistry } from '../state/seriesRegistry.js';
 import { windowSteps } from '../state/seriesWindow.js';
 import { GruForecaster } from './gru/gruForecaster.js';
 import type { GruModelWeights } from './gru/gruWeights.js';
-import { baseLag, LagRing, rebaseStep, rebaseWindow } from './gru/residualBase.js';
+import { ChangeScales } from './gru/changeScale.js';
+import { baseLag, changeHalfLife, LagRing, rebaseStep, rebaseWindow } from './gru/residualBase.js';
 import type { ResidualBase } from './gru/residualBase.js';
 
 export interface ServingGruOptions {
@@ -38,6 +39,8 @@ export class ServingGru {
   /** The model version each series' hidden state was computed under (kept across swaps). */
   #stateVersion = new Map<SeriesId, number>();
   #lags: LagRing | undefined;
+  /** Under a change-scale base: each series' change scale (kept across swaps of the same half-life). */
+  #changes: ChangeScales | undefined;
 
   constructor(weights: GruModelWeights, opts: ServingGruOptions, history: SeriesHistory) {
     this.weights = weights;
@@ -45,6 +48,8 @@ export class ServingGru {
     this.#opts = opts;
     this.#history = history;
     this.#gru = new GruForecaster({ name: opts.name, stepMs: opts.stepMs, horizon: opts.horizon, quantiles: opts.quantiles, weights, ...(opts.registry !== undefined ? { registry: opts.registry } : {}) });
+    const k = changeHalfLife(this.base);
+    if (k !== undefined) this.#changes = new ChangeScales(k, opts.stepMs);
   }
 
   get info(): ModelInfo {
@@ -58,6 +63,7 @@ export class ServingGru {
    */
   takeOver(prev: ServingGru | undefined): void {
     if (prev !== undefined) this.#stateVersion = prev.#stateVersion;
+    if (prev !== undefined && prev.#changes !== undefined && changeHalfLife(prev.base) === changeHalfLife(this.base)) this.#changes = prev.#changes;
     const lag = baseLag(this.base);
     if (lag > 0 && prev !== undefined && prev.#lags?.capacity === lag) this.#lags = prev.#lags;
     else if (lag > 0) {
@@ -110,7 +116,7 @@ export class ServingGru {
         for (let h = 1; h <= H; h++) off[h - 1] = lags.ago(s.series, lag - h + 1);
         offsets.push(off);
       }
-      let g = rebaseStep(s, base, lagged);
+      let g = rebaseStep(s, base, lagged, this.#changes === undefined ? Number.NaN : this.#changeAt(s));
       if (stateless || fresh.delete(s.series)) g = { ...g, reset: true };
       gsteps.push(g);
       idx.push(i);
@@ -124,6 +130,18 @@ export class ServingGru {
       out[i] = lag > 0 ? offsetForecast(f, offsets[k]!, batch[i]!.value) : f;
     }
     return out;
+  }
+
+  /**
+   * `s`'s change scale, after folding it in; a series met for the first time is first seeded from
+   * its history (the steps before `s`), as training computes it from the window's start.
+   */
+  #changeAt(s: NormalizedStep): number {
+    const changes = this.#changes!;
+    if (!changes.has(s.series)) {
+      for (const h of this.#history.stepsOf(s.series)) if (h.ts < s.ts) changes.push(h.series, h.ts, h.value, h.observed, h.scale.std);
+    }
+    return changes.push(s.series, s.ts, s.value, s.observed, s.scale.std);
   }
 
   /**
@@ -160,6 +178,8 @@ export class ServingGru {
       // Computed under another model (or none): re-warmed from the restored history on its next step.
       this.#stateVersion.delete(series);
     }
+    // Reseeded from the restored history on its next step.
+    this.#changes?.drop(series);
     if (this.#lags !== undefined) {
       this.#lags.drop(series);
       for (const s of this.#history.stepsOf(series).slice(-this.#lags.capacity)) this.#lags.push(series, s.ts, s.value);
@@ -169,6 +189,7 @@ export class ServingGru {
   drop(series: SeriesId): void {
     this.#gru.drop(series);
     this.#lags?.drop(series);
+    this.#changes?.drop(series);
     this.#stateVersion.delete(series);
   }
 

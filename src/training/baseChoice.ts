@@ -1,4 +1,6 @@
+import { windowChangeScale } from '../forecasting/gru/changeScale.js';
 import type { ResidualBase } from '../forecasting/gru/residualBase.js';
+import { changeHalfLife } from '../forecasting/gru/residualBase.js';
 import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import type { SeriesWindow } from '../state/seriesWindow.js';
 import { baselineLoss } from './evaluateLoss.js';
@@ -17,9 +19,19 @@ export function seasonCandidates(spec: PipelineSpec, maxSteps: number): number[]
   return [...out];
 }
 
-/** The best baseline's loss on the held-out slice (mean pinball, normalized units): the promotion gate's bar. */
-export function bestBaselineLoss(windows: readonly SeriesWindow[], spec: PipelineSpec, valFraction: number): number | undefined {
-  const common = { horizon: spec.model.horizon, quantiles: spec.model.quantiles, valFraction };
+/** The unit of `base`'s targets at each step of a window, when it is not the std (see datasetBuilder's `originScale`). */
+export function originScaleOf(base: ResidualBase): ((w: SeriesWindow) => Float64Array) | undefined {
+  const k = changeHalfLife(base);
+  return k === undefined ? undefined : (w) => windowChangeScale(w, k);
+}
+
+/**
+ * The best baseline's loss on the held-out slice (mean pinball, in the units of `base`'s targets,
+ * so that it compares with the model's): the promotion gate's bar.
+ */
+export function bestBaselineLoss(windows: readonly SeriesWindow[], spec: PipelineSpec, valFraction: number, base?: ResidualBase): number | undefined {
+  const unit = base === undefined ? undefined : originScaleOf(base);
+  const common = { horizon: spec.model.horizon, quantiles: spec.model.quantiles, valFraction, ...(unit !== undefined ? { originScale: unit } : {}) };
   let best: number | undefined;
   for (const m of [1, ...seasonCandidates(spec, Number.POSITIVE_INFINITY)]) {
     const l = baselineLoss(windows, { ...common, seasonSteps: m });
@@ -31,11 +43,13 @@ export function bestBaselineLoss(windows: readonly SeriesWindow[], spec: Pipelin
 /**
  * The residual base for a pipeline's first model: the baseline with the lowest held-out loss on
  * the history (a season only where it is at least the horizon, leaves half the history, and
- * beats the last value by a margin).
+ * beats the last value by a margin). The last value is measured in the change scale (see
+ * changeScale.ts), with the normaliser's half-life in steps.
  */
 export function chooseBase(windows: readonly SeriesWindow[], spec: PipelineSpec, capacity: number, valFraction: number): ResidualBase {
   const common = { horizon: spec.model.horizon, quantiles: spec.model.quantiles, valFraction };
-  let best: { loss: number; base: ResidualBase } = { loss: baselineLoss(windows, { ...common, seasonSteps: 1 }) ?? Number.POSITIVE_INFINITY, base: { kind: 'last-value' } };
+  const changeHalfLife = Math.max(1, Math.round(spec.normalize.halfLife / spec.window.step));
+  let best: { loss: number; base: ResidualBase } = { loss: baselineLoss(windows, { ...common, seasonSteps: 1 }) ?? Number.POSITIVE_INFINITY, base: { kind: 'last-value', changeHalfLife } };
   for (const m of seasonCandidates(spec, Math.floor(capacity / 2))) {
     if (m < spec.model.horizon) continue;
     const l = baselineLoss(windows, { ...common, seasonSteps: m });

@@ -60,6 +60,12 @@ export interface DatasetOptions {
   readonly burnIn?: number;
   /** Steps run before the validation origins to warm the state (default 2 × context). */
   readonly valWarmup?: number;
+  /**
+   * The unit of each origin's targets, per window step (default the window's std): a base with a
+   * change scale (residualBase.ts) gives windowChangeScale. Values are reconstructed from z·std +
+   * mean whatever the unit.
+   */
+  readonly originScale?: (w: SeriesWindow) => Float64Array;
 }
 
 export interface DatasetInfo {
@@ -110,6 +116,7 @@ export function buildDatasets(windows: Iterable<SeriesWindow>, opts: DatasetOpti
   if (!Number.isInteger(laneSteps) || laneSteps < context) throw new ConfigError(`laneSteps is ${laneSteps}; use a whole number ≥ context (${context})`);
   const trainLanes: LaneSpec[] = [];
   const valLanes: LaneSpec[] = [];
+  const scales = new Map<SeriesWindow, Float64Array>();
   let series = 0;
   let steps = 0;
   let firstTs: number | undefined;
@@ -119,6 +126,7 @@ export function buildDatasets(windows: Iterable<SeriesWindow>, opts: DatasetOpti
     if (n < 2) continue;
     series++;
     steps += n;
+    scales.set(w, opts.originScale?.(w) ?? w.std);
     firstTs = Math.min(firstTs ?? w.firstTs, w.firstTs);
     lastTs = Math.max(lastTs ?? -Infinity, w.firstTs + (n - 1) * w.stepMs);
     const split = splitIndex(n, valFraction);
@@ -136,13 +144,13 @@ export function buildDatasets(windows: Iterable<SeriesWindow>, opts: DatasetOpti
     }
   }
   return {
-    train: assemble(trainLanes, opts.layout, H, context),
-    validation: assemble(valLanes, opts.layout, H, context),
+    train: assemble(trainLanes, opts.layout, H, context, scales),
+    validation: assemble(valLanes, opts.layout, H, context, scales),
     info: { series, steps, firstTs, lastTs },
   };
 }
 
-function assemble(lanes: readonly LaneSpec[], layout: FeatureLayout, H: number, context: number): TbpttDataset {
+function assemble(lanes: readonly LaneSpec[], layout: FeatureLayout, H: number, context: number, scales: ReadonlyMap<SeriesWindow, Float64Array>): TbpttDataset {
   const I = layoutInputSize(layout);
   const chunks = lanes.reduce((c, l) => Math.max(c, Math.ceil((l.end - l.start) / context)), 0);
   const T = chunks * context;
@@ -157,6 +165,7 @@ function assemble(lanes: readonly LaneSpec[], layout: FeatureLayout, H: number, 
   let cells = 0;
   lanes.forEach((lane, l) => {
     const w = lane.w;
+    const unit = scales.get(w) ?? w.std;
     for (let t = 0; t < lane.end - lane.start; t++) {
       const i = lane.start + t;
       scratch.ts = w.firstTs + i * w.stepMs;
@@ -166,7 +175,7 @@ function assemble(lanes: readonly LaneSpec[], layout: FeatureLayout, H: number, 
       // The previous step of the window (before the lane when it starts mid-window), as serving has it.
       writeInput(scratch as NormalizedStep, layout, x, (l * T + t) * I, i > 0 ? clippedZ(w.z[i - 1]!, layout) : Number.NaN);
       mean[l * T + t] = w.mean[i]!;
-      std[l * T + t] = w.std[i]!;
+      std[l * T + t] = unit[i]!;
       lossMask[l * T + t] = i >= lane.lossFrom ? 1 : 0;
     }
     // Target values run up to H steps past the lane's inputs (into the next lane's steps).

@@ -32,6 +32,8 @@ export interface BaselineLossOptions {
   /** Residuals kept per horizon to estimate the quantile offsets (default 4096). */
   readonly residualSample?: number;
   readonly seed?: number;
+  /** The unit of each origin's targets (default the std), as the datasets' `originScale`. */
+  readonly originScale?: (w: SeriesWindow) => Float64Array;
 }
 
 /**
@@ -50,12 +52,13 @@ export function baselineLoss(windows: Iterable<SeriesWindow>, opts: BaselineLoss
   const uniform = mulberry32(opts.seed ?? 1);
   const reservoirs = Array.from({ length: H }, () => ({ seen: 0, xs: [] as number[] }));
   const ws = [...windows];
+  const units = new Map(ws.map((w) => [w, opts.originScale?.(w) ?? w.std]));
   const point = (w: SeriesWindow, t: number, h: number): number => {
     const src = t + h - m * Math.ceil(h / m);
     const i = src >= 0 ? src : t;
-    return (w.z[i]! * w.std[i]! + w.mean[i]! - w.mean[t]!) / w.std[t]!;
+    return (w.z[i]! * w.std[i]! + w.mean[i]! - w.mean[t]!) / units.get(w)![t]!;
   };
-  const target = (w: SeriesWindow, t: number, h: number): number => (w.z[t + h]! * w.std[t + h]! + w.mean[t + h]! - w.mean[t]!) / w.std[t]!;
+  const target = (w: SeriesWindow, t: number, h: number): number => (w.z[t + h]! * w.std[t + h]! + w.mean[t + h]! - w.mean[t]!) / units.get(w)![t]!;
   for (const w of ws) {
     const split = splitIndex(w.length, opts.valFraction);
     for (let t = 0; t < split - 1; t++) {

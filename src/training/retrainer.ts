@@ -17,7 +17,7 @@ import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import type { SeriesWindow } from '../state/seriesWindow.js';
 import type { ArtifactInfo, ArtifactStore } from './artifactStore.js';
 import { specHash } from './artifactStore.js';
-import { bestBaselineLoss, chooseBase } from './baseChoice.js';
+import { bestBaselineLoss, chooseBase, originScaleOf } from './baseChoice.js';
 import { calibrateCandidate } from './calibrateCandidate.js';
 import type { ServingCopy } from './calibrateCandidate.js';
 import { buildDatasets, rebaseDataset } from './datasetBuilder.js';
@@ -287,14 +287,15 @@ export class Retrainer implements RetrainHooks {
       const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff);
       const rebased = windows.map((w) => rebaseWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
       const raw = windows.map((w) => alignedRawWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
-      const { train, validation, info } = buildDatasets(rebased, { layout, horizon, context, valFraction });
+      const originScale = originScaleOf(base);
+      const { train, validation, info } = buildDatasets(rebased, { layout, horizon, context, valFraction, ...(originScale !== undefined ? { originScale } : {}) });
       if (train.cells === 0 || validation.cells === 0) {
         this.#opts.logger?.info({ pipeline: spec.name, steps: info.steps }, 'retrain skipped: not enough history for training and held-out cells');
         return { outcome: 'skipped', reason: `not enough history: ${info.steps} steps over ${info.series} series give ${train.cells} training and ${validation.cells} held-out cells` };
       }
       rebaseDataset(train, base);
       rebaseDataset(validation, base);
-      const bestBaseline = bestBaselineLoss(raw, spec, valFraction);
+      const bestBaseline = bestBaselineLoss(raw, spec, valFraction, base);
       const served = runtime.servedWeights;
       const current = served !== undefined && sameLayout(served.layout, layout) ? served : undefined;
       const init = current ?? initGruModelWeights({ layout, units: hidden, horizon, quantiles }, this.#seed);

@@ -7,6 +7,9 @@ import type { SeriesWindow } from '../../state/seriesWindow.js';
  * What the GRU's quantile head predicts a correction to (the model's "base" forecast):
  *   none         the head predicts the value itself, (y[t+h] − mean_t) / std_t (the original layout)
  *   last-value   (y[t+h] − y[t]) / std_t: an untrained head already forecasts the last value
+ *   last-value, change scale k   (y[t+h] − y[t]) / d_t, d_t the series' change scale (changeScale.ts,
+ *                half-life k steps) instead of std_t: a correction means as many typical steps on
+ *                every series, whatever its level's spread (the default since artifacts name it)
  *   seasonal m   (y[t+h] − y[t+h−m]) / std_t, with input z' = (y[t] − y[t−m]) / std_t instead of z:
  *                the GRU models the seasonally differenced series (m ≥ horizon), so a season longer
  *                than its context (a week of half hours) is not something it has to remember.
@@ -14,22 +17,38 @@ import type { SeriesWindow } from '../../state/seriesWindow.js';
  * that has learnt nothing yet still forecasts that baseline. Chosen per pipeline at its first
  * training (the baseline with the lowest loss on the history) and stored with the model.
  */
-export type ResidualBase = { readonly kind: 'none' } | { readonly kind: 'last-value' } | { readonly kind: 'seasonal'; readonly steps: number };
+export type ResidualBase =
+  | { readonly kind: 'none' }
+  /** `changeHalfLife` (steps): the head's unit is the change scale, not the std (absent in artifacts before it). */
+  | { readonly kind: 'last-value'; readonly changeHalfLife?: number }
+  | { readonly kind: 'seasonal'; readonly steps: number };
 
 export const NO_BASE: ResidualBase = Object.freeze({ kind: 'none' });
 
-/** Stable text form for artifacts' meta.json: `none`, `last-value`, `seasonal:336`. */
+/**
+ * Stable text form for artifacts' meta.json and model frames: `none`, `last-value`,
+ * `last-value:change:288`, `seasonal:336`. The change scale is in the name so that a version
+ * that does not know it refuses the artifact (unknown base) rather than serving it in std units.
+ */
 export function baseName(base: ResidualBase | undefined): string {
   if (base === undefined || base.kind === 'none') return 'none';
-  return base.kind === 'last-value' ? 'last-value' : `seasonal:${base.steps}`;
+  if (base.kind === 'last-value') return base.changeHalfLife === undefined ? 'last-value' : `last-value:change:${base.changeHalfLife}`;
+  return `seasonal:${base.steps}`;
 }
 
 export function parseBase(text: string | undefined): ResidualBase {
   if (text === undefined || text === 'none') return NO_BASE;
   if (text === 'last-value') return { kind: 'last-value' };
+  const c = /^last-value:change:([1-9][0-9]*)$/.exec(text);
+  if (c) return { kind: 'last-value', changeHalfLife: Number(c[1]) };
   const m = /^seasonal:([1-9][0-9]*)$/.exec(text);
   if (m) return { kind: 'seasonal', steps: Number(m[1]) };
-  throw new ConfigError(`unknown model base "${text}"; expected none, last-value or seasonal:<steps>`);
+  throw new ConfigError(`unknown model base "${text}"; expected none, last-value, last-value:change:<steps> or seasonal:<steps> (an artifact from a newer streamcast: upgrade, or retrain it with this one)`);
+}
+
+/** The change scale's half-life in steps when the head works in it (last-value base), else undefined. */
+export function changeHalfLife(base: ResidualBase | undefined): number | undefined {
+  return base?.kind === 'last-value' ? base.changeHalfLife : undefined;
 }
 
 /** Steps of past values a series needs before the model can serve it (0 for none/last-value). */
@@ -160,15 +179,16 @@ export class LagRing {
 
 /**
  * The GRU's view of a serving step under `base`: seasonal replaces z by the seasonal difference
- * (needs y[t−m] = `lagged`) and offsets by 0; last-value offsets the output by y[t]; none is the
+ * (needs y[t−m] = `lagged`) and offsets by 0; last-value offsets the output by y[t], in units of
+ * `change` (the series' change scale at t) when the base has one, else of the std; none is the
  * step itself.
  */
-export function rebaseStep(s: NormalizedStep, base: ResidualBase, lagged: number): NormalizedStep {
+export function rebaseStep(s: NormalizedStep, base: ResidualBase, lagged: number, change = Number.NaN): NormalizedStep {
   switch (base.kind) {
     case 'none':
       return s;
     case 'last-value':
-      return { ...s, scale: { mean: s.value, std: s.scale.std } };
+      return { ...s, scale: { mean: s.value, std: base.changeHalfLife !== undefined && change > 0 ? change : s.scale.std } };
     case 'seasonal': {
       const d = s.value - lagged;
       return { ...s, value: d, z: d / s.scale.std, scale: { mean: 0, std: s.scale.std } };

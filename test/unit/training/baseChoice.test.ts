@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { NormalizedStep } from '../../../src/domain/step.js';
 import { SeriesHistory } from '../../../src/state/seriesHistory.js';
-import { bestBaselineLoss, chooseBase, seasonCandidates } from '../../../src/training/baseChoice.js';
+import { featureLayout } from '../../../src/forecasting/gru/featureLayout.js';
+import { bestBaselineLoss, chooseBase, originScaleOf, seasonCandidates } from '../../../src/training/baseChoice.js';
+import { buildDatasets, rebaseDataset } from '../../../src/training/datasetBuilder.js';
+import type { TbpttDataset } from '../../../src/training/datasetBuilder.js';
 import { baselineLoss } from '../../../src/training/evaluateLoss.js';
 import { runtimeSpec } from '../../helpers/runtimeSpec.js';
 import { HOUR, seasonalSteps } from '../../helpers/trainingSeries.js';
@@ -24,9 +27,10 @@ describe('base choice', () => {
     const daily = windows(seasonalSteps('a', { n: 1000, period: 24, amplitude: 30, noise: 1, seed: 1 }));
     expect(chooseBase(daily, spec, 4096, 0.15)).toEqual({ kind: 'seasonal', steps: 24 });
     const slow = windows(seasonalSteps('b', { n: 1000, period: 5000, amplitude: 30, noise: 0.1, seed: 2 }));
-    expect(chooseBase(slow, spec, 4096, 0.15)).toEqual({ kind: 'last-value' });
+    // The last value in change units, with the normaliser's half-life (1 d) in steps.
+    expect(chooseBase(slow, spec, 4096, 0.15)).toEqual({ kind: 'last-value', changeHalfLife: 24 });
     // A season longer than half the history kept is not considered.
-    expect(chooseBase(daily, spec, 40, 0.15)).toEqual({ kind: 'last-value' });
+    expect(chooseBase(daily, spec, 40, 0.15)).toEqual({ kind: 'last-value', changeHalfLife: 24 });
   });
 
   it('the bar is the lowest of the baselines on the held-out cells', () => {
@@ -36,4 +40,45 @@ describe('base choice', () => {
     expect(bestBaselineLoss(ws, spec, 0.15)).toBe(Math.min(...each));
     expect(bestBaselineLoss([], spec, 0.15)).toBeUndefined();
   });
+
+  it("last-value targets are in typical steps on every series, whatever the spread of its level", () => {
+    // A smooth series whose level swings far more than it steps, and a noisy one that mostly steps.
+    const smooth = windows(seasonalSteps('smooth', { n: 1200, period: 400, amplitude: 30, noise: 0.2, seed: 5 }));
+    const noisy = windows(seasonalSteps('noisy', { n: 1200, period: 400, amplitude: 1, noise: 3, seed: 6 }));
+    const base = chooseBase([...smooth, ...noisy], spec, 4096, 0.15);
+    const layout = featureLayout(['hourOfDay'], 6, undefined, base);
+    const meanAbsTarget = (ws: typeof smooth, unit?: (w: (typeof smooth)[number]) => Float64Array): number => {
+      const { train } = buildDatasets(ws, { layout, horizon: 1, context: 24, valFraction: 0.15, ...(unit !== undefined ? { originScale: unit } : {}) });
+      rebaseDataset(train, base);
+      return meanAbsTarget1(train);
+    };
+    const unit = originScaleOf(base)!;
+    const a = meanAbsTarget(smooth, unit);
+    const b = meanAbsTarget(noisy, unit);
+    // In change units both are about one typical step (≈ 1) ...
+    for (const x of [a, b]) {
+      expect(x).toBeGreaterThan(0.7);
+      expect(x).toBeLessThan(1.4);
+    }
+    // ... where in std units the smooth series' steps are a small fraction of the noisy one's: a
+    // correction learnt on one would be many times too large on the other.
+    expect(meanAbsTarget(noisy) / meanAbsTarget(smooth)).toBeGreaterThan(5);
+    // The promotion bar is in the same units as the model's targets.
+    expect(bestBaselineLoss([...smooth, ...noisy], spec, 0.15, base)).not.toBeCloseTo(bestBaselineLoss([...smooth, ...noisy], spec, 0.15)!, 2);
+  });
 });
+
+/** Mean |target| at horizon 1 over the counted cells of a last-value-rebased dataset. */
+function meanAbsTarget1(ds: TbpttDataset): number {
+  const T = ds.chunks * ds.context;
+  let s = 0;
+  let n = 0;
+  for (let l = 0; l < ds.lanes; l++) {
+    for (let t = 0; t < T; t++) {
+      if (!ds.lossMask[l * T + t] || !ds.targetOk[l * (T + 1) + t + 1]) continue;
+      s += Math.abs((ds.value[l * (T + 1) + t + 1]! - ds.mean[l * T + t]!) / ds.std[l * T + t]!);
+      n++;
+    }
+  }
+  return s / n;
+}

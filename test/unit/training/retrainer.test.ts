@@ -10,6 +10,8 @@ import { GruForecaster } from '../../../src/forecasting/gru/gruForecaster.js';
 import { initGruModelWeights } from '../../../src/forecasting/gru/gruWeights.js';
 import type { GruModelWeights } from '../../../src/forecasting/gru/gruWeights.js';
 import type { ResidualBase } from '../../../src/forecasting/gru/residualBase.js';
+import { baseName } from '../../../src/forecasting/gru/residualBase.js';
+import { ChangeScales } from '../../../src/forecasting/gru/changeScale.js';
 import type { Forecaster } from '../../../src/forecasting/forecaster.js';
 import { ModelRuntime } from '../../../src/forecasting/modelRuntime.js';
 import type { PipelineEvent } from '../../../src/observability/events.js';
@@ -145,8 +147,8 @@ describe('Retrainer (with its ModelRuntime)', () => {
     await rt.close();
   });
 
-  for (const base of [{ kind: 'none' }, { kind: 'last-value' }, { kind: 'seasonal', steps: 24 }] as const) {
-    it(`re-warms a series lazily under new weights as if they had stepped its history (base ${base.kind})`, async () => {
+  for (const base of [{ kind: 'none' }, { kind: 'last-value' }, { kind: 'last-value', changeHalfLife: 24 }, { kind: 'seasonal', steps: 24 }] as const) {
+    it(`re-warms a series lazily under new weights as if they had stepped its history (base ${baseName(base)})`, async () => {
       const w1 = weights(1, base, 1);
       const w2 = weights(2, base);
       const fake = fakeTrainer(() => ({ weights: w2 }));
@@ -164,8 +166,13 @@ describe('Retrainer (with its ModelRuntime)', () => {
       for (const s of series.slice(0, 300)) h.append(s);
       const past = h.stepsOf('a');
       const m = base.kind === 'seasonal' ? base.steps : 0;
+      // Under a change-scale base, the unit at step 300: the change scale over the steps served so
+      // far (w1 served them all; the state is handed over with the same half-life).
+      const changes = new ChangeScales(24, 3_600_000);
+      let unit = Number.NaN;
+      for (const s of series.slice(0, 301)) unit = changes.push(s.series, s.ts, s.value, s.observed, s.scale.std);
       const view = (s: NormalizedStep, lagged: number): NormalizedStep =>
-        base.kind === 'seasonal' ? { ...s, value: s.value - lagged, z: (s.value - lagged) / s.scale.std, scale: { mean: 0, std: s.scale.std } } : base.kind === 'last-value' ? { ...s, scale: { mean: s.value, std: s.scale.std } } : s;
+        base.kind === 'seasonal' ? { ...s, value: s.value - lagged, z: (s.value - lagged) / s.scale.std, scale: { mean: 0, std: s.scale.std } } : base.kind === 'last-value' ? { ...s, scale: { mean: s.value, std: 'changeHalfLife' in base ? unit : s.scale.std } } : s;
       const warm = past.slice(-CONTEXT).map((s, k) => ({ ...view(s, past[past.length - CONTEXT + k - m]?.value ?? Number.NaN), reset: k === 0 }));
       const ref = new GruForecaster({ name: 'rt', stepMs: 3_600_000, horizon: 4, quantiles: [0.1, 0.5, 0.9], weights: { ...w2, version: 2 } });
       ref.step(warm);
