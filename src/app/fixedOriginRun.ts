@@ -50,7 +50,7 @@ interface Held {
  * The fixed-origin protocol of forecasting competitions (M4) and batch users: each series' last
  * `horizon` steps are held out; the model is trained on the histories only (`runTraining`, as
  * `streamcast train`), then every series is replayed whole through the same pipeline and model
- * runtime as a backtest (so the online calibrator, the baselines and each series' state see it
+ * runtime as a backtest (so the combiner, the baselines and each series' state see it
  * prequentially, as in production), and the forecast made at each series' last history step is
  * scored on its held-out values with sMAPE, MASE and OWA against Naive2 (src/evaluation/).
  * The held-out steps pass through the replay only after that forecast is made, so the resampler

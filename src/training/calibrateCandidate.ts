@@ -22,8 +22,8 @@ export type ServingCopy = (weights: GruModelWeights) => Forecaster;
 /**
  * The candidate's held-out blend and interval calibration: its newest slice of each series'
  * history replayed through a serving copy of the candidate and the baseline, then fitted
- * (gru/calibration.ts). The copy serves the candidate without an offline calibration; its online
- * calibrator starts from the identity and learns along the replay, as it would in service.
+ * (gru/calibration.ts). The copy serves the candidate without an offline calibration; its
+ * combiner starts from the GRU alone and learns along the replay, as it would in service.
  * Undefined when the slice is too small to fit.
  */
 export async function calibrateCandidate(candidate: GruModelWeights, windows: readonly SeriesWindow[], opts: { readonly spec: PipelineSpec; readonly valFraction: number; readonly serve: ServingCopy }): Promise<Calibration | undefined> {
@@ -45,7 +45,7 @@ export async function calibrateCandidate(candidate: GruModelWeights, windows: re
       warmup: Math.max(baseLag(candidate.layout.base), season) + 2 * spec.model.context,
     });
     // A few hundred correlated cells per horizon make a noisy fit (nyc_taxi: worse than none);
-    // then the online calibrator starts from the identity instead.
+    // then the combiner starts from the GRU alone instead.
     return cells.size >= OFFLINE_MIN_CELLS * spec.model.horizon ? fitCalibration(cells) : undefined;
   } finally {
     await serving.close?.();
