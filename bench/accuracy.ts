@@ -19,9 +19,9 @@
  *   ACCURACY_PEER=0 …                         without the peer
  *   ACCURACY_PEER=only …                      the peer alone (no streamcast backtest: minutes less)
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { backtestJson } from './backtestJson.js';
 import { peerAvailable, runPeer, type PeerResult } from './accuracyPeer.js';
 import { benchFixedOrigin } from './fixedOrigin.js';
 
@@ -84,23 +84,7 @@ function cases(): Case[] {
 }
 
 function backtest(c: Case): Promise<{ summary: Summary; seconds: number; stderr: string }> {
-  const args = ['bin/streamcast.js', 'backtest', c.spec, ...c.inputs.flatMap((p) => ['--input', p]), ...(c.extra ?? []), ...(c.faults ?? []), '--json', '--quiet'];
-  const started = performance.now();
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) {
-        reject(new Error(`backtest ${c.label} exited ${code}: ${err.slice(-2000)}`));
-        return;
-      }
-      resolvePromise({ summary: JSON.parse(out) as Summary, seconds: (performance.now() - started) / 1000, stderr: err });
-    });
-  });
+  return backtestJson<Summary>([c.spec, ...c.inputs.flatMap((p) => ['--input', p]), ...(c.extra ?? []), ...(c.faults ?? [])], c.label);
 }
 
 export async function benchAccuracy(only: readonly string[] = []): Promise<Record<string, unknown>[]> {

@@ -13,7 +13,7 @@
  *   FIXED_ORIGIN_JSON=summary.json npx tsx bench/fixedOrigin.ts    prints a saved summary, runs nothing
  *   FIXED_ORIGIN_INPUT=other.csv npx tsx bench/fixedOrigin.ts      another long CSV (series,ts,value), same spec
  */
-import { spawn } from 'node:child_process';
+import { backtestJson } from './backtestJson.js';
 import { readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { ensureHourlyShortSet } from './hourlyShortSet.js';
@@ -41,20 +41,7 @@ interface Summary {
 }
 
 function runBacktest(input: string): Promise<{ summary: Summary; seconds: number }> {
-  const args = ['bin/streamcast.js', 'backtest', SPEC, '--input', input, '--origin', 'end', '--horizon', String(HORIZON), '--json', '--quiet'];
-  const started = performance.now();
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`backtest --origin end exited ${code}: ${err.slice(-2000)}`));
-      else resolvePromise({ summary: JSON.parse(out) as Summary, seconds: (performance.now() - started) / 1000 });
-    });
-  });
+  return backtestJson<Summary>([SPEC, '--input', input, '--origin', 'end', '--horizon', String(HORIZON)], '--origin end');
 }
 
 function mean(xs: readonly (number | null)[]): number | null {
