@@ -55,8 +55,9 @@ describeWithChromium('backtest report in headless chromium', () => {
     // The fan's forecast points: 12 horizons × 2 models, and the dashed rule at the origin.
     expect(await count('#detail g.mark-symbol.role-mark path')).toBeGreaterThanOrEqual(24);
     expect(await count('#detail g.mark-rule.role-mark line')).toBe(1);
-    // MAE and coverage by horizon: one line per model (the model and 3 baselines) in each, and the nominal rule.
-    expect(await count('#horizon g.mark-line.role-mark path')).toBe(8);
+    // MAE and coverage by horizon: one line per model (the model, the model before online
+    // calibration, and 3 baselines) in each, and the nominal rule.
+    expect(await count('#horizon g.mark-line.role-mark path')).toBe(10);
     expect(await count('#horizon g.mark-rule.role-mark line')).toBe(1);
     const legendTitles = await page.locator('g.role-legend-title text').allTextContents();
     expect(legendTitles.join(' ')).toContain('median (q0.5)');
