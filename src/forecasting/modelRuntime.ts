@@ -249,14 +249,14 @@ export class ModelRuntime implements Forecaster {
     if (online !== undefined) {
       // In stream order, so that how the stream is cut into batches does not matter: each step's
       // actual is scored before the forecast made at it is served.
-      // Before the first GRU is installed it learns but the spec's baseline is served as is: that
-      // is all per-series state a checkpoint restores, so a restart serves exactly what an
-      // uninterrupted run would (the combiner's own state is relearnt, not checkpointed).
+      // Before the first GRU is installed the spec's baseline is served as is (that is all per-series
+      // state a checkpoint restores, so a restart serves exactly what an uninterrupted run would),
+      // and the combiner only keeps each series' lag values and scale, so that its seasonal
+      // experts are ready when a GRU arrives; it scores and serves from then on.
       const installed = this.#serving !== undefined;
       for (let i = 0; i < batch.length; i++) {
         online.observe(batch[i]!);
-        const served = online.serve(out[i]!, fallback[i]!, out[i] !== fallback[i]);
-        if (installed) out[i] = served;
+        if (installed) out[i] = online.serve(out[i]!, fallback[i]!, out[i] !== fallback[i]);
       }
     }
     for (const s of batch) {
