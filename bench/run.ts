@@ -14,6 +14,7 @@ import { benchMemory } from './memory.js';
 import { benchReplay } from './replayThroughput.js';
 import { benchResampler } from './resamplerPush.js';
 import { benchTrain } from './trainBackends.js';
+import { benchTrainKernel } from './trainKernel.js';
 
 const benches: Record<string, (args: readonly string[]) => Promise<Record<string, unknown>[]>> = {
   replay: benchReplay,
@@ -31,6 +32,8 @@ const benches: Record<string, (args: readonly string[]) => Promise<Record<string
   accuracy: () => benchAccuracy(),
   // Per compute backend, side by side: `streamcast train` on nyc_taxi, one training chunk, serving.
   train: benchTrain,
+  // One TBPTT step: tf ops on each tfjs backend vs the hand-written kernel, same chunks, same run.
+  'train-kernel': benchTrainKernel,
   // Prints its own tables (kernels × batch sizes, stateful vs window re-run).
   gru: async () => {
     await import('./gruStep.bench.js');

@@ -3,7 +3,8 @@ import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 import { mulberry32 } from '../domain/random.js';
 import type { TbpttDataset } from './datasetBuilder.js';
 import { splitIndex } from './datasetBuilder.js';
-import { GruTrainingModel } from './gruTrainingModel.js';
+import { createTrainingModel } from './trainingKernel.js';
+import type { TrainingKernel } from './trainingKernel.js';
 import type { SeriesWindow } from '../state/seriesWindow.js';
 import { evaluateDataset } from './trainLoop.js';
 
@@ -13,8 +14,8 @@ import { evaluateDataset } from './trainLoop.js';
  * thread: fine in tests and the CLI; a serving process gets the same number from the trainer
  * worker (TrainRequest.current → currentValLoss).
  */
-export async function weightsLoss(weights: GruModelWeights, ds: TbpttDataset, batchLanes = 32): Promise<number | undefined> {
-  const model = new GruTrainingModel(weights);
+export async function weightsLoss(weights: GruModelWeights, ds: TbpttDataset, batchLanes = 32, kernel: TrainingKernel = 'js'): Promise<number | undefined> {
+  const model = createTrainingModel(kernel, weights);
   try {
     return await evaluateDataset(model, ds, batchLanes);
   } finally {

@@ -322,7 +322,7 @@ export class Retrainer implements RetrainHooks {
       const unimproved = current !== undefined && res.bestEpoch === 0 ? { epochs: res.epochs, bestEpochLoss: bestEpochLoss(res.history) } : undefined;
       const decision = promotionDecision({ candidate: res.valLoss, current: res.currentValLoss, baseline: bestBaseline, mustBeat: spec.retrain.promote.mustBeat, ...(unimproved !== undefined ? { unimproved } : {}) });
       // Where a retrain's time goes (dataset and baseline losses, the worker's epochs and evaluations, the calibration replay).
-      const log: Record<string, unknown> = { pipeline: spec.name, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, bestEpoch: res.bestEpoch, ms: Math.round(res.durationMs), prepareMs: Math.round(prepareMs) };
+      const log: Record<string, unknown> = { pipeline: spec.name, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, bestEpoch: res.bestEpoch, ms: Math.round(res.durationMs), prepareMs: Math.round(prepareMs), ...(res.kernel !== undefined ? { kernel: res.kernel } : {}) };
       const losses = { valLoss: res.valLoss, initialValLoss: res.initialValLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, validationCells: validation.cells, epochs: res.epochs, bestEpoch: res.bestEpoch, durationMs: res.durationMs, backend: res.backend, base: baseName(base) };
       report = { outcome: 'rejected', reason: decision.reason, ...losses };
       if (!decision.promote && how.force !== true) {

@@ -3,7 +3,9 @@ import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 import { mulberry32 } from '../domain/random.js';
 import { chunkBatch } from './datasetBuilder.js';
 import type { TbpttDataset } from './datasetBuilder.js';
-import { GruTrainingModel } from './gruTrainingModel.js';
+import type { TrainingKernel } from './trainingKernel.js';
+import { createTrainingModel } from './trainingKernel.js';
+import type { TrainingModel } from './trainingModel.js';
 
 export interface TrainLoopOptions {
   readonly epochs: number;
@@ -15,6 +17,8 @@ export interface TrainLoopOptions {
   readonly batchLanes?: number;
   readonly learningRate?: number;
   readonly clipNorm?: number;
+  /** What computes the steps (trainingKernel.ts; default `js`, the trainer worker chooses per job). */
+  readonly kernel?: TrainingKernel;
 }
 
 export interface EpochReport {
@@ -56,7 +60,7 @@ export type TrainLoopOutcome =
  * Truncated-BPTT training with early stopping: each epoch visits the training lanes in a seeded
  * random order, `batchLanes` at a time, and runs their chunks in order, carrying each lane's
  * hidden state from chunk to chunk (detached: gradients stop at chunk boundaries). The loop is
- * synchronous tf work between `pause()` calls, so run it in the trainer worker, not on the
+ * synchronous compute between `pause()` calls, so run it in the trainer worker, not on the
  * serving thread.
  */
 export async function trainLoop(train: TbpttDataset, validation: TbpttDataset, init: GruModelWeights, opts: TrainLoopOptions, hooks: TrainLoopHooks = {}): Promise<TrainLoopOutcome> {
@@ -66,7 +70,7 @@ export async function trainLoop(train: TbpttDataset, validation: TbpttDataset, i
   const batchLanes = opts.batchLanes ?? 32;
   if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new ConfigError(`epochs is ${opts.epochs}; use a whole number ≥ 1`);
   if (!Number.isInteger(batchLanes) || batchLanes < 1) throw new ConfigError(`batchLanes is ${batchLanes}; use a whole number ≥ 1`);
-  const model = new GruTrainingModel(init, {
+  const model = createTrainingModel(opts.kernel ?? 'js', init, {
     ...(opts.learningRate !== undefined ? { learningRate: opts.learningRate } : {}),
     ...(opts.clipNorm !== undefined ? { clipNorm: opts.clipNorm } : {}),
   });
@@ -133,7 +137,7 @@ export async function trainLoop(train: TbpttDataset, validation: TbpttDataset, i
 }
 
 /** Mean pinball loss per cell and level on a dataset; undefined when it has no cells. */
-export async function evaluateDataset(model: GruTrainingModel, ds: TbpttDataset, batchLanes = 32, pause?: () => Promise<void>): Promise<number | undefined> {
+export async function evaluateDataset(model: TrainingModel, ds: TbpttDataset, batchLanes = 32, pause?: () => Promise<void>): Promise<number | undefined> {
   if (ds.cells === 0) return undefined;
   let lossSum = 0;
   let cells = 0;

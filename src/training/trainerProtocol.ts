@@ -35,6 +35,8 @@ export interface TrainOutcome {
   readonly durationMs: number;
   /** The backend the worker trained on: tensorflow-gpu, tensorflow, wasm or cpu. */
   readonly backend: string;
+  /** What computed the steps (trainingKernel.ts): tf ops on that backend, or the hand-written pass. */
+  readonly kernel?: 'js' | 'tf';
 }
 
 export type FromWorker =

@@ -3,7 +3,7 @@ import { isStreamcastError } from '../domain/errors.js';
 import { selectBackend } from '../forecasting/gru/backend.js';
 import type { FromWorker, ToWorker, WorkerInit } from './trainerProtocol.js';
 import { sameWeights, weightBuffers } from './trainerProtocol.js';
-import { GruTrainingModel } from './gruTrainingModel.js';
+import { createTrainingModel, trainingKernel } from './trainingKernel.js';
 import { evaluateDataset, trainLoop } from './trainLoop.js';
 
 /**
@@ -39,8 +39,9 @@ async function run(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
   const { id, request } = msg;
   try {
     const choice = await backend;
+    const kernel = trainingKernel(choice.candidate, Math.min(request.options.batchLanes ?? 32, Math.max(request.train.lanes, request.validation.lanes)));
     let lastFraction = -1;
-    const out = await trainLoop(request.train, request.validation, request.init, request.options, {
+    const out = await trainLoop(request.train, request.validation, request.init, { ...request.options, kernel }, {
       pause,
       shouldCancel: () => Atomics.load(cancelFlag, 0) === id,
       onProgress: (epoch, fraction) => {
@@ -60,7 +61,8 @@ async function run(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
       // Fine-tuning the model in service: the loop already scored it on these cells (its initial loss).
       currentValLoss = out.initialValLoss;
     } else if (request.current !== undefined) {
-      const current = new GruTrainingModel(request.current);
+      // The same kernel as the candidate's loss: promotion compares the two numbers.
+      const current = createTrainingModel(kernel, request.current);
       // Cancellable like the training loop: a cancel (e.g. Ctrl-C in a backtest) must not wait for this pass.
       let cancelled = false;
       const pauseOrCancel = async (): Promise<void> => {
@@ -95,6 +97,7 @@ async function run(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
         history: out.history,
         durationMs: out.durationMs,
         backend: choice.candidate,
+        kernel,
       },
       out.weights === request.init ? [] : weightBuffers(out.weights),
     );
