@@ -3,7 +3,7 @@
  * GruTrainingModel (tf ops) on every tfjs backend installed here, and JsGruTrainingModel (the
  * hand-written forward and backward pass), one TBPTT training step (forward, backward, Adam) and
  * one evaluation at a backtest's shapes (H = 64, T = 96, 12 horizons × 3 quantiles), for B = 3
- * lanes (one hourly series, as nyc_taxi trains) and 32 (the default batch). Kernels alternate
+ * lanes (one hourly series, as nyc_taxi trains), 12 (trainingKernel.ts' threshold) and 32 (the default batch). Kernels alternate
  * within each run; BENCH_KERNEL_RUNS runs (default 5) of 5 steps each after a warm-up; every
  * run's median step is listed, and the ratio tf / js of the medians.
  */
@@ -42,7 +42,7 @@ export async function benchTrainKernel(): Promise<Record<string, unknown>[]> {
   const init = initGruModelWeights({ layout, units: 64, horizon: HORIZON, quantiles: [0.1, 0.5, 0.9] }, 1);
   const backends: BackendCandidate[] = nativeInstalled() ? ['wasm', 'tensorflow'] : ['wasm'];
   const rows: Record<string, unknown>[] = [];
-  for (const B of [3, 32]) {
+  for (const B of [3, 12, 32]) {
     const u = mulberry32(7 + B);
     const x = Float32Array.from({ length: B * T * I }, () => u() * 2 - 1);
     const h0 = new Float32Array(B * 64);
