@@ -71,9 +71,12 @@ if (mode === 'replay') {
   const H = first[4].length;
   const keys = first[6];
   const quantiles = keys.map(Number);
+  // The step: the first gap between two points of one series (a recording interleaves series).
   const step = (() => {
     const a = records.filter((r): r is Obs => r[0] === 'o');
-    return a[1]![2] - a[0]![2];
+    const s0 = a[0]![1];
+    const next = a.slice(1).find((r) => r[1] === s0)!;
+    return next[2] - a[0]![2];
   })();
   const variants: Record<string, () => OnlineCombiner> = {
     built: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags }),
@@ -91,6 +94,11 @@ if (mode === 'replay') {
     mem3: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, baseMemory: 3 }),
     mem30: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, baseMemory: 30 }),
     half3000: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, halfLifeSteps: 3000 }),
+    // Moving-mean experts (windows in steps): none (the combiner before them), H, H/2, H and 4H.
+    noMeans: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, means: [] }),
+    meanH: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, means: [Math.max(2, H)] }),
+    meanHalfH: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, means: [Math.max(2, H >> 1)] }),
+    meanH4H: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, means: [Math.max(2, H), 4 * H] }),
   };
   const passThrough = (pick: 'gru' | 'baseline') => () =>
     ({
@@ -116,6 +124,7 @@ if (mode === 'replay') {
     };
   }
   const only = process.env['COMBINER_VARIANTS']?.split(',');
+  const noModel = process.env['COMBINER_NO_MODEL'] === '1';
   // Values per series by ts, for targets and the baselines.
   const values = new Map<string, Map<number, number>>();
   const firstTs = new Map<string, number>();
@@ -152,8 +161,10 @@ if (mode === 'replay') {
         continue;
       }
       const baseline = fc(r, r[5], 'baseline');
-      const served = r[3] ? fc(r, r[4], 'gru') : baseline;
-      const out = c.serve(served, baseline, r[3]);
+      // COMBINER_NO_MODEL=1: as if no GRU ever served (the combiner chooses among the baselines alone).
+      const model = r[3] && !noModel;
+      const served = model ? fc(r, r[4], 'gru') : baseline;
+      const out = c.serve(served, baseline, model);
       if (r[2] < firstTs.get(r[1])! + warmup * step) continue;
       const vals = values.get(r[1]);
       for (let h = 1; h <= H; h++) {
@@ -177,6 +188,7 @@ if (mode === 'replay') {
         }
       }
     }
+    if (process.env["COMBINER_DEBUG"]) process.stderr.write(JSON.stringify({ baseErr, counted, err, n }) + "\n");
     const best = (h: number) => Math.min(...Object.values(baseErr).map((e) => e[h]! / counted.n[h]!).filter(Number.isFinite));
     const ratios = err.map((e, h) => e / n[h]! / best(h));
     const meanBest = Math.min(...Object.values(baseErr).map((e) => e.reduce((a, b) => a + b, 0)).filter(Number.isFinite)) / counted.n[0]!;

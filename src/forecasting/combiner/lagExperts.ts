@@ -24,3 +24,12 @@ export function lagExperts(spec: PipelineSpec): number[] {
 export function baselineSeasonSteps(spec: PipelineSpec): number {
   return spec.baseline.type === 'last-value' ? 1 : Math.round(spec.baseline.season / spec.window.step);
 }
+
+/**
+ * Windows of the moving-mean experts: the mean of the last `horizon` values (at least 2), the
+ * local level that a noisy, mean-reverting series (counts, utilisation) is better forecast by
+ * than its last value, and that the combiner chooses only where its errors say so.
+ */
+export function meanExperts(spec: PipelineSpec): number[] {
+  return [Math.max(2, spec.model.horizon)];
+}

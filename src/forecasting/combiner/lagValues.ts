@@ -9,6 +9,8 @@ export class LagValues {
   /** Values learned since the last clear (may exceed the capacity). */
   #filled = 0;
   #head = 0;
+  /** Values pushed ever (clear does not reset it): a change of it means the values changed. */
+  #pushes = 0;
   readonly #capacity: number;
 
   constructor(capacity: number) {
@@ -18,6 +20,11 @@ export class LagValues {
 
   get filled(): number {
     return this.#filled;
+  }
+
+  /** Values pushed over the ring's life, clears included: equal counts mean the same values. */
+  get pushes(): number {
+    return this.#pushes;
   }
 
   get bytes(): number {
@@ -33,6 +40,7 @@ export class LagValues {
     this.#values[this.#head] = value;
     this.#head = (this.#head + 1) % this.#values.length;
     this.#filled++;
+    this.#pushes++;
   }
 
   /** The value `age` steps before the newest (0: the newest); NaN when not held. */

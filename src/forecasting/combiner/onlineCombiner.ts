@@ -17,6 +17,8 @@ export interface OnlineCombinerOptions {
   readonly stepMs: number;
   /** Lags in steps of the lag experts (1: the last value; a season: seasonal naive). */
   readonly lags: readonly number[];
+  /** Windows in steps of the moving-mean experts (lagExperts.ts' meanExperts; default none). */
+  readonly means?: readonly number[];
   /** The pipeline baseline's season in steps (1: last value): it is not an expert before one season since a reset. */
   readonly baselineSeason?: number;
   /** Series whose served quantiles are followed up for the interval scales (the first this many seen). */
@@ -160,6 +162,8 @@ export class OnlineCombiner {
   #served: Float64Array = new Float64Array(0);
   #sampled = 0;
   readonly #x: Float64Array;
+  /** The moving means of the last (ring, fill, age) asked for. */
+  readonly #meanMemo: { ring: LagValues | undefined; pushes: number; filled: number; age: number; values: Float64Array };
   /** Per group, the candidate chosen for the forecast being served (−1: not yet). */
   readonly #chosen: Int32Array;
   readonly #vals: Float64Array;
@@ -172,7 +176,7 @@ export class OnlineCombiner {
     this.#Q = opts.quantiles.length;
     this.#anchor = anchorIndex(opts.quantiles);
     this.#keys = this.quantiles.map(quantileKey);
-    this.#set = candidateSet(opts.lags, opts.grid);
+    this.#set = candidateSet(opts.lags, opts.grid, opts.means ?? []);
     this.#B = this.#set.bases.length;
     this.#aloneOption = new Int8Array(this.#set.size).fill(-1);
     this.#set.baseAlone.forEach((c, i) => (this.#aloneOption[c] = i));
@@ -198,7 +202,8 @@ export class OnlineCombiner {
     this.#G = each ? H : horizonGroups(H);
     this.#groupOf = Int32Array.from({ length: H + 1 }, (_, h) => (h === 0 ? -1 : each ? h - 1 : horizonGroup(h)));
     this.#scoredAt = Int32Array.from({ length: this.#G }, (_, g) => (each ? g + 1 : groupEnd(g, H)));
-    this.#ringCapacity = Math.max(H, ...opts.lags.map((s) => s * Math.ceil(H / s)));
+    // A mean is scored h − 1 steps after its origin: its window then ends that far back.
+    this.#ringCapacity = Math.max(H, ...opts.lags.map((s) => s * Math.ceil(H / s)), ...(opts.means ?? []).map((w) => H - 1 + w));
     this.#baselineSeason = opts.baselineSeason ?? 1;
     this.#sample = opts.sampleSeries ?? DEFAULT_SAMPLE_SERIES;
     this.#halfLife = opts.halfLifeSteps ?? DEFAULT_HALF_LIFE_STEPS;
@@ -218,6 +223,7 @@ export class OnlineCombiner {
     this.#scale = new Float64Array(H * this.#Q).fill(1);
     // Experts, then a constant 0 that unused candidate terms read.
     this.#x = new Float64Array(this.#set.experts + 1);
+    this.#meanMemo = { ring: undefined, pushes: -1, filled: -1, age: -1, values: new Float64Array(this.#set.means.length) };
     this.#chosen = new Int32Array(this.#G);
     this.#vals = new Float64Array(this.#Q);
     this.#pendingLength = H * this.#G * 2;
@@ -376,6 +382,27 @@ export class OnlineCombiner {
       else if (s <= 1) x[2 + e] = ring === undefined ? lastValue : ring.at(age);
       else x[2 + e] = ring!.at(age + s * Math.ceil(h / s) - h);
     }
+    const means = this.#set.means;
+    if (means.length === 0) return;
+    // Every horizon of one forecast asks for the same means (same ring, same age): summed once.
+    const m = this.#meanMemo;
+    if (m.ring !== ring || m.pushes !== (ring?.pushes ?? -1) || m.filled !== (ring?.filled ?? -1) || m.age !== age) {
+      m.ring = ring;
+      m.pushes = ring?.pushes ?? -1;
+      m.filled = ring?.filled ?? -1;
+      m.age = age;
+      for (let e = 0; e < means.length; e++) {
+        const w = means[e]!;
+        let v = Number.NaN;
+        if (ring !== undefined && filledAtOrigin >= w) {
+          let sum = 0;
+          for (let i = 0; i < w; i++) sum += ring.at(age + i);
+          v = sum / w;
+        }
+        m.values[e] = v;
+      }
+    }
+    for (let e = 0; e < means.length; e++) x[2 + lags.length + e] = m.values[e]!;
   }
 
   /** The served centre at horizon h from the experts in #x. */

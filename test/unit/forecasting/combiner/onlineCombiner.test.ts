@@ -166,6 +166,22 @@ describe('OnlineCombiner', () => {
     for (const m of r.mae[0]!) expect(m).toBeLessThan(0.3);
   });
 
+  it('serves the moving mean on noise around a level, and the last value on a random walk', () => {
+    const normal = normalSource(mulberry32(11));
+    const noise = () => 50 + normal();
+    const H = 4;
+    const make = () => new OnlineCombiner({ horizon: H, quantiles: Q, stepMs: STEP, lags: [], means: [8] });
+    // The baseline (last value) errs by |e_t+h − e_t| ≈ 1.13 on white noise; the mean of the last 8 by ≈ 0.85.
+    const level = simulate(make(), { steps: 3000, next: noise });
+    for (const m of level.mae[0]!) expect(m).toBeLessThan(0.95);
+    const withoutMean = simulate(new OnlineCombiner({ horizon: H, quantiles: Q, stepMs: STEP, lags: [] }), { steps: 3000, next: noise });
+    for (const m of withoutMean.mae[0]!) expect(m).toBeGreaterThan(1.05);
+    // On a random walk the last value is best: the mean expert must not be served there.
+    const w = simulate(make(), { steps: 3000, next: walk(5) });
+    const lastValue = simulate(new OnlineCombiner({ horizon: H, quantiles: Q, stepMs: STEP, lags: [] }), { steps: 3000, next: walk(5) });
+    w.mae[0]!.forEach((m, h) => expect(m).toBeLessThan(lastValue.mae[0]![h]! * 1.02));
+  });
+
   it('starts from the offline calibration until the pipeline has scored enough cells', () => {
     const init = { ...identityCalibration(1, Q), blend: Float32Array.from([0, 0, 1]), scale: Float32Array.from([2, 1, 2]) };
     const c = new OnlineCombiner({ horizon: 1, quantiles: Q, stepMs: STEP, lags: [1], minCells: 1000 }, init);
