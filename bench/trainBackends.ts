@@ -11,6 +11,9 @@
  * 3. Serving: GruForecaster.step (auto kernel) series-steps/s at B = 64, 1,024 and 10,000
  *    (BENCH_SERVE_B=1000,100000 to choose).
  *
+ * Since the training kernel (src/training/trainingKernel.ts), part 1 trains nyc_taxi (a few lanes)
+ * with the hand-written kernel on both backends, so it measures little but start-up; part 2 is
+ * the tf ops alone (`npm run bench -- train-kernel` compares them with the hand-written kernel).
  * Parts 2 and 3 switch backends in this process (switchBackend). Backends: wasm, and tensorflow
  * when `npm run native:install` has been run; BENCH_GPU=1: wasm and tensorflow-gpu (bench/gpu-check.sh).
  * BENCH_TRAIN_EPOCHS (default 3), BENCH_TRAIN_INPUT (default the shared nyc_taxi.csv).
