@@ -12,6 +12,7 @@ import { KafkaPipeline } from '../runtime/kafkaPipeline.js';
 import { SeriesRegistry } from '../state/seriesRegistry.js';
 import { changelogTopic } from '../connectors/kafka/topics.js';
 import { ModelDistribution } from '../runtime/modelDistribution.js';
+import { PeerHistory } from '../runtime/peerHistory.js';
 import { readinessReporter } from '../runtime/readinessReporter.js';
 import { onShutdown } from '../runtime/shutdown.js';
 import type { Liveness } from '../runtime/stallDetector.js';
@@ -209,8 +210,12 @@ function build(
   const models = new ModelDistribution({ spec, cfg, logger: log });
   // One series index for the pipeline's cores, its state store and the model's per-series parts.
   const registry = new SeriesRegistry();
+  // The trainer learns across all series: each retrain adds those of the partitions other
+  // instances own, read from the state changelog (peerHistory.ts).
+  const peers = PeerHistory.kafka({ spec, cfg, logger: log, owns: (p) => registry.owns(p) });
   const { runtime, retrainer } = createModel(spec, {
     registry,
+    peerWindows: (request) => peers.windows(request),
     retrain: 'off',
     models: modelsDir,
     persist: true,
