@@ -32,10 +32,10 @@ function frames(ids: readonly string[], n = 120, shape: StateShape | null = stat
   return out;
 }
 
-type Record = readonly [series: string, value: Uint8Array | null, partition: number];
+type ChangelogRecord = readonly [series: string, value: Uint8Array | null, partition: number];
 
 /** A changelog of `records`, in order; `partitions` records which partitions were asked for. */
-function fakeRead(records: readonly Record[], asked: number[] = [], hold?: Promise<void>): ChangelogRead {
+function fakeRead(records: readonly ChangelogRecord[], asked: number[] = [], hold?: Promise<void>): ChangelogRead {
   return async (select, onRecord) => {
     const parts = [...new Set(records.map((r) => r[2]))].filter((p) => select(p));
     asked.push(...parts);
