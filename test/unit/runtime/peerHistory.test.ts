@@ -21,8 +21,8 @@ const spec = runtimeSpec();
 const CAPACITY = 500;
 
 /** State frames as a pipeline writes them: a ModelRuntime's snapshot (history tail included) in a state frame. */
-function frames(ids: readonly string[], n = 120, shape: StateShape | null = stateShapeOf(spec)): Map<string, Uint8Array> {
-  const rt = new ModelRuntime({ spec });
+function frames(ids: readonly string[], n = 120, shape: StateShape | null = stateShapeOf(spec), snapshotHistorySteps?: number): Map<string, Uint8Array> {
+  const rt = new ModelRuntime({ spec, ...(snapshotHistorySteps !== undefined ? { snapshotHistorySteps } : {}) });
   for (const [k, id] of ids.entries()) rt.step(seasonalSteps(id, { n, seed: k + 1 }));
   const out = new Map<string, Uint8Array>();
   for (const id of ids) {
@@ -80,6 +80,14 @@ describe('PeerHistory (the other instances\' series, from the state changelog)',
     }
     const line = log.lines.find((l) => l.level === 'info')!;
     expect(line.obj).toMatchObject({ partitions: [1, 2], series: 3, steps: 3 * tail });
+  });
+
+  it('a longer snapshot tail (run --snapshot-history) gives longer peer windows; never shorter than a re-warm needs', async () => {
+    const long = frames(['deep'], 300, stateShapeOf(spec), 200);
+    const tiny = frames(['shallow'], 300, stateShapeOf(spec), 5);
+    const read = fakeRead([['deep', long.get('deep')!, 1], ['shallow', tiny.get('shallow')!, 1]]);
+    const got = await new PeerHistory({ spec, read, owns: () => false, logger: recordingLogger() }).windows(request());
+    expect(Object.fromEntries(got.windows.map((w) => [w.series, w.length]))).toEqual({ deep: 200, shallow: spec.model.context + 1 });
   });
 
   it('the newest record of a series wins and a tombstone drops it', async () => {
