@@ -326,6 +326,8 @@ export class Retrainer implements RetrainHooks {
     let report: RetrainReport = { outcome: 'skipped', reason: 'not run' };
     try {
       const gathered = await this.#withPeers(own);
+      // prepareMs stays the datasets' and baselines' time (the peers' read is peerMs).
+      const prepareFrom = performance.now();
       if (this.#closing !== undefined) return { outcome: 'skipped', reason: 'closing' };
       if (abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
       const windows = gathered.windows;
@@ -354,7 +356,7 @@ export class Retrainer implements RetrainHooks {
       const served = runtime.servedWeights;
       const current = served !== undefined && sameLayout(served.layout, layout) ? served : undefined;
       const init = current ?? initGruModelWeights({ layout, units: hidden, horizon, quantiles }, this.#seed);
-      const prepareMs = performance.now() - started;
+      const prepareMs = performance.now() - prepareFrom;
       this.#trainer ??= this.#opts.trainer?.() ?? (await defaultTrainer(this.#opts.trainBackend));
       if (this.#closing !== undefined) return { outcome: 'skipped', reason: 'closing' };
       if (abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
