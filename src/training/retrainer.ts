@@ -340,7 +340,10 @@ export class Retrainer implements RetrainHooks {
           ? { peerSeries: origin.peer.series, peerSteps: origin.peer.steps, peerMs: gathered.peerMs, peerSkipped: gathered.peerSkipped, peerSampledOut: gathered.peerSampledOut }
           : {}),
       };
-      const base = runtime.residualBase ?? chooseBase(windows, spec, runtime.history.capacity, valFraction);
+      // Chosen on this instance's own windows only: the peers' are short tails (snapshot tails),
+      // too short for some seasonal candidates, so with them the candidates would be scored on
+      // different cells (test/unit/training/retrainerPeers.test.ts).
+      const base = runtime.residualBase ?? chooseBase(own, spec, runtime.history.capacity, valFraction);
       const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff);
       const rebased = windows.map((w) => rebaseWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
       const raw = windows.map((w) => alignedRawWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);

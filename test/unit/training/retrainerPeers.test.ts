@@ -92,6 +92,25 @@ describe('Retrainer with peer windows', () => {
     expect(aloneLine[0]).not.toHaveProperty('peerSeries');
   });
 
+  it('chooses the residual base on its own series only: short peer tails would change which cells each candidate base is scored on', async () => {
+    // Smooth peers: the last value is nearly right for them, and their 20-step tails are shorter
+    // than a daily season. Chosen on all windows, the base came out seasonal:168 here (a weekly
+    // lag no peer tail reaches), not the daily one the own series calls for.
+    const smooth = Array.from({ length: 60 }, (_, i) => seasonalSteps(`smooth-${i}`, { n: 400, period: 2000, amplitude: 50, noise: 0.001, seed: 10 + i }).slice(-20));
+    const run = async (peerWindows?: PeerWindowSource) => {
+      const { runtime, retrainer } = createModelLifecycle(spec, { retrain: 'off', trainer: fakeTrainer().factory, ...(peerWindows !== undefined ? { peerWindows } : {}) });
+      runtime.step(own);
+      const report = await retrainer.retrainNow();
+      await runtime.close();
+      return report;
+    };
+    const alone = await run();
+    const withPeers = await run(async () => ({ windows: windowsOf(...smooth), series: smooth.length, sampledOut: 0, skipped: 0 }));
+    expect(alone.base).toBe('seasonal:24');
+    expect(withPeers.peer?.series).toBe(60);
+    expect(withPeers.base).toBe(alone.base);
+  });
+
   it('a failed read costs only the peers\' windows: a warning, and the retrain goes on with its own history', async () => {
     const fake = fakeTrainer();
     const log = logger();
