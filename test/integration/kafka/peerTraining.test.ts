@@ -50,7 +50,7 @@ describeWithKafka('the trainer learns across instances: its retrains add the ser
     );
   });
 
-  it('two instances: a retrain on the owner of partition 0 trains on both partitions\' series, read from the state changelog', async () => {
+  it.each(['at-least-once', 'exactly-once'] as const)('two instances (%s): a retrain on the owner of partition 0 trains on both partitions\' series, read from the state changelog', async (guarantee) => {
     const brokers = requireKafkaBrokers();
     const kafka = testKafka(brokers);
     const t = specTopics('peers');
@@ -66,7 +66,7 @@ describeWithKafka('the trainer learns across instances: its retrains add the ser
       baseline: { type: 'seasonal-naive', season: '1h' },
       // No scheduled retrain during the test: the retrains under test are asked for (retrainNow).
       retrain: { every: '30d', minHistory: 10_000, epochs: 1 },
-      guarantee: 'at-least-once',
+      guarantee,
     });
     const groupId = uniqueName('peers');
     const logger = createLogger({ level: 'warn' });
