@@ -83,12 +83,12 @@ export class PeerHistory {
     const timeoutMs = this.#opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const t0 = performance.now();
     const sample = new PeerSample<Uint8Array>(max);
-    const read$ = new AbortController();
+    const stopRead = new AbortController();
     let open = true;
     const partitions = new Set<number>();
-    const stop = (): void => read$.abort(request.signal.reason);
+    const stop = (): void => stopRead.abort(request.signal.reason);
     request.signal.addEventListener('abort', stop, { once: true });
-    const timer = setTimeout(() => read$.abort(new StreamcastError('retriable', `reading the other instances' state took over ${timeoutMs / 1000} s`)), timeoutMs);
+    const timer = setTimeout(() => stopRead.abort(new StreamcastError('retriable', `reading the other instances' state took over ${timeoutMs / 1000} s`)), timeoutMs);
     timer.unref();
     let records: number;
     try {
@@ -101,12 +101,12 @@ export class PeerHistory {
           // A copy: the fetch buffer a value is a view of is large and reused.
           sample.offer(series, value === null ? null : Uint8Array.prototype.slice.call(value));
         },
-        read$.signal,
+        stopRead.signal,
       );
       const stopped = new Promise<never>((_, reject) => {
-        const fail = (): void => reject(read$.signal.reason);
-        if (read$.signal.aborted) fail();
-        read$.signal.addEventListener('abort', fail, { once: true });
+        const fail = (): void => reject(stopRead.signal.reason);
+        if (stopRead.signal.aborted) fail();
+        stopRead.signal.addEventListener('abort', fail, { once: true });
       });
       stopped.catch(() => undefined);
       reading.catch(() => undefined);
@@ -116,7 +116,7 @@ export class PeerHistory {
       open = false;
       clearTimeout(timer);
       request.signal.removeEventListener('abort', stop);
-      read$.abort(); // a read still connecting stops once it can
+      stopRead.abort(); // a read still connecting stops once it can
     }
     const taken = sample.take();
     const scratch = new SeriesHistory({ stepMs: spec.window.step, capacity: request.capacity });
