@@ -11,6 +11,7 @@ import { benchCombiner } from './combinerStep.js';
 import { benchKafka } from './kafkaThroughput.js';
 import { benchLiveMemory } from './liveMemory.js';
 import { benchMemory } from './memory.js';
+import { benchPeerRead } from './peerRead.js';
 import { benchReplay } from './replayThroughput.js';
 import { benchResampler } from './resamplerPush.js';
 import { benchTrain } from './trainBackends.js';
@@ -28,6 +29,8 @@ const benches: Record<string, (args: readonly string[]) => Promise<Record<string
   'live-memory': benchLiveMemory,
   // Needs a broker: KAFKA_BROKERS, else starts one with deploy/kafka/kafka.sh (and stops it).
   kafka: benchKafka,
+  // Needs KAFKA_BROKERS: one retrain's read of the other instances' series (runtime/peerHistory.ts).
+  'peer-read': () => benchPeerRead(),
   // Prequential backtests with retraining on the shared data sets (minutes).
   accuracy: () => benchAccuracy(),
   // Per compute backend, side by side: `streamcast train` on nyc_taxi, one training chunk, serving.

@@ -12,6 +12,7 @@ import { KafkaPipeline } from '../runtime/kafkaPipeline.js';
 import { SeriesRegistry } from '../state/seriesRegistry.js';
 import { changelogTopic } from '../connectors/kafka/topics.js';
 import { ModelDistribution } from '../runtime/modelDistribution.js';
+import { PeerHistory } from '../runtime/peerHistory.js';
 import { readinessReporter } from '../runtime/readinessReporter.js';
 import { onShutdown } from '../runtime/shutdown.js';
 import type { Liveness } from '../runtime/stallDetector.js';
@@ -30,6 +31,12 @@ export interface KafkaRunOptions {
   readonly shutdownTimeoutMs: number;
   /** InfluxDB 1.x history, e.g. http://127.0.0.1:8086/streamcast. */
   readonly influxUrl?: string | undefined;
+  /**
+   * Steps of history each series' changelog state carries (`--snapshot-history`; default
+   * model.context + the residual base's lag + 1, what a re-warm needs): the other instances' series
+   * reach the trainer through it (runtime/peerHistory.ts), so a longer tail trains on more of them.
+   */
+  readonly snapshotHistorySteps?: number;
 }
 
 /** How often readiness changes reach the streamcast_ready gauge. */
@@ -52,7 +59,7 @@ export async function runKafkaPipelines(opts: KafkaRunOptions): Promise<void> {
   const abort = new AbortController();
 
   const backends = await startComputeBackends(opts.backends, logger);
-  const built = opts.pipelines.map(({ spec, cfg }) => build(spec, cfg, observability, logger, opts.influxUrl, backends.config.train));
+  const built = opts.pipelines.map(({ spec, cfg }) => build(spec, cfg, observability, logger, opts.influxUrl, backends.config.train, opts.snapshotHistorySteps));
   // Trainers start now, so a training backend asked for by name but missing exits 2 at once.
   for (const b of built) {
     const trainOn = b.pipeline.spec.model.type === 'gru' ? await b.retrainer.startTrainer() : undefined;
@@ -200,6 +207,7 @@ function build(
   logger: Logger,
   influxUrl: string | undefined,
   trainBackend: BackendRequest,
+  snapshotHistorySteps: number | undefined,
   modelsDir = 'models',
 ): Built {
   const log = logger.child({ pipeline: spec.name });
@@ -209,8 +217,13 @@ function build(
   const models = new ModelDistribution({ spec, cfg, logger: log });
   // One series index for the pipeline's cores, its state store and the model's per-series parts.
   const registry = new SeriesRegistry();
+  // The trainer learns across all series: each retrain adds those of the partitions other
+  // instances own, read from the state changelog (peerHistory.ts).
+  const peers = PeerHistory.kafka({ spec, cfg, logger: log, owns: (p) => registry.owns(p) });
   const { runtime, retrainer } = createModel(spec, {
     registry,
+    peerWindows: (request) => peers.windows(request),
+    ...(snapshotHistorySteps !== undefined ? { snapshotHistorySteps } : {}),
     retrain: 'off',
     models: modelsDir,
     persist: true,

@@ -117,6 +117,11 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('--no-http', 'do not serve HTTP')
     .option('--shutdown-timeout <ms>', 'graceful shutdown budget before exiting 1', positiveInt, 30_000)
     .option('--influx <url>', 'also write actuals, forecasts and errors to InfluxDB 1.x, e.g. http://127.0.0.1:8086/streamcast (database created if absent)')
+    .option(
+      '--snapshot-history <steps>',
+      "steps of each series' history written with its state to the changelog (default: model.context + the residual base's lag + 1): the trainer learns that much of the other instances' series, and a restart restores that much; ~5 bytes a step per changed series per checkpoint",
+      positiveInt,
+    )
     .addOption(backendOption())
     .addOption(trainBackendOption())
     .action(async (specs: string[], _flags, cmd: Command) => {

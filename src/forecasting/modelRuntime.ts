@@ -27,7 +27,8 @@ export interface ModelRuntimeOptions {
   readonly stateless?: boolean;
   /**
    * Steps of history in each series' snapshot (checkpoints): default model.context + the seasonal
-   * base's lag + 1 (a re-warm's needs); `all` writes the whole history every time.
+   * base's lag + 1 (a re-warm's needs; a number below it counts as it); `all` writes the whole
+   * history every time.
    */
   readonly snapshotHistorySteps?: number | 'all';
   /** Steps of history kept per series for retraining and re-warming (default: see defaultHistorySteps). */
@@ -284,7 +285,10 @@ export class ModelRuntime implements Forecaster {
   #snapshotHistorySteps(): number {
     const o = this.#opts.snapshotHistorySteps;
     if (o === 'all') return Number.POSITIVE_INFINITY;
-    return o ?? this.#spec.model.context + baseLag(this.weights?.layout.base ?? this.#fixedBase) + 1;
+    const rewarm = this.#spec.model.context + baseLag(this.weights?.layout.base ?? this.#fixedBase) + 1;
+    // A longer tail is asked for so that the trainer of another instance learns more of this
+    // instance's series (runtime/peerHistory.ts); never shorter than a re-warm needs.
+    return o === undefined ? rewarm : Math.max(o, rewarm);
   }
 
   restore(series: SeriesId, snapshot: Uint8Array): void {

@@ -22,6 +22,8 @@ import { calibrateCandidate } from './calibrateCandidate.js';
 import type { ServingCopy } from './calibrateCandidate.js';
 import { buildDatasets, rebaseDataset } from './datasetBuilder.js';
 import { promotionDecision } from './evaluateLoss.js';
+import { mergePeerWindows } from './peerWindows.js';
+import type { MergedWindows, PeerWindows, PeerWindowSource } from './peerWindows.js';
 import type { TrainerLike, TrainProgress } from './trainer.js';
 
 /** What one retrain did (`retrainNow`). Losses: mean pinball per cell and level, normalized units, held-out slice. */
@@ -41,6 +43,9 @@ export interface RetrainReport {
   readonly backend?: string;
   /** The residual base, as in meta.json. */
   readonly base?: string;
+  /** Series and steps trained on from this instance's own history, and from the other instances' (`peerWindows`). */
+  readonly own?: { readonly series: number; readonly steps: number };
+  readonly peer?: { readonly series: number; readonly steps: number };
 }
 
 /**
@@ -79,6 +84,12 @@ export interface RetrainerOptions {
    * their meta.json summary: e.g. to publish it to the other instances (src/runtime/modelDistribution.ts).
    */
   readonly onPromoted?: (weights: GruModelWeights, info: ArtifactInfo) => void;
+  /**
+   * Windows of the series other instances hold, added to this instance's own at every retrain
+   * (under Kafka: src/runtime/peerHistory.ts), so that one trainer learns across all series. A
+   * failure is logged and the retrain goes on with its own history.
+   */
+  readonly peerWindows?: PeerWindowSource;
   readonly events?: EventListener;
   readonly logger?: LogSink;
   /** Progress of each scheduled retrain's training (backtest progress): `run` counts retrains from 1. */
@@ -110,6 +121,8 @@ export class Retrainer implements RetrainHooks {
   #nextRetrainAt: number | undefined;
   #closing: Promise<void> | undefined;
   #trainBackend = 'none';
+  /** Stops the peer-windows read of the retrain in progress (closing, retraining turned off). */
+  #peerRead: AbortController | undefined;
   readonly #runs = { promoted: 0, rejected: 0, failed: 0 };
   #started = 0;
   /** Training range (meta.json `training`) of each version served here: loaded or promoted. */
@@ -169,7 +182,10 @@ export class Retrainer implements RetrainHooks {
   setRetrain(mode: RetrainMode): void {
     if (this.#spec.model.type !== 'gru' || this.#closing !== undefined || mode === this.#mode) return;
     this.#mode = mode;
-    if (mode === 'off') this.#trainer?.cancel();
+    if (mode === 'off') {
+      this.#peerRead?.abort();
+      this.#trainer?.cancel();
+    }
   }
 
   pendingWork(): Promise<void> | undefined {
@@ -252,6 +268,7 @@ export class Retrainer implements RetrainHooks {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const trainer = this.#trainer;
+      this.#peerRead?.abort();
       trainer?.cancel();
       await trainer?.close();
       await this.#training?.catch(() => undefined);
@@ -266,7 +283,32 @@ export class Retrainer implements RetrainHooks {
     return [...history.series()].flatMap((s) => history.segmentsOf(s)).filter((w) => w.length >= 2);
   }
 
-  async #retrain(windows: SeriesWindow[], how: { explicit?: boolean; force?: boolean; onProgress?: (p: TrainProgress) => void }): Promise<RetrainReport> {
+  /**
+   * This instance's windows with the peers' (`peerWindows`): a read that fails or is stopped
+   * costs only the peers' windows. Own windows are taken before (at the trigger), so a blocking
+   * retrain still sees exactly the steps up to it.
+   */
+  async #withPeers(own: SeriesWindow[]): Promise<MergedWindows & { readonly peerMs?: number; readonly peerSkipped?: number; readonly peerSampledOut?: number }> {
+    const source = this.#opts.peerWindows;
+    if (source === undefined) return mergePeerWindows(own, undefined);
+    const t0 = performance.now();
+    const read = new AbortController();
+    this.#peerRead = read;
+    let peer: PeerWindows | undefined;
+    try {
+      peer = await source({ capacity: this.#runtime.history.capacity, signal: read.signal });
+    } catch (err) {
+      // Operator action: none needed (the model still trains, on this instance's series); if it
+      // persists, check that this instance can read the state changelog.
+      if (!read.signal.aborted) this.#opts.logger?.warn({ pipeline: this.#spec.name, err }, `cannot read the other instances' series (${err instanceof Error ? err.message : String(err)}); this retrain uses this instance's own history only`);
+    } finally {
+      if (this.#peerRead === read) this.#peerRead = undefined;
+    }
+    const merged = mergePeerWindows(own, peer);
+    return { ...merged, peerMs: Math.round(performance.now() - t0), ...(peer !== undefined ? { peerSkipped: peer.skipped, peerSampledOut: peer.sampledOut } : {}) };
+  }
+
+  async #retrain(own: SeriesWindow[], how: { explicit?: boolean; force?: boolean; onProgress?: (p: TrainProgress) => void }): Promise<RetrainReport> {
     const started = performance.now();
     const spec = this.#spec;
     const runtime = this.#runtime;
@@ -283,15 +325,33 @@ export class Retrainer implements RetrainHooks {
     };
     let report: RetrainReport = { outcome: 'skipped', reason: 'not run' };
     try {
-      const base = runtime.residualBase ?? chooseBase(windows, spec, runtime.history.capacity, valFraction);
+      const gathered = await this.#withPeers(own);
+      // prepareMs stays the datasets' and baselines' time (the peers' read is peerMs).
+      const prepareFrom = performance.now();
+      if (this.#closing !== undefined) return { outcome: 'skipped', reason: 'closing' };
+      if (abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
+      const windows = gathered.windows;
+      // Whose series this retrain learns from: this instance's and the other instances' (peerWindows).
+      const origin = { own: gathered.own, peer: gathered.peer };
+      const originLog = {
+        ownSeries: origin.own.series,
+        ownSteps: origin.own.steps,
+        ...(this.#opts.peerWindows !== undefined
+          ? { peerSeries: origin.peer.series, peerSteps: origin.peer.steps, peerMs: gathered.peerMs, peerSkipped: gathered.peerSkipped, peerSampledOut: gathered.peerSampledOut }
+          : {}),
+      };
+      // Chosen on this instance's own windows only: the peers' are short tails (snapshot tails),
+      // too short for some seasonal candidates, so with them the candidates would be scored on
+      // different cells (test/unit/training/retrainerPeers.test.ts).
+      const base = runtime.residualBase ?? chooseBase(own, spec, runtime.history.capacity, valFraction);
       const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff);
       const rebased = windows.map((w) => rebaseWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
       const raw = windows.map((w) => alignedRawWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
       const originScale = originScaleOf(base);
       const { train, validation, info } = buildDatasets(rebased, { layout, horizon, context, valFraction, ...(originScale !== undefined ? { originScale } : {}) });
       if (train.cells === 0 || validation.cells === 0) {
-        this.#opts.logger?.info({ pipeline: spec.name, steps: info.steps }, 'retrain skipped: not enough history for training and held-out cells');
-        return { outcome: 'skipped', reason: `not enough history: ${info.steps} steps over ${info.series} series give ${train.cells} training and ${validation.cells} held-out cells` };
+        this.#opts.logger?.info({ pipeline: spec.name, steps: info.steps, ...originLog }, 'retrain skipped: not enough history for training and held-out cells');
+        return { outcome: 'skipped', reason: `not enough history: ${info.steps} steps over ${info.series} series give ${train.cells} training and ${validation.cells} held-out cells`, ...origin };
       }
       rebaseDataset(train, base);
       rebaseDataset(validation, base);
@@ -299,7 +359,7 @@ export class Retrainer implements RetrainHooks {
       const served = runtime.servedWeights;
       const current = served !== undefined && sameLayout(served.layout, layout) ? served : undefined;
       const init = current ?? initGruModelWeights({ layout, units: hidden, horizon, quantiles }, this.#seed);
-      const prepareMs = performance.now() - started;
+      const prepareMs = performance.now() - prepareFrom;
       this.#trainer ??= this.#opts.trainer?.() ?? (await defaultTrainer(this.#opts.trainBackend));
       if (this.#closing !== undefined) return { outcome: 'skipped', reason: 'closing' };
       if (abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
@@ -322,8 +382,8 @@ export class Retrainer implements RetrainHooks {
       const unimproved = current !== undefined && res.bestEpoch === 0 ? { epochs: res.epochs, bestEpochLoss: bestEpochLoss(res.history) } : undefined;
       const decision = promotionDecision({ candidate: res.valLoss, current: res.currentValLoss, baseline: bestBaseline, mustBeat: spec.retrain.promote.mustBeat, ...(unimproved !== undefined ? { unimproved } : {}) });
       // Where a retrain's time goes (dataset and baseline losses, the worker's epochs and evaluations, the calibration replay).
-      const log: Record<string, unknown> = { pipeline: spec.name, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, bestEpoch: res.bestEpoch, ms: Math.round(res.durationMs), prepareMs: Math.round(prepareMs), ...(res.kernel !== undefined ? { kernel: res.kernel } : {}) };
-      const losses = { valLoss: res.valLoss, initialValLoss: res.initialValLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, validationCells: validation.cells, epochs: res.epochs, bestEpoch: res.bestEpoch, durationMs: res.durationMs, backend: res.backend, base: baseName(base) };
+      const log: Record<string, unknown> = { pipeline: spec.name, ...originLog, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, bestEpoch: res.bestEpoch, ms: Math.round(res.durationMs), prepareMs: Math.round(prepareMs), ...(res.kernel !== undefined ? { kernel: res.kernel } : {}) };
+      const losses = { ...origin, valLoss: res.valLoss, initialValLoss: res.initialValLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, validationCells: validation.cells, epochs: res.epochs, bestEpoch: res.bestEpoch, durationMs: res.durationMs, backend: res.backend, base: baseName(base) };
       report = { outcome: 'rejected', reason: decision.reason, ...losses };
       if (!decision.promote && how.force !== true) {
         outcome('rejected');

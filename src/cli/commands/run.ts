@@ -15,6 +15,8 @@ export interface RunFlags extends BackendFlags, LogFlags {
   shutdownTimeout?: number;
   /** InfluxDB 1.x history, e.g. http://127.0.0.1:8086/streamcast. */
   influx?: string;
+  /** Steps of history in each series' changelog state (default: what a re-warm needs). */
+  snapshotHistory?: number;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function runCommand(specPaths: readonly string[], flags: RunFlags):
     http: { port: flags.port, host: flags.host, http: flags.http },
     shutdownTimeoutMs: flags.shutdownTimeout ?? 30_000,
     influxUrl: flags.influx,
+    ...(flags.snapshotHistory !== undefined ? { snapshotHistorySteps: flags.snapshotHistory } : {}),
   });
   return 0;
 }

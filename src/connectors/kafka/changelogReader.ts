@@ -6,7 +6,11 @@ import type { LogSink } from '../../observability/logger.js';
 export interface ChangelogReadOptions {
   readonly kafka: Kafka;
   readonly topic: string;
-  readonly partitions: readonly number[];
+  /**
+   * The partitions to read: a list (each must exist), or a test over the topic's partitions (a
+   * reader of the partitions some other instance owns does not know how many there are).
+   */
+  readonly partitions: readonly number[] | ((partition: number) => boolean);
   /** Prefix of the throw-away consumer group (kafkajs has no group-less assign()). */
   readonly groupPrefix: string;
   /** Called once per record in offset order per partition; a null value is a tombstone. */
@@ -14,6 +18,8 @@ export interface ChangelogReadOptions {
   readonly logger: LogSink;
   /** Give up when no progress was made for this long (default 60 s). */
   readonly stallMs?: number;
+  /** Stops the read: it rejects with the signal's reason once the consumer is connected (connecting finishes first). */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -38,7 +44,9 @@ export async function readChangelog(opts: ChangelogReadOptions): Promise<number>
     await admin.disconnect();
   }
   const remaining = new Map<number, bigint>();
-  for (const p of opts.partitions) {
+  const select = opts.partitions;
+  const partitions = typeof select === 'function' ? [...ends.keys()].filter((p) => select(p)) : select;
+  for (const p of partitions) {
     const e = ends.get(p);
     if (e === undefined) throw new StreamcastError('fatal', `changelog ${topic} has no partition ${p}; it must have as many partitions as the input topic (co-partitioned by series)`);
     if (e.high > e.low) remaining.set(p, e.high);
@@ -61,6 +69,8 @@ export async function readChangelog(opts: ChangelogReadOptions): Promise<number>
   const done = new Promise<void>((resolve, reject) => {
     settle = (err) => (err === undefined ? resolve() : reject(err));
   });
+  // Settled early (stopped, crashed) while still connecting: awaited below, never unhandled.
+  done.catch(() => undefined);
   const progressed = (partition: number, lastOffset: string) => {
     lastProgress = Date.now();
     const end = remaining.get(partition);
@@ -69,6 +79,9 @@ export async function readChangelog(opts: ChangelogReadOptions): Promise<number>
   };
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => progressed(e.payload.partition, e.payload.lastOffset));
   consumer.on(consumer.events.CRASH, (e) => settle(e.payload.error));
+  const abort = (): void => settle(opts.signal?.reason ?? new StreamcastError('retriable', `reading ${topic} was stopped`));
+  if (opts.signal?.aborted === true) abort();
+  opts.signal?.addEventListener('abort', abort, { once: true });
   const stallMs = opts.stallMs ?? 60_000;
   const watchdog = setInterval(() => {
     if (Date.now() - lastProgress > stallMs) {
@@ -93,6 +106,7 @@ export async function readChangelog(opts: ChangelogReadOptions): Promise<number>
     await done;
   } finally {
     clearInterval(watchdog);
+    opts.signal?.removeEventListener('abort', abort);
     await consumer.disconnect().catch((err: unknown) => logger.debug({ err }, 'restore consumer disconnect failed'));
   }
   return records;
