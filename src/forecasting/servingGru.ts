@@ -6,7 +6,9 @@ import type { SeriesRegistry } from '../state/seriesRegistry.js';
 import { windowSteps } from '../state/seriesWindow.js';
 import { GruForecaster } from './gru/gruForecaster.js';
 import type { GruModelWeights } from './gru/gruWeights.js';
-import { ChangeScales } from './gru/changeScale.js';
+import { ChangeScales, windowChangeScale } from './gru/changeScale.js';
+import type { GruInputStep } from './gru/featureLayout.js';
+import { lagColumns, lagSpan, windowLagInputs, writeLagInputs } from './gru/featureLayout.js';
 import { baseLag, changeHalfLife, LagRing, rebaseStep, rebaseWindow } from './gru/residualBase.js';
 import type { ResidualBase } from './gru/residualBase.js';
 
@@ -38,7 +40,10 @@ export class ServingGru {
   readonly #history: SeriesHistory;
   /** The model version each series' hidden state was computed under (kept across swaps). */
   #stateVersion = new Map<SeriesId, number>();
+  /** The newest values of each series: a season for the seasonal base, else the lag inputs' span (featureLayout.ts). */
   #lags: LagRing | undefined;
+  /** Seasonal-lag columns per step (0: the layout has none). */
+  readonly #lagColumns: number;
   /** Under a change-scale base: each series' change scale (kept across swaps of the same half-life). */
   #changes: ChangeScales | undefined;
 
@@ -50,6 +55,12 @@ export class ServingGru {
     this.#gru = new GruForecaster({ name: opts.name, stepMs: opts.stepMs, horizon: opts.horizon, quantiles: opts.quantiles, weights, ...(opts.registry !== undefined ? { registry: opts.registry } : {}) });
     const k = changeHalfLife(this.base);
     if (k !== undefined) this.#changes = new ChangeScales(k, opts.stepMs);
+    this.#lagColumns = lagColumns(weights.layout.lags);
+  }
+
+  /** Values kept per series in the lag ring: the base's season, else what the lag inputs read. */
+  get #ringSteps(): number {
+    return Math.max(baseLag(this.base), lagSpan(this.weights.layout));
   }
 
   get info(): ModelInfo {
@@ -64,7 +75,7 @@ export class ServingGru {
   takeOver(prev: ServingGru | undefined): void {
     if (prev !== undefined) this.#stateVersion = prev.#stateVersion;
     if (prev !== undefined && prev.#changes !== undefined && changeHalfLife(prev.base) === changeHalfLife(this.base)) this.#changes = prev.#changes;
-    const lag = baseLag(this.base);
+    const lag = this.#ringSteps;
     if (lag > 0 && prev !== undefined && prev.#lags?.capacity === lag) this.#lags = prev.#lags;
     else if (lag > 0) {
       this.#lags = new LagRing(lag, this.#opts.stepMs);
@@ -94,8 +105,9 @@ export class ServingGru {
     }
     const lag = baseLag(base);
     const lags = this.#lags;
+    const L = this.#lagColumns;
     const idx: number[] = [];
-    const gsteps: NormalizedStep[] = [];
+    const gsteps: GruInputStep[] = [];
     const offsets: Float64Array[] = [];
     const H = this.#opts.horizon;
     for (let i = 0; i < batch.length; i++) {
@@ -116,7 +128,15 @@ export class ServingGru {
         for (let h = 1; h <= H; h++) off[h - 1] = lags.ago(s.series, lag - h + 1);
         offsets.push(off);
       }
-      let g = rebaseStep(s, base, lagged, this.#changes === undefined ? Number.NaN : this.#changeAt(s));
+      let g: GruInputStep = rebaseStep(s, base, lagged, this.#changes === undefined ? Number.NaN : this.#changeAt(s));
+      if (L > 0 && lags !== undefined) {
+        // Seasonal lags in the head's unit at this origin (g's scale), from the ring before s joins it.
+        const series = s.series;
+        const lagInputs = new Float32Array(L);
+        writeLagInputs(this.weights.layout, s.value, g.scale.std, lags.held(series, s.ts), (back) => lags.ago(series, back), lagInputs, 0);
+        lags.push(series, s.ts, s.value);
+        g = { ...g, lagInputs };
+      }
       if (stateless || fresh.delete(s.series)) g = { ...g, reset: true };
       gsteps.push(g);
       idx.push(i);
@@ -154,9 +174,14 @@ export class ServingGru {
     const rw = rebaseWindow(w, base);
     if (rw === undefined) return [];
     const from = Math.max(0, rw.length - this.#opts.context);
-    return windowSteps(rw, from).map((s, k) => {
-      const g = base.kind === 'last-value' ? rebaseStep(s, base, Number.NaN) : s;
-      return k === 0 ? { ...g, reset: true } : g;
+    const L = this.#lagColumns;
+    const k = changeHalfLife(base);
+    const unit = L === 0 ? undefined : k !== undefined ? windowChangeScale(rw, k) : rw.std;
+    return windowSteps(rw, from).map((s, j): GruInputStep => {
+      let g: GruInputStep = base.kind === 'last-value' ? rebaseStep(s, base, Number.NaN) : s;
+      // As training writes them: from the window's earlier steps, in the origin's target unit.
+      if (unit !== undefined) g = { ...g, lagInputs: windowLagInputs(this.weights.layout, rw, from + j, unit, new Float32Array(L)) };
+      return j === 0 ? { ...g, reset: true } : g;
     });
   }
 

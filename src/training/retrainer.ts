@@ -9,6 +9,7 @@ import { DEFAULT_Z_CLIP, featureLayout, sameLayout } from '../forecasting/gru/fe
 import { initGruModelWeights } from '../forecasting/gru/gruWeights.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 import { alignedRawWindow, baseName, rebaseWindow } from '../forecasting/gru/residualBase.js';
+import { seasonalLags } from '../forecasting/gru/seasonalLags.js';
 import type { ModelRuntime } from '../forecasting/modelRuntime.js';
 import type { RetrainHooks } from '../forecasting/retrainHooks.js';
 import type { EventListener } from '../observability/events.js';
@@ -284,7 +285,7 @@ export class Retrainer implements RetrainHooks {
     let report: RetrainReport = { outcome: 'skipped', reason: 'not run' };
     try {
       const base = runtime.residualBase ?? chooseBase(windows, spec, runtime.history.capacity, valFraction);
-      const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff);
+      const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff, seasonalLags(spec, base));
       const rebased = windows.map((w) => rebaseWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
       const raw = windows.map((w) => alignedRawWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
       const originScale = originScaleOf(base);
