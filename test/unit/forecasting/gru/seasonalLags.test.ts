@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../../src/domain/errors.js';
 import type { NormalizedStep } from '../../../../src/domain/step.js';
 import { featureLayout, inputNames, lagsFromNames, lagSpan, layoutInputSize, sameLayout, writeInput, writeLagInputs } from '../../../../src/forecasting/gru/featureLayout.js';
+import { initGruModelWeights } from '../../../../src/forecasting/gru/gruWeights.js';
 import { lagOffsets, MAX_LAG_OFFSETS, seasonalLags } from '../../../../src/forecasting/gru/seasonalLags.js';
 import { parseSpec } from '../../../../src/spec/loadSpec.js';
 
@@ -39,6 +40,19 @@ describe('seasonal-lag inputs: layout', () => {
     expect(() => featureLayout([], 6, 10, undefined, false, [{ steps: 24, offsets: [1] }, { steps: 24, offsets: [2] }])).toThrow(ConfigError);
     expect(() => featureLayout([], 6, 10, undefined, false, [{ steps: 24, offsets: [24] }])).toThrow(/offsets/);
     expect(() => featureLayout([], 6, 10, undefined, false, [{ steps: 24, offsets: [3, 2] }])).toThrow(/increasing/);
+  });
+});
+
+describe('seasonal-lag inputs: initial weights', () => {
+  it('start the lag rows of the input kernel at zero and draw the others as without lags', () => {
+    const dims = { units: 4, horizon: 2, quantiles: [0.1, 0.5, 0.9] };
+    const plain = initGruModelWeights({ ...dims, layout: featureLayout(['hourOfDay'], 6) }, 5);
+    const withLags = initGruModelWeights({ ...dims, layout }, 5);
+    const own = 5 * 12;
+    expect(withLags.cell.kernel.length).toBe(12 * 12);
+    expect(withLags.cell.kernel.subarray(0, own)).toEqual(plain.cell.kernel);
+    expect(withLags.cell.kernel.subarray(own).every((v) => v === 0)).toBe(true);
+    expect(withLags.cell.recurrentKernel).toEqual(plain.cell.recurrentKernel);
   });
 });
 
