@@ -284,7 +284,8 @@ export class ModelRuntime implements Forecaster {
   #snapshotHistorySteps(): number {
     const o = this.#opts.snapshotHistorySteps;
     if (o === 'all') return Number.POSITIVE_INFINITY;
-    return o ?? this.#spec.model.context + Math.max(baseLag(this.weights?.layout.base ?? this.#fixedBase), lagSpan(this.weights?.layout)) + 1;
+    // The lag inputs read the model's view of the series (the seasonal difference under a seasonal base): their span on top of the base's season.
+    return o ?? this.#spec.model.context + baseLag(this.weights?.layout.base ?? this.#fixedBase) + lagSpan(this.weights?.layout) + 1;
   }
 
   restore(series: SeriesId, snapshot: Uint8Array): void {

@@ -9,7 +9,7 @@ import type { GruModelWeights } from './gru/gruWeights.js';
 import { ChangeScales, windowChangeScale } from './gru/changeScale.js';
 import type { GruInputStep } from './gru/featureLayout.js';
 import { lagColumns, lagSpan, windowLagInputs, writeLagInputs } from './gru/featureLayout.js';
-import { baseLag, changeHalfLife, LagRing, rebaseStep, rebaseWindow } from './gru/residualBase.js';
+import { baseLag, baseName, changeHalfLife, LagRing, rebaseStep, rebaseWindow } from './gru/residualBase.js';
 import type { ResidualBase } from './gru/residualBase.js';
 
 export interface ServingGruOptions {
@@ -40,8 +40,12 @@ export class ServingGru {
   readonly #history: SeriesHistory;
   /** The model version each series' hidden state was computed under (kept across swaps). */
   #stateVersion = new Map<SeriesId, number>();
-  /** The newest values of each series: a season for the seasonal base, else the lag inputs' span (featureLayout.ts). */
   #lags: LagRing | undefined;
+  /**
+   * The lag inputs' values (featureLayout.ts): each series in the model's view (the seasonal
+   * difference under a seasonal base, the value otherwise), the lags' span of them.
+   */
+  #lagIn: LagRing | undefined;
   /** Seasonal-lag columns per step (0: the layout has none). */
   readonly #lagColumns: number;
   /** Under a change-scale base: each series' change scale (kept across swaps of the same half-life). */
@@ -58,10 +62,6 @@ export class ServingGru {
     this.#lagColumns = lagColumns(weights.layout.lags);
   }
 
-  /** Values kept per series in the lag ring: the base's season, else what the lag inputs read. */
-  get #ringSteps(): number {
-    return Math.max(baseLag(this.base), lagSpan(this.weights.layout));
-  }
 
   get info(): ModelInfo {
     return this.#gru.info;
@@ -75,7 +75,7 @@ export class ServingGru {
   takeOver(prev: ServingGru | undefined): void {
     if (prev !== undefined) this.#stateVersion = prev.#stateVersion;
     if (prev !== undefined && prev.#changes !== undefined && changeHalfLife(prev.base) === changeHalfLife(this.base)) this.#changes = prev.#changes;
-    const lag = this.#ringSteps;
+    const lag = baseLag(this.base);
     if (lag > 0 && prev !== undefined && prev.#lags?.capacity === lag) this.#lags = prev.#lags;
     else if (lag > 0) {
       this.#lags = new LagRing(lag, this.#opts.stepMs);
@@ -83,6 +83,21 @@ export class ServingGru {
         for (const s of this.#history.stepsOf(series).slice(-lag)) this.#lags.push(series, s.ts, s.value);
       }
     }
+    const span = lagSpan(this.weights.layout);
+    if (span > 0 && prev !== undefined && prev.#lagIn?.capacity === span && baseName(prev.base) === baseName(this.base)) this.#lagIn = prev.#lagIn;
+    else if (span > 0) {
+      this.#lagIn = new LagRing(span, this.#opts.stepMs);
+      for (const series of this.#history.series()) this.#seedLagInputs(series);
+    }
+  }
+
+  /** Fills `series`' lag-input ring from its history in the model's view (as a training window has it). */
+  #seedLagInputs(series: SeriesId): void {
+    const ring = this.#lagIn!;
+    const w = this.#history.windowOf(series);
+    const rw = w === undefined ? undefined : rebaseWindow(w, this.base);
+    if (rw === undefined) return;
+    for (let i = Math.max(0, rw.length - ring.capacity); i < rw.length; i++) ring.push(series, rw.firstTs + i * rw.stepMs, rw.z[i]! * rw.std[i]! + rw.mean[i]!);
   }
 
   /** The GRU's forecasts for `batch` where it can serve, the baseline's (`fallback`) elsewhere. */
@@ -105,6 +120,7 @@ export class ServingGru {
     }
     const lag = baseLag(base);
     const lags = this.#lags;
+    const lagIn = this.#lagIn;
     const L = this.#lagColumns;
     const idx: number[] = [];
     const gsteps: GruInputStep[] = [];
@@ -129,12 +145,13 @@ export class ServingGru {
         offsets.push(off);
       }
       let g: GruInputStep = rebaseStep(s, base, lagged, this.#changes === undefined ? Number.NaN : this.#changeAt(s));
-      if (L > 0 && lags !== undefined) {
-        // Seasonal lags in the head's unit at this origin (g's scale), from the ring before s joins it.
+      if (L > 0 && lagIn !== undefined) {
+        // Seasonal lags of the model's view of the series (g's value) in the head's unit at this
+        // origin (g's scale), from the ring before g joins it.
         const series = s.series;
         const lagInputs = new Float32Array(L);
-        writeLagInputs(this.weights.layout, s.value, g.scale.std, lags.held(series, s.ts), (back) => lags.ago(series, back), lagInputs, 0);
-        lags.push(series, s.ts, s.value);
+        writeLagInputs(this.weights.layout, g.value, g.scale.std, lagIn.held(series, s.ts), (back) => lagIn.ago(series, back), lagInputs, 0);
+        lagIn.push(series, s.ts, g.value);
         g = { ...g, lagInputs };
       }
       if (stateless || fresh.delete(s.series)) g = { ...g, reset: true };
@@ -209,11 +226,16 @@ export class ServingGru {
       this.#lags.drop(series);
       for (const s of this.#history.stepsOf(series).slice(-this.#lags.capacity)) this.#lags.push(series, s.ts, s.value);
     }
+    if (this.#lagIn !== undefined) {
+      this.#lagIn.drop(series);
+      this.#seedLagInputs(series);
+    }
   }
 
   drop(series: SeriesId): void {
     this.#gru.drop(series);
     this.#lags?.drop(series);
+    this.#lagIn?.drop(series);
     this.#changes?.drop(series);
     this.#stateVersion.delete(series);
   }

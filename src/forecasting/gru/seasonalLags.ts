@@ -27,11 +27,11 @@ export function lagOffsets(steps: number, horizon: number): number[] {
 /**
  * The GRU's seasonal-lag inputs for `spec` under `base`: `model.lags` as given in steps (`auto`:
  * one day and one week wherever the step divides them, the combiner's rule in lagExperts.ts,
- * plus the baseline's season). None under a seasonal base, whose input is already the seasonal
- * difference and whose serving path keeps its own season.
+ * plus the baseline's season), less a seasonal base's own season (its input already is the
+ * difference at that lag; the lags are then of the seasonally differenced series).
  */
 export function seasonalLags(spec: PipelineSpec, base?: ResidualBase): LagInput[] {
-  if (base?.kind === 'seasonal') return [];
+  const own = base?.kind === 'seasonal' ? base.steps : 0;
   const lags = spec.model.lags;
   let steps: number[];
   if (lags === 'none') steps = [];
@@ -40,5 +40,5 @@ export function seasonalLags(spec: PipelineSpec, base?: ResidualBase): LagInput[
     const own = spec.baseline.season / spec.window.step;
     if (spec.baseline.type === 'seasonal-naive' && Number.isInteger(own) && own >= 2 && !steps.includes(own)) steps.push(own);
   } else steps = lags.map((ms) => ms / spec.window.step);
-  return [...new Set(steps)].sort((a, b) => a - b).map((m) => ({ steps: m, offsets: lagOffsets(m, spec.model.horizon) }));
+  return [...new Set(steps)].filter((m) => m !== own).sort((a, b) => a - b).map((m) => ({ steps: m, offsets: lagOffsets(m, spec.model.horizon) }));
 }

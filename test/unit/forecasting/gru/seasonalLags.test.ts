@@ -101,11 +101,11 @@ describe('seasonal-lag inputs: from the spec', () => {
     expect(o.every((k, i) => i === 0 || k > o[i - 1]!)).toBe(true);
   });
 
-  it('auto: one day and one week where the step divides them, and the baseline season; none under a seasonal base', () => {
+  it('auto: one day and one week where the step divides them, and the baseline season; without the season of a seasonal base', () => {
     expect(seasonalLags(spec({ lags: 'auto' })).map((l) => l.steps)).toEqual([24, 168]);
     expect(seasonalLags(spec({ lags: 'auto' }, '5m')).map((l) => l.steps)).toEqual([288, 2016]);
     expect(seasonalLags(spec({ lags: 'auto' }, '11m', { type: 'seasonal-naive', season: '110m' })).map((l) => l.steps)).toEqual([10]);
-    expect(seasonalLags(spec({ lags: 'auto' }), { kind: 'seasonal', steps: 24 })).toEqual([]);
+    expect(seasonalLags(spec({ lags: 'auto' }), { kind: 'seasonal', steps: 24 }).map((l) => l.steps)).toEqual([168]);
     expect(seasonalLags(spec({ lags: ['1w', '12h'] })).map((l) => l.steps)).toEqual([12, 168]);
     expect(seasonalLags(spec({}))).toEqual([]);
     expect(spec({}).model.lags).toBe('none');
