@@ -6,7 +6,7 @@ import type { SeriesRegistry } from '../state/seriesRegistry.js';
 import { windowSteps } from '../state/seriesWindow.js';
 import { GruForecaster } from './gru/gruForecaster.js';
 import type { GruModelWeights } from './gru/gruWeights.js';
-import { ChangeScales, windowChangeScale } from './gru/changeScale.js';
+import { ChangeScales } from './gru/changeScale.js';
 import type { GruInputStep } from './gru/featureLayout.js';
 import { lagColumns, lagSpan, windowLagInputs, writeLagInputs } from './gru/featureLayout.js';
 import { baseLag, baseName, changeHalfLife, LagRing, rebaseStep, rebaseWindow } from './gru/residualBase.js';
@@ -146,11 +146,11 @@ export class ServingGru {
       }
       let g: GruInputStep = rebaseStep(s, base, lagged, this.#changes === undefined ? Number.NaN : this.#changeAt(s));
       if (L > 0 && lagIn !== undefined) {
-        // Seasonal lags of the model's view of the series (g's value) in the head's unit at this
-        // origin (g's scale), from the ring before g joins it.
+        // Seasonal lags of the model's view of the series (g's value) in the step's std, from the
+        // ring before g joins it.
         const series = s.series;
         const lagInputs = new Float32Array(L);
-        writeLagInputs(this.weights.layout, g.value, g.scale.std, lagIn.held(series, s.ts), (back) => lagIn.ago(series, back), lagInputs, 0);
+        writeLagInputs(this.weights.layout, g.value, s.scale.std, lagIn.held(series, s.ts), (back) => lagIn.ago(series, back), lagInputs, 0);
         lagIn.push(series, s.ts, g.value);
         g = { ...g, lagInputs };
       }
@@ -192,8 +192,7 @@ export class ServingGru {
     if (rw === undefined) return [];
     const from = Math.max(0, rw.length - this.#opts.context);
     const L = this.#lagColumns;
-    const k = changeHalfLife(base);
-    const unit = L === 0 ? undefined : k !== undefined ? windowChangeScale(rw, k) : rw.std;
+    const unit = L === 0 ? undefined : rw.std;
     return windowSteps(rw, from).map((s, j): GruInputStep => {
       let g: GruInputStep = base.kind === 'last-value' ? rebaseStep(s, base, Number.NaN) : s;
       // As training writes them: from the window's earlier steps, in the origin's target unit.

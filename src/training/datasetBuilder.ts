@@ -174,9 +174,9 @@ function assemble(lanes: readonly LaneSpec[], layout: FeatureLayout, H: number, 
       scratch.z = w.z[i]!;
       scratch.observed = w.observed[i] === 1;
       scratch.sinceObserved = w.sinceObserved[i]!;
-      // Seasonal lags in the unit of this origin's targets, from the window's earlier steps (those
-      // before the lane too), as serving reads them from its lag ring.
-      if (lagInputs.length > 0) windowLagInputs(layout, w, i, unit, lagInputs);
+      // Seasonal lags in the origin's std, from the window's earlier steps (those before the lane
+      // too), as serving reads them from its lag ring.
+      if (lagInputs.length > 0) windowLagInputs(layout, w, i, w.std, lagInputs);
       // The previous step of the window (before the lane when it starts mid-window), as serving has it.
       writeInput(scratch as NormalizedStep, layout, x, (l * T + t) * I, i > 0 ? clippedZ(w.z[i - 1]!, layout) : Number.NaN);
       mean[l * T + t] = w.mean[i]!;
