@@ -9,7 +9,6 @@ import { DEFAULT_Z_CLIP, featureLayout, sameLayout } from '../forecasting/gru/fe
 import { initGruModelWeights } from '../forecasting/gru/gruWeights.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 import { alignedRawWindow, baseName, rebaseWindow } from '../forecasting/gru/residualBase.js';
-import { seasonalLags } from '../forecasting/gru/seasonalLags.js';
 import type { ModelRuntime } from '../forecasting/modelRuntime.js';
 import type { RetrainHooks } from '../forecasting/retrainHooks.js';
 import type { EventListener } from '../observability/events.js';
@@ -18,7 +17,7 @@ import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import type { SeriesWindow } from '../state/seriesWindow.js';
 import type { ArtifactInfo, ArtifactStore } from './artifactStore.js';
 import { specHash } from './artifactStore.js';
-import { bestBaselineLoss, chooseBase, originScaleOf } from './baseChoice.js';
+import { bestBaselineLoss, chooseBase, chooseLags, originScaleOf } from './baseChoice.js';
 import { calibrateCandidate } from './calibrateCandidate.js';
 import type { ServingCopy } from './calibrateCandidate.js';
 import { buildDatasets, rebaseDataset } from './datasetBuilder.js';
@@ -285,7 +284,10 @@ export class Retrainer implements RetrainHooks {
     let report: RetrainReport = { outcome: 'skipped', reason: 'not run' };
     try {
       const base = runtime.residualBase ?? chooseBase(windows, spec, runtime.history.capacity, valFraction);
-      const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff, seasonalLags(spec, base));
+      // Under `auto` the lags are chosen with the first model and kept with it, as its base is.
+      const inService = runtime.servedWeights;
+      const lags = spec.model.lags === 'auto' && inService !== undefined && baseName(inService.layout.base) === baseName(base) ? [...(inService.layout.lags ?? [])] : chooseLags(windows, spec, base, valFraction);
+      const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff, lags);
       const rebased = windows.map((w) => rebaseWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
       const raw = windows.map((w) => alignedRawWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
       const originScale = originScaleOf(base);

@@ -18,10 +18,12 @@ import { baseLag, baseName } from './residualBase.js';
  *   3… sin, cos       per time feature of the step's ts, in `timeFeatures` order (after dz)
  *   …  per seasonal lag m (`lags`, after the time features):
  *        lag{m}.known     1 when the series has the m − 1 steps before t on its grid, else 0
- *        lag{m}+{k}       per offset k: (y[t+k−m] − y[t]) / unit_t, clipped to ±zClip, 0 when
- *                         unknown; unit_t is the head's unit at the origin (the change scale
- *                         under a change-scale last-value base, the std otherwise), so that a
- *                         column is the seasonal-naive forecast at horizon k as the head counts it
+ *        lag{m}+{k}       per offset k: (y[t+k−m] − y[t]) / std_t, clipped to ±zClip, 0 when
+ *                         unknown: the seasonal-naive forecast at horizon k as a change from now,
+ *                         in the std (of order one on any series; the change scale, the head's
+ *                         unit under the last-value base, made them saturate on non-seasonal
+ *                         series and cost machine_temperature 5 %); y is the series as the model
+ *                         sees it (the seasonal difference under a seasonal base)
  *      (see seasonalLags.ts: the GRU cannot remember a season of 24–2,016 steps in its state, so
  *      "the same hour a day ago" is handed to it for the next steps instead)
  * A trained model is only valid for the layout it was trained with, so artifacts store it.
@@ -116,7 +118,7 @@ export function lagSpan(layout: FeatureLayout | undefined): number {
 
 /**
  * Writes the seasonal-lag columns of one step into `out` at `offset` (layout order); returns the
- * offset after them. `y` is the step's value, `unit` the head's unit at it, `held` how many
+ * offset after them. `y` is the step's value, `unit` its std, `held` how many
  * consecutive grid steps before it are known and `ago(back)` the value `back` steps before it
  * (1 ≤ back ≤ held). Training (datasetBuilder) and serving (servingGru) both write through here.
  */

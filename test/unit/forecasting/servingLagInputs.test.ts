@@ -61,7 +61,7 @@ describe('seasonal-lag inputs: serving writes what training writes', () => {
           const t = (s.ts - w.firstTs) / w.stepMs;
           const want = ds.x.subarray(t * I + I - L, t * I + I);
           expect(s.lag, `${series} step ${t}`).toBeDefined();
-          // The flags exactly; the values to the float16 precision of the history training reads: 2^-11 of |y − mean| / unit, about 0.01 where the change scale is a twentieth of the level's spread (series b).
+          // The flags exactly; the values to the float16 precision of the history training reads: 2^-11 of |y − mean| / std.
           for (const j of [0, 4]) expect(s.lag![j], `${series} step ${t} flag ${j}`).toBe(want[j]);
           for (let j = 0; j < L; j++) expect(Math.abs(s.lag![j]! - want[j]!), `${series} step ${t} column ${j}: ${s.lag![j]} vs ${want[j]}`).toBeLessThan(0.02 + 0.01 * Math.abs(want[j]!));
           checked++;
