@@ -132,8 +132,9 @@ export const pipelineSpecSchema = z
         /** Also feed the step's change (first difference of the normalized value) to the GRU. */
         diff: z.boolean().prefault(false),
         /**
-         * Seasonal-lag inputs (featureLayout.ts): `auto` one day and one week wherever the step
-         * divides them (and the baseline's season), `none`, or a list of seasons such as [1d, 1w].
+         * Seasonal-lag inputs (featureLayout.ts): `auto` those of one day, one week (wherever the
+         * step divides them) and the baseline's season whose seasonal naive beats the last value
+         * on the history at the first training; `none`; or a list of seasons such as [1d, 1w].
          */
         lags: z.union([z.enum(['auto', 'none']), z.array(duration).min(1, 'list at least one season, e.g. [1d, 1w], or write none')]).prefault('none'),
       })
