@@ -10,7 +10,7 @@ import { createBaseline } from './baseline/createBaseline.js';
 import { baselineSeasonSteps, lagExperts, meanExperts } from './combiner/lagExperts.js';
 import { OnlineCombiner } from './combiner/onlineCombiner.js';
 import type { Forecaster } from './forecaster.js';
-import { featureLayout, sameLayout } from './gru/featureLayout.js';
+import { featureLayout, lagSpan, sameLayout } from './gru/featureLayout.js';
 import type { GruModelWeights } from './gru/gruWeights.js';
 import { baseLag, baseName } from './gru/residualBase.js';
 import type { ResidualBase } from './gru/residualBase.js';
@@ -196,7 +196,7 @@ export class ModelRuntime implements Forecaster {
       weights.head.horizon === spec.model.horizon &&
       weights.head.quantiles.length === spec.model.quantiles.length &&
       weights.head.quantiles.every((q, i) => q === spec.model.quantiles[i]) &&
-      sameLayout(weights.layout, { ...expected, zClip: weights.layout.zClip, ...(weights.layout.base !== undefined ? { base: weights.layout.base } : {}), ...(weights.layout.diff === true ? { diff: true } : {}) });
+      sameLayout(weights.layout, { ...expected, zClip: weights.layout.zClip, ...(weights.layout.base !== undefined ? { base: weights.layout.base } : {}), ...(weights.layout.diff === true ? { diff: true } : {}), ...(weights.layout.lags !== undefined ? { lags: weights.layout.lags } : {}) });
     if (!fits) {
       this.#opts.logger?.warn({ pipeline: spec.name, version: weights.version }, `model v${weights.version} does not fit this pipeline's spec; the model in service stays`);
       return false;
@@ -285,7 +285,9 @@ export class ModelRuntime implements Forecaster {
   #snapshotHistorySteps(): number {
     const o = this.#opts.snapshotHistorySteps;
     if (o === 'all') return Number.POSITIVE_INFINITY;
-    const rewarm = this.#spec.model.context + baseLag(this.weights?.layout.base ?? this.#fixedBase) + 1;
+    // The lag inputs read the model's view of the series (the seasonal difference under a
+    // seasonal base): their span on top of the base's season.
+    const rewarm = this.#spec.model.context + baseLag(this.weights?.layout.base ?? this.#fixedBase) + lagSpan(this.weights?.layout) + 1;
     // A longer tail is asked for so that the trainer of another instance learns more of this
     // instance's series (runtime/peerHistory.ts); never shorter than a re-warm needs.
     return o === undefined ? rewarm : Math.max(o, rewarm);

@@ -7,7 +7,9 @@ import { windowSteps } from '../state/seriesWindow.js';
 import { GruForecaster } from './gru/gruForecaster.js';
 import type { GruModelWeights } from './gru/gruWeights.js';
 import { ChangeScales } from './gru/changeScale.js';
-import { baseLag, changeHalfLife, LagRing, rebaseStep, rebaseWindow } from './gru/residualBase.js';
+import type { GruInputStep } from './gru/featureLayout.js';
+import { lagColumns, lagSpan, windowLagInputs, writeLagInputs } from './gru/featureLayout.js';
+import { baseLag, baseName, changeHalfLife, LagRing, rebaseStep, rebaseWindow } from './gru/residualBase.js';
 import type { ResidualBase } from './gru/residualBase.js';
 
 export interface ServingGruOptions {
@@ -39,6 +41,13 @@ export class ServingGru {
   /** The model version each series' hidden state was computed under (kept across swaps). */
   #stateVersion = new Map<SeriesId, number>();
   #lags: LagRing | undefined;
+  /**
+   * The lag inputs' values (featureLayout.ts): each series in the model's view (the seasonal
+   * difference under a seasonal base, the value otherwise), the lags' span of them.
+   */
+  #lagIn: LagRing | undefined;
+  /** Seasonal-lag columns per step (0: the layout has none). */
+  readonly #lagColumns: number;
   /** Under a change-scale base: each series' change scale (kept across swaps of the same half-life). */
   #changes: ChangeScales | undefined;
 
@@ -50,7 +59,9 @@ export class ServingGru {
     this.#gru = new GruForecaster({ name: opts.name, stepMs: opts.stepMs, horizon: opts.horizon, quantiles: opts.quantiles, weights, ...(opts.registry !== undefined ? { registry: opts.registry } : {}) });
     const k = changeHalfLife(this.base);
     if (k !== undefined) this.#changes = new ChangeScales(k, opts.stepMs);
+    this.#lagColumns = lagColumns(weights.layout.lags);
   }
+
 
   get info(): ModelInfo {
     return this.#gru.info;
@@ -72,6 +83,21 @@ export class ServingGru {
         for (const s of this.#history.stepsOf(series).slice(-lag)) this.#lags.push(series, s.ts, s.value);
       }
     }
+    const span = lagSpan(this.weights.layout);
+    if (span > 0 && prev !== undefined && prev.#lagIn?.capacity === span && baseName(prev.base) === baseName(this.base)) this.#lagIn = prev.#lagIn;
+    else if (span > 0) {
+      this.#lagIn = new LagRing(span, this.#opts.stepMs);
+      for (const series of this.#history.series()) this.#seedLagInputs(series);
+    }
+  }
+
+  /** Fills `series`' lag-input ring from its history in the model's view (as a training window has it). */
+  #seedLagInputs(series: SeriesId): void {
+    const ring = this.#lagIn!;
+    const w = this.#history.windowOf(series);
+    const rw = w === undefined ? undefined : rebaseWindow(w, this.base);
+    if (rw === undefined) return;
+    for (let i = Math.max(0, rw.length - ring.capacity); i < rw.length; i++) ring.push(series, rw.firstTs + i * rw.stepMs, rw.z[i]! * rw.std[i]! + rw.mean[i]!);
   }
 
   /** The GRU's forecasts for `batch` where it can serve, the baseline's (`fallback`) elsewhere. */
@@ -94,8 +120,10 @@ export class ServingGru {
     }
     const lag = baseLag(base);
     const lags = this.#lags;
+    const lagIn = this.#lagIn;
+    const L = this.#lagColumns;
     const idx: number[] = [];
-    const gsteps: NormalizedStep[] = [];
+    const gsteps: GruInputStep[] = [];
     const offsets: Float64Array[] = [];
     const H = this.#opts.horizon;
     for (let i = 0; i < batch.length; i++) {
@@ -116,7 +144,16 @@ export class ServingGru {
         for (let h = 1; h <= H; h++) off[h - 1] = lags.ago(s.series, lag - h + 1);
         offsets.push(off);
       }
-      let g = rebaseStep(s, base, lagged, this.#changes === undefined ? Number.NaN : this.#changeAt(s));
+      let g: GruInputStep = rebaseStep(s, base, lagged, this.#changes === undefined ? Number.NaN : this.#changeAt(s));
+      if (L > 0 && lagIn !== undefined) {
+        // Seasonal lags of the model's view of the series (g's value) in the step's std, from the
+        // ring before g joins it.
+        const series = s.series;
+        const lagInputs = new Float32Array(L);
+        writeLagInputs(this.weights.layout, g.value, s.scale.std, lagIn.held(series, s.ts), (back) => lagIn.ago(series, back), lagInputs, 0);
+        lagIn.push(series, s.ts, g.value);
+        g = { ...g, lagInputs };
+      }
       if (stateless || fresh.delete(s.series)) g = { ...g, reset: true };
       gsteps.push(g);
       idx.push(i);
@@ -154,9 +191,13 @@ export class ServingGru {
     const rw = rebaseWindow(w, base);
     if (rw === undefined) return [];
     const from = Math.max(0, rw.length - this.#opts.context);
-    return windowSteps(rw, from).map((s, k) => {
-      const g = base.kind === 'last-value' ? rebaseStep(s, base, Number.NaN) : s;
-      return k === 0 ? { ...g, reset: true } : g;
+    const L = this.#lagColumns;
+    const unit = L === 0 ? undefined : rw.std;
+    return windowSteps(rw, from).map((s, j): GruInputStep => {
+      let g: GruInputStep = base.kind === 'last-value' ? rebaseStep(s, base, Number.NaN) : s;
+      // As training writes them: from the window's earlier steps, in the origin's target unit.
+      if (unit !== undefined) g = { ...g, lagInputs: windowLagInputs(this.weights.layout, rw, from + j, unit, new Float32Array(L)) };
+      return j === 0 ? { ...g, reset: true } : g;
     });
   }
 
@@ -184,11 +225,16 @@ export class ServingGru {
       this.#lags.drop(series);
       for (const s of this.#history.stepsOf(series).slice(-this.#lags.capacity)) this.#lags.push(series, s.ts, s.value);
     }
+    if (this.#lagIn !== undefined) {
+      this.#lagIn.drop(series);
+      this.#seedLagInputs(series);
+    }
   }
 
   drop(series: SeriesId): void {
     this.#gru.drop(series);
     this.#lags?.drop(series);
+    this.#lagIn?.drop(series);
     this.#changes?.drop(series);
     this.#stateVersion.delete(series);
   }

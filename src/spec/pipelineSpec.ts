@@ -4,6 +4,9 @@ import { parseDuration } from '../domain/duration.js';
 import { TIME_FEATURES } from '../domain/timeFeatures.js';
 
 /** A duration written as `30s`, `5m`, `2h`, `1d`, `1w`; parsed to milliseconds. */
+/** Longest model.lags season in steps (a week of 5-minute steps: bounds each series' lag ring). */
+export const MAX_MODEL_LAG_STEPS = 2016;
+
 const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
   if (ms === undefined) {
@@ -128,6 +131,12 @@ export const pipelineSpecSchema = z
         timeFeatures: z.array(z.enum(TIME_FEATURES)).prefault(['hourOfDay', 'dayOfWeek']),
         /** Also feed the step's change (first difference of the normalized value) to the GRU. */
         diff: z.boolean().prefault(false),
+        /**
+         * Seasonal-lag inputs (featureLayout.ts): `auto` those of one day, one week (wherever the
+         * step divides them) and the baseline's season whose seasonal naive beats the last value
+         * on the history at the first training; `none`; or a list of seasons such as [1d, 1w].
+         */
+        lags: z.union([z.enum(['auto', 'none']), z.array(duration).min(1, 'list at least one season, e.g. [1d, 1w], or write none')]).prefault('none'),
       })
       .strict(),
     baseline: z
@@ -189,6 +198,13 @@ export const pipelineSpecSchema = z
     };
     multiple(['baseline', 'season'], spec.baseline.season, 'baseline.season');
     if (spec.impute.season !== undefined) multiple(['impute', 'season'], spec.impute.season, 'impute.season');
+    if (Array.isArray(spec.model.lags)) {
+      spec.model.lags.forEach((ms, i) => {
+        if (ms % step !== 0 || ms / step < 2 || ms / step > MAX_MODEL_LAG_STEPS) {
+          ctx.addIssue({ code: 'custom', path: ['model', 'lags', i], message: `each model.lags season must be a whole number of steps from 2 to ${MAX_MODEL_LAG_STEPS} (window.step = ${step} ms), e.g. [1d, 1w]; or write auto or none` });
+        }
+      });
+    }
     if (spec.window.maxJump < step) {
       ctx.addIssue({ code: 'custom', path: ['window', 'maxJump'], message: 'window.maxJump must be at least one window.step (a sparse series would otherwise look like a jump at every step)' });
     }

@@ -1,4 +1,6 @@
 import { windowChangeScale } from '../forecasting/gru/changeScale.js';
+import type { LagInput } from '../forecasting/gru/featureLayout.js';
+import { seasonalLags } from '../forecasting/gru/seasonalLags.js';
 import type { ResidualBase } from '../forecasting/gru/residualBase.js';
 import { changeHalfLife } from '../forecasting/gru/residualBase.js';
 import type { PipelineSpec } from '../spec/pipelineSpec.js';
@@ -58,4 +60,24 @@ export function chooseBase(windows: readonly SeriesWindow[], spec: PipelineSpec,
     if (l !== undefined && l < SEASONAL_MARGIN * best.loss) best = { loss: l / SEASONAL_MARGIN, base: { kind: 'seasonal', steps: m } };
   }
   return best.base;
+}
+
+/**
+ * The seasonal-lag inputs of a pipeline's first model (`model.lags`, see seasonalLags.ts): a list
+ * or `none` as written; under `auto`, those of its seasons whose seasonal naive beats the last
+ * value on the history's held-out slice (mean pinball, as chooseBase measures). A season that
+ * does not repeat (a drifting sensor: a day ago is six times worse than the last value on
+ * machine_temperature) only feeds the model saturated noise: with its lags on, that series lost
+ * 4 % against the last value.
+ */
+export function chooseLags(windows: readonly SeriesWindow[], spec: PipelineSpec, base: ResidualBase, valFraction: number): LagInput[] {
+  const all = seasonalLags(spec, base);
+  if (spec.model.lags !== 'auto' || all.length === 0) return all;
+  const common = { horizon: spec.model.horizon, quantiles: spec.model.quantiles, valFraction };
+  const last = baselineLoss(windows, { ...common, seasonSteps: 1 });
+  if (last === undefined) return [];
+  return all.filter((l) => {
+    const loss = baselineLoss(windows, { ...common, seasonSteps: l.steps });
+    return loss !== undefined && loss < last;
+  });
 }

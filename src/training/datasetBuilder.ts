@@ -2,7 +2,7 @@ import { ConfigError } from '../domain/errors.js';
 import type { EpochMs, SeriesId } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { FeatureLayout } from '../forecasting/gru/featureLayout.js';
-import { clippedZ, layoutInputSize, writeInput } from '../forecasting/gru/featureLayout.js';
+import { clippedZ, lagColumns, layoutInputSize, windowLagInputs, writeInput } from '../forecasting/gru/featureLayout.js';
 import type { ResidualBase } from '../forecasting/gru/residualBase.js';
 import type { SeriesWindow } from '../state/seriesWindow.js';
 
@@ -162,6 +162,8 @@ function assemble(lanes: readonly LaneSpec[], layout: FeatureLayout, H: number, 
   const lossMask = new Uint8Array(L * T);
   const targetOk = new Uint8Array(L * (T + H));
   const scratch = scratchStep();
+  const lagInputs = new Float32Array(lagColumns(layout.lags));
+  if (lagInputs.length > 0) scratch.lagInputs = lagInputs;
   let cells = 0;
   lanes.forEach((lane, l) => {
     const w = lane.w;
@@ -172,6 +174,9 @@ function assemble(lanes: readonly LaneSpec[], layout: FeatureLayout, H: number, 
       scratch.z = w.z[i]!;
       scratch.observed = w.observed[i] === 1;
       scratch.sinceObserved = w.sinceObserved[i]!;
+      // Seasonal lags in the origin's std, from the window's earlier steps (those before the lane
+      // too), as serving reads them from its lag ring.
+      if (lagInputs.length > 0) windowLagInputs(layout, w, i, w.std, lagInputs);
       // The previous step of the window (before the lane when it starts mid-window), as serving has it.
       writeInput(scratch as NormalizedStep, layout, x, (l * T + t) * I, i > 0 ? clippedZ(w.z[i - 1]!, layout) : Number.NaN);
       mean[l * T + t] = w.mean[i]!;
@@ -194,7 +199,7 @@ function assemble(lanes: readonly LaneSpec[], layout: FeatureLayout, H: number, 
   return { inputSize: I, horizon: H, context, lanes: L, chunks, x, value, mean, std, lossMask, targetOk, cells };
 }
 
-function scratchStep(): { series: SeriesId; ts: number; z: number; observed: boolean; sinceObserved: number } {
+function scratchStep(): { series: SeriesId; ts: number; z: number; observed: boolean; sinceObserved: number; lagInputs?: Float32Array } {
   return { series: '', ts: 0, z: 0, observed: true, sinceObserved: 0 };
 }
 

@@ -17,7 +17,7 @@ import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import type { SeriesWindow } from '../state/seriesWindow.js';
 import type { ArtifactInfo, ArtifactStore } from './artifactStore.js';
 import { specHash } from './artifactStore.js';
-import { bestBaselineLoss, chooseBase, originScaleOf } from './baseChoice.js';
+import { bestBaselineLoss, chooseBase, chooseLags, originScaleOf } from './baseChoice.js';
 import { calibrateCandidate } from './calibrateCandidate.js';
 import type { ServingCopy } from './calibrateCandidate.js';
 import { buildDatasets, rebaseDataset } from './datasetBuilder.js';
@@ -344,7 +344,10 @@ export class Retrainer implements RetrainHooks {
       // too short for some seasonal candidates, so with them the candidates would be scored on
       // different cells (test/unit/training/retrainerPeers.test.ts).
       const base = runtime.residualBase ?? chooseBase(own, spec, runtime.history.capacity, valFraction);
-      const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff);
+      // Under `auto` the lags are chosen with the first model and kept with it, as its base is (on own windows, as the base).
+      const inService = runtime.servedWeights;
+      const lags = spec.model.lags === 'auto' && inService !== undefined && baseName(inService.layout.base) === baseName(base) ? [...(inService.layout.lags ?? [])] : chooseLags(own, spec, base, valFraction);
+      const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff, lags);
       const rebased = windows.map((w) => rebaseWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
       const raw = windows.map((w) => alignedRawWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
       const originScale = originScaleOf(base);

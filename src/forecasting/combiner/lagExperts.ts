@@ -13,11 +13,18 @@ export function lagExperts(spec: PipelineSpec): number[] {
   const step = spec.window.step;
   const own = spec.baseline.type === 'last-value' ? 1 : spec.baseline.season / step;
   const lags: number[] = own === 1 ? [] : [1];
-  for (const season of [DAY, 7 * DAY]) {
-    const steps = season / step;
-    if (Number.isInteger(steps) && steps >= 2 && steps <= MAX_LAG_STEPS && steps !== own) lags.push(steps);
-  }
+  for (const steps of seasonSteps(step)) if (steps !== own) lags.push(steps);
   return lags;
+}
+
+/** One day and one week in steps, wherever the step divides them (2 to MAX_LAG_STEPS steps). */
+export function seasonSteps(stepMs: number): number[] {
+  const out: number[] = [];
+  for (const season of [DAY, 7 * DAY]) {
+    const steps = season / stepMs;
+    if (Number.isInteger(steps) && steps >= 2 && steps <= MAX_LAG_STEPS) out.push(steps);
+  }
+  return out;
 }
 
 /** The pipeline baseline's season in steps (1 for last value). */

@@ -2,6 +2,7 @@ import { ConfigError } from '../../domain/errors.js';
 import type { NormalizedStep } from '../../domain/step.js';
 import { TIME_FEATURES, writeTimeFeatures } from '../../domain/timeFeatures.js';
 import type { TimeFeature } from '../../domain/timeFeatures.js';
+import type { SeriesWindow } from '../../state/seriesWindow.js';
 import type { ResidualBase } from './residualBase.js';
 import { baseLag, baseName } from './residualBase.js';
 
@@ -15,6 +16,16 @@ import { baseLag, baseName } from './residualBase.js';
  *                     series forecasts from and which the recurrence would otherwise have to
  *                     compute from two levels)
  *   3… sin, cos       per time feature of the step's ts, in `timeFeatures` order (after dz)
+ *   …  per seasonal lag m (`lags`, after the time features):
+ *        lag{m}.known     1 when the series has the m − 1 steps before t on its grid, else 0
+ *        lag{m}+{k}       per offset k: (y[t+k−m] − y[t]) / std_t, clipped to ±zClip, 0 when
+ *                         unknown: the seasonal-naive forecast at horizon k as a change from now,
+ *                         in the std (of order one on any series; the change scale, the head's
+ *                         unit under the last-value base, made them saturate on non-seasonal
+ *                         series and cost machine_temperature 5 %); y is the series as the model
+ *                         sees it (the seasonal difference under a seasonal base)
+ *      (see seasonalLags.ts: the GRU cannot remember a season of 24–2,016 steps in its state, so
+ *      "the same hour a day ago" is handed to it for the next steps instead)
  * A trained model is only valid for the layout it was trained with, so artifacts store it.
  */
 export interface FeatureLayout {
@@ -33,7 +44,18 @@ export interface FeatureLayout {
   readonly base?: ResidualBase;
   /** A first-difference column (see above); absent = none. */
   readonly diff?: boolean;
+  /** Seasonal-lag columns (see above); absent = none. */
+  readonly lags?: readonly LagInput[];
 }
+
+/** One seasonal lag's columns: its season in steps and the offsets k it shows (1 ≤ k < steps). */
+export interface LagInput {
+  readonly steps: number;
+  readonly offsets: readonly number[];
+}
+
+/** A step as the GRU reads it: a layout with lags reads their columns from `lagInputs` (zeros when absent). */
+export type GruInputStep = NormalizedStep & { readonly lagInputs?: ArrayLike<number> };
 
 export const DEFAULT_Z_CLIP = 10;
 /** Differences of z are small next to z itself; scaled so that the input is of order one. */
@@ -45,6 +67,7 @@ export function featureLayout(
   zClip: number = DEFAULT_Z_CLIP,
   base?: ResidualBase,
   diff = false,
+  lags: readonly LagInput[] = [],
 ): FeatureLayout {
   for (const f of timeFeatures) {
     if (!(TIME_FEATURES as readonly string[]).includes(f)) {
@@ -58,18 +81,70 @@ export function featureLayout(
   if (base?.kind === 'seasonal' && (!Number.isInteger(base.steps) || base.steps < 1)) {
     throw new ConfigError(`seasonal base of ${base.steps} steps; it must be a whole number of steps ≥ 1`);
   }
+  const seen = new Set<number>();
+  for (const l of lags) {
+    if (!Number.isInteger(l.steps) || l.steps < 2 || seen.has(l.steps)) {
+      throw new ConfigError(`seasonal lag of ${l.steps} steps; each lag must be a distinct whole number of steps ≥ 2`);
+    }
+    seen.add(l.steps);
+    if (l.offsets.length === 0 || l.offsets.some((k, i) => !Number.isInteger(k) || k < 1 || k >= l.steps || (i > 0 && k <= l.offsets[i - 1]!))) {
+      throw new ConfigError(`seasonal lag of ${l.steps} steps has offsets [${l.offsets.join(', ')}]; use increasing whole numbers from 1 to ${l.steps - 1}`);
+    }
+  }
   const withBase = base !== undefined && base.kind !== 'none' ? { base: Object.freeze({ ...base }) } : {};
-  return Object.freeze({ timeFeatures: Object.freeze([...timeFeatures]), maxGapSteps, zClip, ...withBase, ...(diff ? { diff: true } : {}) });
+  const withLags = lags.length > 0 ? { lags: Object.freeze(lags.map((l) => Object.freeze({ steps: l.steps, offsets: Object.freeze([...l.offsets]) }))) } : {};
+  return Object.freeze({ timeFeatures: Object.freeze([...timeFeatures]), maxGapSteps, zClip, ...withBase, ...(diff ? { diff: true } : {}), ...withLags });
 }
 
 /** Length of one step's input vector. */
-export function inputSize(timeFeatures: readonly TimeFeature[], diff = false): number {
-  return 3 + (diff ? 1 : 0) + 2 * timeFeatures.length;
+export function inputSize(timeFeatures: readonly TimeFeature[], diff = false, lags: readonly LagInput[] = []): number {
+  return 3 + (diff ? 1 : 0) + 2 * timeFeatures.length + lagColumns(lags);
 }
 
 /** inputSize of a layout. */
 export function layoutInputSize(layout: FeatureLayout): number {
-  return inputSize(layout.timeFeatures, layout.diff === true);
+  return inputSize(layout.timeFeatures, layout.diff === true, layout.lags);
+}
+
+/** Number of seasonal-lag columns: per lag, its `known` flag and one per offset. */
+export function lagColumns(lags: readonly LagInput[] = []): number {
+  return lags.reduce((n, l) => n + 1 + l.offsets.length, 0);
+}
+
+/** Steps of values before t that the lag columns read (the longest lag less one; 0 without lags). */
+export function lagSpan(layout: FeatureLayout | undefined): number {
+  return (layout?.lags ?? []).reduce((n, l) => Math.max(n, l.steps - 1), 0);
+}
+
+/**
+ * Writes the seasonal-lag columns of one step into `out` at `offset` (layout order); returns the
+ * offset after them. `y` is the step's value, `unit` its std, `held` how many
+ * consecutive grid steps before it are known and `ago(back)` the value `back` steps before it
+ * (1 ≤ back ≤ held). Training (datasetBuilder) and serving (servingGru) both write through here.
+ */
+export function writeLagInputs(layout: FeatureLayout, y: number, unit: number, held: number, ago: (back: number) => number, out: Float32Array, offset: number): number {
+  const c = layout.zClip;
+  let o = offset;
+  for (const l of layout.lags ?? []) {
+    const known = held >= l.steps - 1 && unit > 0 && Number.isFinite(y);
+    out[o++] = known ? 1 : 0;
+    for (const k of l.offsets) {
+      const v = known ? (ago(l.steps - k) - y) / unit : 0;
+      // NaN fails both comparisons and the last one too: it lands on 0, as unknown.
+      out[o++] = v > c ? c : v < -c ? -c : v >= -c ? v : 0;
+    }
+  }
+  return o;
+}
+
+/**
+ * The lag columns of step `i` of window `w` (values reconstructed as z·std + mean, the steps before
+ * `i` in the window as its past) in `unit[i]`, into `out` from 0. For training windows and re-warms.
+ */
+export function windowLagInputs(layout: FeatureLayout, w: SeriesWindow, i: number, unit: ArrayLike<number>, out: Float32Array): Float32Array {
+  const y = w.z[i]! * w.std[i]! + w.mean[i]!;
+  writeLagInputs(layout, y, unit[i]!, i, (back) => w.z[i - back]! * w.std[i - back]! + w.mean[i - back]!, out, 0);
+  return out;
 }
 
 /** Names of the input columns, for artifacts' meta.json and compatibility checks. */
@@ -78,7 +153,33 @@ export function inputNames(layout: FeatureLayout): string[] {
   const names = [lag > 0 ? `dz@${lag}` : 'z', 'observed', 'sinceObserved'];
   if (layout.diff === true) names.push('dz');
   for (const f of layout.timeFeatures) names.push(`${f}.sin`, `${f}.cos`);
+  for (const l of layout.lags ?? []) {
+    names.push(`lag${l.steps}.known`);
+    for (const k of l.offsets) names.push(`lag${l.steps}+${k}`);
+  }
   return names;
+}
+
+/**
+ * The seasonal lags named in an artifact's input names (`lag{m}.known`, `lag{m}+{k}`), in order;
+ * [] for an artifact from before lag columns.
+ */
+export function lagsFromNames(names: readonly string[]): LagInput[] {
+  const out: { steps: number; offsets: number[] }[] = [];
+  for (const n of names) {
+    const known = /^lag([1-9][0-9]*)\.known$/.exec(n);
+    if (known) {
+      out.push({ steps: Number(known[1]), offsets: [] });
+      continue;
+    }
+    const col = /^lag([1-9][0-9]*)\+([1-9][0-9]*)$/.exec(n);
+    if (col) {
+      const last = out[out.length - 1];
+      if (last === undefined || last.steps !== Number(col[1])) throw new ConfigError(`input "${n}" does not follow its lag's "lag${col[1]}.known"; the artifact is corrupt`);
+      last.offsets.push(Number(col[2]));
+    }
+  }
+  return out;
 }
 
 /** Column 0 as written: z clipped to ±zClip, NaN → 0. */
@@ -92,7 +193,7 @@ export function clippedZ(z: number, layout: FeatureLayout): number {
  * Writes `step`'s input vector into `out` at `offset`; returns the offset after it. `prevZ` is the
  * previous step's column 0 (`clippedZ`), NaN after a reset: used by a `diff` layout only.
  */
-export function writeInput(step: NormalizedStep, layout: FeatureLayout, out: Float32Array, offset: number, prevZ = Number.NaN): number {
+export function writeInput(step: GruInputStep, layout: FeatureLayout, out: Float32Array, offset: number, prevZ = Number.NaN): number {
   const c = layout.zClip;
   const z = clippedZ(step.z, layout);
   out[offset] = z;
@@ -104,7 +205,12 @@ export function writeInput(step: NormalizedStep, layout: FeatureLayout, out: Flo
     const d = Number.isNaN(prevZ) ? 0 : DIFF_SCALE * (z - prevZ);
     out[o++] = d > c ? c : d < -c ? -c : d;
   }
-  return writeTimeFeatures(layout.timeFeatures, step.ts, out, o);
+  o = writeTimeFeatures(layout.timeFeatures, step.ts, out, o);
+  const n = lagColumns(layout.lags);
+  if (n === 0) return o;
+  const lag = step.lagInputs;
+  for (let j = 0; j < n; j++) out[o + j] = lag?.[j] ?? 0;
+  return o + n;
 }
 
 /** Whether weights trained for layout `a` read inputs exactly as `b` writes them (adopt, fine-tuning). */
@@ -114,7 +220,12 @@ export function sameLayout(a: FeatureLayout, b: FeatureLayout): boolean {
     (a.diff === true) === (b.diff === true) &&
     a.maxGapSteps === b.maxGapSteps &&
     a.zClip === b.zClip &&
+    sameLags(a.lags ?? [], b.lags ?? []) &&
     a.timeFeatures.length === b.timeFeatures.length &&
     a.timeFeatures.every((f, i) => f === b.timeFeatures[i])
   );
+}
+
+function sameLags(a: readonly LagInput[], b: readonly LagInput[]): boolean {
+  return a.length === b.length && a.every((l, i) => l.steps === b[i]!.steps && l.offsets.length === b[i]!.offsets.length && l.offsets.every((k, j) => k === b[i]!.offsets[j]));
 }

@@ -1,5 +1,6 @@
 import { StreamcastError } from '../../domain/errors.js';
 import { featureLayout, layoutInputSize } from './featureLayout.js';
+import type { LagInput } from './featureLayout.js';
 import type { TimeFeature } from '../../domain/timeFeatures.js';
 import type { GruModelWeights } from './gruWeights.js';
 import { baseName, parseBase } from './residualBase.js';
@@ -25,6 +26,8 @@ interface Header {
   readonly base: string;
   /** The layout's first-difference column; absent = none. */
   readonly diff?: boolean;
+  /** The layout's seasonal-lag columns; absent = none (a reader that does not know them refuses the frame: its input size differs). */
+  readonly lags?: readonly LagInput[];
   readonly inputSize: number;
   readonly units: number;
   readonly horizon: number;
@@ -47,6 +50,7 @@ export function encodeModelFrame(weights: GruModelWeights, meta: ModelFrameMeta)
     zClip: weights.layout.zClip,
     base: baseName(weights.layout.base),
     ...(weights.layout.diff === true ? { diff: true } : {}),
+    ...(weights.layout.lags !== undefined ? { lags: weights.layout.lags.map((l) => ({ steps: l.steps, offsets: [...l.offsets] })) } : {}),
     inputSize: weights.cell.inputSize,
     units: weights.cell.units,
     horizon: weights.head.horizon,
@@ -91,7 +95,7 @@ export function decodeModelFrame(frame: Uint8Array): { weights: GruModelWeights;
   if (!Array.isArray(h.timeFeatures) || typeof h.meta !== 'object' || h.meta === null) bad('bad header');
   let layout;
   try {
-    layout = featureLayout(h.timeFeatures as TimeFeature[], h.maxGapSteps, h.zClip, parseBase(h.base), h.diff === true);
+    layout = featureLayout(h.timeFeatures as TimeFeature[], h.maxGapSteps, h.zClip, parseBase(h.base), h.diff === true, h.lags ?? []);
   } catch (err) {
     throw new StreamcastError('config', 'model frame has an unusable feature layout', { cause: err });
   }

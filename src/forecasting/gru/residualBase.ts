@@ -128,7 +128,17 @@ export class LagRing {
     return this.#meta[s * 3 + 1] === this.capacity && this.#meta[s * 3 + 2] === ts - this.#stepMs;
   }
 
-  /** The value `back` steps before the newest (1 = the newest); call only when full. */
+  /**
+   * How many consecutive grid steps right before `ts` the ring holds for `series` (at most the
+   * capacity; 0 when its newest value is not the step before `ts`).
+   */
+  held(series: SeriesId, ts: number): number {
+    const s = this.#slots.get(series);
+    if (s === undefined || this.#meta[s * 3 + 2] !== ts - this.#stepMs) return 0;
+    return this.#meta[s * 3 + 1]!;
+  }
+
+  /** The value `back` steps before the newest (1 = the newest); call only when full or back ≤ held. */
   ago(series: SeriesId, back: number): number {
     const s = this.#slots.get(series)!;
     const C = this.capacity;

@@ -82,6 +82,18 @@ describe.each(contractBackends())('ArtifactStore on %s', (backend) => {
     expect(loaded.weights.cell.kernel).toEqual(w.cell.kernel);
   });
 
+  it('keeps seasonal-lag columns in meta.json: read back with their layout, refused by a pipeline expecting none', async () => {
+    const store = new ArtifactStore(root, new ManualClock(0));
+    const ll = featureLayout(['hourOfDay', 'dayOfWeek'], 24, undefined, { kind: 'last-value', changeHalfLife: 24 }, false, [{ steps: 24, offsets: [1, 2, 6] }, { steps: 168, offsets: [1] }]);
+    const w = initGruModelWeights({ layout: ll, units: 8, horizon: 4, quantiles }, 11);
+    const v = await store.save('lags', w, info, { makeCurrent: true });
+    const loaded = (await store.loadCurrent('lags', { ...expected, anyBase: true }))!;
+    expect(loaded.version).toBe(v);
+    expect(loaded.weights.layout).toEqual(ll);
+    expect(loaded.meta.layout.inputNames.slice(-6)).toEqual(['lag24.known', 'lag24+1', 'lag24+2', 'lag24+6', 'lag168.known', 'lag168+1']);
+    await expect(store.loadCurrent('lags', { ...expected, layout: featureLayout(['hourOfDay', 'dayOfWeek'], 24, undefined, { kind: 'last-value', changeHalfLife: 24 }) })).rejects.toThrow(/inputs/);
+  });
+
   it('refuses incompatible artifacts with a ConfigError naming the difference', async () => {
     const store = new ArtifactStore(root, new ManualClock(0));
     await store.save('q', initGruModelWeights({ layout, units: 8, horizon: 4, quantiles }, 1), info, { makeCurrent: true });

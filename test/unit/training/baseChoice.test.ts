@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { NormalizedStep } from '../../../src/domain/step.js';
 import { SeriesHistory } from '../../../src/state/seriesHistory.js';
 import { featureLayout } from '../../../src/forecasting/gru/featureLayout.js';
-import { bestBaselineLoss, chooseBase, originScaleOf, seasonCandidates } from '../../../src/training/baseChoice.js';
+import { bestBaselineLoss, chooseBase, chooseLags, originScaleOf, seasonCandidates } from '../../../src/training/baseChoice.js';
+import { parseSpec } from '../../../src/spec/loadSpec.js';
 import { buildDatasets, rebaseDataset } from '../../../src/training/datasetBuilder.js';
 import type { TbpttDataset } from '../../../src/training/datasetBuilder.js';
 import { baselineLoss } from '../../../src/training/evaluateLoss.js';
@@ -31,6 +32,20 @@ describe('base choice', () => {
     expect(chooseBase(slow, spec, 4096, 0.15)).toEqual({ kind: 'last-value', changeHalfLife: 24 });
     // A season longer than half the history kept is not considered.
     expect(chooseBase(daily, spec, 40, 0.15)).toEqual({ kind: 'last-value', changeHalfLife: 24 });
+  });
+
+  it('lags under auto: the seasons whose seasonal naive beats the last value; a list or none as written', () => {
+    const withLags = (lags: unknown) => parseSpec({ name: 'l', input: { topic: 'in' }, output: { topic: 'out' }, window: { step: '1h' }, model: { type: 'gru', horizon: 4, lags } });
+    const lastValue = { kind: 'last-value', changeHalfLife: 24 } as const;
+    const daily = windows(seasonalSteps('a', { n: 1000, period: 24, amplitude: 30, noise: 1, seed: 1 }));
+    expect(chooseLags(daily, withLags('auto'), lastValue, 0.15).map((l) => l.steps)).toEqual([24, 168]);
+    // A slow drift: a day ago is much worse than the last value, so neither lag is taken.
+    const slow = windows(seasonalSteps('b', { n: 1000, period: 5000, amplitude: 30, noise: 0.1, seed: 2 }));
+    expect(chooseLags(slow, withLags('auto'), lastValue, 0.15)).toEqual([]);
+    expect(chooseLags(slow, withLags(['1d']), lastValue, 0.15).map((l) => l.steps)).toEqual([24]);
+    expect(chooseLags(daily, withLags('none'), lastValue, 0.15)).toEqual([]);
+    // Under a seasonal base its own season is left out.
+    expect(chooseLags(daily, withLags('auto'), { kind: 'seasonal', steps: 24 }, 0.15).map((l) => l.steps)).toEqual([168]);
   });
 
   it('the bar is the lowest of the baselines on the held-out cells', () => {

@@ -33,6 +33,31 @@ describe('model frame', () => {
     expect(weights.cell.kernel).toEqual(dw.cell.kernel);
   });
 
+  it('carries seasonal-lag columns; a reader that drops them refuses the frame (its input size differs)', () => {
+    const ll = featureLayout(['hourOfDay'], 30, 10, { kind: 'last-value', changeHalfLife: 24 }, false, [{ steps: 24, offsets: [1, 3] }]);
+    const lw = initGruModelWeights({ layout: ll, units: 8, horizon: 3, quantiles: [0.1, 0.5, 0.9] }, 3, 2);
+    const frame = encodeModelFrame(lw, { pipeline: 'p' });
+    const { weights } = decodeModelFrame(frame);
+    expect(weights.layout).toEqual(ll);
+    expect(weights.cell.inputSize).toBe(8);
+    // What a version from before lag columns reads: the same header without `lags`.
+    const len = new DataView(frame.buffer, frame.byteOffset).getUint32(4, true);
+    const header = JSON.parse(new TextDecoder().decode(frame.subarray(8, 8 + len))) as Record<string, unknown>;
+    expect(header.lags).toEqual([{ steps: 24, offsets: [1, 3] }]);
+    delete header.lags;
+    const json = new TextEncoder().encode(JSON.stringify(header).padEnd(len, ' '));
+    expect(json.byteLength).toBe(len);
+    const old = frame.slice();
+    old.set(json, 8);
+    let err: unknown;
+    try {
+      decodeModelFrame(old);
+    } catch (e) {
+      err = e;
+    }
+    expect(isStreamcastError(err) && err.kind === 'config').toBe(true);
+  });
+
   it('carries the calibration', () => {
     const calibration = { ...identityCalibration(24, [0.1, 0.5, 0.9]), scale: Float32Array.from({ length: 72 }, (_, i) => 1 + i / 100), cells: 9 };
     const { weights } = decodeModelFrame(encodeModelFrame({ ...w, calibration }, { pipeline: 'p' }));
