@@ -2,22 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError, StreamcastError } from '../domain/errors.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 import { anchorIndex } from '../forecasting/gru/quantileHead.js';
-
-export interface TrainingModelOptions {
-  /** Adam step size (default 3e-3). */
-  readonly learningRate?: number;
-  /** Gradients are rescaled so their global L2 norm is at most this (default 1). */
-  readonly clipNorm?: number;
-}
-
-export interface ChunkResult {
-  /** Sum of pinball losses over the counted cells and quantile levels. */
-  readonly lossSum: number;
-  /** Counted (origin, horizon) cells. */
-  readonly cells: number;
-  /** Hidden state after the chunk, B × units. */
-  readonly hT: Float32Array;
-}
+import type { ChunkResult, TrainingModel, TrainingModelOptions } from './trainingModel.js';
+import { trainingOptions } from './trainingModel.js';
 
 /**
  * The serving model as a differentiable tfjs graph, for training: the same GRU cell as
@@ -28,7 +14,7 @@ export interface ChunkResult {
  * pinball loss averaged over the counted cells and levels, Adam, and global-norm clipping.
  * Deterministic given the initial weights and data order (tfjs wasm is single-threaded).
  */
-export class GruTrainingModel {
+export class GruTrainingModel implements TrainingModel {
   readonly inputSize: number;
   readonly units: number;
   readonly horizon: number;
@@ -48,10 +34,7 @@ export class GruTrainingModel {
   constructor(init: GruModelWeights, opts: TrainingModelOptions = {}) {
     const { cell, head } = init;
     if (head.units !== cell.units) throw new ConfigError(`head expects ${head.units} units, cell has ${cell.units}`);
-    const lr = opts.learningRate ?? 3e-3;
-    const clip = opts.clipNorm ?? 1;
-    if (!(lr > 0) || !Number.isFinite(lr)) throw new ConfigError(`learning rate is ${lr}; use a positive number such as 3e-3`);
-    if (!(clip > 0)) throw new ConfigError(`clipNorm is ${clip}; use a positive number`);
+    const { learningRate: lr, clipNorm: clip } = trainingOptions(opts);
     this.inputSize = cell.inputSize;
     this.units = cell.units;
     this.horizon = head.horizon;

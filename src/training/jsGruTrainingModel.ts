@@ -1,7 +1,8 @@
 import { ConfigError, StreamcastError } from '../domain/errors.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
-import { anchorIndex, softplus } from '../forecasting/gru/quantileHead.js';
+import { anchorIndex, toQuantiles } from '../forecasting/gru/quantileHead.js';
 import type { ChunkResult, TrainingModel, TrainingModelOptions } from './trainingModel.js';
+import { trainingOptions } from './trainingModel.js';
 
 // tfjs' Adam defaults (tf.train.adam(lr)), so both kernels take the same steps.
 const BETA1 = 0.9;
@@ -54,10 +55,7 @@ export class JsGruTrainingModel implements TrainingModel {
   constructor(init: GruModelWeights, opts: TrainingModelOptions = {}) {
     const { cell, head } = init;
     if (head.units !== cell.units) throw new ConfigError(`head expects ${head.units} units, cell has ${cell.units}`);
-    const lr = opts.learningRate ?? 3e-3;
-    const clip = opts.clipNorm ?? 1;
-    if (!(lr > 0) || !Number.isFinite(lr)) throw new ConfigError(`learning rate is ${lr}; use a positive number such as 3e-3`);
-    if (!(clip > 0)) throw new ConfigError(`clipNorm is ${clip}; use a positive number`);
+    const { learningRate: lr, clipNorm: clip } = trainingOptions(opts);
     this.inputSize = cell.inputSize;
     this.units = cell.units;
     this.horizon = head.horizon;
@@ -303,21 +301,7 @@ export class JsGruTrainingModel implements TrainingModel {
       for (let k = 0; k < H; k++) s += hs[h + k]! * wT[wo + k]!;
       raw[o] = s;
     }
-    const a = this.#anchor;
-    for (let hz = 0; hz < Hz; hz++) {
-      const base = hz * Q;
-      let v = raw[base + a]!;
-      q[base + a] = v;
-      for (let j = a + 1; j < Q; j++) {
-        v += softplus(raw[base + j]!);
-        q[base + j] = v;
-      }
-      v = raw[base + a]!;
-      for (let j = a - 1; j >= 0; j--) {
-        v -= softplus(raw[base + j]!);
-        q[base + j] = v;
-      }
-    }
+    toQuantiles(raw, Hz, Q, this.#anchor, q, 0);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { ConfigError } from '../domain/errors.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 
 export interface TrainingModelOptions {
@@ -42,4 +43,13 @@ export interface TrainingModel {
   /** Overwrites the weights (e.g. to restore the best epoch); optimizer moments are kept. */
   setWeights(w: GruModelWeights): void;
   dispose(): void;
+}
+
+/** The options' values with their defaults, checked (a bad one is a ConfigError). */
+export function trainingOptions(opts: TrainingModelOptions): { readonly learningRate: number; readonly clipNorm: number } {
+  const learningRate = opts.learningRate ?? 3e-3;
+  const clipNorm = opts.clipNorm ?? 1;
+  if (!(learningRate > 0) || !Number.isFinite(learningRate)) throw new ConfigError(`learning rate is ${learningRate}; use a positive number such as 3e-3`);
+  if (!(clipNorm > 0)) throw new ConfigError(`clipNorm is ${clipNorm}; use a positive number`);
+  return { learningRate, clipNorm };
 }
