@@ -136,7 +136,7 @@ export const pipelineSpecSchema = z
          * step divides them) and the baseline's season whose seasonal naive beats the last value
          * on the history at the first training; `none`; or a list of seasons such as [1d, 1w].
          */
-        lags: z.union([z.enum(['auto', 'none']), z.array(duration).min(1, 'list at least one season, e.g. [1d, 1w], or write none')]).prefault('none'),
+        lags: z.union([z.enum(['auto', 'none']), z.array(duration).min(1, 'list at least one season, e.g. [1d, 1w], or write none')]).prefault('auto'),
       })
       .strict(),
     baseline: z

@@ -107,8 +107,9 @@ describe('seasonal-lag inputs: from the spec', () => {
     expect(seasonalLags(spec({ lags: 'auto' }, '11m', { type: 'seasonal-naive', season: '110m' })).map((l) => l.steps)).toEqual([10]);
     expect(seasonalLags(spec({ lags: 'auto' }), { kind: 'seasonal', steps: 24 }).map((l) => l.steps)).toEqual([168]);
     expect(seasonalLags(spec({ lags: ['1w', '12h'] })).map((l) => l.steps)).toEqual([12, 168]);
-    expect(seasonalLags(spec({}))).toEqual([]);
-    expect(spec({}).model.lags).toBe('none');
+    expect(seasonalLags(spec({ lags: 'none' }))).toEqual([]);
+    // auto is the default: it keeps no season where none beats the last value (chooseLags).
+    expect(spec({}).model.lags).toBe('auto');
   });
 
   it('rejects a season that is not 2 to 2,016 whole steps, or an empty list, naming the field', () => {
