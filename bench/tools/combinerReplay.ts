@@ -99,6 +99,21 @@ if (mode === 'replay') {
     meanH: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, means: [Math.max(2, H)] }),
     meanHalfH: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, means: [Math.max(2, H >> 1)] }),
     meanH4H: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, means: [Math.max(2, H), 4 * H] }),
+    // Seasonal-mean experts (one day; counts of days, and one week where it fits).
+    ...Object.fromEntries(
+      (
+        [
+          ['sm3', [[86_400_000, 3]]],
+          ['sm4', [[86_400_000, 4]]],
+          ['sm7', [[86_400_000, 7]]],
+          ['sm3w2', [[86_400_000, 3], [604_800_000, 2]]],
+          ['sm3and7', [[86_400_000, 3], [86_400_000, 7]]],
+        ] as [string, [number, number][]][]
+      ).map(([name, ms]) => [
+        name,
+        () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, means: [Math.max(2, H)], seasonalMeans: ms.filter(([d]) => d % step === 0 && d / step >= 2).map(([d, count]) => ({ season: d / step, count })) }),
+      ]),
+    ),
   };
   const passThrough = (pick: 'gru' | 'baseline') => () =>
     ({
@@ -170,6 +185,12 @@ if (mode === 'replay') {
       for (let h = 1; h <= H; h++) {
         const y = vals?.get(r[2] + h * step);
         if (y === undefined) continue;
+        // Only cells every judging baseline can forecast (a lag back into a gap has no value).
+        const judged = judges.map((lag) => {
+          const src = lag === 1 ? r[2] : r[2] + h * step - lag * Math.ceil(h / lag) * step;
+          return vals?.get(src) ?? (lag === 1 ? undefined : vals?.get(r[2]));
+        });
+        if (judged.some((v) => v === undefined)) continue;
         const hf = out.forecast[h - 1]!;
         err[h - 1]! += Math.abs(y - hf.mean);
         n[h - 1]!++;
@@ -177,13 +198,9 @@ if (mode === 'replay') {
         const hi = hf.q[keys.at(-1)!]!;
         if (y >= lo && y <= hi) cover[h - 1]!++;
         if (first) {
-          for (const lag of judges) {
-            const k = `lag${lag}`;
-            const origin = r[2];
-            const src = lag === 1 ? origin : origin + h * step - lag * Math.ceil(h / lag) * step;
-            const v = vals?.get(src) ?? (lag === 1 ? undefined : vals?.get(origin));
-            (baseErr[k] ??= new Array<number>(H).fill(0))[h - 1]! += v === undefined ? Number.NaN : Math.abs(y - v);
-          }
+          judges.forEach((lag, j) => {
+            (baseErr[`lag${lag}`] ??= new Array<number>(H).fill(0))[h - 1]! += Math.abs(y - judged[j]!);
+          });
           counted.n[h - 1]!++;
         }
       }

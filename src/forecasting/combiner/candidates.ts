@@ -8,7 +8,10 @@
  *   2… the value `lag` steps before the target, one season (or more) back, for each lag in `lags`
  *      (a lag of 1 is the last value), as seasonal-naive forecasts them;
  *   then the mean of the last `w` values at the origin, for each window in `means` (the local
- *      level: on a noisy series that wanders around it, a better forecast than its last value).
+ *      level: on a noisy series that wanders around it, a better forecast than its last value);
+ *   then, for each { season, count } in `seasonalMeans`, the mean of the values one, two, …
+ *      `count` seasons before the target (seasonal naive averaged over several seasons: the
+ *      season's shape with each season's noise averaged out).
  *
  * The "last value" expert is the lag-1 one, or the pipeline's baseline when that is last value.
  * Every other baseline expert is a base option. Candidates: for each base option b, a convex grid
@@ -20,12 +23,14 @@
  * and blends on a short one: `baseOf[c]` says which option a candidate belongs to (−1: all).
  */
 export interface CandidateSet {
-  /** Experts: 2 + lags.length + means.length. */
+  /** Experts: 2 + lags.length + means.length + seasonalMeans.length. */
   readonly experts: number;
   /** Lags (in steps) of experts 2…, e.g. [1, 48, 336]. */
   readonly lags: readonly number[];
   /** Windows (in steps) of the moving-mean experts after the lag experts. */
   readonly means: readonly number[];
+  /** Seasons (in steps) and counts of the seasonal-mean experts after the moving means. */
+  readonly seasonalMeans: readonly SeasonalMean[];
   /** candidates × experts weights, each row summing to 1. */
   readonly weights: Float64Array;
   readonly size: number;
@@ -39,11 +44,17 @@ export interface CandidateSet {
   readonly baseOf: Int8Array;
 }
 
-export function candidateSet(lags: readonly number[], grid = 5, means: readonly number[] = []): CandidateSet {
-  const E = 2 + lags.length + means.length;
+/** A seasonal-mean expert: the mean of the values 1…count seasons (of `season` steps) before the target. */
+export interface SeasonalMean {
+  readonly season: number;
+  readonly count: number;
+}
+
+export function candidateSet(lags: readonly number[], grid = 5, means: readonly number[] = [], seasonalMeans: readonly SeasonalMean[] = []): CandidateSet {
+  const E = 2 + lags.length + means.length + seasonalMeans.length;
   const lagOne = lags.indexOf(1);
   const last = lagOne >= 0 ? 2 + lagOne : 1;
-  const bases = [1, ...lags.map((_, e) => 2 + e), ...means.map((_, e) => 2 + lags.length + e)].filter((e) => e !== last);
+  const bases = [1, ...Array.from({ length: E - 2 }, (_, e) => 2 + e)].filter((e) => e !== last);
   const rows: number[][] = [];
   const baseOf: number[] = [];
   const key = new Map<string, number>();
@@ -72,7 +83,7 @@ export function candidateSet(lags: readonly number[], grid = 5, means: readonly 
   });
   const weights = Float64Array.from(rows.flat());
   const usesModel = Uint8Array.from(rows, (r) => (r[0]! > 0 ? 1 : 0));
-  return Object.freeze({ experts: E, lags: Object.freeze([...lags]), means: Object.freeze([...means]), weights, size: rows.length, usesModel, bases: Object.freeze(bases), baseAlone: Object.freeze(baseAlone), baseOf: Int8Array.from(baseOf) });
+  return Object.freeze({ experts: E, lags: Object.freeze([...lags]), means: Object.freeze([...means]), seasonalMeans: Object.freeze(seasonalMeans.map((m) => Object.freeze({ ...m }))), weights, size: rows.length, usesModel, bases: Object.freeze(bases), baseAlone: Object.freeze(baseAlone), baseOf: Int8Array.from(baseOf) });
 }
 
 /** Widest horizon group: beyond h = 8 groups are this many horizons wide. */

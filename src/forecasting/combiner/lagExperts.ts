@@ -1,4 +1,5 @@
 import type { PipelineSpec } from '../../spec/pipelineSpec.js';
+import type { SeasonalMean } from './candidates.js';
 
 const DAY = 86_400_000;
 /** Longest season kept as a lag expert, in steps (one week of 5-minute steps): bounds per-series memory. */
@@ -39,4 +40,13 @@ export function baselineSeasonSteps(spec: PipelineSpec): number {
  */
 export function meanExperts(spec: PipelineSpec): number[] {
   return [Math.max(2, spec.model.horizon)];
+}
+
+/**
+ * The seasonal-mean experts: one day's seasonal naive averaged over the last three days, where
+ * the step divides a day (the daily shape without one day's noise).
+ */
+export function seasonalMeanExperts(spec: PipelineSpec): SeasonalMean[] {
+  const steps = DAY / spec.window.step;
+  return Number.isInteger(steps) && steps >= 2 ? [{ season: steps, count: 3 }] : [];
 }

@@ -8,7 +8,7 @@ import type { HeldSlots } from '../../state/seriesRegistry.js';
 import type { Calibration } from '../gru/calibration.js';
 import { anchorIndex } from '../gru/quantileHead.js';
 import { candidateSet, groupEnd, horizonGroup, horizonGroups } from './candidates.js';
-import type { CandidateSet } from './candidates.js';
+import type { CandidateSet, SeasonalMean } from './candidates.js';
 import { LagValues } from './lagValues.js';
 
 export interface OnlineCombinerOptions {
@@ -19,6 +19,8 @@ export interface OnlineCombinerOptions {
   readonly lags: readonly number[];
   /** Windows in steps of the moving-mean experts (lagExperts.ts' meanExperts; default none). */
   readonly means?: readonly number[];
+  /** Seasons (steps) and counts of the seasonal-mean experts (lagExperts.ts' seasonalMeanExperts; default none). */
+  readonly seasonalMeans?: readonly SeasonalMean[];
   /** The pipeline baseline's season in steps (1: last value): it is not an expert before one season since a reset. */
   readonly baselineSeason?: number;
   /** Series whose served quantiles are followed up for the interval scales (the first this many seen). */
@@ -176,7 +178,7 @@ export class OnlineCombiner {
     this.#Q = opts.quantiles.length;
     this.#anchor = anchorIndex(opts.quantiles);
     this.#keys = this.quantiles.map(quantileKey);
-    this.#set = candidateSet(opts.lags, opts.grid, opts.means ?? []);
+    this.#set = candidateSet(opts.lags, opts.grid, opts.means ?? [], opts.seasonalMeans ?? []);
     this.#B = this.#set.bases.length;
     this.#aloneOption = new Int8Array(this.#set.size).fill(-1);
     this.#set.baseAlone.forEach((c, i) => (this.#aloneOption[c] = i));
@@ -203,7 +205,13 @@ export class OnlineCombiner {
     this.#groupOf = Int32Array.from({ length: H + 1 }, (_, h) => (h === 0 ? -1 : each ? h - 1 : horizonGroup(h)));
     this.#scoredAt = Int32Array.from({ length: this.#G }, (_, g) => (each ? g + 1 : groupEnd(g, H)));
     // A mean is scored h − 1 steps after its origin: its window then ends that far back.
-    this.#ringCapacity = Math.max(H, ...opts.lags.map((s) => s * Math.ceil(H / s)), ...(opts.means ?? []).map((w) => H - 1 + w));
+    // A seasonal mean reaches count − 1 seasons past its seasonal-naive value.
+    this.#ringCapacity = Math.max(
+      H,
+      ...opts.lags.map((s) => s * Math.ceil(H / s)),
+      ...(opts.means ?? []).map((w) => H - 1 + w),
+      ...(opts.seasonalMeans ?? []).map((m) => H + m.season * (Math.ceil(H / m.season) + m.count - 1)),
+    );
     this.#baselineSeason = opts.baselineSeason ?? 1;
     this.#sample = opts.sampleSeries ?? DEFAULT_SAMPLE_SERIES;
     this.#halfLife = opts.halfLifeSteps ?? DEFAULT_HALF_LIFE_STEPS;
@@ -382,6 +390,7 @@ export class OnlineCombiner {
       else if (s <= 1) x[2 + e] = ring === undefined ? lastValue : ring.at(age);
       else x[2 + e] = ring!.at(age + s * Math.ceil(h / s) - h);
     }
+    if (this.#set.seasonalMeans.length > 0) this.#seasonalMeans(ring, h, age, filledAtOrigin);
     const means = this.#set.means;
     if (means.length === 0) return;
     // Every horizon of one forecast asks for the same means (same ring, same age): summed once.
@@ -403,6 +412,24 @@ export class OnlineCombiner {
       }
     }
     for (let e = 0; e < means.length; e++) x[2 + lags.length + e] = m.values[e]!;
+  }
+
+  /** Seasonal-mean expert values for horizon h into #x (after the moving means). */
+  #seasonalMeans(ring: LagValues | undefined, h: number, age: number, filledAtOrigin: number): void {
+    const sm = this.#set.seasonalMeans;
+    const first = 2 + this.#set.lags.length + this.#set.means.length;
+    for (let e = 0; e < sm.length; e++) {
+      const { season, count } = sm[e]!;
+      const back = season * Math.ceil(h / season) - h;
+      let v = Number.NaN;
+      // Every season it averages must have been seen since the series' last reset.
+      if (ring !== undefined && filledAtOrigin > back + season * (count - 1)) {
+        let sum = 0;
+        for (let j = 0; j < count; j++) sum += ring.at(age + back + j * season);
+        v = sum / count;
+      }
+      this.#x[first + e] = v;
+    }
   }
 
   /** The served centre at horizon h from the experts in #x. */
