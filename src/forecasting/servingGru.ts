@@ -8,7 +8,7 @@ import { GruForecaster } from './gru/gruForecaster.js';
 import type { GruModelWeights } from './gru/gruWeights.js';
 import { ChangeScales } from './gru/changeScale.js';
 import type { GruInputStep } from './gru/featureLayout.js';
-import { lagColumns, lagSpan, windowLagInputs, writeLagInputs } from './gru/featureLayout.js';
+import { lagInputColumns, lagSpan, windowLagInputs, writeBaseInputs, writeLagInputs } from './gru/featureLayout.js';
 import { baseLag, baseName, changeHalfLife, LagRing, rebaseStep, rebaseWindow } from './gru/residualBase.js';
 import type { ResidualBase } from './gru/residualBase.js';
 
@@ -46,8 +46,10 @@ export class ServingGru {
    * difference under a seasonal base, the value otherwise), the lags' span of them.
    */
   #lagIn: LagRing | undefined;
-  /** Seasonal-lag columns per step (0: the layout has none). */
+  /** Seasonal-lag and base columns per step (0: the layout has none). */
   readonly #lagColumns: number;
+  /** Base columns among them (the last ones). */
+  readonly #baseColumns: number;
   /** Under a change-scale base: each series' change scale (kept across swaps of the same half-life). */
   #changes: ChangeScales | undefined;
 
@@ -59,7 +61,8 @@ export class ServingGru {
     this.#gru = new GruForecaster({ name: opts.name, stepMs: opts.stepMs, horizon: opts.horizon, quantiles: opts.quantiles, weights, ...(opts.registry !== undefined ? { registry: opts.registry } : {}) });
     const k = changeHalfLife(this.base);
     if (k !== undefined) this.#changes = new ChangeScales(k, opts.stepMs);
-    this.#lagColumns = lagColumns(weights.layout.lags);
+    this.#lagColumns = lagInputColumns(weights.layout);
+    this.#baseColumns = weights.layout.baseOffsets?.length ?? 0;
   }
 
 
@@ -129,9 +132,12 @@ export class ServingGru {
     for (let i = 0; i < batch.length; i++) {
       const s = batch[i]!;
       let lagged = Number.NaN;
+      // Lag and base columns (featureLayout.ts), the base's from the raw ring before s joins it.
+      const lagInputs = L > 0 ? new Float32Array(L) : undefined;
       if (lag > 0 && lags !== undefined) {
         const ok = lags.full(s.series, s.ts);
         if (ok) lagged = lags.ago(s.series, lag);
+        if (lagInputs !== undefined && this.#baseColumns > 0) writeBaseInputs(this.weights.layout, s.value, s.scale.std, ok, (back) => lags.ago(s.series, back), lagInputs, L - this.#baseColumns);
         lags.push(s.series, s.ts, s.value);
         if (!ok) {
           // Not a season of consecutive values yet: the baseline serves, and the GRU starts
@@ -145,13 +151,14 @@ export class ServingGru {
         offsets.push(off);
       }
       let g: GruInputStep = rebaseStep(s, base, lagged, this.#changes === undefined ? Number.NaN : this.#changeAt(s));
-      if (L > 0 && lagIn !== undefined) {
-        // Seasonal lags of the model's view of the series (g's value) in the step's std, from the
-        // ring before g joins it.
-        const series = s.series;
-        const lagInputs = new Float32Array(L);
-        writeLagInputs(this.weights.layout, g.value, s.scale.std, lagIn.held(series, s.ts), (back) => lagIn.ago(series, back), lagInputs, 0);
-        lagIn.push(series, s.ts, g.value);
+      if (lagInputs !== undefined) {
+        if (lagIn !== undefined) {
+          // Seasonal lags of the model's view of the series (g's value) in the step's std, from the
+          // ring before g joins it.
+          const series = s.series;
+          writeLagInputs(this.weights.layout, g.value, s.scale.std, lagIn.held(series, s.ts), (back) => lagIn.ago(series, back), lagInputs, 0);
+          lagIn.push(series, s.ts, g.value);
+        }
         g = { ...g, lagInputs };
       }
       if (stateless || fresh.delete(s.series)) g = { ...g, reset: true };
@@ -196,7 +203,7 @@ export class ServingGru {
     return windowSteps(rw, from).map((s, j): GruInputStep => {
       let g: GruInputStep = base.kind === 'last-value' ? rebaseStep(s, base, Number.NaN) : s;
       // As training writes them: from the window's earlier steps, in the origin's target unit.
-      if (unit !== undefined) g = { ...g, lagInputs: windowLagInputs(this.weights.layout, rw, from + j, unit, new Float32Array(L)) };
+      if (unit !== undefined) g = { ...g, lagInputs: windowLagInputs(this.weights.layout, rw, from + j, unit, new Float32Array(L), w) };
       return j === 0 ? { ...g, reset: true } : g;
     });
   }

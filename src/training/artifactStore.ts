@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Clock } from '../domain/clock.js';
 import { ConfigError } from '../domain/errors.js';
 import type { FeatureLayout } from '../forecasting/gru/featureLayout.js';
-import { featureLayout, inputNames, lagsFromNames, layoutInputSize } from '../forecasting/gru/featureLayout.js';
+import { baseOffsetsFromNames, featureLayout, inputNames, lagsFromNames, layoutInputSize } from '../forecasting/gru/featureLayout.js';
 import { baseName, parseBase } from '../forecasting/gru/residualBase.js';
 import { calibrationFromJson, calibrationToJson } from '../forecasting/gru/calibration.js';
 import type { CalibrationJson } from '../forecasting/gru/calibration.js';
@@ -199,7 +199,7 @@ export class ArtifactStore {
     const meta = await readMeta(path.join(dir, META_JSON));
     if (expected.anyBase === true) {
       const l = expected.layout;
-      expected = { ...expected, layout: featureLayout(l.timeFeatures, l.maxGapSteps, l.zClip, parseBase(meta.layout.base), meta.layout.inputNames.includes('dz'), lagsFromNames(meta.layout.inputNames)) };
+      expected = { ...expected, layout: featureLayout(l.timeFeatures, l.maxGapSteps, l.zClip, parseBase(meta.layout.base), meta.layout.inputNames.includes('dz'), lagsFromNames(meta.layout.inputNames), baseOffsetsFromNames(meta.layout.inputNames)) };
     }
     checkCompatible(meta, expected, dir);
     let model: tf.LayersModel | undefined;

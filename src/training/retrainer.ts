@@ -9,6 +9,7 @@ import { DEFAULT_Z_CLIP, featureLayout, sameLayout } from '../forecasting/gru/fe
 import { initGruModelWeights } from '../forecasting/gru/gruWeights.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 import { alignedRawWindow, baseName, rebaseWindow } from '../forecasting/gru/residualBase.js';
+import { baseOffsets } from '../forecasting/gru/seasonalLags.js';
 import type { ModelRuntime } from '../forecasting/modelRuntime.js';
 import type { RetrainHooks } from '../forecasting/retrainHooks.js';
 import type { EventListener } from '../observability/events.js';
@@ -347,11 +348,18 @@ export class Retrainer implements RetrainHooks {
       // Under `auto` the lags are chosen with the first model and kept with it, as its base is (on own windows, as the base).
       const inService = runtime.servedWeights;
       const lags = spec.model.lags === 'auto' && inService !== undefined && baseName(inService.layout.base) === baseName(base) ? [...(inService.layout.lags ?? [])] : chooseLags(own, spec, base, valFraction);
-      const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff, lags);
-      const rebased = windows.map((w) => rebaseWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
+      const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff, lags, baseOffsets(base, horizon));
+      const rawOf = new Map<SeriesWindow, SeriesWindow>();
+      const rebased: SeriesWindow[] = [];
+      for (const w of windows) {
+        const r = rebaseWindow(w, base);
+        if (r === undefined) continue;
+        rebased.push(r);
+        rawOf.set(r, w);
+      }
       const raw = windows.map((w) => alignedRawWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
       const originScale = originScaleOf(base);
-      const { train, validation, info } = buildDatasets(rebased, { layout, horizon, context, valFraction, ...(originScale !== undefined ? { originScale } : {}) });
+      const { train, validation, info } = buildDatasets(rebased, { layout, horizon, context, valFraction, raw: rawOf, ...(originScale !== undefined ? { originScale } : {}) });
       if (train.cells === 0 || validation.cells === 0) {
         this.#opts.logger?.info({ pipeline: spec.name, steps: info.steps, ...originLog }, 'retrain skipped: not enough history for training and held-out cells');
         return { outcome: 'skipped', reason: `not enough history: ${info.steps} steps over ${info.series} series give ${train.cells} training and ${validation.cells} held-out cells`, ...origin };

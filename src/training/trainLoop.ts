@@ -1,7 +1,7 @@
 import { ConfigError } from '../domain/errors.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 import { mulberry32 } from '../domain/random.js';
-import { chunkBatch } from './datasetBuilder.js';
+import { chunkBatch, horizonWeights } from './datasetBuilder.js';
 import type { TbpttDataset } from './datasetBuilder.js';
 import type { TrainingKernel } from './trainingKernel.js';
 import { createTrainingModel } from './trainingKernel.js';
@@ -19,6 +19,8 @@ export interface TrainLoopOptions {
   readonly clipNorm?: number;
   /** What computes the steps (trainingKernel.ts; default `js`, the trainer worker chooses per job). */
   readonly kernel?: TrainingKernel;
+  /** Weigh the training loss per horizon (default true; datasetBuilder.ts' horizonWeights). */
+  readonly horizonWeights?: boolean;
 }
 
 export interface EpochReport {
@@ -80,6 +82,9 @@ export async function trainLoop(train: TbpttDataset, validation: TbpttDataset, i
     const Q = model.quantiles.length;
     const plannedPerEpoch = Math.max(1, train.lanes * train.chunks);
     const initialValLoss = await evaluateDataset(model, validation, batchLanes);
+    // The training loss weighs horizons (datasetBuilder.ts' horizonWeights); held-out losses do
+    // not, so that they stay comparable with the baselines' and the model in service's.
+    const hw = opts.horizonWeights === false ? undefined : horizonWeights(train);
     let best = { loss: initialValLoss ?? Infinity, weights: init, epoch: 0 };
     const history: EpochReport[] = [];
     let stale = 0;
@@ -94,7 +99,7 @@ export async function trainLoop(train: TbpttDataset, validation: TbpttDataset, i
         const buf = buffers(train, B);
         let h: Float32Array = new Float32Array(B * model.units);
         for (let c = 0; c < train.chunks; c++) {
-          const n = chunkBatch(train, lanes, c, buf.x, buf.target, buf.weight);
+          const n = chunkBatch(train, lanes, c, buf.x, buf.target, buf.weight, hw);
           const r = n > 0 ? model.trainChunk(buf.x, h, buf.target, buf.weight, B, train.context) : model.evalChunk(buf.x, h, buf.target, buf.weight, B, train.context);
           lossSum += r.lossSum;
           cells += r.cells;

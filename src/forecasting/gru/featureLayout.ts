@@ -26,6 +26,14 @@ import { baseLag, baseName } from './residualBase.js';
  *                         sees it (the seasonal difference under a seasonal base)
  *      (see seasonalLags.ts: the GRU cannot remember a season of 24–2,016 steps in its state, so
  *      "the same hour a day ago" is handed to it for the next steps instead)
+ *   …  under a seasonal base m, per offset k of `baseOffsets` (after the lags):
+ *        base+{k}         (y[t+k−m] − y[t]) / std_t of the series itself (not its seasonal
+ *                         difference), clipped to ±zClip: how far the base's forecast at horizon k
+ *                         lies from the last value. Column 0 carries only the seasonal
+ *                         difference, so without these the model cannot tell where "now" is
+ *                         relative to its base, and cannot forecast the last value at the short
+ *                         horizons where it beats a season ago (ambient_temperature: the GRU alone
+ *                         1.24 × the last value at h = 1 without them).
  * A trained model is only valid for the layout it was trained with, so artifacts store it.
  */
 export interface FeatureLayout {
@@ -46,6 +54,8 @@ export interface FeatureLayout {
   readonly diff?: boolean;
   /** Seasonal-lag columns (see above); absent = none. */
   readonly lags?: readonly LagInput[];
+  /** Offsets k of the base columns (see above; a seasonal base only); absent = none. */
+  readonly baseOffsets?: readonly number[];
 }
 
 /** One seasonal lag's columns: its season in steps and the offsets k it shows (1 ≤ k < steps). */
@@ -68,6 +78,7 @@ export function featureLayout(
   base?: ResidualBase,
   diff = false,
   lags: readonly LagInput[] = [],
+  baseOffsets: readonly number[] = [],
 ): FeatureLayout {
   for (const f of timeFeatures) {
     if (!(TIME_FEATURES as readonly string[]).includes(f)) {
@@ -91,19 +102,31 @@ export function featureLayout(
       throw new ConfigError(`seasonal lag of ${l.steps} steps has offsets [${l.offsets.join(', ')}]; use increasing whole numbers from 1 to ${l.steps - 1}`);
     }
   }
+  if (baseOffsets.length > 0) {
+    const m = base?.kind === 'seasonal' ? base.steps : 0;
+    if (m === 0) throw new ConfigError('base columns need a seasonal base');
+    if (baseOffsets.some((k, i) => !Number.isInteger(k) || k < 1 || k >= m || (i > 0 && k <= baseOffsets[i - 1]!))) {
+      throw new ConfigError(`base columns at offsets [${baseOffsets.join(', ')}]; use increasing whole numbers from 1 to ${m - 1}`);
+    }
+  }
   const withBase = base !== undefined && base.kind !== 'none' ? { base: Object.freeze({ ...base }) } : {};
   const withLags = lags.length > 0 ? { lags: Object.freeze(lags.map((l) => Object.freeze({ steps: l.steps, offsets: Object.freeze([...l.offsets]) }))) } : {};
-  return Object.freeze({ timeFeatures: Object.freeze([...timeFeatures]), maxGapSteps, zClip, ...withBase, ...(diff ? { diff: true } : {}), ...withLags });
+  return Object.freeze({ timeFeatures: Object.freeze([...timeFeatures]), maxGapSteps, zClip, ...withBase, ...(diff ? { diff: true } : {}), ...withLags, ...(baseOffsets.length > 0 ? { baseOffsets: Object.freeze([...baseOffsets]) } : {}) });
 }
 
 /** Length of one step's input vector. */
-export function inputSize(timeFeatures: readonly TimeFeature[], diff = false, lags: readonly LagInput[] = []): number {
-  return 3 + (diff ? 1 : 0) + 2 * timeFeatures.length + lagColumns(lags);
+export function inputSize(timeFeatures: readonly TimeFeature[], diff = false, lags: readonly LagInput[] = [], baseColumns = 0): number {
+  return 3 + (diff ? 1 : 0) + 2 * timeFeatures.length + lagColumns(lags) + baseColumns;
 }
 
 /** inputSize of a layout. */
 export function layoutInputSize(layout: FeatureLayout): number {
-  return inputSize(layout.timeFeatures, layout.diff === true, layout.lags);
+  return inputSize(layout.timeFeatures, layout.diff === true, layout.lags, layout.baseOffsets?.length ?? 0);
+}
+
+/** Columns a step carries in its `lagInputs`: the seasonal lags', then the base's. */
+export function lagInputColumns(layout: FeatureLayout): number {
+  return lagColumns(layout.lags) + (layout.baseOffsets?.length ?? 0);
 }
 
 /** Number of seasonal-lag columns: per lag, its `known` flag and one per offset. */
@@ -138,12 +161,36 @@ export function writeLagInputs(layout: FeatureLayout, y: number, unit: number, h
 }
 
 /**
- * The lag columns of step `i` of window `w` (values reconstructed as z·std + mean, the steps before
- * `i` in the window as its past) in `unit[i]`, into `out` from 0. For training windows and re-warms.
+ * Writes the base columns (see above) into `out` at `offset`; returns the offset after them. `y`
+ * is the step's value (the series itself), `unit` its std, `known` whether the m steps before it
+ * are on its grid, and `ago(back)` the value `back` steps before it (1 ≤ back ≤ m).
  */
-export function windowLagInputs(layout: FeatureLayout, w: SeriesWindow, i: number, unit: ArrayLike<number>, out: Float32Array): Float32Array {
+export function writeBaseInputs(layout: FeatureLayout, y: number, unit: number, known: boolean, ago: (back: number) => number, out: Float32Array, offset: number): number {
+  const c = layout.zClip;
+  const m = baseLag(layout.base);
+  let o = offset;
+  const ok = known && unit > 0 && Number.isFinite(y);
+  for (const k of layout.baseOffsets ?? []) {
+    const v = ok ? (ago(m - k) - y) / unit : 0;
+    out[o++] = v > c ? c : v < -c ? -c : v >= -c ? v : 0;
+  }
+  return o;
+}
+
+/**
+ * The lag and base columns of step `i` of window `w` (values reconstructed as z·std + mean, the
+ * steps before `i` in the window as its past) in `unit[i]`, into `out` from 0. For training
+ * windows and re-warms. `w` is the model's view (rebaseWindow); the base columns read `raw`, the
+ * window it was rebased from (step i of `w` is step i + m of `raw`).
+ */
+export function windowLagInputs(layout: FeatureLayout, w: SeriesWindow, i: number, unit: ArrayLike<number>, out: Float32Array, raw?: SeriesWindow): Float32Array {
   const y = w.z[i]! * w.std[i]! + w.mean[i]!;
-  writeLagInputs(layout, y, unit[i]!, i, (back) => w.z[i - back]! * w.std[i - back]! + w.mean[i - back]!, out, 0);
+  const o = writeLagInputs(layout, y, unit[i]!, i, (back) => w.z[i - back]! * w.std[i - back]! + w.mean[i - back]!, out, 0);
+  if ((layout.baseOffsets?.length ?? 0) > 0) {
+    const j = i + baseLag(layout.base);
+    const at = (n: number): number => (raw !== undefined && n >= 0 && n < raw.length ? raw.z[n]! * raw.std[n]! + raw.mean[n]! : Number.NaN);
+    writeBaseInputs(layout, at(j), unit[i]!, raw !== undefined && j < raw.length, (back) => at(j - back), out, o);
+  }
   return out;
 }
 
@@ -157,7 +204,18 @@ export function inputNames(layout: FeatureLayout): string[] {
     names.push(`lag${l.steps}.known`);
     for (const k of l.offsets) names.push(`lag${l.steps}+${k}`);
   }
+  for (const k of layout.baseOffsets ?? []) names.push(`base+${k}`);
   return names;
+}
+
+/** The base columns' offsets named in an artifact's input names (`base+{k}`); [] for an artifact without them. */
+export function baseOffsetsFromNames(names: readonly string[]): number[] {
+  const out: number[] = [];
+  for (const n of names) {
+    const col = /^base\+([1-9][0-9]*)$/.exec(n);
+    if (col) out.push(Number(col[1]));
+  }
+  return out;
 }
 
 /**
@@ -206,7 +264,7 @@ export function writeInput(step: GruInputStep, layout: FeatureLayout, out: Float
     out[o++] = d > c ? c : d < -c ? -c : d;
   }
   o = writeTimeFeatures(layout.timeFeatures, step.ts, out, o);
-  const n = lagColumns(layout.lags);
+  const n = lagInputColumns(layout);
   if (n === 0) return o;
   const lag = step.lagInputs;
   for (let j = 0; j < n; j++) out[o + j] = lag?.[j] ?? 0;
@@ -221,6 +279,7 @@ export function sameLayout(a: FeatureLayout, b: FeatureLayout): boolean {
     a.maxGapSteps === b.maxGapSteps &&
     a.zClip === b.zClip &&
     sameLags(a.lags ?? [], b.lags ?? []) &&
+    (a.baseOffsets ?? []).join(',') === (b.baseOffsets ?? []).join(',') &&
     a.timeFeatures.length === b.timeFeatures.length &&
     a.timeFeatures.every((f, i) => f === b.timeFeatures[i])
   );

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../../domain/errors.js';
 import type { FeatureLayout } from './featureLayout.js';
-import { lagColumns, layoutInputSize } from './featureLayout.js';
+import { lagInputColumns, layoutInputSize } from './featureLayout.js';
 import { mulberry32, normalSource } from '../../domain/random.js';
 import { headBiasInit } from './quantileHead.js';
 import type { HeadWeights } from './quantileHead.js';
@@ -58,11 +58,11 @@ export function initGruModelWeights(dims: GruModelDims, seed: number, version = 
   const { units: H, horizon, quantiles } = dims;
   const I = layoutInputSize(dims.layout);
   const uniform = mulberry32(seed);
-  // Seasonal-lag rows start at zero (the other rows draw as without them): a lag that is never
+  // Seasonal-lag and base rows start at zero (the other rows draw as without them): a lag that is never
   // known in training (a week of 5-minute steps before the first retrain's history has one) then
   // gets no gradient and stays silent when it turns known in serving, instead of feeding random
   // weights an input the model never saw. A known lag learns from zero like any input row.
-  const own = I - lagColumns(dims.layout.lags);
+  const own = I - lagInputColumns(dims.layout);
   const kernel = new Float32Array(I * 3 * H);
   kernel.set(glorotUniform(own, 3 * H, uniform));
   const recurrentKernel = new Float32Array(H * 3 * H);

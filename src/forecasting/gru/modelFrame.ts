@@ -28,6 +28,8 @@ interface Header {
   readonly diff?: boolean;
   /** The layout's seasonal-lag columns; absent = none (a reader that does not know them refuses the frame: its input size differs). */
   readonly lags?: readonly LagInput[];
+  /** The layout's base columns' offsets; absent = none (as lags: an older reader refuses the frame). */
+  readonly baseOffsets?: readonly number[];
   readonly inputSize: number;
   readonly units: number;
   readonly horizon: number;
@@ -51,6 +53,7 @@ export function encodeModelFrame(weights: GruModelWeights, meta: ModelFrameMeta)
     base: baseName(weights.layout.base),
     ...(weights.layout.diff === true ? { diff: true } : {}),
     ...(weights.layout.lags !== undefined ? { lags: weights.layout.lags.map((l) => ({ steps: l.steps, offsets: [...l.offsets] })) } : {}),
+    ...(weights.layout.baseOffsets !== undefined ? { baseOffsets: [...weights.layout.baseOffsets] } : {}),
     inputSize: weights.cell.inputSize,
     units: weights.cell.units,
     horizon: weights.head.horizon,
@@ -95,7 +98,7 @@ export function decodeModelFrame(frame: Uint8Array): { weights: GruModelWeights;
   if (!Array.isArray(h.timeFeatures) || typeof h.meta !== 'object' || h.meta === null) bad('bad header');
   let layout;
   try {
-    layout = featureLayout(h.timeFeatures as TimeFeature[], h.maxGapSteps, h.zClip, parseBase(h.base), h.diff === true, h.lags ?? []);
+    layout = featureLayout(h.timeFeatures as TimeFeature[], h.maxGapSteps, h.zClip, parseBase(h.base), h.diff === true, h.lags ?? [], h.baseOffsets ?? []);
   } catch (err) {
     throw new StreamcastError('config', 'model frame has an unusable feature layout', { cause: err });
   }

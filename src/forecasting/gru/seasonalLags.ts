@@ -42,3 +42,12 @@ export function seasonalLags(spec: PipelineSpec, base?: ResidualBase): LagInput[
   } else steps = lags.map((ms) => ms / spec.window.step);
   return [...new Set(steps)].filter((m) => m !== own).sort((a, b) => a - b).map((m) => ({ steps: m, offsets: lagOffsets(m, spec.model.horizon) }));
 }
+
+/**
+ * The base columns' offsets of a new model (featureLayout.ts): under a seasonal base of m steps,
+ * the offsets a lag of m would show (lagOffsets); none under any other base, whose column 0
+ * already says where the series is now.
+ */
+export function baseOffsets(base: ResidualBase, horizon: number): number[] {
+  return base.kind === 'seasonal' && base.steps >= 2 ? lagOffsets(base.steps, horizon) : [];
+}

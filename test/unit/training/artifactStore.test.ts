@@ -94,6 +94,19 @@ describe.each(contractBackends())('ArtifactStore on %s', (backend) => {
     await expect(store.loadCurrent('lags', { ...expected, layout: featureLayout(['hourOfDay', 'dayOfWeek'], 24, undefined, { kind: 'last-value', changeHalfLife: 24 }) })).rejects.toThrow(/inputs/);
   });
 
+  it('keeps a seasonal base\'s base columns in meta.json: read back with their layout, refused by a pipeline expecting none', async () => {
+    const store = new ArtifactStore(root, new ManualClock(0));
+    const seasonal = { kind: 'seasonal', steps: 24 } as const;
+    const bl = featureLayout(['hourOfDay', 'dayOfWeek'], 24, undefined, seasonal, false, [{ steps: 168, offsets: [1] }], [1, 2, 12]);
+    const w = initGruModelWeights({ layout: bl, units: 8, horizon: 4, quantiles }, 12);
+    const v = await store.save('basecols', w, info, { makeCurrent: true });
+    const loaded = (await store.loadCurrent('basecols', { ...expected, anyBase: true }))!;
+    expect(loaded.version).toBe(v);
+    expect(loaded.weights.layout).toEqual(bl);
+    expect(loaded.meta.layout.inputNames.slice(-5)).toEqual(['lag168.known', 'lag168+1', 'base+1', 'base+2', 'base+12']);
+    await expect(store.loadCurrent('basecols', { ...expected, layout: featureLayout(['hourOfDay', 'dayOfWeek'], 24, undefined, seasonal, false, [{ steps: 168, offsets: [1] }]) })).rejects.toThrow(/inputs/);
+  });
+
   it('refuses incompatible artifacts with a ConfigError naming the difference', async () => {
     const store = new ArtifactStore(root, new ManualClock(0));
     await store.save('q', initGruModelWeights({ layout, units: 8, horizon: 4, quantiles }, 1), info, { makeCurrent: true });

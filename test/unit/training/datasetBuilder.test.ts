@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { featureLayout, inputSize } from '../../../src/forecasting/gru/featureLayout.js';
-import { buildDatasets, chunkBatch, splitIndex } from '../../../src/training/datasetBuilder.js';
+import { buildDatasets, chunkBatch, horizonWeights, splitIndex, type TbpttDataset } from '../../../src/training/datasetBuilder.js';
 import { SeriesHistory } from '../../../src/state/seriesHistory.js';
 import type { SeriesWindow } from '../../../src/state/seriesWindow.js';
 import { HOUR, seasonalSteps } from '../../helpers/trainingSeries.js';
@@ -100,5 +100,52 @@ describe('buildDatasets', () => {
     expect(masked(0)).toBe(0);
     expect(masked(1)).toBe(7);
     expect(masked(3)).toBe(7);
+  });
+});
+
+describe('horizonWeights', () => {
+  /** One lane of T origins; the value at step i is `at(i)`; every origin counts, every target is observed but `unobserved`. */
+  function dataset(T: number, H: number, at: (i: number) => number, unobserved: ReadonlySet<number> = new Set()): TbpttDataset {
+    return {
+      inputSize: 1,
+      horizon: H,
+      context: T,
+      lanes: 1,
+      chunks: 1,
+      x: new Float32Array(T),
+      value: Float64Array.from({ length: T + H }, (_, i) => at(i)),
+      mean: Float64Array.from({ length: T }, (_, i) => at(i)),
+      std: new Float64Array(T).fill(2),
+      lossMask: new Uint8Array(T).fill(1),
+      targetOk: Uint8Array.from({ length: T + H }, (_, i) => (unobserved.has(i) ? 0 : 1)),
+      cells: T * H,
+    };
+  }
+
+  it('weighs each horizon by the inverse square root of its base error, to a mean of 1, and the batch carries them', () => {
+    // A straight line rising 2 per step in std 2: the base (last value) misses by h at horizon h.
+    const ds = dataset(20, 4, (i) => 2 * i);
+    const w = horizonWeights(ds);
+    const raw = [1, 2, 3, 4].map((h) => 1 / Math.sqrt(h));
+    const mean = raw.reduce((a, b) => a + b, 0) / 4;
+    for (let h = 0; h < 4; h++) expect(w[h]).toBeCloseTo(raw[h]! / mean, 12);
+    expect(horizonWeights(ds, 1)[0]! / horizonWeights(ds, 1)[3]!).toBeCloseTo(4, 12);
+    expect([...horizonWeights(ds, 0)]).toEqual([1, 1, 1, 1]);
+    const x = new Float32Array(20);
+    const target = new Float32Array(20 * 4);
+    const weight = new Float32Array(20 * 4);
+    chunkBatch(ds, [0], 0, x, target, weight, w);
+    expect(weight[5 * 4 + 2]).toBeCloseTo(w[2]!, 6);
+    expect(target[5 * 4 + 2]).toBeCloseTo(3, 12);
+  });
+
+  it('ignores cells that do not count, and gives a horizon with no error weight 1', () => {
+    // A spike at step 9 (origin 7, h = 2) weighs only when that target counts.
+    const at = (i: number) => (i === 9 ? 1e6 : i % 3);
+    const unobserved = new Set([9]);
+    const without = horizonWeights(dataset(8, 2, (i) => (i === 9 ? 0 : i % 3), unobserved));
+    expect([...horizonWeights(dataset(8, 2, at, unobserved))]).toEqual([...without]);
+    expect(horizonWeights(dataset(8, 2, at))[1]!).toBeLessThan(0.01);
+    expect([...horizonWeights(dataset(8, 2, () => 5))]).toEqual([1, 1]);
   });
 });

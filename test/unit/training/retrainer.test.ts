@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../src/domain/clock.js';
 import { StreamcastError } from '../../../src/domain/errors.js';
 import type { NormalizedStep } from '../../../src/domain/step.js';
-import { featureLayout } from '../../../src/forecasting/gru/featureLayout.js';
+import { featureLayout, type FeatureLayout } from '../../../src/forecasting/gru/featureLayout.js';
 import { GruForecaster } from '../../../src/forecasting/gru/gruForecaster.js';
 import { initGruModelWeights } from '../../../src/forecasting/gru/gruWeights.js';
 import type { GruModelWeights } from '../../../src/forecasting/gru/gruWeights.js';
@@ -30,8 +30,9 @@ import { seasonalSteps } from '../../helpers/trainingSeries.js';
 const spec = runtimeSpec();
 const CONTEXT = spec.model.context;
 
-function weights(seed: number, base?: ResidualBase, version = 0): GruModelWeights {
-  const layout = featureLayout(['hourOfDay'], 6, undefined, base);
+function weights(seed: number, base?: ResidualBase | FeatureLayout, version = 0): GruModelWeights {
+  // A layout as the retrainer asked for it (its base columns too), or the plain one on `base`.
+  const layout = base !== undefined && 'timeFeatures' in base ? base : featureLayout(['hourOfDay'], 6, undefined, base);
   return initGruModelWeights({ layout, units: 8, horizon: 4, quantiles: [0.1, 0.5, 0.9] }, seed, version);
 }
 
@@ -70,7 +71,7 @@ const series = seasonalSteps('a', { n: 400, seed: 3 });
 describe('Retrainer (with its ModelRuntime)', () => {
   it('serves the baseline until a model is promoted, then the GRU (fine-tuning it on later retrains)', async () => {
     const events: PipelineEvent[] = [];
-    const fake = fakeTrainer((req) => ({ weights: weights(5, req.init.layout.base) }));
+    const fake = fakeTrainer((req) => ({ weights: weights(5, req.init.layout) }));
     const rt = lifecycle({ spec, retrain: 'blocking', trainer: fake.factory, events: (e) => events.push(e) });
     const out = await feed(rt, series);
     // The first retrain is triggered at the 200th step, so the 201st is served by the GRU.
@@ -90,7 +91,7 @@ describe('Retrainer (with its ModelRuntime)', () => {
 
   it('gives the same forecasts however the stream is cut into batches', async () => {
     const run = async (batch: number) => {
-      const rt = lifecycle({ spec, retrain: 'blocking', trainer: fakeTrainer((req) => ({ weights: weights(5, req.init.layout.base) })).factory });
+      const rt = lifecycle({ spec, retrain: 'blocking', trainer: fakeTrainer((req) => ({ weights: weights(5, req.init.layout) })).factory });
       const out = await feed(rt, series, batch);
       await rt.close();
       return out;
@@ -101,7 +102,7 @@ describe('Retrainer (with its ModelRuntime)', () => {
   it('calibrates the GRU online from the stream once promoted (calibrate: false serves the head as is)', async () => {
     const run = async (calibrate: boolean) => {
       const custom = runtimeSpec({ every: '30d', minHistory: 200 });
-      const rt = lifecycle({ spec: custom, retrain: 'blocking', calibrate, trainer: fakeTrainer((req) => ({ weights: weights(5, req.init.layout.base) })).factory });
+      const rt = lifecycle({ spec: custom, retrain: 'blocking', calibrate, trainer: fakeTrainer((req) => ({ weights: weights(5, req.init.layout) })).factory });
       const out = await feed(rt, series);
       await rt.close();
       return out;
@@ -304,7 +305,7 @@ describe('Retrainer (with its ModelRuntime)', () => {
     const retrainer = new Retrainer(runtime, {
       spec,
       retrain: 'blocking',
-      trainer: fakeTrainer((req) => ({ weights: weights(5, req.init.layout.base) })).factory,
+      trainer: fakeTrainer((req) => ({ weights: weights(5, req.init.layout) })).factory,
       servingCopy: (w): Forecaster => {
         served.push(w);
         const copy = new ModelRuntime({ spec, initial: w });
@@ -329,7 +330,7 @@ describe('Retrainer (with its ModelRuntime)', () => {
     const retrainer = new Retrainer(runtime, {
       spec,
       retrain: 'blocking',
-      trainer: fakeTrainer((req) => ({ weights: weights(5, req.init.layout.base) })).factory,
+      trainer: fakeTrainer((req) => ({ weights: weights(5, req.init.layout) })).factory,
       servingCopy: (w): Forecaster => {
         served.push(w);
         return new ModelRuntime({ spec, initial: w });
@@ -418,7 +419,7 @@ describe('Retrainer (with its ModelRuntime)', () => {
 
     it('persists promoted models and serves the current one at the next start', async () => {
       const store = new ArtifactStore(path.join(dir, 'good'), new ManualClock(0));
-      const fake = fakeTrainer((req) => ({ weights: weights(5, req.init.layout.base) }));
+      const fake = fakeTrainer((req) => ({ weights: weights(5, req.init.layout) }));
       const rt = lifecycle({ spec, retrain: 'blocking', trainer: fake.factory, store, base: { kind: 'last-value' } });
       const first = await feed(rt, series.slice(0, 260));
       await rt.close();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NormalizedStep } from '../../../../src/domain/step.js';
-import { DIFF_SCALE, featureLayout, inputNames, inputSize, layoutInputSize, writeInput } from '../../../../src/forecasting/gru/featureLayout.js';
+import { baseOffsetsFromNames, DIFF_SCALE, featureLayout, inputNames, inputSize, layoutInputSize, writeBaseInputs, writeInput } from '../../../../src/forecasting/gru/featureLayout.js';
 
 function step(over: Partial<NormalizedStep> = {}): NormalizedStep {
   return { series: 's', ts: Date.UTC(2024, 0, 1, 6), value: 5, observed: true, imputed: false, sinceObserved: 0, reset: false, z: 0.5, scale: { mean: 4, std: 2 }, ...over };
@@ -57,7 +57,26 @@ describe('featureLayout', () => {
     expect(layoutInputSize(featureLayout(['hourOfDay'], 24))).toBe(5);
   });
 
+  it('under a seasonal base, names, sizes and writes the base columns: the base forecast at k as a change from now', () => {
+    const bl = featureLayout(['hourOfDay'], 24, 3, { kind: 'seasonal', steps: 4 }, false, [], [1, 3]);
+    expect(inputNames(bl)).toEqual(['dz@4', 'observed', 'sinceObserved', 'hourOfDay.sin', 'hourOfDay.cos', 'base+1', 'base+3']);
+    expect(layoutInputSize(bl)).toBe(7);
+    expect(baseOffsetsFromNames(inputNames(bl))).toEqual([1, 3]);
+    // y[t−4..t−1] = 10, 11, 12, 13 (ago(4) … ago(1)); y[t] = 12, std 2: base+1 reads y[t−3] = 11, base+3 reads y[t−1] = 13.
+    const past = [13, 12, 11, 10];
+    const out = new Float32Array(2);
+    expect(writeBaseInputs(bl, 12, 2, true, (back) => past[back - 1]!, out, 0)).toBe(2);
+    expect([...out]).toEqual([-0.5, 0.5]);
+    // Clipped to ±zClip; 0 where the season before t is not known.
+    writeBaseInputs(bl, 100, 2, true, (back) => past[back - 1]!, out, 0);
+    expect([...out]).toEqual([-3, -3]);
+    writeBaseInputs(bl, 12, 2, false, (back) => past[back - 1]!, out, 0);
+    expect([...out]).toEqual([0, 0]);
+  });
+
   it('rejects a bad layout with a fix-it message', () => {
+    expect(() => featureLayout(['hourOfDay'], 3, 10, { kind: 'last-value' }, false, [], [1])).toThrow(/seasonal base/);
+    expect(() => featureLayout(['hourOfDay'], 3, 10, { kind: 'seasonal', steps: 4 }, false, [], [2, 1])).toThrow(/from 1 to 3/);
     expect(() => featureLayout(['hourOfDay'], 0)).toThrow(/maxGapSteps/);
     expect(() => featureLayout(['fortnight' as 'hourOfDay'], 3)).toThrow(/unknown time feature/);
   });

@@ -33,6 +33,15 @@ describe('model frame', () => {
     expect(weights.cell.kernel).toEqual(dw.cell.kernel);
   });
 
+  it('carries a seasonal base\'s base columns', () => {
+    const bl = featureLayout(['hourOfDay'], 30, 10, { kind: 'seasonal', steps: 24 }, false, [], [1, 2, 12]);
+    const bw = initGruModelWeights({ layout: bl, units: 8, horizon: 3, quantiles: [0.1, 0.5, 0.9] }, 3, 2);
+    const { weights } = decodeModelFrame(encodeModelFrame(bw, { pipeline: 'p' }));
+    expect(weights.layout).toEqual(bl);
+    expect(weights.cell.inputSize).toBe(8);
+    expect(weights.cell.kernel).toEqual(bw.cell.kernel);
+  });
+
   it('carries seasonal-lag columns; a reader that drops them refuses the frame (its input size differs)', () => {
     const ll = featureLayout(['hourOfDay'], 30, 10, { kind: 'last-value', changeHalfLife: 24 }, false, [{ steps: 24, offsets: [1, 3] }]);
     const lw = initGruModelWeights({ layout: ll, units: 8, horizon: 3, quantiles: [0.1, 0.5, 0.9] }, 3, 2);
