@@ -35,6 +35,13 @@ export interface BaselineLossOptions {
   readonly seed?: number;
   /** The unit of each origin's targets (default the std), as the datasets' `originScale`. */
   readonly originScale?: (w: SeriesWindow) => Float64Array;
+  /**
+   * Score every cell of the history, the quantile offsets fitted on the same cells (default:
+   * the held-out slice, offsets from the cells before it). For choosing among baselines, which
+   * learn nothing but those few offsets, so need no held-out slice: the whole history is a far
+   * larger sample than its newest 15 %.
+   */
+  readonly inSample?: boolean;
 }
 
 /**
@@ -61,7 +68,7 @@ export function baselineLoss(windows: Iterable<SeriesWindow>, opts: BaselineLoss
   };
   const target = (w: SeriesWindow, t: number, h: number): number => (w.z[t + h]! * w.std[t + h]! + w.mean[t + h]! - w.mean[t]!) / units.get(w)![t]!;
   for (const w of ws) {
-    const split = splitIndex(w.length, opts.valFraction);
+    const split = opts.inSample === true ? w.length : splitIndex(w.length, opts.valFraction);
     for (let t = 0; t < split - 1; t++) {
       for (let h = 1; h <= H && t + h < split; h++) {
         if (!w.observed[t + h]) continue;
@@ -84,7 +91,7 @@ export function baselineLoss(windows: Iterable<SeriesWindow>, opts: BaselineLoss
   let sum = 0;
   let cells = 0;
   for (const w of ws) {
-    const split = splitIndex(w.length, opts.valFraction);
+    const split = opts.inSample === true ? 0 : splitIndex(w.length, opts.valFraction);
     for (let t = Math.max(0, split - H); t < w.length - 1; t++) {
       for (let h = 1; h <= H && t + h < w.length; h++) {
         if (t + h < split || !w.observed[t + h]) continue;

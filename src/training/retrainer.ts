@@ -348,7 +348,10 @@ export class Retrainer implements RetrainHooks {
       // Under `auto` the lags are chosen with the first model and kept with it, as its base is (on own windows, as the base).
       const inService = runtime.servedWeights;
       const lags = spec.model.lags === 'auto' && inService !== undefined && baseName(inService.layout.base) === baseName(base) ? [...(inService.layout.lags ?? [])] : chooseLags(own, spec, base, valFraction);
-      const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff, lags, baseOffsets(base, horizon));
+      // Base columns (a seasonal base only) are chosen with the first model and kept with it, as
+      // its lags are: a model in service on this base keeps its own (none for one from before them).
+      const keptOffsets = inService !== undefined && baseName(inService.layout.base) === baseName(base) ? [...(inService.layout.baseOffsets ?? [])] : undefined;
+      const offered = keptOffsets ?? baseOffsets(base, horizon);
       const rawOf = new Map<SeriesWindow, SeriesWindow>();
       const rebased: SeriesWindow[] = [];
       for (const w of windows) {
@@ -357,33 +360,53 @@ export class Retrainer implements RetrainHooks {
         rebased.push(r);
         rawOf.set(r, w);
       }
-      const raw = windows.map((w) => alignedRawWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
       const originScale = originScaleOf(base);
-      const { train, validation, info } = buildDatasets(rebased, { layout, horizon, context, valFraction, raw: rawOf, ...(originScale !== undefined ? { originScale } : {}) });
+      const prepare = (offsets: readonly number[]) => {
+        const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff, lags, offsets);
+        const sets = buildDatasets(rebased, { layout, horizon, context, valFraction, raw: rawOf, ...(originScale !== undefined ? { originScale } : {}) });
+        rebaseDataset(sets.train, base);
+        rebaseDataset(sets.validation, base);
+        return { layout, ...sets };
+      };
+      let { layout, train, validation, info } = prepare(offered);
       if (train.cells === 0 || validation.cells === 0) {
         this.#opts.logger?.info({ pipeline: spec.name, steps: info.steps, ...originLog }, 'retrain skipped: not enough history for training and held-out cells');
         return { outcome: 'skipped', reason: `not enough history: ${info.steps} steps over ${info.series} series give ${train.cells} training and ${validation.cells} held-out cells`, ...origin };
       }
-      rebaseDataset(train, base);
-      rebaseDataset(validation, base);
+      const raw = windows.map((w) => alignedRawWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
       const bestBaseline = bestBaselineLoss(raw, spec, valFraction, base);
       const served = runtime.servedWeights;
-      const current = served !== undefined && sameLayout(served.layout, layout) ? served : undefined;
-      const init = current ?? initGruModelWeights({ layout, units: hidden, horizon, quantiles }, this.#seed);
       const prepareMs = performance.now() - prepareFrom;
       this.#trainer ??= this.#opts.trainer?.() ?? (await defaultTrainer(this.#opts.trainBackend));
       if (this.#closing !== undefined) return { outcome: 'skipped', reason: 'closing' };
       if (abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
-      const res = await this.#trainer.train(
-        {
-          train,
-          validation,
-          init,
-          ...(current !== undefined ? { current } : {}),
-          options: { epochs: this.#opts.epochs ?? spec.retrain.epochs, seed: this.#seed },
-        },
-        onProgress,
-      );
+      const trainer = this.#trainer;
+      const trainOn = async (sets: { layout: typeof layout; train: typeof train; validation: typeof validation }, part: number, parts: number) => {
+        const current = served !== undefined && sameLayout(served.layout, sets.layout) ? served : undefined;
+        const init = current ?? initGruModelWeights({ layout: sets.layout, units: hidden, horizon, quantiles }, this.#seed);
+        const progress = onProgress === undefined || parts === 1 ? onProgress : (p: TrainProgress) => onProgress({ ...p, fraction: (part + p.fraction) / parts });
+        const res = await trainer.train({ train: sets.train, validation: sets.validation, init, ...(current !== undefined ? { current } : {}), options: { epochs: this.#opts.epochs ?? spec.retrain.epochs, seed: this.#seed } }, progress);
+        return { res, current };
+      };
+      // A first model on a seasonal base is trained with and without the base columns, and the one
+      // with the lower held-out loss (same base, same cells, same unit) is kept: they let the
+      // model forecast the last value where a season ago is poor (ambient_temperature, nyc_taxi)
+      // but cost ETTh1 OT's near horizons (docs/benchmarks.md), and which holds is the data's.
+      const choose = keptOffsets === undefined && offered.length > 0;
+      let { res, current } = await trainOn({ layout, train, validation }, 0, choose ? 2 : 1);
+      let columnsChoice: Record<string, unknown> | undefined;
+      if (choose && res.status !== 'cancelled' && !abandoned()) {
+        const plain = prepare([]);
+        const other = await trainOn(plain, 1, 2);
+        const withLoss = res.valLoss ?? Number.POSITIVE_INFINITY;
+        const withoutLoss = other.res.status === 'cancelled' ? Number.POSITIVE_INFINITY : other.res.valLoss ?? Number.POSITIVE_INFINITY;
+        columnsChoice = { withBaseColumns: res.valLoss ?? null, withoutBaseColumns: other.res.status === 'cancelled' ? null : other.res.valLoss ?? null };
+        if (other.res.status === 'cancelled' || withoutLoss < withLoss) {
+          ({ res, current } = other);
+          ({ layout, train, validation, info } = plain);
+        }
+        columnsChoice['chosen'] = layout.baseOffsets === undefined ? 'without' : 'with';
+      }
       // Retraining turned off meanwhile (another instance trains now, or a backtest was interrupted): its candidate is not ours to promote.
       if (res.status === 'cancelled' || abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
       this.#trainBackend = res.backend;
@@ -393,7 +416,7 @@ export class Retrainer implements RetrainHooks {
       const unimproved = current !== undefined && res.bestEpoch === 0 ? { epochs: res.epochs, bestEpochLoss: bestEpochLoss(res.history) } : undefined;
       const decision = promotionDecision({ candidate: res.valLoss, current: res.currentValLoss, baseline: bestBaseline, mustBeat: spec.retrain.promote.mustBeat, ...(unimproved !== undefined ? { unimproved } : {}) });
       // Where a retrain's time goes (dataset and baseline losses, the worker's epochs and evaluations, the calibration replay).
-      const log: Record<string, unknown> = { pipeline: spec.name, ...originLog, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, bestEpoch: res.bestEpoch, ms: Math.round(res.durationMs), prepareMs: Math.round(prepareMs), ...(res.kernel !== undefined ? { kernel: res.kernel } : {}) };
+      const log: Record<string, unknown> = { pipeline: spec.name, ...originLog, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, bestEpoch: res.bestEpoch, ms: Math.round(res.durationMs), prepareMs: Math.round(prepareMs), ...(res.kernel !== undefined ? { kernel: res.kernel } : {}), ...(columnsChoice !== undefined ? { baseColumns: columnsChoice } : {}) };
       const losses = { ...origin, valLoss: res.valLoss, initialValLoss: res.initialValLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, validationCells: validation.cells, epochs: res.epochs, bestEpoch: res.bestEpoch, durationMs: res.durationMs, backend: res.backend, base: baseName(base) };
       report = { outcome: 'rejected', reason: decision.reason, ...losses };
       if (!decision.promote && how.force !== true) {

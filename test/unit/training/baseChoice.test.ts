@@ -34,6 +34,20 @@ describe('base choice', () => {
     expect(chooseBase(daily, spec, 40, 0.15)).toEqual({ kind: 'last-value', changeHalfLife: 24 });
   });
 
+  it('chooses on the whole history, not its newest slice: a season that only the last days show is not taken', () => {
+    // 850 hours of a slow drift, then 150 of a strong daily cycle: held out (the newest 15 %),
+    // a day ago wins by far; over the whole history the last value does.
+    const drift = seasonalSteps('a', { n: 1000, period: 5000, amplitude: 30, noise: 0.1, seed: 2 });
+    const cycle = seasonalSteps('a', { n: 1000, period: 24, amplitude: 30, noise: 1, seed: 1 });
+    const mixed = windows(drift.map((s, i) => (i < 850 ? s : { ...cycle[i]!, value: cycle[i]!.value + s.value - cycle[849]!.value })));
+    const common = { horizon: spec.model.horizon, quantiles: spec.model.quantiles, valFraction: 0.15, seasonSteps: 1 };
+    const heldOut = baselineLoss(mixed, { ...common, seasonSteps: 24 })! / baselineLoss(mixed, common)!;
+    const whole = baselineLoss(mixed, { ...common, seasonSteps: 24, inSample: true })! / baselineLoss(mixed, { ...common, inSample: true })!;
+    expect(heldOut).toBeLessThan(0.85);
+    expect(whole).toBeGreaterThan(1);
+    expect(chooseBase(mixed, spec, 4096, 0.15).kind).toBe('last-value');
+  });
+
   it('lags under auto: the seasons whose seasonal naive beats the last value; a list or none as written', () => {
     const withLags = (lags: unknown) => parseSpec({ name: 'l', input: { topic: 'in' }, output: { topic: 'out' }, window: { step: '1h' }, model: { type: 'gru', horizon: 4, lags } });
     const lastValue = { kind: 'last-value', changeHalfLife: 24 } as const;

@@ -79,15 +79,40 @@ describe('Retrainer (with its ModelRuntime)', () => {
     expect(out[200]!.model).toEqual({ name: 'rt', version: 1, kind: 'gru' });
     expect(out.at(-1)!.model.kind).toBe('gru');
     expect(rt.info.kind).toBe('gru');
-    // Retrains every 2 days of event time: at steps 200, 248, 296, 344, 392.
-    expect(fake.requests).toHaveLength(5);
+    // Retrains every 2 days of event time: at steps 200, 248, 296, 344, 392; the first (a first
+    // model, on the seasonal base this series gets) trains twice, with and without base columns.
+    expect(fake.requests).toHaveLength(6);
+    expect(fake.requests[0]!.init.layout.base?.kind).toBe('seasonal');
+    expect(fake.requests[0]!.init.layout.baseOffsets?.length).toBeGreaterThan(0);
+    expect(fake.requests[1]!.init.layout.baseOffsets).toBeUndefined();
     expect(fake.requests[0]!.current).toBeUndefined();
-    expect(fake.requests[1]!.current).toBeDefined();
+    expect(fake.requests[1]!.current).toBeUndefined();
+    // Equal held-out losses keep the base columns; later retrains fine-tune that model alone.
+    for (const r of fake.requests.slice(2)) {
+      expect(r.current).toBeDefined();
+      expect(r.init.layout).toEqual(fake.requests[0]!.init.layout);
+    }
     expect(events.filter((e) => e.type === 'training_run').map((e) => (e as { outcome: string }).outcome)).toEqual(Array(5).fill('promoted'));
     for (const f of out) for (const h of f.forecast) expect(Number.isFinite(h.mean)).toBe(true);
     await rt.close();
     expect(fake.closed()).toBe(1);
   });
+
+  for (const better of ['with', 'without'] as const) {
+    it(`a first model on a seasonal base keeps base columns only when they lower the held-out loss (here: ${better})`, async () => {
+      // The candidate with base columns scores 0.02, the one without 0.01, or the reverse.
+      const loss = (req: TrainRequest) => ((req.init.layout.baseOffsets !== undefined) === (better === 'with') ? 0.01 : 0.02);
+      const fake = fakeTrainer((req) => ({ weights: weights(5, req.init.layout), valLoss: loss(req) }));
+      const rt = lifecycle({ spec, retrain: 'blocking', trainer: fake.factory });
+      await feed(rt, series);
+      expect(rt.info.kind).toBe('gru');
+      expect(rt.servedWeights!.layout.baseOffsets !== undefined).toBe(better === 'with');
+      // Two candidates at the first retrain, then one per retrain on the chosen layout.
+      expect(fake.requests).toHaveLength(6);
+      for (const r of fake.requests.slice(2)) expect(r.init.layout).toEqual(rt.servedWeights!.layout);
+      await rt.close();
+    });
+  }
 
   it('gives the same forecasts however the stream is cut into batches', async () => {
     const run = async (batch: number) => {
@@ -197,8 +222,9 @@ describe('Retrainer (with its ModelRuntime)', () => {
     const fake = fakeTrainer(() => (at.push(rt!.eventTime), { valLoss: 1e6 }));
     rt = lifecycle({ spec, retrain: 'blocking', trainer: fake.factory });
     await feed(rt, series);
-    // minHistory 200 (step index 199), then every 2 days (48 hourly steps) of event time.
-    expect(at).toEqual([199, 247, 295, 343, 391].map((i) => series[i]!.ts));
+    // minHistory 200 (step index 199), then every 2 days (48 hourly steps) of event time; with no
+    // model promoted, each is a first model's: trained with and without base columns.
+    expect(at).toEqual([199, 247, 295, 343, 391].flatMap((i) => [series[i]!.ts, series[i]!.ts]));
     await rt.close();
   });
 
@@ -224,9 +250,9 @@ describe('Retrainer (with its ModelRuntime)', () => {
     expect(fake.requests).toHaveLength(0);
     expect(off.pendingWork()).toBeUndefined();
     await off.close();
-    let release: (() => void) | undefined;
+    const releases: (() => void)[] = [];
     const held: TrainerLike = {
-      train: (req) => new Promise((resolve) => (release = () => resolve({ status: 'done', weights: req.init, valLoss: 1e6, initialValLoss: 1, currentValLoss: undefined, bestEpoch: 1, epochs: 1, history: [], durationMs: 1, backend: 'fake' }))),
+      train: (req) => new Promise((resolve) => releases.push(() => resolve({ status: 'done', weights: req.init, valLoss: 1e6, initialValLoss: 1, currentValLoss: undefined, bestEpoch: 1, epochs: 1, history: [], durationMs: 1, backend: 'fake' }))),
       cancel: () => undefined,
       close: async () => undefined,
     };
@@ -235,8 +261,11 @@ describe('Retrainer (with its ModelRuntime)', () => {
     // The first retrain is still training: the stream went on past every later trigger.
     expect(out).toHaveLength(400);
     expect(bg.pendingWork()).toBeUndefined();
-    await vi.waitFor(() => expect(release).toBeDefined());
-    release!();
+    await vi.waitFor(() => expect(releases).toHaveLength(1));
+    // Its two trainings (with and without base columns) end one after the other.
+    releases[0]!();
+    await vi.waitFor(() => expect(releases).toHaveLength(2));
+    releases[1]!();
     await vi.waitFor(() => expect(bg.retrainer.trainingRuns.rejected).toBe(1));
     await bg.close();
   });

@@ -126,7 +126,8 @@ describe('Retrainer with peer windows', () => {
     const report = await retrainer.retrainNow();
     await runtime.close();
     expect(report).toMatchObject({ outcome: 'promoted', own: { series: 1, steps: 300 }, peer: { series: 0, steps: 0 } });
-    expect(fake.requests).toHaveLength(1);
+    // One retrain: a first model on a seasonal base, trained with and without base columns.
+    expect(fake.requests.map((r) => r.init.layout.baseOffsets !== undefined)).toEqual([true, false]);
     expect(log.warn).toHaveBeenCalledTimes(1);
     expect(String(log.warn.mock.calls[0]![1])).toMatch(/broker away.*own history only/);
     expect(retrainer.trainingRuns).toEqual({ promoted: 1, rejected: 0, failed: 0 });
