@@ -253,10 +253,8 @@ export const HORIZON_WEIGHT_POWER = 0.5;
  * itself (last value or seasonal naive) in the model's units. Those errors grow with h, so an
  * unweighted loss spends the model on the far horizons and a correction at h = 1 that is worse
  * than none costs it almost nothing; weighting by 1/a_h (power 1) makes every horizon's relative
- * error count the same. The square root is the middle way: power 1 helped the near horizons on
- * every 5-minute and 30-minute set but cost ETTh1 OT's far ones (uncalibrated 0.893 → 0.916 of
- * the best baseline), power ½ keeps most of the gains there (machine_temperature with gaps
- * 0.988 → 0.965) at no cost on ETTh1 (0.892). Call after `rebaseDataset`.
+ * error count the same, power ½ is the middle way. Opt-in (trainLoop's `horizonWeights`): the
+ * gains measured were not general (docs/benchmarks.md). Call after `rebaseDataset`.
  */
 export function horizonWeights(ds: TbpttDataset, power = HORIZON_WEIGHT_POWER): Float64Array {
   const H = ds.horizon;
