@@ -45,8 +45,9 @@ export function bestBaselineLoss(windows: readonly SeriesWindow[], spec: Pipelin
 /**
  * The residual base for a pipeline's first model: the baseline with the lowest held-out loss on
  * the history (a season only where it is at least the horizon, leaves half the history, and
- * beats the last value by a margin). The last value is measured in the change scale (see
- * changeScale.ts), with the normaliser's half-life in steps.
+ * beats the last value by a margin). The last value comes in the change scale (see
+ * changeScale.ts), with the normaliser's half-life in steps; the retrainer then trains it in the
+ * std too and keeps the unit with the lower held-out loss (retrainer.ts, DESIGN.md "change units").
  */
 export function chooseBase(windows: readonly SeriesWindow[], spec: PipelineSpec, capacity: number, valFraction: number): ResidualBase {
   const common = { horizon: spec.model.horizon, quantiles: spec.model.quantiles, valFraction };
