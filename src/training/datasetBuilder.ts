@@ -1,4 +1,4 @@
-import { ConfigError } from '../domain/errors.js';
+import { ConfigError, StreamcastError } from '../domain/errors.js';
 import type { EpochMs, SeriesId } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { FeatureLayout } from '../forecasting/gru/featureLayout.js';
@@ -256,7 +256,7 @@ export function chunkBatch(ds: TbpttDataset, lanes: ArrayLike<number>, chunk: nu
  */
 export function unitRatio(from: TbpttDataset, to: TbpttDataset): Float64Array {
   if (from.lanes !== to.lanes || from.chunks !== to.chunks || from.context !== to.context || from.horizon !== to.horizon) {
-    throw new Error(`unitRatio: datasets differ in shape (${from.lanes}×${from.chunks}×${from.context} vs ${to.lanes}×${to.chunks}×${to.context}); build both from the same windows`);
+    throw new StreamcastError('fatal', `unitRatio: datasets differ in shape (${from.lanes}×${from.chunks}×${from.context} vs ${to.lanes}×${to.chunks}×${to.context}); build both from the same windows`);
   }
   return Float64Array.from(from.std, (d, i) => {
     const r = d / to.std[i]!;

@@ -195,8 +195,8 @@ describe('Retrainer (with its ModelRuntime)', () => {
   const drifting = seasonalSteps('d', { n: 400, period: 1000, amplitude: 30, noise: 0.5, seed: 4 });
   for (const stdWins of [true, false]) {
     it(`a first model on the last value trains in both units and keeps the lower std-unit held-out loss (${stdWins ? 'std' : 'change'}); later retrains keep its base and train once`, async () => {
-      const infos: Array<[Record<string, unknown>, string]> = [];
-      const logger = { debug: vi.fn(), info: (o: Record<string, unknown>, m: string) => void infos.push([o, m]), warn: vi.fn(), error: vi.fn() };
+      const info = vi.fn();
+      const logger = { debug: vi.fn(), info, warn: vi.fn(), error: vi.fn() };
       const std = stdWins ? 1e-6 : 1e6;
       // Fine-tunes later on are asked for a loss below the current one's (0.01), so that they promote.
       const fake = fakeTrainer((req) => ({ weights: weights(5, req.init.layout), valLoss: req.current !== undefined ? 0.005 : req.init.layout.base?.kind === 'last-value' && req.init.layout.base.changeHalfLife === undefined ? std : 0.01, currentValLoss: req.current !== undefined ? 0.01 : undefined }));
@@ -210,7 +210,7 @@ describe('Retrainer (with its ModelRuntime)', () => {
       expect(fake.requests.slice(2).every((r) => r.current !== undefined)).toBe(true);
       expect(baseName(rt.weights!.layout.base)).toBe(chosen);
       expect(rt.retrainer.trainingRuns).toEqual({ promoted: 5, rejected: 0, failed: 0 });
-      const promotions = infos.filter(([, m]) => /promoted/.test(m)).map(([o]) => o);
+      const promotions = (info.mock.calls as Array<[Record<string, unknown>, string]>).filter(([, m]) => /promoted/.test(m)).map(([o]) => o);
       expect(promotions).toHaveLength(5);
       const choice = promotions[0]!['unitChoice'] as { change: number; std: number; chosen: string };
       // The change candidate's loss is its weights' on the held-out cells in std units (evaluated here, not the trainer's 0.01).
