@@ -49,8 +49,9 @@ export function bestBaselineLoss(windows: readonly SeriesWindow[], spec: Pipelin
  * learns nothing to hold out for, and the base is kept for the model's life, so it is chosen on
  * the largest sample there is (ETTh1 OT at its first training, 720 hours: a day ago is 0.62 × the
  * last value's error on the newest 108 hours, 1.02 × over all 720, and 1.12 × over the
- * following two years). The last value is measured in the change scale (see changeScale.ts),
- * with the normaliser's half-life in steps.
+ * following two years). The last value comes in the change scale (see changeScale.ts), with
+ * the normaliser's half-life in steps; the retrainer then trains it in the std too and keeps the
+ * unit with the lower held-out loss (retrainer.ts, DESIGN.md "change units").
  */
 export function chooseBase(windows: readonly SeriesWindow[], spec: PipelineSpec, capacity: number, valFraction: number): ResidualBase {
   const common = { horizon: spec.model.horizon, quantiles: spec.model.quantiles, valFraction, inSample: true };

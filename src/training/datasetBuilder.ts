@@ -1,4 +1,4 @@
-import { ConfigError } from '../domain/errors.js';
+import { ConfigError, StreamcastError } from '../domain/errors.js';
 import type { EpochMs, SeriesId } from '../domain/point.js';
 import type { NormalizedStep } from '../domain/step.js';
 import type { FeatureLayout } from '../forecasting/gru/featureLayout.js';
@@ -208,9 +208,10 @@ function scratchStep(): { series: SeriesId; ts: number; z: number; observed: boo
 /**
  * Copies chunk `chunk` of the given lanes into `x` (B × context × I), and their targets and
  * target weights into `target`/`weight` (B × context × horizon; weight 1 where the cell counts,
- * target 0 where it does not). Returns the number of counted cells.
+ * target 0 where it does not), times `horizonWeight[h − 1]` and `originWeight[l·T + t]` where
+ * given (see `unitRatio`). Returns the number of counted cells.
  */
-export function chunkBatch(ds: TbpttDataset, lanes: ArrayLike<number>, chunk: number, x: Float32Array, target: Float32Array, weight: Float32Array, horizonWeight?: Float64Array): number {
+export function chunkBatch(ds: TbpttDataset, lanes: ArrayLike<number>, chunk: number, x: Float32Array, target: Float32Array, weight: Float32Array, horizonWeight?: Float64Array, originWeight?: Float64Array): number {
   const { inputSize: I, horizon: H, context: C } = ds;
   const T = ds.chunks * C;
   const B = lanes.length;
@@ -229,10 +230,11 @@ export function chunkBatch(ds: TbpttDataset, lanes: ArrayLike<number>, chunk: nu
       const mu = ds.mean[l * T + t]!;
       const sd = ds.std[l * T + t]!;
       const vb = l * (T + H) + t;
+      const ow = originWeight === undefined ? 1 : originWeight[l * T + t]!;
       for (let h = 1; h <= H; h++) {
         if (ds.targetOk[vb + h]) {
           target[o + h - 1] = (ds.value[vb + h]! - mu) / sd;
-          weight[o + h - 1] = horizonWeight === undefined ? 1 : horizonWeight[h - 1]!;
+          weight[o + h - 1] = (horizonWeight === undefined ? 1 : horizonWeight[h - 1]!) * ow;
           cells++;
         } else {
           target[o + h - 1] = 0;
@@ -242,6 +244,29 @@ export function chunkBatch(ds: TbpttDataset, lanes: ArrayLike<number>, chunk: nu
     }
   }
   return cells;
+}
+
+/**
+ * Per origin (lanes × T), the factor that turns a cell's loss in `from`'s target unit into
+ * `to`'s: from.std / to.std, both datasets built from the same windows with the same options
+ * but their unit (`originScale`). Pinball loss is positively homogeneous, so a loss on targets
+ * (y − b) / d equals d / s times the loss on (y − b) / s: passed as `lossScale` to
+ * evaluateDataset, it scores a model trained in change units in std units, so that two
+ * candidates trained in different units compare on one scale. Padding origins get 1.
+ */
+export function unitRatio(from: TbpttDataset, to: TbpttDataset): Float64Array {
+  if (from.lanes !== to.lanes || from.chunks !== to.chunks || from.context !== to.context || from.horizon !== to.horizon) {
+    throw new StreamcastError('fatal', `unitRatio: datasets differ in shape (${from.lanes}×${from.chunks}×${from.context} vs ${to.lanes}×${to.chunks}×${to.context}); build both from the same windows`);
+  }
+  return Float64Array.from(from.std, (d, i) => {
+    const r = d / to.std[i]!;
+    return Number.isFinite(r) && r > 0 ? r : 1;
+  });
+}
+
+/** A copy of a dataset whose arrays the caller keeps (the trainer transfers, and so detaches, the ones it is given). */
+export function copyDataset(ds: TbpttDataset): TbpttDataset {
+  return { ...ds, x: ds.x.slice(), value: ds.value.slice(), mean: ds.mean.slice(), std: ds.std.slice(), lossMask: ds.lossMask.slice(), targetOk: ds.targetOk.slice() };
 }
 
 /** The power of the per-horizon loss weights (see horizonWeights): 0 = none, 1 = every horizon's relative error equal. */

@@ -12,12 +12,12 @@ import { evaluateDataset } from './trainLoop.js';
  * Validation loss of `weights` on a dataset: mean pinball loss per (origin, horizon) cell and
  * quantile level, in normalized units (the scale at each origin). Runs tf ops on the calling
  * thread: fine in tests and the CLI; a serving process gets the same number from the trainer
- * worker (TrainRequest.current → currentValLoss).
+ * worker (TrainRequest.current → currentValLoss). `lossScale`: see evaluateDataset.
  */
-export async function weightsLoss(weights: GruModelWeights, ds: TbpttDataset, batchLanes = 32, kernel: TrainingKernel = 'js'): Promise<number | undefined> {
+export async function weightsLoss(weights: GruModelWeights, ds: TbpttDataset, batchLanes = 32, kernel: TrainingKernel = 'js', lossScale?: Float64Array): Promise<number | undefined> {
   const model = createTrainingModel(kernel, weights);
   try {
-    return await evaluateDataset(model, ds, batchLanes);
+    return await evaluateDataset(model, ds, batchLanes, undefined, lossScale);
   } finally {
     model.dispose();
   }

@@ -8,7 +8,8 @@ import { describeCalibration } from '../forecasting/gru/calibration.js';
 import { DEFAULT_Z_CLIP, featureLayout, sameLayout } from '../forecasting/gru/featureLayout.js';
 import { initGruModelWeights } from '../forecasting/gru/gruWeights.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
-import { alignedRawWindow, baseName, rebaseWindow } from '../forecasting/gru/residualBase.js';
+import { alignedRawWindow, baseName, changeHalfLife, rebaseWindow } from '../forecasting/gru/residualBase.js';
+import type { ResidualBase } from '../forecasting/gru/residualBase.js';
 import { baseOffsets } from '../forecasting/gru/seasonalLags.js';
 import type { ModelRuntime } from '../forecasting/modelRuntime.js';
 import type { RetrainHooks } from '../forecasting/retrainHooks.js';
@@ -21,11 +22,12 @@ import { specHash } from './artifactStore.js';
 import { bestBaselineLoss, chooseBase, chooseLags, originScaleOf } from './baseChoice.js';
 import { calibrateCandidate } from './calibrateCandidate.js';
 import type { ServingCopy } from './calibrateCandidate.js';
-import { buildDatasets, rebaseDataset } from './datasetBuilder.js';
-import { promotionDecision } from './evaluateLoss.js';
+import { buildDatasets, copyDataset, rebaseDataset, unitRatio } from './datasetBuilder.js';
+import type { DatasetInfo, TbpttDataset } from './datasetBuilder.js';
+import { promotionDecision, weightsLoss } from './evaluateLoss.js';
 import { mergePeerWindows } from './peerWindows.js';
 import type { MergedWindows, PeerWindows, PeerWindowSource } from './peerWindows.js';
-import type { TrainerLike, TrainProgress } from './trainer.js';
+import type { TrainerLike, TrainProgress, TrainResult } from './trainer.js';
 
 /** What one retrain did (`retrainNow`). Losses: mean pinball per cell and level, normalized units, held-out slice. */
 export interface RetrainReport {
@@ -44,6 +46,11 @@ export interface RetrainReport {
   readonly backend?: string;
   /** The residual base, as in meta.json. */
   readonly base?: string;
+  /**
+   * A first model on the last value trains in both units (change scale and std) and keeps the one
+   * with the lower held-out loss in std units (`change`, `std`); `ms`: both trainings and the comparison.
+   */
+  readonly unitChoice?: { readonly change: number | undefined; readonly std: number | undefined; readonly chosen: 'change' | 'std'; readonly ms: number };
   /** Series and steps trained on from this instance's own history, and from the other instances' (`peerWindows`). */
   readonly own?: { readonly series: number; readonly steps: number };
   readonly peer?: { readonly series: number; readonly steps: number };
@@ -313,7 +320,6 @@ export class Retrainer implements RetrainHooks {
     const started = performance.now();
     const spec = this.#spec;
     const runtime = this.#runtime;
-    const { horizon, quantiles, hidden, context } = spec.model;
     const valFraction = this.#opts.valFraction ?? DEFAULT_VAL_FRACTION;
     // Retraining turned off (another instance trains now, or a signal stops a backtest) or closing:
     // a candidate is not ours to promote any more.
@@ -344,71 +350,72 @@ export class Retrainer implements RetrainHooks {
       // Chosen on this instance's own windows only: the peers' are short tails (snapshot tails),
       // too short for some seasonal candidates, so with them the candidates would be scored on
       // different cells (test/unit/training/retrainerPeers.test.ts).
-      const base = runtime.residualBase ?? chooseBase(own, spec, runtime.history.capacity, valFraction);
-      // Under `auto` the lags are chosen with the first model and kept with it, as its base is (on own windows, as the base).
-      const inService = runtime.servedWeights;
-      const lags = spec.model.lags === 'auto' && inService !== undefined && baseName(inService.layout.base) === baseName(base) ? [...(inService.layout.lags ?? [])] : chooseLags(own, spec, base, valFraction);
+      const chosen = runtime.residualBase ?? chooseBase(own, spec, runtime.history.capacity, valFraction);
       // Base columns (a seasonal base only) are chosen with the first model and kept with it, as
       // its lags are: a model in service on this base keeps its own (none for one from before them).
-      const keptOffsets = inService !== undefined && baseName(inService.layout.base) === baseName(base) ? [...(inService.layout.baseOffsets ?? [])] : undefined;
-      const offered = keptOffsets ?? baseOffsets(base, horizon);
-      const rawOf = new Map<SeriesWindow, SeriesWindow>();
-      const rebased: SeriesWindow[] = [];
-      for (const w of windows) {
-        const r = rebaseWindow(w, base);
-        if (r === undefined) continue;
-        rebased.push(r);
-        rawOf.set(r, w);
-      }
-      const originScale = originScaleOf(base);
-      const prepare = (offsets: readonly number[]) => {
-        const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff, lags, offsets);
-        const sets = buildDatasets(rebased, { layout, horizon, context, valFraction, raw: rawOf, ...(originScale !== undefined ? { originScale } : {}) });
-        rebaseDataset(sets.train, base);
-        rebaseDataset(sets.validation, base);
-        return { layout, ...sets };
-      };
-      let { layout, train, validation, info } = prepare(offered);
-      if (train.cells === 0 || validation.cells === 0) {
+      const inService = runtime.servedWeights;
+      const keptOffsets = inService !== undefined && baseName(inService.layout.base) === baseName(chosen) ? [...(inService.layout.baseOffsets ?? [])] : undefined;
+      const offered = keptOffsets ?? baseOffsets(chosen, spec.model.horizon);
+      const candidates = [this.#candidate(chosen, own, windows, valFraction, offered)];
+      // A first model trains a second candidate and keeps the one with the lower held-out loss.
+      // On the last value: the other unit, the std (neither wins everywhere; DESIGN.md "change
+      // units"), compared in std units. On a seasonal base: the same base without the base
+      // columns, which let the model forecast the last value where a season ago is poor
+      // (ambient_temperature, nyc_taxi) but can cost the near horizons (docs/benchmarks.md).
+      const unitChoosing = runtime.residualBase === undefined && changeHalfLife(chosen) !== undefined;
+      if (unitChoosing) candidates.push(this.#candidate({ kind: 'last-value' }, own, windows, valFraction, []));
+      else if (keptOffsets === undefined && offered.length > 0) candidates.push(this.#candidate(chosen, own, windows, valFraction, []));
+      const first = candidates[0]!;
+      if (first.train.cells === 0 || first.validation.cells === 0) {
+        const info = first.info;
         this.#opts.logger?.info({ pipeline: spec.name, steps: info.steps, ...originLog }, 'retrain skipped: not enough history for training and held-out cells');
-        return { outcome: 'skipped', reason: `not enough history: ${info.steps} steps over ${info.series} series give ${train.cells} training and ${validation.cells} held-out cells`, ...origin };
+        return { outcome: 'skipped', reason: `not enough history: ${info.steps} steps over ${info.series} series give ${first.train.cells} training and ${first.validation.cells} held-out cells`, ...origin };
       }
-      const raw = windows.map((w) => alignedRawWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
-      const bestBaseline = bestBaselineLoss(raw, spec, valFraction, base);
-      const served = runtime.servedWeights;
+      // Per origin, change unit / std: turns the change candidate's held-out loss into std units.
+      const toStd = unitChoosing ? unitRatio(first.validation, candidates[1]!.validation) : undefined;
+      const changeValidation = toStd !== undefined ? copyDataset(first.validation) : undefined;
       const prepareMs = performance.now() - prepareFrom;
       this.#trainer ??= this.#opts.trainer?.() ?? (await defaultTrainer(this.#opts.trainBackend));
       if (this.#closing !== undefined) return { outcome: 'skipped', reason: 'closing' };
       if (abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
-      const trainer = this.#trainer;
-      const trainOn = async (sets: { layout: typeof layout; train: typeof train; validation: typeof validation }, part: number, parts: number) => {
-        const current = served !== undefined && sameLayout(served.layout, sets.layout) ? served : undefined;
-        const init = current ?? initGruModelWeights({ layout: sets.layout, units: hidden, horizon, quantiles }, this.#seed);
-        const progress = onProgress === undefined || parts === 1 ? onProgress : (p: TrainProgress) => onProgress({ ...p, fraction: (part + p.fraction) / parts });
-        const res = await trainer.train({ train: sets.train, validation: sets.validation, init, ...(current !== undefined ? { current } : {}), options: { epochs: this.#opts.epochs ?? spec.retrain.epochs, seed: this.#seed } }, progress);
-        return { res, current };
-      };
-      // A first model on a seasonal base is trained with and without the base columns, and the one
-      // with the lower held-out loss (same base, same cells, same unit) is kept: they let the
-      // model forecast the last value where a season ago is poor (ambient_temperature, nyc_taxi)
-      // but cost ETTh1 OT's near horizons (docs/benchmarks.md), and which holds is the data's.
-      const choose = keptOffsets === undefined && offered.length > 0;
-      let { res, current } = await trainOn({ layout, train, validation }, 0, choose ? 2 : 1);
-      let columnsChoice: Record<string, unknown> | undefined;
-      if (choose && res.status !== 'cancelled' && !abandoned()) {
-        const plain = prepare([]);
-        const other = await trainOn(plain, 1, 2);
-        const withLoss = res.valLoss ?? Number.POSITIVE_INFINITY;
-        const withoutLoss = other.res.status === 'cancelled' ? Number.POSITIVE_INFINITY : other.res.valLoss ?? Number.POSITIVE_INFINITY;
-        columnsChoice = { withBaseColumns: res.valLoss ?? null, withoutBaseColumns: other.res.status === 'cancelled' ? null : other.res.valLoss ?? null };
-        if (other.res.status === 'cancelled' || withoutLoss < withLoss) {
-          ({ res, current } = other);
-          ({ layout, train, validation, info } = plain);
-        }
-        columnsChoice['chosen'] = layout.baseOffsets === undefined ? 'without' : 'with';
+      const trained: { readonly c: Candidate; readonly res: TrainResult }[] = [];
+      for (const c of candidates) {
+        const r = await this.#trainer.train(
+          {
+            train: c.train,
+            validation: c.validation,
+            init: c.init,
+            ...(c.current !== undefined ? { current: c.current } : {}),
+            options: { epochs: this.#opts.epochs ?? spec.retrain.epochs, seed: this.#seed },
+          },
+          // Two candidates share the bar: the first fills its first half.
+          onProgress === undefined || candidates.length === 1 ? onProgress : (p: TrainProgress) => onProgress({ ...p, fraction: (trained.length + p.fraction) / candidates.length }),
+        );
+        // Retraining turned off meanwhile (another instance trains now, or a backtest was interrupted): its candidate is not ours to promote.
+        if (r.status === 'cancelled' || abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
+        trained.push({ c, res: r });
       }
-      // Retraining turned off meanwhile (another instance trains now, or a backtest was interrupted): its candidate is not ours to promote.
-      if (res.status === 'cancelled' || abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
+      let pick = trained[0]!;
+      let unitChoice: { change: number | undefined; std: number | undefined; chosen: 'change' | 'std'; ms: number } | undefined;
+      let columnsChoice: { withBaseColumns: number | null; withoutBaseColumns: number | null; chosen: 'with' | 'without' } | undefined;
+      if (toStd !== undefined && changeValidation !== undefined && trained.length === 2) {
+        const evalFrom = performance.now();
+        const change = await weightsLoss(trained[0]!.res.weights, changeValidation, undefined, undefined, toStd);
+        const std = trained[1]!.res.valLoss;
+        if (abandoned()) return { outcome: 'skipped', reason: 'cancelled' };
+        // The change unit stays on a tie or without a finite loss to compare.
+        const useStd = std !== undefined && Number.isFinite(std) && (change === undefined || !Number.isFinite(change) || std < change);
+        if (useStd) pick = trained[1]!;
+        unitChoice = { change, std, chosen: useStd ? 'std' : 'change', ms: Math.round(trained[0]!.res.durationMs + trained[1]!.res.durationMs + performance.now() - evalFrom) };
+      } else if (trained.length === 2) {
+        // With and without base columns: same base, cells and unit; a tie keeps the columns.
+        const withLoss = trained[0]!.res.valLoss ?? Number.POSITIVE_INFINITY;
+        const withoutLoss = trained[1]!.res.valLoss ?? Number.POSITIVE_INFINITY;
+        if (withoutLoss < withLoss) pick = trained[1]!;
+        columnsChoice = { withBaseColumns: trained[0]!.res.valLoss ?? null, withoutBaseColumns: trained[1]!.res.valLoss ?? null, chosen: pick === trained[0] ? 'with' : 'without' };
+      }
+      const { base, validation, info, current, bestBaseline } = pick.c;
+      const res = pick.res;
       this.#trainBackend = res.backend;
       // The promotion gate.
       // Fine-tuning keeps the best epoch's weights, and the initial ones (the model in service) win
@@ -416,8 +423,9 @@ export class Retrainer implements RetrainHooks {
       const unimproved = current !== undefined && res.bestEpoch === 0 ? { epochs: res.epochs, bestEpochLoss: bestEpochLoss(res.history) } : undefined;
       const decision = promotionDecision({ candidate: res.valLoss, current: res.currentValLoss, baseline: bestBaseline, mustBeat: spec.retrain.promote.mustBeat, ...(unimproved !== undefined ? { unimproved } : {}) });
       // Where a retrain's time goes (dataset and baseline losses, the worker's epochs and evaluations, the calibration replay).
-      const log: Record<string, unknown> = { pipeline: spec.name, ...originLog, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, bestEpoch: res.bestEpoch, ms: Math.round(res.durationMs), prepareMs: Math.round(prepareMs), ...(res.kernel !== undefined ? { kernel: res.kernel } : {}), ...(columnsChoice !== undefined ? { baseColumns: columnsChoice } : {}) };
-      const losses = { ...origin, valLoss: res.valLoss, initialValLoss: res.initialValLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, validationCells: validation.cells, epochs: res.epochs, bestEpoch: res.bestEpoch, durationMs: res.durationMs, backend: res.backend, base: baseName(base) };
+      // unitChoice: both candidates' held-out losses in std units, and their training and comparison time (ms).
+      const log: Record<string, unknown> = { pipeline: spec.name, ...originLog, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, bestEpoch: res.bestEpoch, ms: Math.round(res.durationMs), prepareMs: Math.round(prepareMs), ...(res.kernel !== undefined ? { kernel: res.kernel } : {}), ...(unitChoice !== undefined ? { unitChoice } : {}), ...(columnsChoice !== undefined ? { baseColumns: columnsChoice } : {}) };
+      const losses = { ...origin, valLoss: res.valLoss, initialValLoss: res.initialValLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, validationCells: validation.cells, epochs: res.epochs, bestEpoch: res.bestEpoch, durationMs: res.durationMs, backend: res.backend, base: baseName(base), ...(unitChoice !== undefined ? { unitChoice } : {}) };
       report = { outcome: 'rejected', reason: decision.reason, ...losses };
       if (!decision.promote && how.force !== true) {
         outcome('rejected');
@@ -463,6 +471,37 @@ export class Retrainer implements RetrainHooks {
     }
   }
 
+  /**
+   * What training on `base` needs: its lags and layout, datasets, initial weights (the model in
+   * service where its layout matches), and the best baseline's held-out loss in its unit.
+   */
+  #candidate(base: ResidualBase, own: readonly SeriesWindow[], windows: readonly SeriesWindow[], valFraction: number, offsets: readonly number[]): Candidate {
+    const spec = this.#spec;
+    const { horizon, hidden, quantiles, context } = spec.model;
+    // Under `auto` the lags are chosen with the first model and kept with it, as its base is (on own windows, as the base).
+    const inService = this.#runtime.servedWeights;
+    const lags = spec.model.lags === 'auto' && inService !== undefined && baseName(inService.layout.base) === baseName(base) ? [...(inService.layout.lags ?? [])] : chooseLags(own, spec, base, valFraction);
+    const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step, DEFAULT_Z_CLIP, base, spec.model.diff, lags, offsets);
+    const rawOf = new Map<SeriesWindow, SeriesWindow>();
+    const rebased: SeriesWindow[] = [];
+    for (const w of windows) {
+      const r = rebaseWindow(w, base);
+      if (r === undefined) continue;
+      rebased.push(r);
+      rawOf.set(r, w);
+    }
+    const raw = windows.map((w) => alignedRawWindow(w, base)).filter((w): w is SeriesWindow => w !== undefined);
+    const originScale = originScaleOf(base);
+    const { train, validation, info } = buildDatasets(rebased, { layout, horizon, context, valFraction, raw: rawOf, ...(originScale !== undefined ? { originScale } : {}) });
+    rebaseDataset(train, base);
+    rebaseDataset(validation, base);
+    const bestBaseline = train.cells === 0 || validation.cells === 0 ? undefined : bestBaselineLoss(raw, spec, valFraction, base);
+    const served = inService;
+    const current = served !== undefined && sameLayout(served.layout, layout) ? served : undefined;
+    const init = current ?? initGruModelWeights({ layout, units: hidden, horizon, quantiles }, this.#seed);
+    return { base, train, validation, info, init, current, bestBaseline };
+  }
+
   async #loadCurrent(store: ArtifactStore): Promise<void> {
     const spec = this.#spec;
     const layout = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step);
@@ -484,6 +523,17 @@ export class Retrainer implements RetrainHooks {
       this.#opts.logger?.warn({ pipeline: spec.name, err: err.message }, 'cannot load the current model; the baseline stays in service');
     }
   }
+}
+
+/** One residual base's training inputs (Retrainer's #candidate). */
+interface Candidate {
+  readonly base: ResidualBase;
+  readonly train: TbpttDataset;
+  readonly validation: TbpttDataset;
+  readonly info: DatasetInfo;
+  readonly init: GruModelWeights;
+  readonly current: GruModelWeights | undefined;
+  readonly bestBaseline: number | undefined;
 }
 
 /** The lowest held-out loss any epoch reached (undefined when none had one). */

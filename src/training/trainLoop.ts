@@ -145,8 +145,12 @@ export async function trainLoop(train: TbpttDataset, validation: TbpttDataset, i
   }
 }
 
-/** Mean pinball loss per cell and level on a dataset; undefined when it has no cells. */
-export async function evaluateDataset(model: TrainingModel, ds: TbpttDataset, batchLanes = 32, pause?: () => Promise<void>): Promise<number | undefined> {
+/**
+ * Mean pinball loss per cell and level on a dataset; undefined when it has no cells. `lossScale`
+ * (lanes × T, see datasetBuilder's unitRatio) multiplies each origin's cells' losses: the mean is
+ * still over the cells counted, so it expresses the loss in another unit rather than reweighting it.
+ */
+export async function evaluateDataset(model: TrainingModel, ds: TbpttDataset, batchLanes = 32, pause?: () => Promise<void>, lossScale?: Float64Array): Promise<number | undefined> {
   if (ds.cells === 0) return undefined;
   let lossSum = 0;
   let cells = 0;
@@ -157,10 +161,11 @@ export async function evaluateDataset(model: TrainingModel, ds: TbpttDataset, ba
     const buf = buffers(ds, B);
     let h: Float32Array = new Float32Array(B * model.units);
     for (let c = 0; c < ds.chunks; c++) {
-      chunkBatch(ds, lanes, c, buf.x, buf.target, buf.weight);
+      // Cells as counted here, not the model's sum of weights, which a lossScale would cancel out.
+      const n = chunkBatch(ds, lanes, c, buf.x, buf.target, buf.weight, undefined, lossScale);
       const r = model.evalChunk(buf.x, h, buf.target, buf.weight, B, ds.context);
       lossSum += r.lossSum;
-      cells += r.cells;
+      cells += n;
       h = r.hT;
       if (pause) await pause();
     }

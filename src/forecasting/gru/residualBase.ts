@@ -9,7 +9,7 @@ import type { SeriesWindow } from '../../state/seriesWindow.js';
  *   last-value   (y[t+h] − y[t]) / std_t: an untrained head already forecasts the last value
  *   last-value, change scale k   (y[t+h] − y[t]) / d_t, d_t the series' change scale (changeScale.ts,
  *                half-life k steps) instead of std_t: a correction means as many typical steps on
- *                every series, whatever its level's spread (the default since artifacts name it)
+ *                every series, whatever its level's spread (chosen against the std unit at the first training)
  *   seasonal m   (y[t+h] − y[t+h−m]) / std_t, with input z' = (y[t] − y[t−m]) / std_t instead of z:
  *                the GRU models the seasonally differenced series (m ≥ horizon), so a season longer
  *                than its context (a week of half hours) is not something it has to remember.

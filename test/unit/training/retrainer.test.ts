@@ -216,6 +216,59 @@ describe('Retrainer (with its ModelRuntime)', () => {
     });
   }
 
+  // A slow cycle (no daily season to speak of): the last value is the base, its unit to be chosen.
+  const drifting = seasonalSteps('d', { n: 400, period: 1000, amplitude: 30, noise: 0.5, seed: 4 });
+  for (const stdWins of [true, false]) {
+    it(`a first model on the last value trains in both units and keeps the lower std-unit held-out loss (${stdWins ? 'std' : 'change'}); later retrains keep its base and train once`, async () => {
+      const info = vi.fn();
+      const logger = { debug: vi.fn(), info, warn: vi.fn(), error: vi.fn() };
+      const std = stdWins ? 1e-6 : 1e6;
+      // Fine-tunes later on are asked for a loss below the current one's (0.01), so that they promote.
+      const fake = fakeTrainer((req) => ({ weights: weights(5, req.init.layout), valLoss: req.current !== undefined ? 0.005 : req.init.layout.base?.kind === 'last-value' && req.init.layout.base.changeHalfLife === undefined ? std : 0.01, currentValLoss: req.current !== undefined ? 0.01 : undefined }));
+      const rt = lifecycle({ spec, retrain: 'blocking', trainer: fake.factory, calibrate: false, logger });
+      await feed(rt, drifting);
+      const bases = fake.requests.map((r) => baseName(r.init.layout.base));
+      const chosen = stdWins ? 'last-value' : `last-value:change:${Math.round(spec.normalize.halfLife / spec.window.step)}`;
+      // Retrains at steps 200, 248, 296, 344, 392: the first trains twice (change unit, then std), the others once on the chosen base.
+      expect(bases).toEqual([`last-value:change:${Math.round(spec.normalize.halfLife / spec.window.step)}`, 'last-value', chosen, chosen, chosen, chosen]);
+      expect(fake.requests.slice(0, 2).every((r) => r.current === undefined && r.options.seed === fake.requests[0]!.options.seed && r.options.epochs === fake.requests[0]!.options.epochs)).toBe(true);
+      expect(fake.requests.slice(2).every((r) => r.current !== undefined)).toBe(true);
+      expect(baseName(rt.weights!.layout.base)).toBe(chosen);
+      expect(rt.retrainer.trainingRuns).toEqual({ promoted: 5, rejected: 0, failed: 0 });
+      const promotions = (info.mock.calls as Array<[Record<string, unknown>, string]>).filter(([, m]) => /promoted/.test(m)).map(([o]) => o);
+      expect(promotions).toHaveLength(5);
+      const choice = promotions[0]!['unitChoice'] as { change: number; std: number; chosen: string };
+      // The change candidate's loss is its weights' on the held-out cells in std units (evaluated here, not the trainer's 0.01).
+      expect(Number.isFinite(choice.change) && choice.change > 0 && choice.change !== 0.01).toBe(true);
+      expect(choice).toMatchObject({ std, chosen: stdWins ? 'std' : 'change' });
+      // The gate ran on the chosen candidate's own loss, against the baseline in its own unit.
+      expect(promotions[0]).toMatchObject({ base: chosen, valLoss: stdWins ? std : 0.01 });
+      expect(promotions.slice(1).every((o) => o['unitChoice'] === undefined)).toBe(true);
+      await rt.close();
+    });
+  }
+
+  it('stops between the two trainings of a first model when retraining is turned off', async () => {
+    const requests: TrainRequest[] = [];
+    let rt: ReturnType<typeof lifecycle> | undefined;
+    const t: TrainerLike = {
+      train: async (req) => {
+        requests.push(req);
+        // Another instance takes over training while the first candidate trains.
+        rt!.retrainer.setRetrain('off');
+        return { status: 'done', weights: weights(5, req.init.layout), valLoss: 0.01, initialValLoss: 1, currentValLoss: undefined, bestEpoch: 1, epochs: 1, history: [], durationMs: 1, backend: 'fake' };
+      },
+      cancel: () => undefined,
+      close: async () => undefined,
+    };
+    rt = lifecycle({ spec, retrain: 'blocking', trainer: () => t, calibrate: false });
+    const out = await feed(rt, drifting);
+    expect(requests).toHaveLength(1);
+    expect(out.every((f) => f.model.kind === 'baseline')).toBe(true);
+    expect(rt.retrainer.trainingRuns).toEqual({ promoted: 0, rejected: 0, failed: 0 });
+    await rt.close();
+  });
+
   it('retrains on the event-time schedule: first once a series holds minHistory steps, then every retrain.every', async () => {
     const at: number[] = [];
     let rt: ModelRuntime | undefined;
