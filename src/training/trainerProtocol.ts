@@ -29,6 +29,8 @@ export interface TrainOutcome {
   /** Validation loss of `request.current` on the same cells; undefined when not given. */
   readonly currentValLoss: number | undefined;
   readonly bestEpoch: number;
+  /** Consecutive epochs whose weights were averaged into `weights` (1: the best epoch's alone; trainLoop.ts). */
+  readonly averaged?: number;
   /** Epochs run (fewer than asked when early stopping fired). */
   readonly epochs: number;
   readonly history: readonly EpochReport[];

@@ -93,6 +93,7 @@ async function run(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
         initialValLoss: out.initialValLoss,
         currentValLoss,
         bestEpoch: out.bestEpoch,
+        averaged: out.averaged,
         epochs: out.epochs,
         history: out.history,
         durationMs: out.durationMs,

@@ -213,3 +213,27 @@ function checkShape(t: tf.Tensor, want: readonly number[], what: string): void {
 function copyOf(t: tf.Tensor): Float32Array {
   return Float32Array.from(t.dataSync() as Float32Array);
 }
+
+/**
+ * The element-wise mean of models of one shape (same layout, units, horizon and quantiles); the
+ * first one's version and calibration are kept.
+ */
+export function averageGruWeights(models: readonly GruModelWeights[]): GruModelWeights {
+  const first = models[0];
+  if (first === undefined) throw new ConfigError('averageGruWeights needs at least one model');
+  const mean = (pick: (w: GruModelWeights) => Float32Array): Float32Array => {
+    const out = new Float32Array(pick(first).length);
+    for (const w of models) {
+      const a = pick(w);
+      if (a.length !== out.length) throw new ConfigError('averageGruWeights: the models differ in shape');
+      for (let i = 0; i < out.length; i++) out[i]! += a[i]!;
+    }
+    for (let i = 0; i < out.length; i++) out[i]! /= models.length;
+    return out;
+  };
+  return {
+    ...first,
+    cell: { ...first.cell, kernel: mean((w) => w.cell.kernel), recurrentKernel: mean((w) => w.cell.recurrentKernel), bias: mean((w) => w.cell.bias) },
+    head: { ...first.head, kernel: mean((w) => w.head.kernel), bias: mean((w) => w.head.bias) },
+  };
+}
