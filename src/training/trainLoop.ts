@@ -166,7 +166,7 @@ const DEFAULT_AVERAGE_EPOCHS = 3;
  * better than any one of them (the idea of stochastic weight averaging, Izmailov et al. 2018,
  * arXiv:1803.05407). Scored on the same held-out cells as the best epoch, so the caller keeps it
  * only where it beats that; undefined when there is nothing to average. On the shared sets
- * (docs/benchmarks.md) it was kept in about a quarter of retrains, most often on nyc_taxi.
+ * (docs/benchmarks.md) it was kept in 60 of 364 training jobs, most often on nyc_taxi.
  */
 async function bestAverage(
   model: TrainingModel,
