@@ -140,7 +140,8 @@ export async function trainLoop(train: TbpttDataset, validation: TbpttDataset, i
         break;
       }
     }
-    const mean = best.epoch > 0 && Number.isFinite(best.loss) ? await bestAverage(model, snapshots, best.epoch, validation, opts.averageEpochs ?? DEFAULT_AVERAGE_EPOCHS, batchLanes, pause) : undefined;
+    const mean = best.epoch > 0 && Number.isFinite(best.loss) ? await bestAverage(model, snapshots, best.epoch, validation, opts.averageEpochs ?? DEFAULT_AVERAGE_EPOCHS, batchLanes, cancelled, pause) : undefined;
+    if (cancelled()) return { status: 'cancelled', epochs: history.length, durationMs: now() - started };
     const chosen = mean !== undefined && mean.loss < best.loss ? mean : { ...best, averaged: 1 };
     return {
       status: 'done',
@@ -175,6 +176,7 @@ async function bestAverage(
   validation: TbpttDataset,
   most: number,
   batchLanes: number,
+  cancelled: () => boolean,
   pause?: () => Promise<void>,
 ): Promise<{ weights: GruModelWeights; loss: number; epoch: number; averaged: number } | undefined> {
   if (snapshots.length < 2 || validation.cells === 0) return undefined;
@@ -182,6 +184,7 @@ async function bestAverage(
   const b = bestEpoch - 1;
   for (let k = 2; k <= Math.min(most, snapshots.length); k++) {
     for (let first = Math.max(0, b - k + 1); first <= b && first + k <= snapshots.length; first++) {
+      if (cancelled()) return undefined;
       const weights = averageGruWeights(snapshots.slice(first, first + k));
       model.setWeights(weights);
       const loss = await evaluateDataset(model, validation, batchLanes, pause);

@@ -79,4 +79,26 @@ describe.each(contractBackends())('trainLoop on %s', (backend) => {
     expect(out).toMatchObject({ status: 'cancelled', epochs: 0 });
     expect(polls).toBe(3);
   });
+
+  it('can be cancelled while it scores the means of epochs after the last one', async () => {
+    const { train, validation } = buildDatasets(windows(), { layout, horizon, context: 48, valFraction: 0.2 });
+    let last = false;
+    let pausesAfter = 0;
+    const out = await trainLoop(
+      train,
+      validation,
+      initGruModelWeights({ layout, units: 8, horizon, quantiles }, 2),
+      { epochs: 3, seed: 1, learningRate: 1e-2, patience: 10 },
+      {
+        onEpoch: (r) => (last = r.epoch === r.epochs),
+        pause: async () => {
+          if (last) pausesAfter++;
+        },
+        shouldCancel: () => last && pausesAfter > 0,
+      },
+    );
+    // One mean was being scored (the pauses after the last epoch), then the cancel was heard.
+    expect(pausesAfter).toBeGreaterThan(0);
+    expect(out).toMatchObject({ status: 'cancelled', epochs: 3 });
+  });
 });
