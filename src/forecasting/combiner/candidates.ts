@@ -11,7 +11,9 @@
  *      level: on a noisy series that wanders around it, a better forecast than its last value);
  *   then, for each { season, count } in `seasonalMeans`, the mean of the values one, two, …
  *      `count` seasons before the target (seasonal naive averaged over several seasons: the
- *      season's shape with each season's noise averaged out).
+ *      season's shape with each season's noise averaged out); with `level`, plus how far the
+ *      last `level` values lay from that mean at their own steps (the shape moved to the level
+ *      the series is at now).
  *
  * The "last value" expert is the lag-1 one, or the pipeline's baseline when that is last value.
  * Every other baseline expert is a base option. Candidates: for each base option b, a convex grid
@@ -48,6 +50,11 @@ export interface CandidateSet {
 export interface SeasonalMean {
   readonly season: number;
   readonly count: number;
+  /**
+   * Re-levelled: plus the mean, over the last `level` steps, of how far the series lay from its
+   * own seasonal mean there (the seasonal shape moved to where the series is now); absent: none.
+   */
+  readonly level?: number;
 }
 
 export function candidateSet(lags: readonly number[], grid = 5, means: readonly number[] = [], seasonalMeans: readonly SeasonalMean[] = []): CandidateSet {

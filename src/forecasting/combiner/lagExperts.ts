@@ -43,10 +43,12 @@ export function meanExperts(spec: PipelineSpec): number[] {
 }
 
 /**
- * The seasonal-mean experts: one day's seasonal naive averaged over the last three days, where
- * the step divides a day (the daily shape without one day's noise).
+ * The seasonal-mean experts, where the step divides a day: one day's seasonal naive averaged over
+ * the last three days (the daily shape without one day's noise), and the same re-levelled to the
+ * last value (y[t] + P(t+h) − P(t), P that mean: the shape's change from now, where the level
+ * wanders under the shape, which the plain mean lags by up to three days).
  */
 export function seasonalMeanExperts(spec: PipelineSpec): SeasonalMean[] {
   const steps = DAY / spec.window.step;
-  return Number.isInteger(steps) && steps >= 2 ? [{ season: steps, count: 3 }] : [];
+  return Number.isInteger(steps) && steps >= 2 ? [{ season: steps, count: 3 }, { season: steps, count: 3, level: 1 }] : [];
 }

@@ -210,7 +210,7 @@ export class OnlineCombiner {
       H,
       ...opts.lags.map((s) => s * Math.ceil(H / s)),
       ...(opts.means ?? []).map((w) => H - 1 + w),
-      ...(opts.seasonalMeans ?? []).map((m) => H + m.season * (Math.ceil(H / m.season) + m.count - 1)),
+      ...(opts.seasonalMeans ?? []).map((m) => H + Math.max(m.season * (Math.ceil(H / m.season) + m.count - 1), (m.level ?? 0) + m.season * m.count)),
     );
     this.#baselineSeason = opts.baselineSeason ?? 1;
     this.#sample = opts.sampleSeries ?? DEFAULT_SAMPLE_SERIES;
@@ -420,13 +420,24 @@ export class OnlineCombiner {
     const first = 2 + this.#set.lags.length + this.#set.means.length;
     for (let e = 0; e < sm.length; e++) {
       const { season, count } = sm[e]!;
+      const level = sm[e]!.level ?? 0;
       const back = season * Math.ceil(h / season) - h;
       let v = Number.NaN;
       // Every season it averages must have been seen since the series' last reset.
-      if (ring !== undefined && filledAtOrigin > back + season * (count - 1)) {
+      if (ring !== undefined && filledAtOrigin > back + season * (count - 1) && (level === 0 || filledAtOrigin >= level + season * count)) {
         let sum = 0;
         for (let j = 0; j < count; j++) sum += ring.at(age + back + j * season);
         v = sum / count;
+        if (level > 0) {
+          // How far the last `level` values lay from the same mean at their own steps.
+          let dev = 0;
+          for (let i = 0; i < level; i++) {
+            let p = 0;
+            for (let j = 1; j <= count; j++) p += ring.at(age + i + j * season);
+            dev += ring.at(age + i) - p / count;
+          }
+          v += dev / level;
+        }
       }
       this.#x[first + e] = v;
     }
