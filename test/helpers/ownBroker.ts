@@ -33,21 +33,33 @@ export class OwnBroker {
 
   private constructor(
     readonly port: number,
+    private readonly controllerPort: number,
     private readonly cacheDir: string,
   ) {}
 
-  /** Starts a broker on `port` (default: a free one); resolves once it serves (kafka.sh waits). */
+  /**
+   * Starts a broker on `port` (default: a free one); resolves once it serves (kafka.sh waits).
+   * Both its ports are ones the OS found free, and a start on ports chosen here is tried again on
+   * new ones when it fails: between the probe and the JVM's bind, a client socket of a test
+   * running beside it can take either port as its own (ephemeral) one.
+   */
   static async start(opts: { port?: number; timeoutMs?: number } = {}): Promise<OwnBroker> {
     if (!existsSync(libs)) throw new Error(ownBrokerProblem());
-    const cacheDir = mkdtempSync(join(tmpdir(), 'streamcast-kafka-own-'));
-    symlinkSync(libs, join(cacheDir, 'libs'));
-    const broker = new OwnBroker(opts.port ?? (await freePort()), cacheDir);
-    const started = spawnSync('bash', [script, 'start'], { env: { ...broker.#env(), KAFKA_WARMUP: '1' }, encoding: 'utf8', timeout: opts.timeoutMs ?? 300_000 });
-    if (started.status !== 0) {
+    const attempts = opts.port === undefined ? 3 : 1;
+    let failure = '';
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const cacheDir = mkdtempSync(join(tmpdir(), 'streamcast-kafka-own-'));
+      symlinkSync(libs, join(cacheDir, 'libs'));
+      const port = opts.port ?? (await freePort());
+      let controllerPort = await freePort();
+      while (controllerPort === port) controllerPort = await freePort();
+      const broker = new OwnBroker(port, controllerPort, cacheDir);
+      const started = spawnSync('bash', [script, 'start'], { env: { ...broker.#env(), KAFKA_WARMUP: '1' }, encoding: 'utf8', timeout: opts.timeoutMs ?? 300_000 });
+      if (started.status === 0) return broker;
       broker.stop();
-      throw new Error(`kafka.sh start failed (${String(started.status ?? started.signal)}): ${started.stderr}`);
+      failure = `kafka.sh start failed (${String(started.status ?? started.signal)}; attempt ${attempt} of ${attempts}): ${started.stderr}`;
     }
-    return broker;
+    throw new Error(failure);
   }
 
   get brokers(): string {
@@ -109,7 +121,7 @@ export class OwnBroker {
   }
 
   #env(): NodeJS.ProcessEnv {
-    return { ...process.env, KAFKA_PORT: String(this.port), KAFKA_CACHE_DIR: this.cacheDir };
+    return { ...process.env, KAFKA_PORT: String(this.port), KAFKA_CONTROLLER_PORT: String(this.controllerPort), KAFKA_CACHE_DIR: this.cacheDir };
   }
 
   #pidFile(): string {
