@@ -17,7 +17,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { DeadLetter } from '../src/domain/deadLetter.js';
 import type { Forecast } from '../src/domain/forecast.js';
 import { quantileKey } from '../src/domain/forecast.js';
@@ -90,15 +90,19 @@ async function pipelineSteps(c: PeerCase): Promise<NormalizedStep[][]> {
   return batches;
 }
 
-function runPython(args: string[]): Promise<string> {
+/** Runs a peer script (default statsforecast_peer.py) in the venv; its stdout. Lines matching `progress` on stderr are passed through. */
+export function runPython(args: string[], file = script, progress?: RegExp): Promise<string> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(python, [script, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(python, [file, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      err += s;
+      if (progress !== undefined) for (const line of s.split('\n')) if (progress.test(line)) process.stderr.write(`${line}\n`);
+    });
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolvePromise(out) : reject(new Error(`statsforecast_peer.py exited ${code}: ${err.slice(-2000)}`))));
+    child.on('close', (code) => (code === 0 ? resolvePromise(out) : reject(new Error(`${basename(file)} exited ${code}: ${err.slice(-2000)}`))));
   });
 }
 

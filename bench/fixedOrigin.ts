@@ -7,16 +7,23 @@
  *
  * (train on the histories, replay, score each series' forecast from the end of its history) and
  * prints sMAPE, MASE and OWA of the served forecast, the uncalibrated model, seasonal naive and
- * Naive2 beside the goal, for all series and per history length (700 and 960 values, M4 hourly's two).
+ * Naive2 beside the goal, for all series and per history length (700 and 960 values, M4 hourly's two),
+ * and beside them a statsforecast peer (MSTL, AutoTheta, SeasonalNaive fitted once per series on
+ * the same histories; bench/fixedOriginPeer.ts), skipped with one line when Python or
+ * statsforecast is missing.
  *
  *   npx tsx bench/fixedOrigin.ts                     (also the end of `npm run bench -- accuracy`)
- *   FIXED_ORIGIN_JSON=summary.json npx tsx bench/fixedOrigin.ts    prints a saved summary, runs nothing
+ *   FIXED_ORIGIN_JSON=summary.json npx tsx bench/fixedOrigin.ts    a saved summary (of the default or
+ *                                                   FIXED_ORIGIN_INPUT's set): no backtest, the peer only
+ *   ACCURACY_PEER=0 …                                without the peer
  *   FIXED_ORIGIN_INPUT=other.csv npx tsx bench/fixedOrigin.ts      another long CSV (series,ts,value), same spec
  */
 import { backtestJson } from './backtestJson.js';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { ensureHourlyShortSet } from './hourlyShortSet.js';
+import { peerAvailable } from './accuracyPeer.js';
+import { ORIGIN_PEER_MODELS, runOriginPeer } from './fixedOriginPeer.js';
+import { HOURLY_SHORT_CSV, ensureHourlyShortSet } from './hourlyShortSet.js';
 
 const root = resolve(import.meta.dirname, '..');
 const SPEC = 'pipelines/hourly-short.yaml';
@@ -34,10 +41,13 @@ interface Scores {
 interface Summary {
   readonly series: number;
   readonly scoredCells: number;
+  readonly step: number;
+  readonly horizon: number;
+  readonly seasonSteps: number;
   readonly models: Record<string, Scores>;
   readonly served?: { readonly kind: string };
   readonly training: { readonly outcome: string; readonly reason: string; readonly durationMs: number | null } | null;
-  readonly perSeries: readonly { readonly series: string; readonly historySteps: number; readonly models: Record<string, { smape: number | null; mase: number | null }> }[];
+  readonly perSeries: readonly { readonly series: string; readonly historySteps: number; readonly origin: number; readonly models: Record<string, { smape: number | null; mase: number | null }> }[];
 }
 
 function runBacktest(input: string): Promise<{ summary: Summary; seconds: number }> {
@@ -71,7 +81,7 @@ export function fixedOriginRows(s: Summary, seconds: number | undefined): Record
     ['all', () => true],
     ...[...new Set(s.perSeries.map((p) => p.historySteps))].sort((a, b) => a - b).map((n) => [`history ${n}`, (h: number) => h === n] as [string, (n: number) => boolean]),
   ];
-  const order = ['gru', 'gru-uncalibrated', 'seasonal-naive-1d', 'naive2', 'last-value', 'seasonal-naive-1w'].filter((m) => m in s.models);
+  const order = ['gru', 'gru-uncalibrated', 'seasonal-naive-1d', 'naive2', 'last-value', 'seasonal-naive-1w', ...ORIGIN_PEER_MODELS].filter((m) => m in s.models);
   const rows: Record<string, unknown>[] = [];
   for (const [label, keep] of groups) {
     const g = groupScores(s, keep);
@@ -106,18 +116,46 @@ export function fixedOriginRows(s: Summary, seconds: number | undefined): Record
   return rows;
 }
 
+/**
+ * The summary with the statsforecast peer's models beside streamcast's, series by series (the
+ * summary as it was when the peer cannot run).
+ */
+async function withPeer(s: Summary, input: string): Promise<Summary> {
+  if (process.env['ACCURACY_PEER'] === '0' || !peerAvailable()) return s;
+  process.stderr.write(`fixed origin: statsforecast peer (${ORIGIN_PEER_MODELS.join(', ')}) on the same histories\n`);
+  try {
+    const peer = await runOriginPeer(s, [input]);
+    const fit = peer.python['fit_s'] as Record<string, number> | undefined;
+    process.stderr.write(
+      `fixed origin: peer done in ${peer.seconds.toFixed(0)} s (fits: ${Object.entries(fit ?? {}).map(([k, v]) => `${k} ${v} s`).join(', ')}; failed fits, served the last value: ${JSON.stringify(peer.python['failed'] ?? {})}); ` +
+        `same cells as the backtest: ${peer.check < 1e-9 ? 'yes' : `NO (Naive2 or seasonal naive differ by up to ${peer.check})`}\n`,
+    );
+    return {
+      ...s,
+      models: { ...s.models, ...Object.fromEntries(ORIGIN_PEER_MODELS.map((m) => [m, peer.models[m]!])) },
+      perSeries: s.perSeries.map((p) => ({ ...p, models: { ...p.models, ...(peer.perSeries.get(p.series) ?? {}) } })),
+    };
+  } catch (e) {
+    process.stderr.write(`fixed origin: statsforecast peer failed, skipped: ${(e as Error).message.split('\n')[0]}\n`);
+    return s;
+  }
+}
+
 /** Runs the protocol on the hourly-short set (generated if missing); no rows when the shared data are absent. */
 export async function benchFixedOrigin(): Promise<Record<string, unknown>[]> {
   const saved = process.env['FIXED_ORIGIN_JSON'];
-  if (saved !== undefined) return fixedOriginRows(JSON.parse(readFileSync(saved, 'utf8')) as Summary, undefined);
-  const input = process.env['FIXED_ORIGIN_INPUT'] ?? ensureHourlyShortSet();
+  const input = process.env['FIXED_ORIGIN_INPUT'] ?? (saved !== undefined ? (existsSync(HOURLY_SHORT_CSV) ? HOURLY_SHORT_CSV : undefined) : ensureHourlyShortSet());
+  if (saved !== undefined) {
+    const summary = JSON.parse(readFileSync(saved, 'utf8')) as Summary;
+    return fixedOriginRows(input === undefined ? summary : await withPeer(summary, input), undefined);
+  }
   if (input === undefined) {
     process.stderr.write('fixed origin: no shared data sets to make the hourly-short set from; skipped\n');
     return [];
   }
   process.stderr.write(`fixed origin: backtest ${SPEC} --input ${relative(root, input)} --origin end --horizon ${HORIZON} (trains on the histories: minutes)\n`);
   const { summary, seconds } = await runBacktest(relative(root, input));
-  return fixedOriginRows(summary, seconds);
+  return fixedOriginRows(await withPeer(summary, input), seconds);
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import.meta.filename)) {
