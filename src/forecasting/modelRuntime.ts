@@ -7,6 +7,7 @@ import type { PipelineSpec } from '../spec/pipelineSpec.js';
 import { SeriesHistory } from '../state/seriesHistory.js';
 import { SeriesRegistry } from '../state/seriesRegistry.js';
 import { createBaseline } from './baseline/createBaseline.js';
+import { servableUnits } from './gru/gruMembers.js';
 import { baselineSeasonSteps, lagExperts, meanExperts, seasonalMeanExperts } from './combiner/lagExperts.js';
 import { OnlineCombiner } from './combiner/onlineCombiner.js';
 import type { Forecaster } from './forecaster.js';
@@ -192,7 +193,7 @@ export class ModelRuntime implements Forecaster {
     if (weights.version <= (this.weights?.version ?? 0)) return false;
     const expected = featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step);
     const fits =
-      weights.cell.units === spec.model.hidden &&
+      servableUnits(spec).includes(weights.cell.units) &&
       weights.head.horizon === spec.model.horizon &&
       weights.head.quantiles.length === spec.model.quantiles.length &&
       weights.head.quantiles.every((q, i) => q === spec.model.quantiles[i]) &&

@@ -6,6 +6,8 @@ import { TIME_FEATURES } from '../domain/timeFeatures.js';
 /** A duration written as `30s`, `5m`, `2h`, `1d`, `1w`; parsed to milliseconds. */
 /** Longest model.lags season in steps (a week of 5-minute steps: bounds each series' lag ring). */
 export const MAX_MODEL_LAG_STEPS = 2016;
+/** Hidden units of a model in all, its members together: bounds its weights (12 MB at 1024) and model frames. */
+export const MAX_MODEL_UNITS = 1024;
 
 const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
@@ -120,7 +122,14 @@ export const pipelineSpecSchema = z
     model: z
       .object({
         type: z.enum(['gru', 'baseline']).prefault('gru'),
-        hidden: z.number().int().min(1).max(1024).prefault(64),
+        hidden: z.number().int().min(1).max(MAX_MODEL_UNITS).prefault(64),
+        /**
+         * GRUs of `hidden` units trained apart from different seeds, whose forecasts are averaged
+         * (served as one model of members × hidden units whose members do not see each other:
+         * gruWeights.ts' mergeGruMembers). Each costs one more training and one more GRU step per
+         * series and step.
+         */
+        members: z.number().int().min(1).max(8).prefault(2),
         context: z.number().int().min(2).max(10_000).prefault(96),
         horizon: z.number().int().min(1).max(1000).prefault(12),
         quantiles: z
@@ -198,6 +207,10 @@ export const pipelineSpecSchema = z
     };
     multiple(['baseline', 'season'], spec.baseline.season, 'baseline.season');
     if (spec.impute.season !== undefined) multiple(['impute', 'season'], spec.impute.season, 'impute.season');
+    if (spec.model.hidden * spec.model.members > MAX_MODEL_UNITS) {
+      // The members are stored and sent as one GRU of hidden × members units (gruMembers.ts).
+      ctx.addIssue({ code: 'custom', path: ['model', 'members'], message: `model.hidden × model.members is ${spec.model.hidden * spec.model.members}; at most ${MAX_MODEL_UNITS} units in all (e.g. hidden: 64 with members: 2)` });
+    }
     if (Array.isArray(spec.model.lags)) {
       spec.model.lags.forEach((ms, i) => {
         if (ms % step !== 0 || ms / step < 2 || ms / step > MAX_MODEL_LAG_STEPS) {

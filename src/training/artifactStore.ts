@@ -69,7 +69,8 @@ export interface ArtifactInfo {
 /** What the loading pipeline needs a model to have been trained for. */
 export interface ExpectedModel {
   readonly layout: FeatureLayout;
-  readonly hidden?: number;
+  /** Hidden units the pipeline can serve (one size, or any of several: gruMembers.ts' servableUnits). */
+  readonly hidden?: number | readonly number[];
   readonly horizon: number;
   readonly quantiles: readonly number[];
   /**
@@ -311,7 +312,8 @@ function checkCompatible(meta: ArtifactMeta, want: ExpectedModel, dir: string): 
   if ((l.base ?? 'none') !== baseName(want.layout.base)) differs.push(`base ${l.base ?? 'none'} vs ${baseName(want.layout.base)}`);
   if (l.horizon !== want.horizon) differs.push(`horizon ${l.horizon} vs ${want.horizon}`);
   if (!same(l.quantiles, want.quantiles)) differs.push(`quantiles [${l.quantiles.join(', ')}] vs [${want.quantiles.join(', ')}]`);
-  if (want.hidden !== undefined && l.hidden !== want.hidden) differs.push(`hidden ${l.hidden} vs ${want.hidden}`);
+  const hidden = want.hidden === undefined ? undefined : typeof want.hidden === 'number' ? [want.hidden] : want.hidden;
+  if (hidden !== undefined && !hidden.includes(l.hidden)) differs.push(`hidden ${l.hidden} vs ${hidden.join(' or ')}`);
   if (differs.length > 0) {
     throw new ConfigError(`${dir} was trained for another model shape (artifact vs pipeline: ${differs.join('; ')}); retrain with \`streamcast train\` for this spec`);
   }

@@ -6,7 +6,7 @@ import { selectBackend } from '../forecasting/gru/backend.js';
 import type { BackendChoice, BackendRequest } from '../forecasting/gru/backend.js';
 import { describeCalibration } from '../forecasting/gru/calibration.js';
 import { DEFAULT_Z_CLIP, featureLayout, sameLayout } from '../forecasting/gru/featureLayout.js';
-import { initGruModelWeights } from '../forecasting/gru/gruWeights.js';
+import { memberInit, servableUnits } from '../forecasting/gru/gruMembers.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 import { alignedRawWindow, baseName, changeHalfLife, rebaseWindow } from '../forecasting/gru/residualBase.js';
 import type { ResidualBase } from '../forecasting/gru/residualBase.js';
@@ -386,6 +386,7 @@ export class Retrainer implements RetrainHooks {
             validation: c.validation,
             init: c.init,
             ...(c.current !== undefined ? { current: c.current } : {}),
+            memberUnits: spec.model.hidden,
             options: { epochs: this.#opts.epochs ?? spec.retrain.epochs, seed: this.#seed },
           },
           // Two candidates share the bar: the first fills its first half.
@@ -498,7 +499,9 @@ export class Retrainer implements RetrainHooks {
     const bestBaseline = train.cells === 0 || validation.cells === 0 ? undefined : bestBaselineLoss(raw, spec, valFraction, base);
     const served = inService;
     const current = served !== undefined && sameLayout(served.layout, layout) ? served : undefined;
-    const init = current ?? initGruModelWeights({ layout, units: hidden, horizon, quantiles }, this.#seed);
+    // The model in service is fine-tuned member by member (more members than it has start afresh).
+    const members = spec.model.members;
+    const init = current !== undefined && current.cell.units === hidden * members ? current : memberInit(current, { layout, units: hidden, horizon, quantiles }, members, this.#seed);
     return { base, train, validation, info, init, current, bestBaseline };
   }
 
@@ -510,7 +513,7 @@ export class Retrainer implements RetrainHooks {
       // Before loading: the artifact store builds a tfjs model, and a tensor made before a backend is
       // chosen starts tfjs' slow cpu backend (which prints its "install tfjs-node" banner).
       this.#runtime.useBackend((await selectBackend()).name);
-      const loaded = await store.loadCurrent(spec.name, { layout, hidden: spec.model.hidden, horizon: spec.model.horizon, quantiles: spec.model.quantiles, anyBase: true });
+      const loaded = await store.loadCurrent(spec.name, { layout, hidden: servableUnits(spec), horizon: spec.model.horizon, quantiles: spec.model.quantiles, anyBase: true });
       if (loaded === undefined) return;
       if (this.#closing !== undefined) return;
       const t = loaded.meta.training;

@@ -15,6 +15,11 @@ export interface TrainRequest {
    * `currentValLoss`, so promotion compares like with like without tf work on the caller's thread.
    */
   readonly current?: GruModelWeights;
+  /**
+   * Units of one member when `init` has several (gruMembers.ts): each is trained on its own and
+   * the merged model comes back (training/trainMembers.ts). Absent: `init` is one model.
+   */
+  readonly memberUnits?: number;
 }
 
 export type ToWorker = { readonly type: 'train'; readonly id: number; readonly request: TrainRequest };

@@ -4,7 +4,9 @@ import { selectBackend } from '../forecasting/gru/backend.js';
 import type { FromWorker, ToWorker, WorkerInit } from './trainerProtocol.js';
 import { sameWeights, weightBuffers } from './trainerProtocol.js';
 import { createTrainingModel, trainingKernel } from './trainingKernel.js';
-import { evaluateDataset, trainLoop } from './trainLoop.js';
+import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
+import { evaluateDataset } from './trainLoop.js';
+import { trainMembers } from './trainMembers.js';
 
 /**
  * The trainer thread: one long-lived worker that runs training jobs one at a time on its own
@@ -41,29 +43,10 @@ async function run(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
     const choice = await backend;
     const kernel = trainingKernel(choice.candidate, Math.min(request.options.batchLanes ?? 32, Math.max(request.train.lanes, request.validation.lanes)));
     let lastFraction = -1;
-    const out = await trainLoop(request.train, request.validation, request.init, { ...request.options, kernel }, {
-      pause,
-      shouldCancel: () => Atomics.load(cancelFlag, 0) === id,
-      onProgress: (epoch, fraction) => {
-        // At most ~1000 progress messages per job.
-        if (fraction - lastFraction < 1e-3) return;
-        lastFraction = fraction;
-        post({ type: 'progress', id, epoch, fraction });
-      },
-      onEpoch: (report) => post({ type: 'epoch', id, report }),
-    });
-    if (out.status === 'cancelled') {
-      post({ type: 'cancelled', id, epochs: out.epochs, durationMs: out.durationMs });
-      return;
-    }
-    let currentValLoss: number | undefined;
-    if (request.current !== undefined && sameWeights(request.current, request.init)) {
-      // Fine-tuning the model in service: the loop already scored it on these cells (its initial loss).
-      currentValLoss = out.initialValLoss;
-    } else if (request.current !== undefined) {
+    // Cancellable like the training loop: a cancel (e.g. Ctrl-C in a backtest) must not wait for an evaluation pass.
+    const evaluate = async (weights: GruModelWeights): Promise<number | undefined | 'cancelled'> => {
       // The same kernel as the candidate's loss: promotion compares the two numbers.
-      const current = createTrainingModel(kernel, request.current);
-      // Cancellable like the training loop: a cancel (e.g. Ctrl-C in a backtest) must not wait for this pass.
+      const model = createTrainingModel(kernel, weights);
       let cancelled = false;
       const pauseOrCancel = async (): Promise<void> => {
         await pause();
@@ -73,16 +56,40 @@ async function run(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
         }
       };
       try {
-        currentValLoss = await evaluateDataset(current, request.validation, request.options.batchLanes, pauseOrCancel);
+        return await evaluateDataset(model, request.validation, request.options.batchLanes, pauseOrCancel);
       } catch (err) {
         if (!cancelled) throw err;
+        return 'cancelled';
       } finally {
-        current.dispose();
+        model.dispose();
       }
-      if (cancelled) {
+    };
+    const out = await trainMembers(request.train, request.validation, request.init, { ...request.options, kernel }, {
+      pause,
+      shouldCancel: () => Atomics.load(cancelFlag, 0) === id,
+      onProgress: (epoch, fraction) => {
+        // At most ~1000 progress messages per job.
+        if (fraction - lastFraction < 1e-3) return;
+        lastFraction = fraction;
+        post({ type: 'progress', id, epoch, fraction });
+      },
+      onEpoch: (report) => post({ type: 'epoch', id, report }),
+    }, request.memberUnits, evaluate);
+    if (out.status === 'cancelled') {
+      post({ type: 'cancelled', id, epochs: out.epochs, durationMs: out.durationMs });
+      return;
+    }
+    let currentValLoss: number | undefined;
+    if (request.current !== undefined && sameWeights(request.current, request.init)) {
+      // Fine-tuning the model in service: the loop already scored it on these cells (its initial loss).
+      currentValLoss = out.initialValLoss;
+    } else if (request.current !== undefined) {
+      const loss = await evaluate(request.current);
+      if (loss === 'cancelled') {
         post({ type: 'cancelled', id, epochs: out.epochs, durationMs: out.durationMs });
         return;
       }
+      currentValLoss = loss;
     }
     post(
       {

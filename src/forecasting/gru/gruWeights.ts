@@ -237,3 +237,4 @@ export function averageGruWeights(models: readonly GruModelWeights[]): GruModelW
     head: { ...first.head, kernel: mean((w) => w.head.kernel), bias: mean((w) => w.head.bias) },
   };
 }
+

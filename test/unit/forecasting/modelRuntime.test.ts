@@ -67,13 +67,15 @@ describe('ModelRuntime: serving and swapping', () => {
     expect(rt.adopt(weights(1, 3))).toBe(true);
     expect(rt.adopt(weights(2, 3))).toBe(false);
     expect(rt.adopt(weights(2, 2))).toBe(false);
-    expect(rt.adopt(weights(2, 9, 16))).toBe(false); // hidden 16, spec says 8
+    expect(rt.adopt(weights(2, 9, 24))).toBe(false); // hidden 24: spec says 8 units × 1 or 2 members
     const fc = rt.step(steps.slice(50, 60));
     expect(fc.every((f) => f.model.kind === 'gru' && f.model.version === 3)).toBe(true);
     expect(rt.adopt(weights(4, 4))).toBe(true);
     expect(rt.step(steps.slice(60, 61))[0]!.model.version).toBe(4);
+    expect(rt.adopt(weights(5, 5, 16))).toBe(true); // two members of 8
+    expect(rt.step(steps.slice(61, 62))[0]!.model.version).toBe(5);
     await rt.close();
-    expect(rt.adopt(weights(5, 5))).toBe(false);
+    expect(rt.adopt(weights(6, 6))).toBe(false);
   });
 
   it('install() is pending until the next step or applyPendingSwap(); servedWeights is what is in service', () => {

@@ -76,3 +76,18 @@ describe('the docs list what the spec accepts', () => {
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+describe('model.members', () => {
+  it('defaults to two members and takes 1 to 8', () => {
+    expect(parseSpec(minimal).model.members).toBe(2);
+    expect(parseSpec({ ...minimal, model: { type: 'gru', members: 1 } }).model.members).toBe(1);
+    expect(parseSpec({ ...minimal, model: { type: 'gru', members: 8 } }).model.members).toBe(8);
+    expect(specError({ ...minimal, model: { type: 'gru', members: 0 } }).message).toMatch(/members/);
+    expect(specError({ ...minimal, model: { type: 'gru', members: 9 } }).message).toMatch(/members/);
+  });
+
+  it('refuses more than 1024 units in all, saying how to fix it', () => {
+    expect(parseSpec({ ...minimal, model: { type: 'gru', hidden: 512, members: 2 } }).model.hidden).toBe(512);
+    expect(specError({ ...minimal, model: { type: 'gru', hidden: 512, members: 3 } }).message).toMatch(/model\.hidden × model\.members is 1536; at most 1024 units in all/);
+  });
+});

@@ -50,8 +50,10 @@ describe('trainCommand', () => {
     // The same residual base a scheduled retrain picks (a daily sine: one day ago).
     expect(text).toMatch(/base seasonal:24/);
     const store = new ArtifactStore(path.join(dir, 'models'), new ManualClock(0));
-    const loaded = await store.loadCurrent('tiny', { layout: featureLayout(['hourOfDay'], 6), hidden: 8, horizon: 4, quantiles: [0.1, 0.5, 0.9], anyBase: true });
+    // model.members (default 2) GRUs of 8 units, stored as one of 16.
+    const loaded = await store.loadCurrent('tiny', { layout: featureLayout(['hourOfDay'], 6), hidden: 16, horizon: 4, quantiles: [0.1, 0.5, 0.9], anyBase: true });
     expect(loaded?.version).toBe(1);
+    expect(loaded?.weights.cell.units).toBe(16);
     // The seasonal base differences away the first day.
     expect(loaded?.meta.training.steps).toBe(600 - 24);
     expect(loaded?.meta.validation.loss).toBeGreaterThan(0);
