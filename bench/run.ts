@@ -12,6 +12,7 @@ import { benchKafka } from './kafkaThroughput.js';
 import { benchLiveMemory } from './liveMemory.js';
 import { benchMemory } from './memory.js';
 import { benchPeerRead } from './peerRead.js';
+import { benchMembers } from './membersServing.js';
 import { benchReplay } from './replayThroughput.js';
 import { benchResampler } from './resamplerPush.js';
 import { benchTrain } from './trainBackends.js';
@@ -24,6 +25,8 @@ const benches: Record<string, (args: readonly string[]) => Promise<Record<string
   baseline: benchBaselines,
   // The served forecast's combiner: model runtime steps with it on and off, same run.
   combiner: benchCombiner,
+  // model.members: the runtime serving one member vs two, same batches, same run.
+  members: benchMembers,
   memory: benchMemory,
   // The whole live path at 200k series: live vs checkpointed vs restored bytes per series (minutes).
   'live-memory': benchLiveMemory,
