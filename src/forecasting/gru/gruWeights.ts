@@ -237,4 +237,3 @@ export function averageGruWeights(models: readonly GruModelWeights[]): GruModelW
     head: { ...first.head, kernel: mean((w) => w.head.kernel), bias: mean((w) => w.head.bias) },
   };
 }
-
