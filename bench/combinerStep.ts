@@ -11,37 +11,12 @@ import type { NormalizedStep } from '../src/domain/step.js';
 import { featureLayout } from '../src/forecasting/gru/featureLayout.js';
 import { initGruModelWeights } from '../src/forecasting/gru/gruWeights.js';
 import { ModelRuntime } from '../src/forecasting/modelRuntime.js';
-import { parseSpec } from '../src/spec/loadSpec.js';
+import { servingBatches, servingSpec } from './servingLoad.js';
 
 const SERIES = Number(process.env['COMBINER_SERIES'] ?? 2000);
 const STEPS = Number(process.env['COMBINER_STEPS'] ?? 60);
 const RUNS = 5;
-const STEP = 300_000;
-
-const spec = parseSpec({
-  name: 'bench',
-  input: { topic: 'in.bench' },
-  output: { topic: 'out.bench' },
-  window: { step: '5m' },
-  impute: { strategy: 'ffill', maxGap: '6h' },
-  model: { type: 'gru', hidden: 64, context: 96, horizon: 12, quantiles: [0.1, 0.5, 0.9], timeFeatures: ['hourOfDay', 'dayOfWeek'] },
-  baseline: { type: 'seasonal-naive', season: '1d' },
-});
-
-function batches(): NormalizedStep[][] {
-  const out: NormalizedStep[][] = [];
-  let seed = 7;
-  const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-  for (let t = 0; t < STEPS; t++) {
-    const batch: NormalizedStep[] = [];
-    for (let s = 0; s < SERIES; s++) {
-      const value = 100 + 10 * Math.sin((2 * Math.PI * t) / 288) + rand();
-      batch.push({ series: `s${s}`, ts: (t + 1) * STEP, value, observed: true, imputed: false, sinceObserved: 0, reset: t === 0, z: (value - 100) / 10, scale: { mean: 100, std: 10 } });
-    }
-    out.push(batch);
-  }
-  return out;
-}
+const spec = servingSpec();
 
 function rate(calibrate: boolean, gru: boolean, data: readonly NormalizedStep[][]): number {
   const weights = initGruModelWeights({ layout: featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step), units: spec.model.hidden, horizon: 12, quantiles: [0.1, 0.5, 0.9] }, 1, 1);
@@ -54,7 +29,7 @@ function rate(calibrate: boolean, gru: boolean, data: readonly NormalizedStep[][
 }
 
 export async function benchCombiner(): Promise<Record<string, unknown>[]> {
-  const data = batches();
+  const data = servingBatches(SERIES, STEPS);
   const rows: Record<string, unknown>[] = [];
   for (const gru of [false, true]) {
     const on: number[] = [];

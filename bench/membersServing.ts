@@ -11,39 +11,10 @@ import type { NormalizedStep } from '../src/domain/step.js';
 import { featureLayout } from '../src/forecasting/gru/featureLayout.js';
 import { memberInit } from '../src/forecasting/gru/gruMembers.js';
 import { ModelRuntime } from '../src/forecasting/modelRuntime.js';
-import { parseSpec } from '../src/spec/loadSpec.js';
+import { servingBatches, servingSpec } from './servingLoad.js';
 
 const RUNS = 5;
-const STEP = 300_000;
-
-const spec = parseSpec({
-  name: 'bench',
-  input: { topic: 'in.bench' },
-  output: { topic: 'out.bench' },
-  window: { step: '5m' },
-  impute: { strategy: 'ffill', maxGap: '6h' },
-  model: { type: 'gru', hidden: 64, members: 2, context: 96, horizon: 12, quantiles: [0.1, 0.5, 0.9], timeFeatures: ['hourOfDay', 'dayOfWeek'] },
-  baseline: { type: 'seasonal-naive', season: '1d' },
-});
-
-function batches(series: number, steps: number, perBatch: number): NormalizedStep[][] {
-  const out: NormalizedStep[][] = [];
-  let seed = 7;
-  const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-  for (let t = 0; t < steps; t++) {
-    let batch: NormalizedStep[] = [];
-    for (let s = 0; s < series; s++) {
-      const value = 100 + 10 * Math.sin((2 * Math.PI * t) / 288) + rand();
-      batch.push({ series: `s${s}`, ts: (t + 1) * STEP, value, observed: true, imputed: false, sinceObserved: 0, reset: t === 0, z: (value - 100) / 10, scale: { mean: 100, std: 10 } });
-      if (batch.length === perBatch) {
-        out.push(batch);
-        batch = [];
-      }
-    }
-    if (batch.length > 0) out.push(batch);
-  }
-  return out;
-}
+const spec = servingSpec({ members: 2 });
 
 function rate(members: number, data: readonly NormalizedStep[][], cells: number): number {
   const dims = { layout: featureLayout(spec.model.timeFeatures, spec.impute.maxGap / spec.window.step), units: spec.model.hidden, horizon: 12, quantiles: [0.1, 0.5, 0.9] };
@@ -62,7 +33,7 @@ export async function benchMembers(): Promise<Record<string, unknown>[]> {
   const rows: Record<string, unknown>[] = [];
   // 1 series per batch: the plain loop; the whole step at once: tf ops.
   for (const perBatch of [1, series]) {
-    const data = batches(series, steps, perBatch);
+    const data = servingBatches(series, steps, perBatch);
     const one: number[] = [];
     const two: number[] = [];
     for (let r = 0; r < RUNS; r++) {
