@@ -35,7 +35,9 @@ export function mergeGruMembers(members: readonly GruModelWeights[]): GruModelWe
   const bias = new Float32Array(3 * U);
   const headKernel = new Float32Array(U * O);
   const headBias = new Float32Array(O);
+  const memberHeadBias = new Float32Array(K * O);
   members.forEach((m, k) => {
+    memberHeadBias.set(m.head.bias, k * O);
     for (let g = 0; g < 3; g++) {
       for (let j = 0; j < h; j++) {
         const to = g * U + k * h + j;
@@ -52,13 +54,15 @@ export function mergeGruMembers(members: readonly GruModelWeights[]): GruModelWe
     ...first,
     cell: { inputSize: I, units: U, kernel, recurrentKernel, bias },
     head: { ...first.head, units: U, kernel: headKernel, bias: headBias },
+    memberHeadBias,
   };
 }
 
 /**
  * The members of a model of `units` × K hidden units (mergeGruMembers' inverse, for training each
- * on its own): each member's cell exactly, its head kernel, and the merged head's bias (the
- * members' mean: the one thing a merge does not keep apart). A model of `units` is its own one member.
+ * on its own): each member's cell and head kernel exactly, and its own head bias where the model
+ * still carries them (`memberHeadBias`, in memory), else the merged head's (their mean). A model
+ * of `units` is its own one member.
  */
 export function splitGruMembers(merged: GruModelWeights, units: number): GruModelWeights[] {
   const U = merged.cell.units;
@@ -83,10 +87,12 @@ export function splitGruMembers(merged: GruModelWeights, units: number): GruMode
       }
     }
     for (let i = 0; i < h; i++) for (let o = 0; o < O; o++) headKernel[i * O + o] = merged.head.kernel[(k * h + i) * O + o]! * K;
+    const { memberHeadBias: own, ...rest } = merged;
+    const headBias = own !== undefined && own.length === K * O ? own.slice(k * O, (k + 1) * O) : merged.head.bias.slice();
     return {
-      ...merged,
+      ...rest,
       cell: { inputSize: I, units: h, kernel, recurrentKernel, bias },
-      head: { ...merged.head, units: h, kernel: headKernel, bias: merged.head.bias.slice() },
+      head: { ...merged.head, units: h, kernel: headKernel, bias: headBias },
     };
   });
 }

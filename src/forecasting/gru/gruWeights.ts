@@ -39,6 +39,13 @@ export interface GruModelWeights {
   readonly head: HeadWeights;
   /** Fitted on the held-out slice when the model was promoted (calibration.ts); absent = as the head says. */
   readonly calibration?: Calibration;
+  /**
+   * A model of several members (gruMembers.ts): each member's own head bias, members × outputs
+   * (the head's bias is their mean). Kept in memory only, for fine-tuning each member from exactly
+   * its own weights; a model read back from an artifact or a model frame has none (its members
+   * then start from the mean).
+   */
+  readonly memberHeadBias?: Float32Array;
 }
 
 export interface GruModelDims {

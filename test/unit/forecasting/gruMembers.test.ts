@@ -55,9 +55,20 @@ describe('mergeGruMembers / splitGruMembers', () => {
     }
   });
 
-  it('splits back into the members (the head bias as their mean), and one member is itself', () => {
+  it('splits back into the members exactly while the merged model carries their head biases', () => {
     const members = [drawn(4), drawn(5)];
-    const parts = splitGruMembers(mergeGruMembers(members), dims.units);
+    const parts = splitGruMembers({ ...mergeGruMembers(members), version: 3 }, dims.units);
+    parts.forEach((p, k) => {
+      expect(Array.from(p.head.bias)).toEqual(Array.from(members[k]!.head.bias));
+      expect(p.memberHeadBias).toBeUndefined();
+      expect(p.version).toBe(3);
+    });
+  });
+
+  it('splits back into the members (the head bias as their mean when read back without theirs), and one member is itself', () => {
+    const members = [drawn(4), drawn(5)];
+    const { memberHeadBias: _dropped, ...readBack } = mergeGruMembers(members);
+    const parts = splitGruMembers(readBack, dims.units);
     expect(parts).toHaveLength(2);
     parts.forEach((p, k) => {
       const m = members[k]!;
