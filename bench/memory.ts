@@ -76,6 +76,16 @@ export async function benchMemory(): Promise<Record<string, unknown>[]> {
   const target = rows.slice(1).reduce((s, r) => s + (r['bytes/series'] as number), 0);
   rows.push({ component: 'imputer + normalizer + hidden + history (target ≤ 1024)', 'bytes/series': target });
   rows.push({ component: 'total', 'bytes/series': total });
+  // model.members (default 2) serves one GRU of members × hidden units: its state is that wide.
+  const hidden64 = rows[3]!['bytes/series'] as number;
+  const two = measure('hidden state, two members (2 × 64: model.members default)', () => {
+    const slab = new HiddenStateSlab(128);
+    for (const series of ids) slab.slotOf(series);
+    return slab;
+  });
+  keep.push(two);
+  const twoBytes = rows.at(-1)!['bytes/series'] as number;
+  rows.push({ component: 'imputer + normalizer + hidden (two members) + history', 'bytes/series': target - hidden64 + twoBytes });
   if (!(globalThis as { gc?: () => void }).gc) rows.push({ component: '(run node with --expose-gc for stable figures)', 'bytes/series': 0 });
   return rows;
 }
