@@ -2,6 +2,7 @@ import { ConfigError, StreamcastError } from '../domain/errors.js';
 import type { SeriesId } from '../domain/point.js';
 import { SlotPages, pageBitsFor } from '../domain/seriesSlots.js';
 import { type HeldSlots, SeriesRegistry } from './seriesRegistry.js';
+import { BlockSlab } from './blockSlab.js';
 import type { NormalizedStep } from '../domain/step.js';
 import { fromFloat16, toFloat16 } from './float16.js';
 import { HISTORY_SNAPSHOT_HEADER, HISTORY_SNAPSHOT_HEADER_V1, HISTORY_SNAPSHOT_MAGIC, HISTORY_SNAPSHOT_MAGIC_V1, newHistorySnapshot, upgradeHistorySnapshotV1 } from './historySnapshotFormat.js';
@@ -16,7 +17,8 @@ export interface SeriesHistoryOptions {
   /**
    * Steps kept per series (the newest). Re-warming needs `model.context`; training wants more
    * (retrain.minHistory or several contexts). Memory is ≈ 5.13 bytes per step per series, plus
-   * about 90 bytes per series (scale anchors, ring indices, the series index).
+   * 124 bytes per series (scale anchors, ring indices, where its buffer lies) and its entry in the
+   * pipeline's shared series index.
    */
   readonly capacity: number;
   /** Initial size in series; it grows as needed (doubling up to one page, then page by page). */
@@ -40,26 +42,37 @@ const COUNT = 1;
 const SINCE = 2; // sinceObserved of the oldest step
 const TAIL_SINCE = 3; // sinceObserved at the TAIL step
 const CAP = 4; // steps the slot's buffer holds now (≤ capacity): it grows with the series
-const RING = 5;
+const BLOCK = 5; // the buffer: block BLOCK of the slab's size class CLS (−1: none)
+const CLS = 6;
+const RING = 7;
 
 /** Steps a series' buffer starts with; it doubles as the series grows, up to `capacity`. */
 const INITIAL_STEPS = 8;
 
 /**
- * One series' steps in one buffer of `cap` steps: z codes (float16, little-endian) at [0, 2·cap),
- * the residual codes at [2·cap, 5·cap), the observed bits at [5·cap, 5·cap + ⌈cap/8⌉).
+ * One series' steps in one buffer of `cap` steps, a block of the slab starting at `o`: z codes
+ * (float16, little-endian) at o + [0, 2·cap), the residual codes at o + [2·cap, 5·cap), the
+ * observed bits at o + [5·cap, 5·cap + ⌈cap/8⌉).
  */
-function stepBuffer(cap: number): Uint8Array {
-  return new Uint8Array(5 * cap + Math.ceil(cap / 8));
+function stepBytes(cap: number): number {
+  return 5 * cap + Math.ceil(cap / 8);
 }
 
-function zCodeAt(buf: Uint8Array, p: number): number {
-  return buf[2 * p]! | (buf[2 * p + 1]! << 8);
+function zCodeAt(buf: Uint8Array, o: number, p: number): number {
+  return buf[o + 2 * p]! | (buf[o + 2 * p + 1]! << 8);
 }
 
-function putZCode(buf: Uint8Array, p: number, code: number): void {
-  buf[2 * p] = code & 0xff;
-  buf[2 * p + 1] = code >>> 8;
+function putZCode(buf: Uint8Array, o: number, p: number, code: number): void {
+  buf[o + 2 * p] = code & 0xff;
+  buf[o + 2 * p + 1] = code >>> 8;
+}
+
+/** The buffer sizes a series passes through: INITIAL_STEPS doubling, then `capacity`. */
+function bufferSteps(capacity: number): number[] {
+  const out: number[] = [];
+  for (let cap = INITIAL_STEPS; cap < capacity; cap *= 2) out.push(cap);
+  out.push(capacity);
+  return out;
 }
 
 /**
@@ -115,12 +128,14 @@ export class SeriesHistory {
   readonly capacity: number;
   readonly #slots: HeldSlots;
   /**
-   * Each slot's steps (see stepBuffer): sized to the series' length, not to `capacity`, so that a
-   * series with a few steps costs a few bytes — with many sparse or short-lived series, buffers
-   * preallocated at `capacity` were most of the process' memory (the issue's 40 KB per series).
+   * Each slot's steps (see stepBytes), one block of the slab: sized to the series' length, not to
+   * `capacity`, so that a series with a few steps costs a few bytes — with many sparse or
+   * short-lived series, buffers preallocated at `capacity` were most of the process' memory (the
+   * issue's 40 KB per series). Size class k holds buffers of `#caps[k]` steps.
    */
-  readonly #steps: (Uint8Array | undefined)[] = [];
-  #stepBytes = 0;
+  readonly #slab: BlockSlab;
+  readonly #caps: readonly number[];
+  readonly #classOf: ReadonlyMap<number, number>;
   readonly #meta: SlotPages<Float64Array>;
   readonly #ring: SlotPages<Int32Array>;
   /** Past segments by slot, oldest first (see the class comment); most series have none. */
@@ -142,6 +157,11 @@ export class SeriesHistory {
     const bits = pageBitsFor(8 * META + 4 * RING);
     this.#meta = new SlotPages(META, (n) => new Float64Array(n), initial, bits);
     this.#ring = new SlotPages(RING, (n) => new Int32Array(n), initial, bits);
+    this.#caps = bufferSteps(opts.capacity);
+    this.#classOf = new Map(this.#caps.map((cap, k) => [cap, k]));
+    this.#slab = new BlockSlab(this.#caps.map(stepBytes), (slot, _cls, block) => {
+      this.#ring.page(slot)[this.#ring.offset(slot) + BLOCK] = block;
+    });
   }
 
   /** Series with at least one step. */
@@ -151,7 +171,7 @@ export class SeriesHistory {
 
   /** Typed-array bytes held (the step buffers and the per-slot pages): for memory reports. */
   get bytes(): number {
-    return this.#stepBytes + this.#meta.bytes + this.#ring.bytes + PAST_STEP_BYTES * this.#pastSteps;
+    return this.#slab.bytes + this.#meta.bytes + this.#ring.bytes + PAST_STEP_BYTES * this.#pastSteps;
   }
 
   series(): IterableIterator<SeriesId> {
@@ -259,8 +279,11 @@ export class SeriesHistory {
     let p: number;
     if (count > 0 && count < C && count === ring[r + CAP]!) this.#grow(slot, Math.min(C, 2 * count));
     const cap = ring[r + CAP]!;
-    const buf = this.#steps[slot]!;
-    const cBase = 2 * cap;
+    const cls = ring[r + CLS]!;
+    const block = ring[r + BLOCK]!;
+    const buf = this.#slab.page(cls, block);
+    const o = this.#slab.offset(cls, block);
+    const cBase = o + 2 * cap;
     if (count === 0) {
       head = 0;
       p = 0;
@@ -285,19 +308,19 @@ export class SeriesHistory {
         anchor[1] = meta[m + ANCHOR + 1]!;
         anchor[2] = meta[m + ANCHOR + 2]!;
         const q = cBase + 3 * head;
-        advance(anchor, fromFloat16(zCodeAt(buf, head)), this.#bit(slot, head), codeM(buf, q), codeL(buf, q));
+        advance(anchor, fromFloat16(zCodeAt(buf, o, head)), maskBit(buf, o, cap, head), codeM(buf, q), codeL(buf, q));
         meta[m + ANCHOR] = anchor[0]!;
         meta[m + ANCHOR + 1] = anchor[1]!;
         meta[m + ANCHOR + 2] = anchor[2]!;
-        ring[r + SINCE] = this.#bit(slot, head) ? 0 : ring[r + SINCE]! + 1;
+        ring[r + SINCE] = maskBit(buf, o, cap, head) ? 0 : ring[r + SINCE]! + 1;
       }
       meta[m + NEWEST] = chain[0]!;
       meta[m + NEWEST + 1] = chain[1]!;
       meta[m + NEWEST + 2] = chain[2]!;
     }
-    putZCode(buf, p, zCode);
+    putZCode(buf, o, p, zCode);
     putCodes(buf, cBase + 3 * p, codes & 0xfff, codes >>> 12);
-    this.#setBit(slot, p, step.observed);
+    setMaskBit(buf, o, cap, p, step.observed);
     ring[r + HEAD] = head;
     ring[r + COUNT] = count;
     meta[m + LAST_TS] = step.ts;
@@ -309,7 +332,7 @@ export class SeriesHistory {
   windowOf(series: SeriesId): SeriesWindow | undefined {
     const slot = this.#slots.get(series);
     if (slot === undefined) return undefined;
-    const { ring, r, meta, m, buf, cap, cBase } = this.#view(slot);
+    const { ring, r, meta, m, buf, o, cap, cBase } = this.#view(slot);
     const head = ring[r + HEAD]!;
     const n = ring[r + COUNT]!;
     const z = new Float32Array(n);
@@ -322,8 +345,8 @@ export class SeriesHistory {
     let since = ring[r + SINCE]!;
     for (let i = 0; i < n; i++) {
       const p = (head + i) % cap;
-      const zi = fromFloat16(zCodeAt(buf, p));
-      const obs = this.#bit(slot, p);
+      const zi = fromFloat16(zCodeAt(buf, o, p));
+      const obs = maskBit(buf, o, cap, p);
       z[i] = zi;
       observed[i] = obs ? 1 : 0;
       if (i > 0) {
@@ -353,8 +376,7 @@ export class SeriesHistory {
     const r = this.#ring.offset(slot);
     ring[r + COUNT] = 0;
     ring[r + CAP] = 0;
-    this.#stepBytes -= this.#steps[slot]?.byteLength ?? 0;
-    this.#steps[slot] = undefined;
+    this.#release(slot);
   }
 
   /**
@@ -366,7 +388,7 @@ export class SeriesHistory {
   snapshot(series: SeriesId, maxSteps = Number.POSITIVE_INFINITY): Uint8Array | undefined {
     const slot = this.#slots.get(series);
     if (slot === undefined) return undefined;
-    const { ring, r, meta, m, buf, cap, cBase } = this.#view(slot);
+    const { ring, r, meta, m, buf, o, cap, cBase } = this.#view(slot);
     const count = ring[r + COUNT]!;
     // Only the newest maxSteps: the anchor (scale chain) and sinceObserved move on to the first kept step.
     const skip = Math.max(0, count - Math.max(1, Math.floor(maxSteps)));
@@ -391,8 +413,8 @@ export class SeriesHistory {
     for (let i = from + 1; i <= skip; i++) {
       const p = (ring[r + HEAD]! + i) % cap;
       const q = cBase + 3 * p;
-      const obs = this.#bit(slot, p);
-      advance(anchor, fromFloat16(zCodeAt(buf, p)), obs, codeM(buf, q), codeL(buf, q));
+      const obs = maskBit(buf, o, cap, p);
+      advance(anchor, fromFloat16(zCodeAt(buf, o, p)), obs, codeM(buf, q), codeL(buf, q));
       since = obs ? 0 : since + 1;
     }
     meta[m + TAIL] = target + 1;
@@ -401,9 +423,9 @@ export class SeriesHistory {
     const { out, view: dv, codesAt, maskAt } = newHistorySnapshot(n, since, meta[m + LAST_TS]!, [anchor[0]!, anchor[1]!, anchor[2]!]);
     for (let i = 0; i < n; i++) {
       const p = (head + i) % cap;
-      dv.setUint16(HISTORY_SNAPSHOT_HEADER + 2 * i, zCodeAt(buf, p), true);
+      dv.setUint16(HISTORY_SNAPSHOT_HEADER + 2 * i, zCodeAt(buf, o, p), true);
       if (i > 0) for (let k = 0; k < 3; k++) out[codesAt + 3 * i + k] = buf[cBase + 3 * p + k]!;
-      if (this.#bit(slot, p)) out[maskAt + (i >>> 3)]! |= 1 << (i & 7);
+      if (maskBit(buf, o, cap, p)) out[maskAt + (i >>> 3)]! |= 1 << (i & 7);
     }
     return out;
   }
@@ -445,18 +467,18 @@ export class SeriesHistory {
     // The restored history replaces all of the series' own, past segments included.
     this.#forgetPast(slot);
     this.#resize(slot, keep);
-    const { buf, cBase, meta, m } = this.#view(slot);
+    const { buf, o, cap, cBase, meta, m } = this.#view(slot);
     meta.set(chain, m + ANCHOR);
     for (let i = 0; i < keep; i++) {
       const j = skip + i;
-      putZCode(buf, i, zAt(j));
+      putZCode(buf, o, i, zAt(j));
       const q = codesAt + 3 * j;
       if (i === 0) putCodes(buf, cBase, 0, 0);
       else {
         for (let k = 0; k < 3; k++) buf[cBase + 3 * i + k] = bytes[q + k]!;
         advance(chain, fromFloat16(zAt(j)), bitAt(j), codeM(bytes, q), codeL(bytes, q));
       }
-      this.#setBit(slot, i, bitAt(j));
+      setMaskBit(buf, o, cap, i, bitAt(j));
     }
     this.#finishRestore(slot, keep, since, lastTs);
   }
@@ -476,25 +498,15 @@ export class SeriesHistory {
     ring[r + SINCE] = since;
   }
 
-  /** One slot's records and step buffer (cBase: where its residual codes start). */
-  #view(slot: number): { ring: Int32Array; r: number; meta: Float64Array; m: number; buf: Uint8Array; cap: number; cBase: number } {
+  /** One slot's records and step buffer (its block starts at `o` of `buf`; cBase: where its residual codes start). */
+  #view(slot: number): { ring: Int32Array; r: number; meta: Float64Array; m: number; buf: Uint8Array; o: number; cap: number; cBase: number } {
     const ring = this.#ring.page(slot);
     const r = this.#ring.offset(slot);
     const cap = ring[r + CAP]!;
-    return { ring, r, meta: this.#meta.page(slot), m: this.#meta.offset(slot), buf: this.#steps[slot]!, cap, cBase: 2 * cap };
-  }
-
-  #bit(slot: number, p: number): boolean {
-    const buf = this.#steps[slot]!;
-    const cap = this.#ring.page(slot)[this.#ring.offset(slot) + CAP]!;
-    return ((buf[5 * cap + (p >>> 3)]! >>> (p & 7)) & 1) === 1;
-  }
-
-  #setBit(slot: number, p: number, on: boolean): void {
-    const buf = this.#steps[slot]!;
-    const byte = 5 * this.#ring.page(slot)[this.#ring.offset(slot) + CAP]! + (p >>> 3);
-    if (on) buf[byte]! |= 1 << (p & 7);
-    else buf[byte]! &= ~(1 << (p & 7));
+    const cls = ring[r + CLS]!;
+    const block = ring[r + BLOCK]!;
+    const o = this.#slab.offset(cls, block);
+    return { ring, r, meta: this.#meta.page(slot), m: this.#meta.offset(slot), buf: this.#slab.page(cls, block), o, cap, cBase: o + 2 * cap };
   }
 
   /**
@@ -504,14 +516,24 @@ export class SeriesHistory {
   #grow(slot: number, cap: number): void {
     const ring = this.#ring.page(slot);
     const r = this.#ring.offset(slot);
-    const old = this.#steps[slot]!;
     const was = ring[r + CAP]!;
     const count = ring[r + COUNT]!;
-    const next = stepBuffer(cap);
-    next.set(old.subarray(0, 2 * count), 0);
-    next.set(old.subarray(2 * was, 2 * was + 3 * count), 2 * cap);
-    next.set(old.subarray(5 * was, 5 * was + Math.ceil(count / 8)), 5 * cap);
-    this.#setSteps(slot, next, cap);
+    const wasCls = ring[r + CLS]!;
+    const wasBlock = ring[r + BLOCK]!;
+    const cls = this.#classOf.get(cap)!;
+    const block = this.#slab.alloc(cls, slot);
+    // Looked up after the alloc: the new class's first page may have been replaced, the old class's not.
+    const old = this.#slab.page(wasCls, wasBlock);
+    const o = this.#slab.offset(wasCls, wasBlock);
+    const next = this.#slab.page(cls, block);
+    const n = this.#slab.offset(cls, block);
+    next.set(old.subarray(o, o + 2 * count), n);
+    next.set(old.subarray(o + 2 * was, o + 2 * was + 3 * count), n + 2 * cap);
+    next.set(old.subarray(o + 5 * was, o + 5 * was + Math.ceil(count / 8)), n + 5 * cap);
+    this.#slab.free(wasCls, wasBlock);
+    ring[r + CAP] = cap;
+    ring[r + CLS] = cls;
+    ring[r + BLOCK] = block;
   }
 
   /** A fresh buffer for at least `steps` steps (restore: its contents are rewritten). */
@@ -520,13 +542,29 @@ export class SeriesHistory {
     while (cap < steps) cap *= 2;
     cap = Math.min(cap, this.capacity);
     if (this.#ring.page(slot)[this.#ring.offset(slot) + CAP] === cap) return;
-    this.#setSteps(slot, stepBuffer(cap), cap);
+    this.#release(slot);
+    this.#assign(slot, cap);
   }
 
-  #setSteps(slot: number, buf: Uint8Array, cap: number): void {
-    this.#stepBytes += buf.byteLength - (this.#steps[slot]?.byteLength ?? 0);
-    this.#steps[slot] = buf;
-    this.#ring.page(slot)[this.#ring.offset(slot) + CAP] = cap;
+  /** Gives the slot a zeroed buffer of `cap` steps (it has none). */
+  #assign(slot: number, cap: number): void {
+    const cls = this.#classOf.get(cap)!;
+    const block = this.#slab.alloc(cls, slot);
+    const ring = this.#ring.page(slot);
+    const r = this.#ring.offset(slot);
+    ring[r + CAP] = cap;
+    ring[r + CLS] = cls;
+    ring[r + BLOCK] = block;
+  }
+
+  /** Frees the slot's buffer, if any (the slab moves another slot's block into its place). */
+  #release(slot: number): void {
+    const ring = this.#ring.page(slot);
+    const r = this.#ring.offset(slot);
+    const block = ring[r + BLOCK]!;
+    if (block < 0) return;
+    ring[r + BLOCK] = -1;
+    this.#slab.free(ring[r + CLS]!, block);
   }
 
   #slotOf(series: SeriesId): number {
@@ -535,8 +573,7 @@ export class SeriesHistory {
     const slot = this.#slots.add(series);
     this.#meta.ensure(slot);
     this.#ring.ensure(slot);
-    while (this.#steps.length <= slot) this.#steps.push(undefined);
-    this.#setSteps(slot, stepBuffer(Math.min(INITIAL_STEPS, this.capacity)), Math.min(INITIAL_STEPS, this.capacity));
+    this.#assign(slot, this.#caps[0]!);
     const ring = this.#ring.page(slot);
     const r = this.#ring.offset(slot);
     ring[r + HEAD] = 0;
@@ -548,6 +585,16 @@ export class SeriesHistory {
     meta[m + TAIL] = 0;
     return slot;
   }
+}
+
+function maskBit(buf: Uint8Array, o: number, cap: number, p: number): boolean {
+  return ((buf[o + 5 * cap + (p >>> 3)]! >>> (p & 7)) & 1) === 1;
+}
+
+function setMaskBit(buf: Uint8Array, o: number, cap: number, p: number, on: boolean): void {
+  const byte = o + 5 * cap + (p >>> 3);
+  if (on) buf[byte]! |= 1 << (p & 7);
+  else buf[byte]! &= ~(1 << (p & 7));
 }
 
 /** Bytes a past segment's step costs decoded: float32 z and sinceObserved, float64 mean and std, a byte of mask. */

@@ -406,6 +406,55 @@ describe('SeriesHistory', () => {
     expect([...h.series()].length).toBe(70);
   });
 
+  it('gives each series the window a history of its own would, whatever the interleaving of growth, drops and restores', () => {
+    // Series share the slab's pages: growing or dropping one moves another's steps (blockSlab.ts).
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(5), fc.oneof(fc.integer({ min: 1, max: 30 }), fc.constant('drop' as const), fc.constant('restore' as const))), { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 4, max: 100 }),
+        (ops, capacity) => {
+          const shared = new SeriesHistory({ stepMs: HOUR, capacity, initialSeries: 1 });
+          const own = new Map<string, SeriesHistory>();
+          const next = new Map<string, number>();
+          for (const [k, op] of ops) {
+            const id = `s${k}`;
+            const alone = own.get(id) ?? new SeriesHistory({ stepMs: HOUR, capacity });
+            own.set(id, alone);
+            if (op === 'drop') {
+              shared.drop(id);
+              alone.drop(id);
+              next.set(id, 0);
+            } else if (op === 'restore') {
+              const snap = alone.snapshot(id);
+              if (snap !== undefined) shared.restore(id, snap);
+            } else {
+              const steps = seasonalSteps(id, { n: 400 });
+              const from = next.get(id) ?? 0;
+              for (let i = from; i < Math.min(steps.length, from + op); i++) {
+                const step = { ...steps[i]!, reset: i === from && from === 0 ? true : steps[i]!.reset };
+                shared.append(step);
+                alone.append(step);
+              }
+              next.set(id, Math.min(steps.length, from + op));
+            }
+            for (const [s, h] of own) {
+              const a = shared.windowOf(s);
+              const b = h.windowOf(s);
+              expect(a === undefined).toBe(b === undefined);
+              if (a === undefined || b === undefined) continue;
+              expect(a.length).toBe(b.length);
+              expect(a.firstTs).toBe(b.firstTs);
+              expect([...a.z]).toEqual([...b.z]);
+              expect([...a.observed]).toEqual([...b.observed]);
+              expect([...a.mean]).toEqual([...b.mean]);
+            }
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
   // 5.1 bytes per step plus a fixed record (head, count, anchors; 44 B of it the snapshot tail memo).
   it('costs about 5.1 bytes per step: ≤ 625 bytes per series at 96 steps, measured at 100k series', () => {
     const h = new SeriesHistory({ stepMs: HOUR, capacity: 96, initialSeries: 100_000 });
