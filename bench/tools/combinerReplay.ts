@@ -78,8 +78,13 @@ if (mode === 'replay') {
     const next = a.slice(1).find((r) => r[1] === s0)!;
     return next[2] - a[0]![2];
   })();
+  // As the app builds it (lagExperts.ts): the moving mean of H values, and the day's seasonal means where the step divides a day.
+  const daySteps = 86_400_000 / step;
+  const appMeans = { means: [Math.max(2, H)], seasonalMeans: Number.isInteger(daySteps) && daySteps >= 2 ? [{ season: daySteps, count: 3 }, { season: daySteps, count: 3, level: 1 }] : [] };
   const variants: Record<string, () => OnlineCombiner> = {
-    built: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags }),
+    built: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, ...appMeans }),
+    // The variants below leave the means out (as the combiner was when they were compared), unless they set them.
+    lagsOnly: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags }),
     prior10: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, priorSteps: 10 }),
     prior1000: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, priorSteps: 1000 }),
     half500: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, halfLifeSteps: 500 }),
