@@ -66,8 +66,9 @@ export class BlockSlab {
 
 /** Bytes a full page aims at: large enough that a page per class costs little next to the blocks. */
 const PAGE_BYTES = 1 << 18;
-/** Blocks the first page starts with; it doubles up to a full page. */
-const FIRST_PAGE_BLOCKS = 4;
+/** Blocks the first page starts with (it doubles up to a full page), and the owner index's least length. */
+const FIRST_PAGE_BLOCKS = 1;
+const MIN_OWNERS = 4;
 
 class SizeClass {
   readonly blockBytes: number;
@@ -78,7 +79,7 @@ class SizeClass {
   #room = 0;
   count = 0;
   /** The owner of each block in use. */
-  #owners = new Int32Array(FIRST_PAGE_BLOCKS);
+  #owners = new Int32Array(MIN_OWNERS);
 
   constructor(blockBytes: number) {
     this.blockBytes = blockBytes;
@@ -137,25 +138,32 @@ class SizeClass {
       this.#room = blocks;
       return;
     }
-    const blocks = first === undefined ? Math.min(full, FIRST_PAGE_BLOCKS) : full;
+    const blocks = first === undefined ? FIRST_PAGE_BLOCKS : full;
     this.pages.push(new Uint8Array(blocks * this.blockBytes));
     this.#room += blocks;
   }
 
   /**
    * Drops full pages past the one the next block goes to, keeping one spare (no churn at a page
-   * boundary), and halves the owner index once it is four times what is in use: series that all
-   * grew out of a class leave neither pages nor index behind.
+   * boundary), every page once the class is empty, and halves the owner index once it is four
+   * times what is in use: series that all grew out of a class leave neither pages nor index behind
+   * (a pipeline of a few long series keeps only the buffers it uses, not a page per size passed).
    */
   #shrink(): void {
+    if (this.count === 0) {
+      this.pages.length = 0;
+      this.#room = 0;
+      this.#owners = new Int32Array(MIN_OWNERS);
+      return;
+    }
     const full = 1 << this.pageBits;
     const needed = Math.max(1, Math.ceil((this.count + 1) / full));
     while (this.pages.length > needed + 1) {
       this.pages.pop();
       this.#room -= full;
     }
-    if (this.#owners.length > FIRST_PAGE_BLOCKS && this.#owners.length >= 4 * this.count) {
-      this.#owners = this.#owners.slice(0, Math.max(FIRST_PAGE_BLOCKS, this.#owners.length >>> 1));
+    if (this.#owners.length > MIN_OWNERS && this.#owners.length >= 4 * this.count) {
+      this.#owners = this.#owners.slice(0, Math.max(MIN_OWNERS, this.#owners.length >>> 1));
     }
   }
 }

@@ -62,6 +62,21 @@ describe('BlockSlab', () => {
     expect(slab.bytes).toBeLessThanOrEqual(2 * (1 << 18));
   });
 
+  it('holds nothing for a class left empty: one series that grew through every size keeps only its last buffer', () => {
+    const sizes = [40, 80, 160, 320, 100_000];
+    const slab = new BlockSlab(sizes, () => {});
+    let cls = 0;
+    let block = slab.alloc(0, 7);
+    for (cls = 1; cls < sizes.length; cls++) {
+      const next = slab.alloc(cls, 7);
+      slab.free(cls - 1, block);
+      block = next;
+    }
+    expect(slab.bytes).toBe(100_000);
+    slab.free(sizes.length - 1, block);
+    expect(slab.bytes).toBe(0);
+  });
+
   it('refuses a block that is not in use and a block size that is not a whole number of bytes', () => {
     const slab = new BlockSlab([8], () => {});
     expect(() => slab.free(0, 0)).toThrow(RangeError);

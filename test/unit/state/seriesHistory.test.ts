@@ -455,6 +455,14 @@ describe('SeriesHistory', () => {
     );
   });
 
+  it('holds one long series in about its own steps: no page kept for each size it grew through', () => {
+    const h = new SeriesHistory({ stepMs: HOUR, capacity: 5000 });
+    for (const step of seasonalSteps('a', { n: 6000 })) h.append(step);
+    expect(h.lengthOf('a')).toBe(5000);
+    // 5.13 bytes a step, the per-slot records (a page of 16 slots at first).
+    expect(h.bytes).toBeLessThanOrEqual(5000 * 5.125 + 16 * (12 * 8 + 7 * 4));
+  });
+
   // 5.1 bytes per step plus a fixed record (head, count, anchors; 44 B of it the snapshot tail memo).
   it('costs about 5.1 bytes per step: ≤ 625 bytes per series at 96 steps, measured at 100k series', () => {
     const h = new SeriesHistory({ stepMs: HOUR, capacity: 96, initialSeries: 100_000 });
