@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { isStreamcastError } from '../domain/errors.js';
 import type { Forecast } from '../domain/forecast.js';
 import type { SeriesId } from '../domain/point.js';
@@ -87,6 +88,11 @@ export interface RetrainerOptions {
   readonly trainer?: () => TrainerLike;
   /** The default trainer's backend (`--train-backend`; default `auto`: native where installed). */
   readonly trainBackend?: BackendRequest;
+  /**
+   * Threads a training job may use to train a model's members at once (default: every core while
+   * the stream waits for the retrain, `blocking`; all but one beside a serving stream, `background`).
+   */
+  readonly trainThreads?: number;
   /**
    * Called once per promotion made here (after it is persisted), with the versioned weights and
    * their meta.json summary: e.g. to publish it to the other instances (src/runtime/modelDistribution.ts).
@@ -387,6 +393,7 @@ export class Retrainer implements RetrainHooks {
             init: c.init,
             ...(c.current !== undefined ? { current: c.current } : {}),
             memberUnits: spec.model.hidden,
+            threads: this.#opts.trainThreads ?? (this.#mode === 'background' ? Math.max(1, availableParallelism() - 1) : availableParallelism()),
             options: { epochs: this.#opts.epochs ?? spec.retrain.epochs, seed: this.#seed },
           },
           // Two candidates share the bar: the first fills its first half.
@@ -425,7 +432,7 @@ export class Retrainer implements RetrainHooks {
       const decision = promotionDecision({ candidate: res.valLoss, current: res.currentValLoss, baseline: bestBaseline, mustBeat: spec.retrain.promote.mustBeat, ...(unimproved !== undefined ? { unimproved } : {}) });
       // Where a retrain's time goes (dataset and baseline losses, the worker's epochs and evaluations, the calibration replay).
       // unitChoice: both candidates' held-out losses in std units, and their training and comparison time (ms).
-      const log: Record<string, unknown> = { pipeline: spec.name, ...originLog, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, bestEpoch: res.bestEpoch, ...((res.averaged ?? 1) > 1 ? { averaged: res.averaged } : {}), ms: Math.round(res.durationMs), prepareMs: Math.round(prepareMs), ...(res.kernel !== undefined ? { kernel: res.kernel } : {}), ...(unitChoice !== undefined ? { unitChoice } : {}), ...(columnsChoice !== undefined ? { baseColumns: columnsChoice } : {}) };
+      const log: Record<string, unknown> = { pipeline: spec.name, ...originLog, base: baseName(base), valLoss: res.valLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, epochs: res.epochs, bestEpoch: res.bestEpoch, ...((res.averaged ?? 1) > 1 ? { averaged: res.averaged } : {}), ms: Math.round(res.durationMs), prepareMs: Math.round(prepareMs), ...(res.kernel !== undefined ? { kernel: res.kernel } : {}), ...((res.membersElsewhere ?? 0) > 0 ? { membersElsewhere: res.membersElsewhere } : {}), ...(unitChoice !== undefined ? { unitChoice } : {}), ...(columnsChoice !== undefined ? { baseColumns: columnsChoice } : {}) };
       const losses = { ...origin, valLoss: res.valLoss, initialValLoss: res.initialValLoss, currentValLoss: res.currentValLoss, baselineLoss: bestBaseline, validationCells: validation.cells, epochs: res.epochs, bestEpoch: res.bestEpoch, durationMs: res.durationMs, backend: res.backend, base: baseName(base), ...(unitChoice !== undefined ? { unitChoice } : {}) };
       report = { outcome: 'rejected', reason: decision.reason, ...losses };
       if (!decision.promote && how.force !== true) {

@@ -1,7 +1,7 @@
 import type { BackendChoice, BackendRequest } from '../forecasting/gru/backend.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 import type { TbpttDataset } from './datasetBuilder.js';
-import type { EpochReport, TrainLoopOptions } from './trainLoop.js';
+import type { EpochReport, TrainLoopOptions, TrainLoopOutcome } from './trainLoop.js';
 
 /** What the trainer worker is asked to do. Typed arrays travel as transferables. */
 export interface TrainRequest {
@@ -20,6 +20,11 @@ export interface TrainRequest {
    * the merged model comes back (training/trainMembers.ts). Absent: `init` is one model.
    */
   readonly memberUnits?: number;
+  /**
+   * Threads the job may train on at once (default 1): members beyond the first go to helper
+   * threads (memberWorker.ts), up to threads − 1 of them, when the hand-written kernel trains.
+   */
+  readonly threads?: number;
 }
 
 export type ToWorker = { readonly type: 'train'; readonly id: number; readonly request: TrainRequest };
@@ -44,6 +49,8 @@ export interface TrainOutcome {
   readonly backend: string;
   /** What computed the steps (trainingKernel.ts): tf ops on that backend, or the hand-written pass. */
   readonly kernel?: 'js' | 'tf';
+  /** Members trained on helper threads, beside the trainer's own (TrainRequest.threads). */
+  readonly membersElsewhere?: number;
 }
 
 export type FromWorker =
@@ -63,6 +70,26 @@ export interface WorkerInit {
   /** The training backend asked for (`auto`: native where installed, see backendPlan). */
   readonly backend: BackendRequest;
 }
+
+/** What a member helper thread (memberWorker.ts) starts with: the trainer's cancel flag. */
+export interface MemberWorkerInit {
+  readonly cancel: SharedArrayBuffer;
+}
+
+/** One member to train: `cancelId` is the trainer job's id, which the cancel flag names. */
+export interface MemberJob {
+  readonly train: TbpttDataset;
+  readonly validation: TbpttDataset;
+  readonly init: GruModelWeights;
+  readonly options: TrainLoopOptions;
+  readonly cancelId: number;
+}
+
+export type ToMemberWorker = { readonly id: number; readonly job: MemberJob };
+
+export type FromMemberWorker =
+  | { readonly type: 'result'; readonly id: number; readonly outcome: TrainLoopOutcome }
+  | { readonly type: 'failed'; readonly id: number; readonly message: string };
 
 /** The ArrayBuffers of a dataset, for the transfer list. */
 export function datasetBuffers(ds: TbpttDataset): ArrayBuffer[] {

@@ -1,12 +1,14 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type Worker } from 'node:worker_threads';
+import { spawnWorker } from '../platform/spawnWorker.js';
 import { isStreamcastError } from '../domain/errors.js';
 import { selectBackend } from '../forecasting/gru/backend.js';
-import type { FromWorker, ToWorker, WorkerInit } from './trainerProtocol.js';
+import type { FromMemberWorker, FromWorker, MemberJob, ToMemberWorker, ToWorker, WorkerInit } from './trainerProtocol.js';
 import { sameWeights, weightBuffers } from './trainerProtocol.js';
 import { createTrainingModel, trainingKernel } from './trainingKernel.js';
 import type { GruModelWeights } from '../forecasting/gru/gruWeights.js';
 import { evaluateDataset } from './trainLoop.js';
-import { trainMembers } from './trainMembers.js';
+import { trainMembers, type TrainElsewhere } from './trainMembers.js';
+import type { TrainLoopOutcome } from './trainLoop.js';
 
 /**
  * The trainer thread: one long-lived worker that runs training jobs one at a time on its own
@@ -32,6 +34,59 @@ backend.then(
   (err: unknown) => post({ type: 'backend_failed', kind: isStreamcastError(err) ? err.kind : 'fatal', message: err instanceof Error ? err.message : String(err) }),
 );
 
+/**
+ * Helper threads for the members of a model (memberWorker.ts), started on first use and kept for
+ * the next jobs; helper i trains member i + 1. Each runs one member at a time.
+ */
+interface Helper {
+  readonly worker: Worker;
+  readonly pending: Map<number, { resolve: (o: TrainLoopOutcome) => void; reject: (e: Error) => void }>;
+}
+const helpers: (Helper | undefined)[] = [];
+let nextMemberJob = 1;
+
+function helper(i: number): Helper {
+  const known = helpers[i];
+  if (known !== undefined) return known;
+  const worker = spawnWorker(import.meta.url, 'memberWorker', { cancel: init.cancel });
+  // It must not keep the trainer alive (the trainer's own life is Trainer's to end).
+  worker.unref();
+  const h: Helper = { worker, pending: new Map() };
+  // A helper that failed or exited fails its jobs and is started afresh on next use.
+  const failAll = (err: Error): void => {
+    for (const p of h.pending.values()) p.reject(err);
+    h.pending.clear();
+    if (helpers[i] === h) helpers[i] = undefined;
+  };
+  worker.on('message', (m: FromMemberWorker) => {
+    const p = h.pending.get(m.id);
+    if (p === undefined) return;
+    h.pending.delete(m.id);
+    if (m.type === 'result') p.resolve(m.outcome);
+    else p.reject(new Error(`member training failed: ${m.message}`));
+  });
+  worker.on('error', (err) => failAll(err));
+  worker.on('exit', (code) => failAll(new Error(`member training thread exited (code ${code})`)));
+  helpers[i] = h;
+  return h;
+}
+
+/** Members k = 1 … threads − 1 train on helper threads, on the hand-written kernel only (it needs no tf engine there). */
+function elsewhere(jobId: number, threads: number, kernel: string, train: MemberJob['train'], validation: MemberJob['validation'], sent: { count: number }): TrainElsewhere | undefined {
+  if (threads < 2 || kernel !== 'js') return undefined;
+  return (k, memberInit, options) => {
+    if (k > threads - 1) return undefined;
+    const h = helper(k - 1);
+    sent.count++;
+    const id = nextMemberJob++;
+    return new Promise<TrainLoopOutcome>((resolve, reject) => {
+      h.pending.set(id, { resolve, reject });
+      const msg: ToMemberWorker = { id, job: { train, validation, init: memberInit, options, cancelId: jobId } };
+      h.worker.postMessage(msg);
+    });
+  };
+}
+
 port.on('message', (msg: ToWorker) => {
   if (msg.type !== 'train') return;
   void run(msg);
@@ -43,6 +98,7 @@ async function run(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
     const choice = await backend;
     const kernel = trainingKernel(choice.candidate, Math.min(request.options.batchLanes ?? 32, Math.max(request.train.lanes, request.validation.lanes)));
     let lastFraction = -1;
+    const sent = { count: 0 };
     // Cancellable like the training loop: a cancel (e.g. Ctrl-C in a backtest) must not wait for an evaluation pass.
     const evaluate = async (weights: GruModelWeights): Promise<number | undefined | 'cancelled'> => {
       // The same kernel as the candidate's loss: promotion compares the two numbers.
@@ -74,7 +130,7 @@ async function run(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
         post({ type: 'progress', id, epoch, fraction });
       },
       onEpoch: (report) => post({ type: 'epoch', id, report }),
-    }, request.memberUnits, evaluate);
+    }, request.memberUnits, evaluate, elsewhere(id, request.threads ?? 1, kernel, request.train, request.validation, sent));
     if (out.status === 'cancelled') {
       post({ type: 'cancelled', id, epochs: out.epochs, durationMs: out.durationMs });
       return;
@@ -106,6 +162,7 @@ async function run(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
         durationMs: out.durationMs,
         backend: choice.candidate,
         kernel,
+        membersElsewhere: sent.count,
       },
       out.weights === request.init ? [] : weightBuffers(out.weights),
     );

@@ -45,6 +45,26 @@ describe('trainMembers', () => {
     expect(out.valLoss!).toBeLessThan(out.initialValLoss!);
   });
 
+  it('members trained elsewhere give the outcome of training them here; a failure elsewhere fails the job', async () => {
+    const { train, validation } = datasets();
+    const init = memberInit(undefined, dims, 3, 1);
+    const evaluate: EvaluateModel = (w) => weightsLoss(w, validation);
+    const opts = { epochs: 2, seed: 1, learningRate: 1e-2 };
+    const here = await trainMembers(train, validation, init, opts, {}, dims.units, evaluate);
+    const asked: number[] = [];
+    // Member 1 elsewhere (as a helper thread would: trainLoop on its own init and options), member 2 here.
+    const away = await trainMembers(train, validation, init, opts, {}, dims.units, evaluate, (k, memberInit, o) => {
+      asked.push(k, o.seed);
+      return k === 1 ? trainLoop(train, validation, memberInit, o) : undefined;
+    });
+    expect(asked).toEqual([1, 2, 2, 3]);
+    if (here.status !== 'done' || away.status !== 'done') throw new Error('cancelled');
+    expect(Array.from(away.weights.cell.recurrentKernel)).toEqual(Array.from(here.weights.cell.recurrentKernel));
+    expect(Array.from(away.weights.head.kernel)).toEqual(Array.from(here.weights.head.kernel));
+    expect([away.valLoss, away.bestEpoch, away.epochs, away.history]).toEqual([here.valLoss, here.bestEpoch, here.epochs, here.history]);
+    await expect(trainMembers(train, validation, init, opts, {}, dims.units, evaluate, (k) => (k === 2 ? Promise.reject(new Error('thread died')) : undefined))).rejects.toThrow('thread died');
+  });
+
   it('one member is trainLoop itself; a cancel during a member or the merged evaluation is a cancel', async () => {
     const { train, validation } = datasets();
     const one = initGruModelWeights(dims, 3);

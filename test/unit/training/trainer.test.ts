@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, StreamcastError } from '../../../src/domain/errors.js';
 import { featureLayout } from '../../../src/forecasting/gru/featureLayout.js';
 import { initGruModelWeights } from '../../../src/forecasting/gru/gruWeights.js';
+import { memberInit } from '../../../src/forecasting/gru/gruMembers.js';
 import { buildDatasets } from '../../../src/training/datasetBuilder.js';
 import { SeriesHistory } from '../../../src/state/seriesHistory.js';
 import { Trainer } from '../../../src/training/trainer.js';
@@ -112,6 +113,30 @@ describe('Trainer (worker thread)', () => {
     expect(wall).toBeGreaterThan(600);
     expect(ticks).toBeGreaterThan(wall / 5 / 4);
     expect(maxGap).toBeLessThan(250);
+  });
+
+  it('trains the second member of a model on a helper thread when given two threads, to the same weights', async () => {
+    const two = memberInit(undefined, { layout, units: 8, horizon, quantiles }, 2, 1);
+    // A job's datasets are transferred to the worker: each job builds its own.
+    const job = (threads: number) => ({ ...request(2), init: two, current: two, memberUnits: 8, threads });
+    const one = await trainer.train(job(1));
+    const parallel = await trainer.train(job(2));
+    if (one.status !== 'done' || parallel.status !== 'done') throw new Error('cancelled');
+    expect(parallel.kernel).toBe('js');
+    expect([one.membersElsewhere, parallel.membersElsewhere]).toEqual([0, 1]);
+    expect(Array.from(parallel.weights.cell.recurrentKernel)).toEqual(Array.from(one.weights.cell.recurrentKernel));
+    expect(Array.from(parallel.weights.head.kernel)).toEqual(Array.from(one.weights.head.kernel));
+    expect([parallel.valLoss, parallel.epochs]).toEqual([one.valLoss, one.epochs]);
+  });
+
+  it('cancels a parallel job too, then runs the next one', async () => {
+    const big = request(50);
+    const two = memberInit(undefined, { layout, units: 8, horizon, quantiles }, 2, 1);
+    const running = trainer.train({ ...big, init: two, current: two, memberUnits: 8, threads: 2 });
+    await new Promise((r) => setTimeout(r, 300));
+    trainer.cancel();
+    expect((await running).status).toBe('cancelled');
+    expect((await trainer.train(request(1))).status).toBe('done');
   });
 
   it('cancels a running job, then runs the next one on the same worker', async () => {
