@@ -14,6 +14,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Forecast } from '../../src/domain/forecast.js';
+import { AR_MAX_ORDER, AR_MIN_ORDER } from '../../src/forecasting/combiner/lagExperts.js';
 import { OnlineCombiner } from '../../src/forecasting/combiner/onlineCombiner.js';
 
 /** The calibrator this one replaced (one global blend of GRU, last value and baseline by raw error), when a checkout of it is given. */
@@ -80,9 +81,11 @@ if (mode === 'replay') {
   })();
   // As the app builds it (lagExperts.ts): the moving mean of H values, and the day's seasonal means where the step divides a day.
   const daySteps = 86_400_000 / step;
-  const appMeans = { means: [Math.max(2, H)], seasonalMeans: Number.isInteger(daySteps) && daySteps >= 2 ? [{ season: daySteps, count: 3 }, { season: daySteps, count: 3, level: 1 }] : [] };
+  const appMeans = { means: [Math.max(2, H)], seasonalMeans: Number.isInteger(daySteps) && daySteps >= 2 ? [{ season: daySteps, count: 3 }, { season: daySteps, count: 3, level: 1 }] : [], ar: Math.min(AR_MAX_ORDER, Math.max(AR_MIN_ORDER, H)) };
   const variants: Record<string, () => OnlineCombiner> = {
     built: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, ...appMeans }),
+    // The pooled autoregressive expert on changes (changeAr.ts): none (the combiner before it), or of order 3, 6, 12, 24.
+    ...Object.fromEntries([0, 3, 6, 12, 24].map((p) => [`ar${p}`, () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, ...appMeans, ar: p })])),
     // The variants below leave the means out (as the combiner was when they were compared), unless they set them.
     lagsOnly: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags }),
     prior10: () => new OnlineCombiner({ horizon: H, quantiles, stepMs: step, baselineSeason: ownSeason, lags, priorSteps: 10 }),

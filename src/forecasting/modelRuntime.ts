@@ -8,7 +8,7 @@ import { SeriesHistory } from '../state/seriesHistory.js';
 import { SeriesRegistry } from '../state/seriesRegistry.js';
 import { createBaseline } from './baseline/createBaseline.js';
 import { servableUnits } from './gru/gruMembers.js';
-import { baselineSeasonSteps, lagExperts, meanExperts, seasonalMeanExperts } from './combiner/lagExperts.js';
+import { arExpertOrder, baselineSeasonSteps, lagExperts, meanExperts, seasonalMeanExperts } from './combiner/lagExperts.js';
 import { OnlineCombiner } from './combiner/onlineCombiner.js';
 import type { Forecaster } from './forecaster.js';
 import { featureLayout, lagSpan, sameLayout } from './gru/featureLayout.js';
@@ -116,7 +116,7 @@ export class ModelRuntime implements Forecaster {
     // The history hears of drops itself; the runtime forgets what it keeps beside it.
     this.#registry.onDrop((series) => this.#forget(series));
     if (opts.calibrate !== false) {
-      this.#online = new OnlineCombiner({ horizon: spec.model.horizon, quantiles: spec.model.quantiles, stepMs: spec.window.step, lags: lagExperts(spec), means: meanExperts(spec), seasonalMeans: seasonalMeanExperts(spec), baselineSeason: baselineSeasonSteps(spec), registry: this.#registry });
+      this.#online = new OnlineCombiner({ horizon: spec.model.horizon, quantiles: spec.model.quantiles, stepMs: spec.window.step, lags: lagExperts(spec), means: meanExperts(spec), seasonalMeans: seasonalMeanExperts(spec), ar: arExpertOrder(spec), baselineSeason: baselineSeasonSteps(spec), registry: this.#registry });
     }
     if (opts.base !== undefined && opts.base !== 'auto') this.#fixedBase = opts.base;
     if (opts.initial !== undefined) this.install(opts.initial);

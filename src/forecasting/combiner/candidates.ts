@@ -13,7 +13,9 @@
  *      `count` seasons before the target (seasonal naive averaged over several seasons: the
  *      season's shape with each season's noise averaged out); with `level`, plus how far the
  *      last `level` values lay from that mean at their own steps (the shape moved to the level
- *      the series is at now).
+ *      the series is at now);
+ *   then, with `ar` > 0, the pooled autoregressive expert on one-step changes of that order
+ *      (changeAr.ts).
  *
  * The "last value" expert is the lag-1 one, or the pipeline's baseline when that is last value.
  * Every other baseline expert is a base option. Candidates: for each base option b, a convex grid
@@ -25,7 +27,7 @@
  * and blends on a short one: `baseOf[c]` says which option a candidate belongs to (−1: all).
  */
 export interface CandidateSet {
-  /** Experts: 2 + lags.length + means.length + seasonalMeans.length. */
+  /** Experts: 2 + lags.length + means.length + seasonalMeans.length (+ 1 with an autoregressive one). */
   readonly experts: number;
   /** Lags (in steps) of experts 2…, e.g. [1, 48, 336]. */
   readonly lags: readonly number[];
@@ -33,6 +35,8 @@ export interface CandidateSet {
   readonly means: readonly number[];
   /** Seasons (in steps) and counts of the seasonal-mean experts after the moving means. */
   readonly seasonalMeans: readonly SeasonalMean[];
+  /** Order of the autoregressive expert, the last one (0: none). */
+  readonly ar: number;
   /** candidates × experts weights, each row summing to 1. */
   readonly weights: Float64Array;
   readonly size: number;
@@ -57,8 +61,8 @@ export interface SeasonalMean {
   readonly level?: number;
 }
 
-export function candidateSet(lags: readonly number[], grid = 5, means: readonly number[] = [], seasonalMeans: readonly SeasonalMean[] = []): CandidateSet {
-  const E = 2 + lags.length + means.length + seasonalMeans.length;
+export function candidateSet(lags: readonly number[], grid = 5, means: readonly number[] = [], seasonalMeans: readonly SeasonalMean[] = [], ar = 0): CandidateSet {
+  const E = 2 + lags.length + means.length + seasonalMeans.length + (ar > 0 ? 1 : 0);
   const lagOne = lags.indexOf(1);
   const last = lagOne >= 0 ? 2 + lagOne : 1;
   const bases = [1, ...Array.from({ length: E - 2 }, (_, e) => 2 + e)].filter((e) => e !== last);
@@ -90,7 +94,7 @@ export function candidateSet(lags: readonly number[], grid = 5, means: readonly 
   });
   const weights = Float64Array.from(rows.flat());
   const usesModel = Uint8Array.from(rows, (r) => (r[0]! > 0 ? 1 : 0));
-  return Object.freeze({ experts: E, lags: Object.freeze([...lags]), means: Object.freeze([...means]), seasonalMeans: Object.freeze(seasonalMeans.map((m) => Object.freeze({ ...m }))), weights, size: rows.length, usesModel, bases: Object.freeze(bases), baseAlone: Object.freeze(baseAlone), baseOf: Int8Array.from(baseOf) });
+  return Object.freeze({ experts: E, lags: Object.freeze([...lags]), means: Object.freeze([...means]), seasonalMeans: Object.freeze(seasonalMeans.map((m) => Object.freeze({ ...m }))), ar, weights, size: rows.length, usesModel, bases: Object.freeze(bases), baseAlone: Object.freeze(baseAlone), baseOf: Int8Array.from(baseOf) });
 }
 
 /** Widest horizon group: beyond h = 8 groups are this many horizons wide. */

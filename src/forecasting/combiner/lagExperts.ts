@@ -52,3 +52,19 @@ export function seasonalMeanExperts(spec: PipelineSpec): SeasonalMean[] {
   const steps = DAY / spec.window.step;
   return Number.isInteger(steps) && steps >= 2 ? [{ season: steps, count: 3 }, { season: steps, count: 3, level: 1 }] : [];
 }
+
+/**
+ * Order of the pooled autoregressive expert on one-step changes (changeAr.ts): as many changes as
+ * the horizon has steps (the input window a direct forecaster would see), at least 12 and at most
+ * 48. One fit serves every series of a pipeline, so even 48 weights are learnt from thousands of
+ * changes within hours of a start; the seasons beyond its reach are the seasonal experts'.
+ * Measured on the shared sets' recordings: 24 changes beat 12 on the hourly sets (horizon 24),
+ * 12 beat 24 on the 5-minute ones (horizon 12; docs/benchmarks.md, "An autoregressive expert").
+ * The cost is order² per learnt change and horizon × order per forecast.
+ */
+export const AR_MIN_ORDER = 12;
+export const AR_MAX_ORDER = 48;
+
+export function arExpertOrder(spec: PipelineSpec): number {
+  return Math.min(AR_MAX_ORDER, Math.max(AR_MIN_ORDER, spec.model.horizon));
+}

@@ -9,6 +9,7 @@ import type { Calibration } from '../gru/calibration.js';
 import { anchorIndex } from '../gru/quantileHead.js';
 import { candidateSet, groupEnd, horizonGroup, horizonGroups } from './candidates.js';
 import type { CandidateSet, SeasonalMean } from './candidates.js';
+import { ChangeAr } from './changeAr.js';
 import { LagValues } from './lagValues.js';
 
 export interface OnlineCombinerOptions {
@@ -21,6 +22,8 @@ export interface OnlineCombinerOptions {
   readonly means?: readonly number[];
   /** Seasons (steps) and counts of the seasonal-mean experts (lagExperts.ts' seasonalMeanExperts; default none). */
   readonly seasonalMeans?: readonly SeasonalMean[];
+  /** Order of the pooled autoregressive expert on one-step changes (changeAr.ts; default 0: none). */
+  readonly ar?: number;
   /** The pipeline baseline's season in steps (1: last value): it is not an expert before one season since a reset. */
   readonly baselineSeason?: number;
   /** Series whose served quantiles are followed up for the interval scales (the first this many seen). */
@@ -87,7 +90,8 @@ interface SeriesCells {
  *
  * Centre. Every served forecast is remembered until its targets arrive; each realized cell is
  * scored for every candidate blend (candidates.ts: the GRU, the pipeline's baseline, the last
- * value and seasonal naive at each season, and blends of them) by |y − ŷ| / scale, where scale is
+ * value and seasonal naive at each season, the moving and seasonal means, an autoregressive fit of
+ * the changes pooled over series (changeAr.ts), and blends of them) by |y − ŷ| / scale, where scale is
  * the series' own mean absolute one-step change (MASE's), so no series decides for the others by
  * its units. Errors are plain means over the first cells, then decay with a half-life in steps;
  * they are kept per horizon group (h = 1, 2, 3–4, 5–8, then four wide, each scored at its last
@@ -166,6 +170,10 @@ export class OnlineCombiner {
   readonly #x: Float64Array;
   /** The moving means of the last (ring, fill, age) asked for. */
   readonly #meanMemo: { ring: LagValues | undefined; pushes: number; filled: number; age: number; values: Float64Array };
+  /** The autoregressive expert (pooled over series), its path memo (ring, pushes, filled, age, scale) and its expert index. */
+  readonly #ar: ChangeAr | undefined;
+  readonly #arMemo: { ring: LagValues | undefined; pushes: number; filled: number; age: number; scale: number; updates: number; path: Float64Array };
+  readonly #arExpert: number;
   /** Per group, the candidate chosen for the forecast being served (−1: not yet). */
   readonly #chosen: Int32Array;
   readonly #vals: Float64Array;
@@ -178,7 +186,10 @@ export class OnlineCombiner {
     this.#Q = opts.quantiles.length;
     this.#anchor = anchorIndex(opts.quantiles);
     this.#keys = this.quantiles.map(quantileKey);
-    this.#set = candidateSet(opts.lags, opts.grid, opts.means ?? [], opts.seasonalMeans ?? []);
+    this.#set = candidateSet(opts.lags, opts.grid, opts.means ?? [], opts.seasonalMeans ?? [], opts.ar ?? 0);
+    this.#ar = (opts.ar ?? 0) > 0 ? new ChangeAr(opts.ar!) : undefined;
+    this.#arExpert = this.#ar === undefined ? -1 : this.#set.experts - 1;
+    this.#arMemo = { ring: undefined, pushes: -1, filled: -1, age: -1, scale: Number.NaN, updates: -1, path: new Float64Array(H) };
     this.#B = this.#set.bases.length;
     this.#aloneOption = new Int8Array(this.#set.size).fill(-1);
     this.#set.baseAlone.forEach((c, i) => (this.#aloneOption[c] = i));
@@ -211,6 +222,8 @@ export class OnlineCombiner {
       ...opts.lags.map((s) => s * Math.ceil(H / s)),
       ...(opts.means ?? []).map((w) => H - 1 + w),
       ...(opts.seasonalMeans ?? []).map((m) => H + Math.max(m.season * (Math.ceil(H / m.season) + m.count - 1), (m.level ?? 0) + m.season * m.count)),
+      // Its p changes end h − 1 steps back at scoring.
+      H + (opts.ar ?? 0),
     );
     this.#baselineSeason = opts.baselineSeason ?? 1;
     this.#sample = opts.sampleSeries ?? DEFAULT_SAMPLE_SERIES;
@@ -289,9 +302,12 @@ export class OnlineCombiner {
       }
     }
     const y = step.value;
+    // A change between two observed steps one step apart, in the scale before it: the AR learns it.
+    let arScale = Number.NaN;
     if (step.observed && Number.isFinite(y)) {
-      if (cells !== undefined) this.#score(cells, this.#scaleFree ? R[o + SCALE]! : 1, R[o + SAMPLED]!, step.ts, y);
+      if (cells !== undefined) this.#score(cells, R[o + SCALE]!, R[o + SAMPLED]!, step.ts, y);
       if (R[o + PREV_OBS_TS] === step.ts - this.#stepMs) {
+        arScale = R[o + SCALE]!;
         const n = ++R[o + SCALE_N]!;
         R[o + SCALE] = R[o + SCALE]! + Math.max(this.#alphaScale, 1 / n) * (Math.abs(y - R[o + PREV_OBS]!) - R[o + SCALE]!);
       }
@@ -305,6 +321,7 @@ export class OnlineCombiner {
       }
       cells?.lags.push(y);
       R[o + LAST_VALUE] = y;
+      if (this.#ar !== undefined && cells !== undefined && arScale > 0) this.#ar.learn(cells.lags, arScale);
     }
     R[o + LAST_TS] = step.ts;
   }
@@ -344,7 +361,7 @@ export class OnlineCombiner {
         p32[pi] = g;
         p32[pi + 1] = b;
       }
-      this.#experts(cells?.lags, lastValue, h, 0, g, b);
+      this.#experts(cells?.lags, lastValue, h, 0, g, b, R[o + SCALE]!);
       const centre = this.#centre(cells?.f32, lastValue, h, model);
       if (!Number.isFinite(centre)) return finiteOr(hf, bf);
       if (!model && centre === b) return bf;
@@ -374,8 +391,8 @@ export class OnlineCombiner {
     if (slot !== undefined) this.#cells[slot] = undefined;
   }
 
-  /** Expert values for horizon h into #x: `age` = steps from the newest value back to the origin's. */
-  #experts(ring: LagValues | undefined, lastValue: number, h: number, age: number, g: number, b: number): void {
+  /** Expert values for horizon h into #x: `age` = steps from the newest value back to the origin's; `scale` the series' typical step. */
+  #experts(ring: LagValues | undefined, lastValue: number, h: number, age: number, g: number, b: number, scale: number): void {
     const x = this.#x;
     const lags = this.#set.lags;
     x[0] = g;
@@ -391,6 +408,7 @@ export class OnlineCombiner {
       else x[2 + e] = ring!.at(age + s * Math.ceil(h / s) - h);
     }
     if (this.#set.seasonalMeans.length > 0) this.#seasonalMeans(ring, h, age, filledAtOrigin);
+    if (this.#ar !== undefined) x[this.#arExpert] = this.#arPath(ring, age, scale)[h - 1]!;
     const means = this.#set.means;
     if (means.length === 0) return;
     // Every horizon of one forecast asks for the same means (same ring, same age): summed once.
@@ -412,6 +430,32 @@ export class OnlineCombiner {
       }
     }
     for (let e = 0; e < means.length; e++) x[2 + lags.length + e] = m.values[e]!;
+  }
+
+  /**
+   * The AR expert's path from the origin `age` steps back, computed once per forecast (every
+   * horizon asks for the same). At scoring it is recomputed with the weights of now, which have
+   * also learnt the h − 1 changes after the origin: one pooled fit of thousands of changes moves
+   * little in h − 1 of them, and keeping each served path until its targets arrive would cost
+   * H × groups floats per series. What is served is the path of the weights at the origin.
+   */
+  #arPath(ring: LagValues | undefined, age: number, scale: number): Float64Array {
+    const m = this.#arMemo;
+    if (ring === undefined) {
+      m.ring = undefined;
+      m.path.fill(Number.NaN);
+      return m.path;
+    }
+    if (m.ring !== ring || m.pushes !== ring.pushes || m.filled !== ring.filled || m.age !== age || m.scale !== scale || m.updates !== this.#ar!.updates) {
+      m.ring = ring;
+      m.pushes = ring.pushes;
+      m.filled = ring.filled;
+      m.age = age;
+      m.scale = scale;
+      m.updates = this.#ar!.updates;
+      this.#ar!.path(ring, age, scale, m.path);
+    }
+    return m.path;
   }
 
   /** Seasonal-mean expert values for horizon h into #x (after the moving means). */
@@ -531,14 +575,16 @@ export class OnlineCombiner {
     return m;
   }
 
-  /** Scores every pending cell of the series whose target is `ts`, then its served quantiles. */
+  /** Scores every pending cell of the series whose target is `ts` (`scale`: its typical step), then its served quantiles. */
   #score(cells: SeriesCells, scale: number, sampled: number, ts: number, y: number): void {
     const H = this.horizon;
     const origins = cells.origins;
     const p32 = cells.f32;
     const C = this.#set.size;
     const x = this.#x;
-    const learn = scale > 0;
+    // Errors in units of the series' typical step (or in its units, for comparison only).
+    const unit = this.#scaleFree ? scale : 1;
+    const learn = unit > 0;
     const alpha = this.#globalAlpha();
     for (let k = 0; k < H; k++) {
       const origin = origins[k]!;
@@ -550,7 +596,7 @@ export class OnlineCombiner {
       if (!learn || this.#scoredAt[g] !== h) continue;
       const pi = (k * this.#G + g) * 2;
       // The ring holds values up to the previous step: the origin's value is h − 1 steps back.
-      this.#experts(cells.lags, Number.NaN, h, h - 1, p32[pi]!, p32[pi + 1]!);
+      this.#experts(cells.lags, Number.NaN, h, h - 1, p32[pi]!, p32[pi + 1]!, scale);
       const row = g * C;
       const eOff = this.#pendingLength + g * C;
       const nOff = eOff + this.#G * C;
@@ -559,7 +605,7 @@ export class OnlineCombiner {
       const avail = this.#availableMask();
       const seen = this.#seen;
       const errs = this.#err;
-      const inv = this.#scaleFree ? 1 / scale : 1;
+      const inv = 1 / unit;
       const cap = this.#scaleFree ? SCALED_ERROR_CAP : Number.POSITIVE_INFINITY;
       for (let c = 0; c < C; c++) {
         if ((this.#usedMask[c]! & avail) !== this.#usedMask[c]) continue;

@@ -211,6 +211,29 @@ describe('OnlineCombiner', () => {
     withLevel.mae[0]!.forEach((m, h) => expect(m).toBeLessThan(0.6 * without.mae[0]![h]!));
   });
 
+  it('serves the autoregressive expert where the changes have momentum, and stays with the last value on a random walk', () => {
+    const momentum = (seed: number) => {
+      const normal = normalSource(mulberry32(seed));
+      let d = 0;
+      return (_s: number, ys: readonly number[]) => {
+        d = 0.6 * d + normal();
+        return ys.length === 0 ? 0 : ys.at(-1)! + d;
+      };
+    };
+    const H = 4;
+    const make = (ar: number) => new OnlineCombiner({ horizon: H, quantiles: Q, stepMs: STEP, lags: [], ar });
+    // h = 1: the last value errs by |d[t+1]| (sd 1.25: MAE ≈ 1.0), the AR by the innovation (≈ 0.8).
+    const withAr = simulate(make(4), { steps: 4000, next: momentum(19) });
+    const without = simulate(make(0), { steps: 4000, next: momentum(19) });
+    // Less to gain further ahead (the innovations add up): 0.79, 0.84, 0.88, 0.91 × here.
+    expect(withAr.mae[0]![0]!).toBeLessThan(0.85 * without.mae[0]![0]!);
+    withAr.mae[0]!.forEach((m, h) => expect(m).toBeLessThan(0.95 * without.mae[0]![h]!));
+    // No momentum: the AR's weights near 0, it must not cost anything against the last value.
+    const w = simulate(make(4), { steps: 4000, next: walk(23) });
+    const lastValue = simulate(make(0), { steps: 4000, next: walk(23) });
+    w.mae[0]!.forEach((m, h) => expect(m).toBeLessThan(lastValue.mae[0]![h]! * 1.02));
+  });
+
   it('starts from the offline calibration until the pipeline has scored enough cells', () => {
     const init = { ...identityCalibration(1, Q), blend: Float32Array.from([0, 0, 1]), scale: Float32Array.from([2, 1, 2]) };
     const c = new OnlineCombiner({ horizon: 1, quantiles: Q, stepMs: STEP, lags: [1], minCells: 1000 }, init);

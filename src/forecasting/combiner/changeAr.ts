@@ -1,0 +1,131 @@
+import type { LagValues } from './lagValues.js';
+
+/** A scaled change counts at most this many typical steps, in the inputs and the target: a failure spike cannot swing the fit. */
+const CHANGE_CLIP = 10;
+/** Initial diagonal of the inverse-covariance matrix: a weak prior of zero weights. */
+const PRIOR_PRECISION_INV = 100;
+
+/**
+ * An autoregressive expert on one-step changes, ARIMA(p, 1, 0) without a constant, pooled over a
+ * pipeline's series and fitted online by recursive least squares (Ljung & Söderström's RLS, no
+ * forgetting: the ordinary least-squares fit of every change seen so far).
+ *
+ * Each change is divided by its series' typical step (the combiner's scale, MASE's denominator),
+ * so one set of p weights serves series of any unit, a new series is forecast from its first
+ * p + 1 values, and no series decides for the others by its size (the global-model argument of
+ * Montero-Manso & Hyndman, "Principles and algorithms for forecasting groups of time series",
+ * IJF 2021: one linear model across series is as good as one per series, and needs no memory per
+ * series here: its inputs are the combiner's lag ring).
+ *
+ * Why it is an expert: on a near-random-walk sensor the short-term momentum and mean reversion of
+ * the changes are what beats the last value, and a linear fit of them makes errors that differ from
+ * the GRU's, so their blend beats both (docs/benchmarks.md, "An autoregressive expert").
+ *
+ * The path is iterated: ŷ[t+h] = ŷ[t+h−1] + scale · Σ_k w_k · d[t+h−k], forecast changes feeding
+ * later steps. An imputed (forward-filled) step reads as a change of 0, as in the ring.
+ */
+export class ChangeAr {
+  readonly order: number;
+  readonly #w: Float64Array;
+  /** p × p inverse of the inputs' Gram matrix (row-major). */
+  readonly #P: Float64Array;
+  readonly #x: Float64Array;
+  readonly #Px: Float64Array;
+  #updates = 0;
+
+  constructor(order: number) {
+    if (!Number.isInteger(order) || order < 1) throw new RangeError(`ChangeAr order is ${order}; use a positive integer`);
+    this.order = order;
+    this.#w = new Float64Array(order);
+    this.#P = new Float64Array(order * order);
+    this.#x = new Float64Array(order);
+    this.#Px = new Float64Array(order);
+    this.#reset();
+  }
+
+  /** Changes learnt so far. */
+  get updates(): number {
+    return this.#updates;
+  }
+
+  /** The weights (a copy), newest change first. */
+  get weights(): Float64Array {
+    return this.#w.slice();
+  }
+
+  /**
+   * Learns the newest change of `ring` (its value 0 against 1) from the p changes before it, in
+   * units of `scale`. The caller says the newest two values are observed and one step apart.
+   */
+  learn(ring: LagValues, scale: number): void {
+    const p = this.order;
+    if (!(scale > 0) || ring.filled < 2) return;
+    const target = clip((ring.at(0) - ring.at(1)) / scale);
+    if (!Number.isFinite(target)) return;
+    const x = this.#x;
+    this.#inputs(ring, 1, scale, x);
+    const P = this.#P;
+    const Px = this.#Px;
+    let den = 1;
+    let pred = 0;
+    for (let i = 0; i < p; i++) {
+      let s = 0;
+      for (let j = 0; j < p; j++) s += P[i * p + j]! * x[j]!;
+      Px[i] = s;
+      den += x[i]! * s;
+      pred += this.#w[i]! * x[i]!;
+    }
+    const e = target - pred;
+    for (let i = 0; i < p; i++) this.#w[i] = this.#w[i]! + (Px[i]! / den) * e;
+    for (let i = 0; i < p; i++) for (let j = 0; j < p; j++) P[i * p + j] = P[i * p + j]! - (Px[i]! * Px[j]!) / den;
+    this.#updates++;
+    // Round-off can only hurt after very many updates; start afresh rather than serve NaN.
+    if (!this.#w.every(Number.isFinite) || !P.every(Number.isFinite)) this.#reset();
+  }
+
+  /**
+   * The forecast path from the value `age` steps before the ring's newest (the origin), h = 1…out.length,
+   * into `out`; NaN throughout while the ring holds fewer than order + 1 values at the origin
+   * (the expert is not one before, as a seasonal expert is not one before its season).
+   */
+  path(ring: LagValues, age: number, scale: number, out: Float64Array): void {
+    const p = this.order;
+    const y0 = ring.at(age);
+    if (ring.filled - age < p + 1 || !(scale > 0) || !Number.isFinite(y0)) {
+      out.fill(Number.NaN);
+      return;
+    }
+    // x[0] the newest change; shifted as forecast changes join.
+    const x = this.#x;
+    this.#inputs(ring, age, scale, x);
+    let y = y0;
+    for (let h = 0; h < out.length; h++) {
+      let d = 0;
+      for (let k = 0; k < p; k++) d += this.#w[k]! * x[k]!;
+      d = clip(d);
+      y += d * scale;
+      out[h] = y;
+      for (let k = p - 1; k > 0; k--) x[k] = x[k - 1]!;
+      x[0] = d;
+    }
+  }
+
+  /** The p changes ending `from` steps before the newest value, newest first, scaled and clipped (0 where not held). */
+  #inputs(ring: LagValues, from: number, scale: number, x: Float64Array): void {
+    for (let k = 0; k < this.order; k++) {
+      const d = (ring.at(from + k) - ring.at(from + k + 1)) / scale;
+      x[k] = Number.isFinite(d) ? clip(d) : 0;
+    }
+  }
+
+  #reset(): void {
+    const p = this.order;
+    this.#w.fill(0);
+    this.#P.fill(0);
+    for (let i = 0; i < p; i++) this.#P[i * p + i] = PRIOR_PRECISION_INV;
+  }
+}
+
+function clip(v: number): number {
+  return v > CHANGE_CLIP ? CHANGE_CLIP : v < -CHANGE_CLIP ? -CHANGE_CLIP : v;
+}
