@@ -79,8 +79,14 @@ function finiteOr(hf: HorizonForecast, bf: HorizonForecast): HorizonForecast {
 interface SeriesCells {
   /** Origin ts of the pending forecasts, a ring by step index. */
   readonly origins: Float64Array;
-  /** H origins × G scored horizons × [model centre, baseline centre], then G × C errors, G × C cells scored, G × B long-memory errors of the base options, G × B their cells. */
+  /** H origins × G scored horizons × [model centre, baseline centre], then G × C errors, then G × B long-memory errors of the base options. */
   readonly f32: Float32Array;
+  /**
+   * Cells scored: G × C, then G × B for the long-memory errors. Counting stops at 65,535: a count
+   * only matters up to its errors' effective window (1/α cells: 1,443 at the default half-life,
+   * 14,427 for the base options), so two bytes do what four did (~1 KB per series at H = 12).
+   */
+  readonly n16: Uint16Array;
   readonly lags: LagValues;
 }
 
@@ -362,7 +368,7 @@ export class OnlineCombiner {
         p32[pi + 1] = b;
       }
       this.#experts(cells?.lags, lastValue, h, 0, g, b, R[o + SCALE]!);
-      const centre = this.#centre(cells?.f32, lastValue, h, model);
+      const centre = this.#centre(cells, lastValue, h, model);
       if (!Number.isFinite(centre)) return finiteOr(hf, bf);
       if (!model && centre === b) return bf;
       // The band: the GRU's distances scaled as learnt, or the baseline's moved with its centre.
@@ -488,7 +494,7 @@ export class OnlineCombiner {
   }
 
   /** The served centre at horizon h from the experts in #x. */
-  #centre(errs: Float32Array | undefined, last: number, h: number, model: boolean): number {
+  #centre(cells: SeriesCells | undefined, last: number, h: number, model: boolean): number {
     const x = this.#x;
     const set = this.#set;
     const C = set.size;
@@ -506,10 +512,11 @@ export class OnlineCombiner {
     }
     let best = this.#chosen[g]!;
     if (best >= 0 && this.#available(best)) return this.#blend(best);
+    const errs = cells?.f32;
+    const counts = cells?.n16;
     const eOff = this.#pendingLength + g * C;
-    const nOff = eOff + this.#G * C;
     const window = 1 / this.#alphaSeries;
-    const option = this.#baseOption(errs, g);
+    const option = this.#baseOption(cells, g);
     best = -1;
     let bestScore = Number.POSITIVE_INFINITY;
     for (let c = 0; c < C; c++) {
@@ -520,7 +527,7 @@ export class OnlineCombiner {
       if (!this.#available(c)) continue;
       const pipeline = this.#err[row + c]!;
       // The series' own cells weigh as many as it has, up to its errors' effective window.
-      const n = errs === undefined ? 0 : Math.min(window, errs[nOff + c]!);
+      const n = counts === undefined ? 0 : Math.min(window, counts[row + c]!);
       const score = n > 0 ? (n * errs![eOff + c]! + this.#prior * pipeline) / (n + this.#prior) : pipeline;
       if (best < 0 || score < bestScore - 1e-12 * bestScore) {
         bestScore = score;
@@ -536,9 +543,11 @@ export class OnlineCombiner {
    * The base option served at group g: the available one with the lowest long-memory error, the
    * series' own shrunk toward the pipeline's; −1 when none is known yet (then any).
    */
-  #baseOption(errs: Float32Array | undefined, g: number): number {
+  #baseOption(cells: SeriesCells | undefined, g: number): number {
     const B = this.#B;
-    const lOff = this.#pendingLength + 2 * this.#G * this.#set.size;
+    const errs = cells?.f32;
+    const lOff = this.#pendingLength + this.#G * this.#set.size;
+    const nOff = this.#G * this.#set.size;
     const window = 1 / this.#alphaLong;
     let best = -1;
     let bestScore = Number.POSITIVE_INFINITY;
@@ -546,7 +555,7 @@ export class OnlineCombiner {
       if (!Number.isFinite(this.#x[this.#set.bases[i]!]!)) continue;
       const li = g * B + i;
       if (this.#seenLong[li]! < this.#minCells) continue;
-      const n = errs === undefined ? 0 : Math.min(window, errs[lOff + this.#G * B + li]!);
+      const n = cells === undefined ? 0 : Math.min(window, cells.n16[nOff + li]!);
       const score = n > 0 ? (n * errs![lOff + li]! + this.#prior * this.#errLong[li]!) / (n + this.#prior) : this.#errLong[li]!;
       if (best < 0 || score < bestScore) {
         best = i;
@@ -599,7 +608,7 @@ export class OnlineCombiner {
       this.#experts(cells.lags, Number.NaN, h, h - 1, p32[pi]!, p32[pi + 1]!, scale);
       const row = g * C;
       const eOff = this.#pendingLength + g * C;
-      const nOff = eOff + this.#G * C;
+      const counts = cells.n16;
       const aS = this.#alphaSeries;
       const aL = this.#globalLongAlpha();
       const avail = this.#availableMask();
@@ -616,15 +625,16 @@ export class OnlineCombiner {
         const n = ++seen[row + c]!;
         errs[row + c] = errs[row + c]! + (n * alpha < 1 ? 1 / n : alpha) * (err - errs[row + c]!);
         // Its own cells: a plain mean at first, then exponential decay (unbiased from the first cell on).
-        const m = ++p32[nOff + c]!;
+        const m = counts[row + c]! < 65_535 ? ++counts[row + c]! : 65_535;
         p32[eOff + c] = p32[eOff + c]! + (m * aS < 1 ? 1 / m : aS) * (err - p32[eOff + c]!);
         const option = this.#aloneOption[c]!;
         if (option >= 0) {
           const li = g * this.#B + option;
           const ln = ++this.#seenLong[li]!;
           this.#errLong[li] = this.#errLong[li]! + Math.max(aL, 1 / ln) * (err - this.#errLong[li]!);
-          const lOff = this.#pendingLength + 2 * this.#G * C;
-          const sn = ++p32[lOff + this.#G * this.#B + li]!;
+          const lOff = this.#pendingLength + this.#G * C;
+          const ni = this.#G * C + li;
+          const sn = counts[ni]! < 65_535 ? ++counts[ni]! : 65_535;
           p32[lOff + li] = p32[lOff + li]! + Math.max(this.#alphaLong, 1 / sn) * (err - p32[lOff + li]!);
         }
       }
@@ -701,8 +711,8 @@ export class OnlineCombiner {
   /** Pending centres (NaN: none yet), errors and their cell counts (0); origins NaN. */
   #newCells(): SeriesCells {
     const C = this.#set.size;
-    const f32 = new Float32Array(this.#pendingLength + 2 * this.#G * C + 2 * this.#G * this.#B).fill(Number.NaN);
+    const f32 = new Float32Array(this.#pendingLength + this.#G * C + this.#G * this.#B).fill(Number.NaN);
     f32.fill(0, this.#pendingLength);
-    return { origins: new Float64Array(this.horizon).fill(Number.NaN), f32, lags: new LagValues(this.#ringCapacity) };
+    return { origins: new Float64Array(this.horizon).fill(Number.NaN), f32, n16: new Uint16Array(this.#G * (C + this.#B)), lags: new LagValues(this.#ringCapacity) };
   }
 }
