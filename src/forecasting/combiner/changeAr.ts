@@ -4,6 +4,19 @@ import type { LagValues } from './lagValues.js';
 const CHANGE_CLIP = 10;
 /** Initial diagonal of the inverse-covariance matrix: a weak prior of zero weights. */
 const PRIOR_PRECISION_INV = 100;
+/**
+ * The lag ring keeps float32 values: a change between two of them is exact to |level| · 2⁻²³.
+ * A series is left out (not learnt from, not forecast) where that exceeds 1 % of its typical step,
+ * e.g. a counter near 10⁹ that moves by 10 a step, whose changes float32 cannot hold; one fit
+ * serves every series, so rounding noise from one would reach all.
+ */
+const FLOAT32_EPS = 2 ** -23;
+const MAX_ROUNDING_SHARE = 0.01;
+
+/** Whether changes around `level` are held in float32 to 1 % of `scale`. */
+export function changesResolvable(level: number, scale: number): boolean {
+  return Math.abs(level) * FLOAT32_EPS <= MAX_ROUNDING_SHARE * scale;
+}
 
 /**
  * An autoregressive expert on one-step changes, ARIMA(p, 1, 0) without a constant, pooled over a
@@ -22,7 +35,9 @@ const PRIOR_PRECISION_INV = 100;
  * the GRU's, so their blend beats both (docs/benchmarks.md, "An autoregressive expert").
  *
  * The path is iterated: ŷ[t+h] = ŷ[t+h−1] + scale · Σ_k w_k · d[t+h−k], forecast changes feeding
- * later steps. An imputed (forward-filled) step reads as a change of 0, as in the ring.
+ * later steps. An imputed step reads as its imputed value, as the ring holds it (a change of 0
+ * under ffill). A change is learnt, and a path served, only with all p changes before it held
+ * since the series' last reset: zero-padded rows after every reset would bias the one fit.
  */
 export class ChangeAr {
   readonly order: number;
@@ -59,7 +74,7 @@ export class ChangeAr {
    */
   learn(ring: LagValues, scale: number): void {
     const p = this.order;
-    if (!(scale > 0) || ring.filled < 2) return;
+    if (!(scale > 0) || ring.filled < p + 2 || !changesResolvable(ring.at(0), scale)) return;
     const target = clip((ring.at(0) - ring.at(1)) / scale);
     if (!Number.isFinite(target)) return;
     const x = this.#x;
@@ -86,12 +101,13 @@ export class ChangeAr {
   /**
    * The forecast path from the value `age` steps before the ring's newest (the origin), h = 1…out.length,
    * into `out`; NaN throughout while the ring holds fewer than order + 1 values at the origin
-   * (the expert is not one before, as a seasonal expert is not one before its season).
+   * (the expert is not one before, as a seasonal expert is not one before its season), or where
+   * float32 cannot hold the series' changes (`changesResolvable`).
    */
   path(ring: LagValues, age: number, scale: number, out: Float64Array): void {
     const p = this.order;
     const y0 = ring.at(age);
-    if (ring.filled - age < p + 1 || !(scale > 0) || !Number.isFinite(y0)) {
+    if (ring.filled - age < p + 1 || !(scale > 0) || !Number.isFinite(y0) || !changesResolvable(y0, scale)) {
       out.fill(Number.NaN);
       return;
     }

@@ -55,6 +55,8 @@ const DEFAULT_BASE_MEMORY = 10;
 const DEFAULT_GAMMA = 0.01;
 const LOG_SCALE_MIN = Math.log(0.01);
 const LOG_SCALE_MAX = Math.log(100);
+/** Cell counts saturate here (two bytes). */
+const MAX_CELL_COUNT = 65_535;
 /** One cell's scaled error counts at most this much: an outlier (or a scale near 0) cannot decide alone. */
 const SCALED_ERROR_CAP = 100;
 
@@ -237,6 +239,8 @@ export class OnlineCombiner {
     this.#alphaScale = 1 - 2 ** (-1 / this.#halfLife);
     this.#alphaSeries = 1 - 2 ** (-1 / this.#halfLife);
     this.#alphaLong = 1 - 2 ** (-1 / (this.#halfLife * (opts.baseMemory ?? DEFAULT_BASE_MEMORY)));
+    // Cell counts are two bytes: every count must matter only below 65,535 (SeriesCells.n16).
+    if (!(1 / this.#alphaLong <= MAX_CELL_COUNT)) throw new RangeError(`halfLifeSteps × baseMemory is ${this.#halfLife * (opts.baseMemory ?? DEFAULT_BASE_MEMORY)}; use at most 45,000 (cell counts are kept in two bytes)`);
     this.#minCells = opts.minCells ?? DEFAULT_MIN_CELLS;
     this.#prior = opts.priorSteps ?? DEFAULT_PRIOR_STEPS;
     this.#gamma = opts.gamma ?? DEFAULT_GAMMA;
@@ -625,7 +629,7 @@ export class OnlineCombiner {
         const n = ++seen[row + c]!;
         errs[row + c] = errs[row + c]! + (n * alpha < 1 ? 1 / n : alpha) * (err - errs[row + c]!);
         // Its own cells: a plain mean at first, then exponential decay (unbiased from the first cell on).
-        const m = counts[row + c]! < 65_535 ? ++counts[row + c]! : 65_535;
+        const m = counts[row + c]! < MAX_CELL_COUNT ? ++counts[row + c]! : MAX_CELL_COUNT;
         p32[eOff + c] = p32[eOff + c]! + (m * aS < 1 ? 1 / m : aS) * (err - p32[eOff + c]!);
         const option = this.#aloneOption[c]!;
         if (option >= 0) {
@@ -634,7 +638,7 @@ export class OnlineCombiner {
           this.#errLong[li] = this.#errLong[li]! + Math.max(aL, 1 / ln) * (err - this.#errLong[li]!);
           const lOff = this.#pendingLength + this.#G * C;
           const ni = this.#G * C + li;
-          const sn = counts[ni]! < 65_535 ? ++counts[ni]! : 65_535;
+          const sn = counts[ni]! < MAX_CELL_COUNT ? ++counts[ni]! : MAX_CELL_COUNT;
           p32[lOff + li] = p32[lOff + li]! + Math.max(this.#alphaLong, 1 / sn) * (err - p32[lOff + li]!);
         }
       }

@@ -73,18 +73,56 @@ describe('ChangeAr', () => {
     ring.push(4);
     ar.path(ring, 0, 1, out);
     expect([...out].every(Number.isFinite)).toBe(true);
-    // Learnt on a clean AR(1) of 0.6, then one change of 10⁶ typical steps: clipped at 10.
+    // Learnt on a clean AR(1) of 0.6, then a spike of 10⁴ typical steps up and back: clipped at 10.
     const clean = new ChangeAr(1);
     const r = fit(clean, arChanges(3, 5000, [0.6]), 1);
     const before = clean.weights[0]!;
-    r.push(r.at(0) + 1e6);
+    const updates = clean.updates;
+    r.push(r.at(0) + 1e4);
     clean.learn(r, 1);
-    r.push(r.at(0));
+    r.push(r.at(0) - 1e4);
     clean.learn(r, 1);
+    expect(clean.updates).toBe(updates + 2);
     expect(Math.abs(clean.weights[0]! - before)).toBeLessThan(0.05);
     const p = new Float64Array(4);
     clean.path(r, 0, 1, p);
     expect([...p].every(Number.isFinite)).toBe(true);
+  });
+
+  it('forecasts from an origin back in the ring as from a ring that ends there (nothing after the origin leaks in)', () => {
+    const ar = new ChangeAr(3);
+    const ys = arChanges(5, 2000, [0.5, -0.2]);
+    const full = fit(ar, ys, 1);
+    for (const age of [1, 4, 9]) {
+      const cut = new LagValues(64);
+      for (const y of ys.slice(0, ys.length - age)) cut.push(y);
+      const a = new Float64Array(6);
+      const b = new Float64Array(6);
+      ar.path(full, age, 1, a);
+      ar.path(cut, 0, 1, b);
+      expect([...a]).toEqual([...b]);
+    }
+  });
+
+  it('learns only from rows with all p changes held, and leaves out a series whose changes float32 cannot hold', () => {
+    const ar = new ChangeAr(3);
+    const ring = new LagValues(64);
+    for (const y of [1, 3, 2, 5]) {
+      ring.push(y);
+      ar.learn(ring, 1);
+    }
+    // Four values are three changes: no row has an input before all of them.
+    expect(ar.updates).toBe(0);
+    ring.push(4);
+    ar.learn(ring, 1);
+    expect(ar.updates).toBe(1);
+    // A counter near 10⁹ stepping by ~10: float32 rounds it to 64.
+    const big = new ChangeAr(3);
+    const r = fit(big, arChanges(6, 500, [0.5], 10).map((y) => y + 1e9), 10);
+    expect(big.updates).toBe(0);
+    const out = new Float64Array(2);
+    big.path(r, 0, 10, out);
+    expect([...out].every(Number.isNaN)).toBe(true);
   });
 
   it('refuses an order that is not a positive integer', () => {

@@ -234,6 +234,11 @@ describe('OnlineCombiner', () => {
     w.mae[0]!.forEach((m, h) => expect(m).toBeLessThan(lastValue.mae[0]![h]! * 1.02));
   });
 
+  it('refuses error memories its two-byte cell counts cannot follow', () => {
+    expect(() => new OnlineCombiner({ horizon: 2, quantiles: Q, stepMs: STEP, lags: [], halfLifeSteps: 5000, baseMemory: 10 })).toThrow(/two bytes/);
+    expect(() => new OnlineCombiner({ horizon: 2, quantiles: Q, stepMs: STEP, lags: [], halfLifeSteps: 4000, baseMemory: 10 })).not.toThrow();
+  });
+
   it('starts from the offline calibration until the pipeline has scored enough cells', () => {
     const init = { ...identityCalibration(1, Q), blend: Float32Array.from([0, 0, 1]), scale: Float32Array.from([2, 1, 2]) };
     const c = new OnlineCombiner({ horizon: 1, quantiles: Q, stepMs: STEP, lags: [1], minCells: 1000 }, init);
