@@ -234,6 +234,22 @@ describe('OnlineCombiner', () => {
     w.mae[0]!.forEach((m, h) => expect(m).toBeLessThan(lastValue.mae[0]![h]! * 1.02));
   });
 
+  it('keeps each series\' own base option: seasonal naive for a seasonal series, the AR for one with momentum, side by side', () => {
+    const normal = normalSource(mulberry32(29));
+    let d = 0;
+    const next = (s: number, ys: readonly number[], t: number) => {
+      if (s === 0) return 10 * Math.sin((2 * Math.PI * t) / 24) + 0.1 * normal();
+      d = 0.7 * d + normal();
+      return ys.length === 0 ? 0 : ys.at(-1)! + d;
+    };
+    const H = 4;
+    const r = simulate(new OnlineCombiner({ horizon: H, quantiles: Q, stepMs: STEP, lags: [24], ar: 4 }), { steps: 4000, next, series: 2 });
+    // The sine: seasonal naive errs by the noise (≈ 0.11), the last value or the AR by far more.
+    for (const m of r.mae[0]!) expect(m).toBeLessThan(0.3);
+    // The momentum walk: the AR at h = 1 errs by the innovation (≈ 0.8), the last value by ≈ 1.1.
+    expect(r.mae[1]![0]!).toBeLessThan(0.9);
+  });
+
   it('refuses error memories its two-byte cell counts cannot follow', () => {
     expect(() => new OnlineCombiner({ horizon: 2, quantiles: Q, stepMs: STEP, lags: [], halfLifeSteps: 5000, baseMemory: 10 })).toThrow(/two bytes/);
     expect(() => new OnlineCombiner({ horizon: 2, quantiles: Q, stepMs: STEP, lags: [], halfLifeSteps: 4000, baseMemory: 10 })).not.toThrow();
