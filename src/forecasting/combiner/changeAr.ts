@@ -20,8 +20,8 @@ export function changesResolvable(level: number, scale: number): boolean {
 
 /**
  * An autoregressive expert on one-step changes, ARIMA(p, 1, 0) without a constant, pooled over a
- * pipeline's series and fitted online by recursive least squares (Ljung & Söderström's RLS, no
- * forgetting: the ordinary least-squares fit of every change seen so far).
+ * pipeline's series and fitted online by recursive least squares (Ljung & Söderström's RLS) with
+ * exponential forgetting, so the fit follows a pipeline whose series change.
  *
  * Each change is divided by its series' typical step (the combiner's scale, MASE's denominator),
  * so one set of p weights serves series of any unit, a new series is forecast from its first
@@ -71,8 +71,12 @@ export class ChangeAr {
   /**
    * Learns the newest change of `ring` (its value 0 against 1) from the p changes before it, in
    * units of `scale`. The caller says the newest two values are observed and one step apart.
+   * `forget` in (0, 1] weighs what was learnt before by that much (exponential forgetting, so the
+   * fit follows a pipeline whose series change); it is skipped while the inverse Gram matrix's
+   * trace is above its prior's, so directions the inputs do not excite (flat series) cannot wind
+   * it up.
    */
-  learn(ring: LagValues, scale: number): void {
+  learn(ring: LagValues, scale: number, forget = 1): void {
     const p = this.order;
     if (!(scale > 0) || ring.filled < p + 2 || !changesResolvable(ring.at(0), scale)) return;
     const target = clip((ring.at(0) - ring.at(1)) / scale);
@@ -81,7 +85,10 @@ export class ChangeAr {
     this.#inputs(ring, 1, scale, x);
     const P = this.#P;
     const Px = this.#Px;
-    let den = 1;
+    let trace = 0;
+    for (let i = 0; i < p; i++) trace += P[i * p + i]!;
+    const lambda = forget > 0 && forget < 1 && trace < p * PRIOR_PRECISION_INV ? forget : 1;
+    let den = lambda;
     let pred = 0;
     for (let i = 0; i < p; i++) {
       let s = 0;
@@ -92,7 +99,7 @@ export class ChangeAr {
     }
     const e = target - pred;
     for (let i = 0; i < p; i++) this.#w[i] = this.#w[i]! + (Px[i]! / den) * e;
-    for (let i = 0; i < p; i++) for (let j = 0; j < p; j++) P[i * p + j] = P[i * p + j]! - (Px[i]! * Px[j]!) / den;
+    for (let i = 0; i < p; i++) for (let j = 0; j < p; j++) P[i * p + j] = (P[i * p + j]! - (Px[i]! * Px[j]!) / den) / lambda;
     this.#updates++;
     // Round-off can only hurt after very many updates; start afresh rather than serve NaN.
     if (!this.#w.every(Number.isFinite) || !P.every(Number.isFinite)) this.#reset();

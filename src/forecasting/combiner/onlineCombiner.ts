@@ -331,7 +331,8 @@ export class OnlineCombiner {
       }
       cells?.lags.push(y);
       R[o + LAST_VALUE] = y;
-      if (this.#ar !== undefined && cells !== undefined && arScale > 0) this.#ar.learn(cells.lags, arScale);
+      // Forgotten as the base options' errors are: by half over their memory of steps, per series followed.
+      if (this.#ar !== undefined && cells !== undefined && arScale > 0) this.#ar.learn(cells.lags, arScale, 1 - this.#globalLongAlpha());
     }
     R[o + LAST_TS] = step.ts;
   }

@@ -125,6 +125,33 @@ describe('ChangeAr', () => {
     expect([...out].every(Number.isNaN)).toBe(true);
   });
 
+  it('follows a change of dynamics when it forgets, and a flat stretch cannot wind it up', () => {
+    const regimes = (ar: ChangeAr, forget: number) => {
+      const ring = new LagValues(16);
+      for (const y of [...arChanges(7, 20_000, [0.6]), ...arChanges(8, 20_000, [-0.4]).map((y) => y + 1000)]) {
+        ring.push(y);
+        ar.learn(ring, 1, forget);
+      }
+      return ar.weights[0]!;
+    };
+    // Least squares over both halves lands between; forgetting (half-life ~700 changes) follows.
+    expect(regimes(new ChangeAr(1), 1)).toBeGreaterThan(0);
+    expect(regimes(new ChangeAr(1), 0.999)).toBeCloseTo(-0.4, 1);
+    // 50,000 changes of 0 (a flat series) with forgetting, then an AR(1) of 0.5: still learnt.
+    const ar = new ChangeAr(2);
+    const ring = new LagValues(16);
+    for (let t = 0; t < 50_000; t++) {
+      ring.push(5);
+      ar.learn(ring, 1, 0.999);
+    }
+    for (const y of arChanges(9, 5000, [0.5])) {
+      ring.push(y);
+      ar.learn(ring, 1, 0.999);
+    }
+    expect(ar.weights[0]).toBeCloseTo(0.5, 1);
+    expect(ar.weights.every(Number.isFinite)).toBe(true);
+  });
+
   it('refuses an order that is not a positive integer', () => {
     expect(() => new ChangeAr(0)).toThrow(/positive integer/);
     expect(() => new ChangeAr(1.5)).toThrow(/positive integer/);
